@@ -1,0 +1,150 @@
+"""The Alembic revisions build exactly the spec's schema, and agree with the SQLModel entities."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+
+from yurudb import migrations, paths
+from yurudb.engine import create_engine
+from yurudb.entities import metadata
+
+# (name, declared type, notnull, default, pk) as PRAGMA table_info reports them
+EXPECTED_COLUMNS = {
+    "sessions": [
+        ("id", "TEXT", 1, None, 1),
+        ("name", "TEXT", 1, None, 0),
+        ("status", "TEXT", 0, "'pending'", 0),
+        ("working_directory", "TEXT", 0, None, 0),
+        ("claude_session_id", "TEXT", 0, None, 0),
+        ("claude_title", "TEXT", 0, None, 0),
+        ("user_renamed", "BOOLEAN", 1, "0", 0),
+        ("created_at", "INTEGER", 1, None, 0),
+        ("updated_at", "INTEGER", 1, None, 0),
+        ("metadata", "JSON", 0, None, 0),
+    ],
+    "messages": [
+        ("id", "TEXT", 1, None, 1),
+        ("session_id", "TEXT", 1, None, 0),
+        ("seq", "INTEGER", 1, None, 0),
+        ("type", "TEXT", 1, None, 0),
+        ("role", "TEXT", 0, None, 0),
+        ("content", "TEXT", 0, None, 0),
+        ("tool_uses", "JSON", 0, None, 0),
+        ("usage", "JSON", 0, None, 0),
+        ("timestamp", "INTEGER", 0, None, 0),
+        ("payload", "JSON", 0, None, 0),
+    ],
+    "analytics": [
+        ("id", "INTEGER", 1, None, 1),
+        ("session_id", "TEXT", 0, None, 0),
+        ("tokens_input", "INTEGER", 1, "0", 0),
+        ("tokens_output", "INTEGER", 1, "0", 0),
+        ("tokens_cache", "INTEGER", 1, "0", 0),
+        ("cost_usd", "REAL", 1, "0", 0),
+        ("model", "TEXT", 0, None, 0),
+        ("timestamp", "INTEGER", 0, None, 0),
+        ("source_id", "TEXT", 0, None, 0),
+    ],
+}
+# (index name, unique, columns)
+EXPECTED_INDEXES = {
+    "sessions": {("idx_sessions_updated", 0, ("updated_at",))},
+    "messages": {("idx_messages_session", 1, ("session_id", "seq"))},
+    "analytics": {("idx_analytics_session", 1, ("session_id", "source_id"))},
+}
+# (table, from column, to table, to column, on delete)
+EXPECTED_FOREIGN_KEYS = {
+    ("messages", "session_id", "sessions", "id", "CASCADE"),
+    ("analytics", "session_id", "sessions", "id", "CASCADE"),
+}
+
+
+async def upgrade(path: Path, revision: str = "head", action: str = "upgrade") -> str | None:
+    engine = create_engine(paths.prepare(path), role="maintenance")
+    try:
+        return await migrations.migrate(engine, action, revision)
+    finally:
+        await engine.dispose()
+
+
+def read_schema(path: Path) -> tuple[dict, dict, set]:
+    conn = sqlite3.connect(path)
+    try:
+        tables = {
+            name
+            for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")
+            if not name.startswith("sqlite_") and name != "alembic_version"
+        }
+        columns = {
+            t: [(r[1], r[2], r[3], r[4], r[5]) for r in conn.execute(f"PRAGMA table_info({t})")] for t in tables
+        }
+        indexes: dict[str, set] = {}
+        fks = set()
+        for t in tables:
+            indexes[t] = set()
+            for _, name, unique, origin, _ in conn.execute(f"PRAGMA index_list({t})"):
+                if origin == "c":  # created by CREATE INDEX, not by a PRIMARY KEY / UNIQUE clause
+                    cols = tuple(r[2] for r in conn.execute(f"PRAGMA index_info({name})"))
+                    indexes[t].add((name, unique, cols))
+            for row in conn.execute(f"PRAGMA foreign_key_list({t})"):
+                fks.add((t, row[3], row[2], row[4], row[6]))
+        return columns, indexes, fks
+    finally:
+        conn.close()
+
+
+async def test_blank_database_upgraded_to_head_has_exactly_the_spec_schema(db_path: Path) -> None:
+    assert await upgrade(db_path) == migrations.head_revision()
+    columns, indexes, fks = read_schema(db_path)
+    assert columns == EXPECTED_COLUMNS
+    assert indexes == EXPECTED_INDEXES
+    assert fks == EXPECTED_FOREIGN_KEYS
+
+
+async def test_analytics_id_is_autoincrement(db_path: Path) -> None:
+    await upgrade(db_path)
+    sql = sqlite3.connect(db_path).execute("SELECT sql FROM sqlite_master WHERE name='analytics'").fetchone()[0]
+    assert "AUTOINCREMENT" in sql
+
+
+async def test_upgrade_downgrade_to_base_and_upgrade_again(db_path: Path) -> None:
+    await upgrade(db_path)
+    assert await upgrade(db_path, "base", "downgrade") is None
+    assert read_schema(db_path)[0] == {}
+    await upgrade(db_path)
+    assert read_schema(db_path)[0] == EXPECTED_COLUMNS
+
+
+async def test_upgrade_twice_is_a_no_op(db_path: Path) -> None:
+    await upgrade(db_path)
+    await upgrade(db_path)
+    assert read_schema(db_path)[0] == EXPECTED_COLUMNS
+
+
+async def test_alembic_head_matches_the_sqlmodel_metadata(db_path: Path) -> None:
+    await upgrade(db_path)
+    engine = create_engine(db_path, role="maintenance")
+    try:
+        async with engine.connect() as conn:
+            diff = await conn.run_sync(
+                lambda sync: compare_metadata(
+                    MigrationContext.configure(sync, opts={"compare_type": True, "compare_server_default": True}),
+                    metadata,
+                )
+            )
+    finally:
+        await engine.dispose()
+    assert diff == []
+
+
+async def test_unknown_revision_is_a_migration_error(db_path: Path) -> None:
+    import pytest
+
+    from yurudb.errors import MigrationError
+
+    with pytest.raises(MigrationError):
+        await upgrade(db_path, "nope")

@@ -1,0 +1,36 @@
+"""The `yurudb` command: one Typer app, sub-commands in sibling modules, errors handled at the edge."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from . import _edge, migrate
+
+app = typer.Typer(
+    name="yurudb",
+    help="yurudb: the session store of yurucode. Migrate, import, inspect, export, back up.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(migrate.app, name="migrate")
+
+
+@app.callback()
+def _root(
+    ctx: typer.Context,
+    db: Annotated[
+        Optional[Path],
+        typer.Option("--db", help="Database file (default: $YURUDB_PATH or ~/.yurucode/yurucode.db).",
+                     envvar=None),
+    ] = None,
+) -> None:
+    ctx.obj = _edge.Options(db=db)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

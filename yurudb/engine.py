@@ -1,0 +1,90 @@
+"""Engine factory: SQLAlchemy async engines over aiosqlite with yurudb's pragmas on every connection."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any, Literal
+
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.pool import AsyncAdaptedQueuePool, NullPool
+
+Durability = Literal["full", "normal"]
+Role = Literal["writer", "reader", "maintenance"]
+
+DURABILITY_SYNC: dict[str, str] = {"full": "FULL", "normal": "NORMAL"}
+BUSY_TIMEOUT_MS = 5_000
+READER_POOL_SIZE = 4
+# The writer never checkpoints inside a commit (that costs ~20 ms to one unlucky save); the
+# checkpointer task does it off the write path. Other processes keep SQLite's default.
+WRITER_AUTOCHECKPOINT = 0
+
+
+def database_url(path: Path | str) -> str:
+    """The SQLAlchemy URL of a database file."""
+    return f"sqlite+aiosqlite:///{Path(path)}"
+
+
+def pragmas(durability: Durability, *, busy_timeout_ms: int = BUSY_TIMEOUT_MS) -> list[str]:
+    """The pragmas every yurudb connection runs, in order (busy_timeout first so the rest can wait)."""
+    if durability not in DURABILITY_SYNC:
+        from .errors import ValidationError
+
+        raise ValidationError(f"durability must be 'full' or 'normal', not {durability!r}")
+    stmts = [
+        f"PRAGMA busy_timeout = {int(busy_timeout_ms)}",
+        "PRAGMA journal_mode = WAL",
+        "PRAGMA foreign_keys = ON",
+        f"PRAGMA synchronous = {DURABILITY_SYNC[durability]}",
+    ]
+    if durability == "full" and sys.platform == "darwin":
+        # A plain fsync on macOS stops at the drive's cache; F_FULLFSYNC reaches the platter.
+        stmts += ["PRAGMA fullfsync = ON", "PRAGMA checkpoint_fullfsync = ON"]
+    return stmts
+
+
+def apply_pragmas(dbapi_connection: Any, statements: list[str]) -> None:
+    """Run pragma statements on a DB-API connection (sqlite3 or SQLAlchemy's aiosqlite adapter)."""
+    cursor = dbapi_connection.cursor()
+    try:
+        for stmt in statements:
+            cursor.execute(stmt)
+    finally:
+        cursor.close()
+
+
+def create_engine(
+    path: Path | str,
+    *,
+    durability: Durability = "full",
+    role: Role = "writer",
+    pool_size: int = READER_POOL_SIZE,
+    busy_timeout_ms: int = BUSY_TIMEOUT_MS,
+) -> AsyncEngine:
+    """An async engine for one role: one writer connection, a small reader pool, or throwaway."""
+    statements = pragmas(durability, busy_timeout_ms=busy_timeout_ms)
+    if role == "writer":
+        statements.append(f"PRAGMA wal_autocheckpoint = {WRITER_AUTOCHECKPOINT}")
+    kwargs: dict[str, Any]
+    if role == "maintenance":
+        kwargs = {"poolclass": NullPool}
+    else:
+        size = 1 if role == "writer" else pool_size
+        kwargs = {"poolclass": AsyncAdaptedQueuePool, "pool_size": size, "max_overflow": 0}
+    engine = create_async_engine(database_url(path), **kwargs)
+    # BEGIN IMMEDIATE takes the write lock up front: a deferred BEGIN that later upgrades can
+    # fail with SQLITE_BUSY at once instead of waiting out busy_timeout.
+    begin_sql = "BEGIN IMMEDIATE" if role in ("writer", "maintenance") else "BEGIN"
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Hand transaction control to SQLAlchemy's begin event instead of sqlite3's implicit BEGIN.
+        dbapi_connection.isolation_level = None
+        apply_pragmas(dbapi_connection, statements)
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        conn.exec_driver_sql(begin_sql)
+
+    return engine

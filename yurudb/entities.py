@@ -1,0 +1,141 @@
+"""The schema as SQLModel entities (owned by Alembic revisions) and the typed objects reads return."""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+from sqlalchemy import JSON, REAL, Column, ForeignKey, Index, Integer, Text, text
+from sqlmodel import Field, SQLModel
+
+# Timestamps are integer milliseconds since the Unix epoch: what the app (JavaScript, Date.now())
+# already holds, cheap to index, and they never lose precision in a JSON round trip.
+
+SESSION_STATUSES: Final = frozenset({"pending", "active", "paused", "completed", "error", "interrupted"})
+MESSAGE_TYPES: Final = frozenset(
+    {
+        # the app's own message types
+        "user", "assistant", "system", "result", "error", "thinking", "tool_use", "tool_result",
+        # line types Claude Code writes to its transcripts
+        "progress", "summary", "file-history-snapshot", "queue-operation",
+    }
+)
+
+
+class SessionFields(SQLModel):
+    """Columns of a session, shared by the table and the object reads return."""
+
+    id: str
+    name: str
+    status: str = "pending"
+    working_directory: str | None = None
+    claude_session_id: str | None = None
+    claude_title: str | None = None
+    user_renamed: bool = False
+    created_at: int
+    updated_at: int
+    # `metadata` is reserved on SQLModel classes, so the attribute is `meta` over column "metadata".
+    meta: dict[str, Any] | None = None
+
+
+class MessageFields(SQLModel):
+    """Columns of a message; `payload` is the message exactly as the app gave it."""
+
+    id: str
+    session_id: str
+    seq: int
+    type: str
+    role: str | None = None
+    content: str | None = None
+    tool_uses: Any = None
+    usage: Any = None
+    timestamp: int | None = None
+    payload: Any = None
+
+
+class UsageFields(SQLModel):
+    """Columns of one token/cost record."""
+
+    id: int | None = None
+    session_id: str | None = None
+    tokens_input: int = 0
+    tokens_output: int = 0
+    tokens_cache: int = 0
+    cost_usd: float = 0.0
+    model: str | None = None
+    timestamp: int | None = None
+    # What this row accounts for (e.g. an imported response's message id + request id), so that
+    # re-imports and retried record_usage calls count once. NULL rows are never deduplicated.
+    source_id: str | None = None
+
+
+class Session(SessionFields):
+    """A session as reads return it."""
+
+
+class Message(MessageFields):
+    """A message as reads return it."""
+
+
+class Usage(UsageFields):
+    """A usage record as reads return it."""
+
+
+class SessionRow(SessionFields, table=True):
+    """Table `sessions`."""
+
+    __tablename__ = "sessions"
+    __table_args__ = (Index("idx_sessions_updated", "updated_at"),)
+
+    id: str = Field(sa_column=Column(Text, primary_key=True))
+    name: str = Field(sa_column=Column(Text, nullable=False))
+    status: str = Field(default="pending", sa_column=Column(Text, server_default=text("'pending'")))
+    working_directory: str | None = Field(default=None, sa_type=Text)
+    claude_session_id: str | None = Field(default=None, sa_type=Text)
+    claude_title: str | None = Field(default=None, sa_type=Text)
+    user_renamed: bool = Field(default=False, sa_column_kwargs={"server_default": text("0")})
+    created_at: int = Field(sa_column=Column(Integer, nullable=False))
+    updated_at: int = Field(sa_column=Column(Integer, nullable=False))
+    meta: dict[str, Any] | None = Field(default=None, sa_column=Column("metadata", JSON))
+
+
+class MessageRow(MessageFields, table=True):
+    """Table `messages`; `seq` orders a session's messages (timestamps tie)."""
+
+    __tablename__ = "messages"
+    __table_args__ = (Index("idx_messages_session", "session_id", "seq", unique=True),)
+
+    id: str = Field(sa_column=Column(Text, primary_key=True))
+    session_id: str = Field(
+        sa_column=Column(Text, ForeignKey("sessions.id", ondelete="CASCADE"), nullable=False)
+    )
+    seq: int = Field(sa_column=Column(Integer, nullable=False))
+    type: str = Field(sa_column=Column(Text, nullable=False))
+    role: str | None = Field(default=None, sa_type=Text)
+    content: str | None = Field(default=None, sa_type=Text)
+    tool_uses: Any = Field(default=None, sa_column=Column(JSON))
+    usage: Any = Field(default=None, sa_column=Column(JSON))
+    payload: Any = Field(default=None, sa_column=Column(JSON))
+
+
+class UsageRow(UsageFields, table=True):
+    """Table `analytics`."""
+
+    __tablename__ = "analytics"
+    __table_args__ = (
+        Index("idx_analytics_session", "session_id", "source_id", unique=True),
+        {"sqlite_autoincrement": True},
+    )
+
+    id: int | None = Field(default=None, sa_column=Column(Integer, primary_key=True, autoincrement=True))
+    session_id: str | None = Field(
+        default=None, sa_column=Column(Text, ForeignKey("sessions.id", ondelete="CASCADE"))
+    )
+    tokens_input: int = Field(default=0, sa_column_kwargs={"server_default": text("0")})
+    tokens_output: int = Field(default=0, sa_column_kwargs={"server_default": text("0")})
+    tokens_cache: int = Field(default=0, sa_column_kwargs={"server_default": text("0")})
+    cost_usd: float = Field(default=0.0, sa_column=Column(REAL, nullable=False, server_default=text("0")))
+    model: str | None = Field(default=None, sa_type=Text)
+    source_id: str | None = Field(default=None, sa_type=Text)
+
+
+metadata = SQLModel.metadata

@@ -1,0 +1,100 @@
+"""The error tree every public yurudb call raises from, and the one place driver errors are translated."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from sqlalchemy import exc as sa_exc
+
+
+class YurudbError(Exception):
+    """Base class of every error yurudb raises on purpose."""
+
+
+class ValidationError(YurudbError, ValueError):
+    """The input is malformed: wrong type, empty name, unknown message type, not JSON."""
+
+
+class NotFoundError(YurudbError, LookupError):
+    """The session or message does not exist."""
+
+
+class ConflictError(YurudbError):
+    """The write contradicts what is stored (e.g. a message id owned by another session)."""
+
+
+class StoreClosedError(YurudbError):
+    """The store was closed; open a new one."""
+
+
+class MigrationError(YurudbError):
+    """The schema could not be brought to the wanted revision."""
+
+
+class DatabaseError(YurudbError):
+    """SQLite refused the operation (I/O error, disk full, locked, corrupt...)."""
+
+    def __init__(self, message: str, *, transient: bool = False) -> None:
+        super().__init__(message)
+        self.transient = transient
+
+
+class StorageFullError(DatabaseError):
+    """The disk (or the database's page limit) is full."""
+
+
+class LockedError(DatabaseError):
+    """Another connection held the lock past busy_timeout."""
+
+
+class ReadOnlyError(DatabaseError):
+    """The database file or its folder cannot be written."""
+
+
+class CorruptDatabaseError(DatabaseError):
+    """The file is not a healthy SQLite database."""
+
+
+class RecoveryError(YurudbError):
+    """Start-up could not bring the database to a usable state."""
+
+
+class BackupError(YurudbError):
+    """A backup could not be made, verified or restored."""
+
+
+def _driver_error(exc: BaseException) -> BaseException:
+    """The sqlite3 exception under a SQLAlchemy wrapper, if any."""
+    if isinstance(exc, sa_exc.DBAPIError) and exc.orig is not None:
+        return exc.orig
+    return exc
+
+
+def classify(exc: BaseException) -> DatabaseError:
+    """Map a driver exception to the matching DatabaseError subclass."""
+    orig = _driver_error(exc)
+    text = str(orig)
+    lower = text.lower()
+    code = getattr(orig, "sqlite_errorname", "") or ""
+    if "full" in lower or code == "SQLITE_FULL":
+        return StorageFullError(text)
+    if "locked" in lower or "busy" in lower or code.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")):
+        return LockedError(text, transient=True)
+    if "readonly" in lower or "read-only" in lower or code.startswith("SQLITE_READONLY"):
+        return ReadOnlyError(text)
+    if "malformed" in lower or "not a database" in lower or code.startswith(("SQLITE_CORRUPT", "SQLITE_NOTADB")):
+        return CorruptDatabaseError(text)
+    return DatabaseError(text)
+
+
+@contextmanager
+def translated() -> Iterator[None]:
+    """Re-raise sqlite3 / SQLAlchemy errors as yurudb errors, keeping the cause."""
+    try:
+        yield
+    except YurudbError:
+        raise
+    except (sqlite3.Error, sa_exc.DBAPIError) as exc:
+        raise classify(exc) from exc

@@ -1,0 +1,103 @@
+"""Running the Alembic revisions programmatically, from inside a running event loop."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from .errors import MigrationError
+
+_PACKAGE = Path(__file__).resolve().parent
+
+
+def script_location() -> Path:
+    """The Alembic scripts: bundled in the wheel, or the repository's `alembic/` in a checkout."""
+    for candidate in (_PACKAGE / "_alembic", _PACKAGE.parent / "alembic"):
+        if (candidate / "env.py").is_file():
+            return candidate
+    raise MigrationError("the Alembic scripts are missing from this installation")
+
+
+def alembic_config(url: str | None = None) -> Config:
+    """An Alembic Config that needs no alembic.ini."""
+    cfg = Config()
+    cfg.set_main_option("script_location", str(script_location()))
+    if url:
+        cfg.set_main_option("sqlalchemy.url", url)
+    return cfg
+
+
+def head_revision() -> str:
+    """The newest revision in the scripts."""
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    if head is None:
+        raise MigrationError("no Alembic revision found")
+    return head
+
+
+def history() -> list[tuple[str, str | None, str]]:
+    """Every revision, newest first: (revision, down_revision, message)."""
+    scripts = ScriptDirectory.from_config(alembic_config())
+    return [
+        (str(s.revision), s.down_revision if isinstance(s.down_revision, str) else None, s.doc or "")
+        for s in scripts.walk_revisions()
+    ]
+
+
+def _current(connection: Connection) -> str | None:
+    return MigrationContext.configure(connection).get_current_revision()
+
+
+async def current_revision(engine: AsyncEngine) -> str | None:
+    """The revision the database is at (None for a blank database)."""
+    async with engine.connect() as conn:
+        return await conn.run_sync(_current)
+
+
+def _run(connection: Connection, action: str, revision: str) -> None:
+    cfg = alembic_config()
+    # env.py picks this up instead of making an engine of its own (we are inside an event loop).
+    cfg.attributes["connection"] = connection
+    if action == "upgrade":
+        command.upgrade(cfg, revision)
+    else:
+        command.downgrade(cfg, revision)
+
+
+async def migrate(engine: AsyncEngine, action: str = "upgrade", revision: str = "head") -> str | None:
+    """Upgrade or downgrade to `revision` in one transaction; returns the new current revision."""
+    if action not in ("upgrade", "downgrade"):
+        raise MigrationError(f"unknown migration action {action!r}")
+    try:
+        async with engine.connect() as conn:
+            # Batch migrations recreate tables; with foreign keys on, dropping the old parent
+            # table would cascade-delete every child row. The pragma is a no-op inside a
+            # transaction, so it goes straight to the driver before BEGIN, and the keys are
+            # checked before COMMIT instead.
+            raw = (await conn.get_raw_connection()).driver_connection
+            await raw.execute("PRAGMA foreign_keys = OFF")
+            try:
+                async with conn.begin():
+                    await conn.run_sync(_run, action, revision)
+                    bad = (await conn.exec_driver_sql("PRAGMA foreign_key_check")).fetchall()
+                    if bad:
+                        raise MigrationError(f"migration left {len(bad)} broken foreign keys")
+                    return await conn.run_sync(_current)
+            finally:
+                await raw.execute("PRAGMA foreign_keys = ON")
+    except MigrationError:
+        raise
+    except Exception as exc:  # alembic raises CommandError, driver errors, KeyError for bad revisions
+        raise MigrationError(f"{action} to {revision} failed: {exc}") from exc
+
+
+async def needs_upgrade(engine: AsyncEngine) -> bool:
+    """Whether the database is behind the newest revision."""
+    return await current_revision(engine) != head_revision()

@@ -1,0 +1,58 @@
+"""Where the database lives, and creating its folder and file with private modes."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import platformdirs
+import platformdirs.windows
+
+from .errors import DatabaseError
+
+APP_NAME = "yurucode"
+DB_FILENAME = "yurucode.db"
+ENV_VAR = "YURUDB_PATH"
+DIR_MODE = 0o700
+FILE_MODE = 0o600
+
+
+def default_db_path(platform: str | None = None) -> Path:
+    """`YURUDB_PATH`, else ~/.yurucode/yurucode.db (POSIX) or %APPDATA%/yurucode/yurucode.db (Windows)."""
+    override = os.environ.get(ENV_VAR)
+    if override:
+        return Path(override).expanduser()
+    platform = platform or sys.platform
+    if platform.startswith("win"):
+        # roaming=True is %APPDATA%, so the history follows a roaming profile like the app's settings do.
+        # The Windows class by name, so the result does not depend on the platform we run on.
+        base = platformdirs.windows.Windows(APP_NAME, appauthor=False, roaming=True).user_data_dir
+        return Path(base) / DB_FILENAME
+    return Path.home() / f".{APP_NAME}" / DB_FILENAME
+
+
+def resolve(path: str | os.PathLike[str] | None) -> Path:
+    """The path argument if given, else the default location."""
+    return Path(path).expanduser() if path is not None else default_db_path()
+
+
+def prepare(path: Path) -> Path:
+    """Create the folder (0700) and the file (0600) if missing; tighten modes we created."""
+    folder = path.parent
+    try:
+        if not folder.exists():
+            folder.mkdir(parents=True, mode=DIR_MODE)
+            if os.name == "posix":
+                os.chmod(folder, DIR_MODE)  # mkdir's mode is filtered by the umask
+        if not path.exists():
+            # O_EXCL so a file created by someone else in between keeps its own modes.
+            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, FILE_MODE)
+            os.close(fd)
+            if os.name == "posix":
+                os.chmod(path, FILE_MODE)
+    except FileExistsError:
+        pass
+    except OSError as exc:
+        raise DatabaseError(f"cannot create database at {path}: {exc.strerror or exc}") from exc
+    return path
