@@ -1,0 +1,244 @@
+"""Applying one batch of writes inside one unit of work: checks first, then grouped SQL, then retention."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from .entities import Message, Session, Usage
+from .errors import ConflictError, NotFoundError
+from .ops import TOUCHES_SESSION, Write
+from .rows import MESSAGE_COLUMNS, SESSION_COLUMNS, message_from_row, session_from_row
+from .unit_of_work import UnitOfWork
+from .validation import now_ms
+
+INSERT_SESSION = (
+    "INSERT INTO sessions (id, name, status, working_directory, claude_session_id, claude_title, "
+    "user_renamed, created_at, updated_at, metadata) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+# A re-append of an id keeps its seq (safe retries); the ownership check has already run.
+UPSERT_MESSAGE = (
+    "INSERT INTO messages (id, session_id, seq, type, role, content, tool_uses, usage, timestamp, payload) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET type = excluded.type, "
+    "role = excluded.role, content = excluded.content, tool_uses = excluded.tool_uses, "
+    "usage = excluded.usage, timestamp = excluded.timestamp, payload = excluded.payload"
+)
+INSERT_USAGE = (
+    "INSERT INTO analytics (session_id, tokens_input, tokens_output, tokens_cache, cost_usd, model, "
+    "timestamp, source_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+    "ON CONFLICT(session_id, source_id) DO UPDATE SET tokens_input = excluded.tokens_input, "
+    "tokens_output = excluded.tokens_output, tokens_cache = excluded.tokens_cache, "
+    "cost_usd = excluded.cost_usd, model = excluded.model, timestamp = excluded.timestamp RETURNING id"
+)
+SESSION_UPDATE_COLUMNS = {
+    "name": "name", "status": "status", "working_directory": "working_directory",
+    "claude_session_id": "claude_session_id", "claude_title": "claude_title",
+    "user_renamed": "user_renamed", "meta_json": "metadata",
+}
+MESSAGE_PATCH_KEYS = ("content", "tool_uses", "usage")
+
+
+@dataclass
+class BatchEffects:
+    """What a committed batch changed, for the session cache."""
+
+    sessions: dict[str, Session | None] = field(default_factory=dict)  # None: deleted
+    touched: dict[str, int] = field(default_factory=dict)  # session id -> new updated_at
+
+
+async def apply_batch(
+    uow: UnitOfWork, writes: list[Write], *, max_messages: int
+) -> tuple[list[Any], BatchEffects]:
+    """Apply writes in order; returns one result or exception per write (per-write errors do not abort)."""
+    now = now_ms()
+    results: list[Any] = [None] * len(writes)
+    effects = BatchEffects()
+
+    session_ids = {w.values["session_id"] if "session_id" in w.values else w.target for w in writes
+                   if w.kind not in ("update_message",)}
+    live = {r[0] for r in await uow.select_in("SELECT id FROM sessions WHERE id IN ({})", session_ids)}
+    message_ids = {w.target for w in writes if w.kind in ("append_message", "update_message")}
+    owners: dict[str, tuple[str, int]] = {
+        r[0]: (r[1], r[2])
+        for r in await uow.select_in("SELECT id, session_id, seq FROM messages WHERE id IN ({})", message_ids)
+    }
+    appended_to = {w.values["session_id"] for w in writes if w.kind == "append_message"}
+    next_seq: dict[str, int] = {
+        r[0]: r[1] + 1
+        for r in await uow.select_in(
+            "SELECT session_id, MAX(seq) FROM messages WHERE session_id IN ({}) GROUP BY session_id", appended_to
+        )
+    }
+
+    plan: list[tuple[str, tuple[Any, ...], int]] = []  # (sql, params, write index) for grouped statements
+    singles: dict[int, tuple[str, tuple[Any, ...]]] = {}  # statements whose rows are the result
+
+    for i, w in enumerate(writes):
+        v = w.values
+        if w.kind == "create_session":
+            if w.target in live:
+                if w.replay:
+                    continue
+                results[i] = ConflictError(f"session {w.target} already exists")
+                continue
+            live.add(w.target)
+            session = Session(
+                id=w.target, name=v["name"], status=v["status"], working_directory=v["working_directory"],
+                claude_session_id=v["claude_session_id"], claude_title=v["claude_title"],
+                user_renamed=v["user_renamed"], created_at=v["created_at"], updated_at=v["updated_at"],
+                meta=w.objects.get("meta", _decoded(v["meta_json"])),
+            )
+            results[i] = session
+            effects.sessions[w.target] = session
+            plan.append((INSERT_SESSION, (w.target, v["name"], v["status"], v["working_directory"],
+                                          v["claude_session_id"], v["claude_title"], int(v["user_renamed"]),
+                                          v["created_at"], v["updated_at"], v["meta_json"]), i))
+        elif w.kind == "append_message":
+            sid = v["session_id"]
+            if sid not in live:
+                results[i] = NotFoundError(f"session {sid} not found")
+                continue
+            owner = owners.get(w.target)
+            if owner is not None and owner[0] != sid:
+                results[i] = ConflictError(f"message {w.target} belongs to another session ({owner[0]})")
+                continue
+            if owner is not None:
+                seq = owner[1]
+            else:
+                seq = next_seq.get(sid, 1)
+                next_seq[sid] = seq + 1
+            owners[w.target] = (sid, seq)
+            results[i] = Message(
+                id=w.target, session_id=sid, seq=seq, type=v["type"], role=v["role"], content=v["content"],
+                tool_uses=w.objects.get("tool_uses", _decoded(v["tool_uses_json"])),
+                usage=w.objects.get("usage", _decoded(v["usage_json"])), timestamp=v["timestamp"],
+                payload=w.objects.get("payload", _decoded(v["payload_json"])),
+            )
+            effects.touched[sid] = now
+            plan.append((UPSERT_MESSAGE, (w.target, sid, seq, v["type"], v["role"], v["content"],
+                                          v["tool_uses_json"], v["usage_json"], v["timestamp"],
+                                          v["payload_json"]), i))
+        elif w.kind == "update_message":
+            owner = owners.get(w.target)
+            if owner is None:
+                results[i] = NotFoundError(f"message {w.target} not found")
+                continue
+            effects.touched[owner[0]] = now
+            singles[i] = _message_update(w)
+            plan.append(("", (), i))
+        elif w.kind == "record_usage":
+            sid = v["session_id"]
+            if sid not in live:
+                results[i] = NotFoundError(f"session {sid} not found")
+                continue
+            singles[i] = (INSERT_USAGE, (sid, v["tokens_input"], v["tokens_output"], v["tokens_cache"],
+                                         v["cost_usd"], v["model"], v["timestamp"], v["source_id"]))
+            plan.append(("", (), i))
+        elif w.kind == "update_session":
+            if w.target not in live:
+                results[i] = NotFoundError(f"session {w.target} not found")
+                continue
+            singles[i] = _session_update(w, now)
+            plan.append(("", (), i))
+        elif w.kind == "delete_session":
+            if w.target not in live:
+                if not w.replay:
+                    results[i] = NotFoundError(f"session {w.target} not found")
+                continue
+            live.discard(w.target)
+            owners = {k: o for k, o in owners.items() if o[0] != w.target}
+            next_seq.pop(w.target, None)
+            effects.touched.pop(w.target, None)
+            effects.sessions[w.target] = None
+            plan.append(("DELETE FROM sessions WHERE id = ?", (w.target,), i))
+
+    await _run_plan(uow, plan, singles, writes, results, effects)
+
+    touched = [(ts, sid) for sid, ts in effects.touched.items() if sid in live]
+    await uow.executemany("UPDATE sessions SET updated_at = ? WHERE id = ?", touched)
+    for sid, top in next_seq.items():
+        if sid in live and top - 1 > max_messages:
+            # seqs of a session are contiguous (only retention removes messages, oldest first).
+            await uow.execute("DELETE FROM messages WHERE session_id = ? AND seq <= ?", (sid, top - 1 - max_messages))
+    return results, effects
+
+
+async def _run_plan(
+    uow: UnitOfWork,
+    plan: list[tuple[str, tuple[Any, ...], int]],
+    singles: dict[int, tuple[str, tuple[Any, ...]]],
+    writes: list[Write],
+    results: list[Any],
+    effects: BatchEffects,
+) -> None:
+    """Run the plan in order; consecutive rows of one statement go in one executemany."""
+    run_sql, run_rows = "", []
+    for sql, params, i in plan + [("", (), -1)]:
+        if sql != run_sql or i in singles or i < 0:
+            if run_rows:
+                await uow.executemany(run_sql, run_rows)
+            run_sql, run_rows = sql, []
+        if i in singles:
+            stmt, args = singles[i]
+            rows = await uow.execute(stmt, args)
+            results[i] = _single_result(writes[i], rows, effects)
+        elif i >= 0:
+            run_rows.append(params)
+
+
+def _single_result(w: Write, rows: list[Any], effects: BatchEffects) -> Any:
+    if w.kind == "update_message":
+        return message_from_row(rows[0])
+    if w.kind == "update_session":
+        session = session_from_row(rows[0])
+        effects.sessions[w.target] = session
+        return session
+    v = w.values
+    return Usage(id=rows[0][0], session_id=v["session_id"], tokens_input=v["tokens_input"],
+                 tokens_output=v["tokens_output"], tokens_cache=v["tokens_cache"], cost_usd=v["cost_usd"],
+                 model=v["model"], timestamp=v["timestamp"], source_id=v["source_id"])
+
+
+def _message_update(w: Write) -> tuple[str, tuple[Any, ...]]:
+    """UPDATE ... RETURNING for one (possibly coalesced) message update; patches payload in SQL."""
+    v = w.values
+    sets: list[str] = []
+    params: list[Any] = []
+    payload_sql = "payload"
+    payload_params: list[Any] = []
+    if "payload_json" in v:
+        payload_sql = "?"
+        payload_params.append(v["payload_json"])
+        for col in ("type", "role"):
+            if col in v:
+                sets.append(f"{col} = ?")
+                params.append(v[col])
+    for key in MESSAGE_PATCH_KEYS:
+        if f"{key}_json" in v:
+            column_value = v["content"] if key == "content" else v[f"{key}_json"]
+            sets.append(f"{key} = ?")
+            params.append(column_value)
+            payload_sql = f"json_set({payload_sql}, '$.{key}', json(?))"
+            payload_params.append(v[f"{key}_json"] if v[f"{key}_json"] is not None else "null")
+    sets.append(f"payload = {payload_sql}")
+    sql = f"UPDATE messages SET {', '.join(sets)} WHERE id = ? RETURNING {MESSAGE_COLUMNS}"
+    return sql, (*params, *payload_params, w.target)
+
+
+def _session_update(w: Write, now: int) -> tuple[str, tuple[Any, ...]]:
+    """UPDATE ... RETURNING for one session update."""
+    sets, params = [], []
+    for key, column in SESSION_UPDATE_COLUMNS.items():
+        if key in w.values:
+            sets.append(f"{column} = ?")
+            value = w.values[key]
+            params.append(int(value) if key == "user_renamed" else value)
+    sets.append("updated_at = ?")
+    params.append(w.values.get("updated_at", now))
+    sql = f"UPDATE sessions SET {', '.join(sets)} WHERE id = ? RETURNING {SESSION_COLUMNS}"
+    return sql, (*params, w.target)
+
+
+def _decoded(text: str | None) -> Any:
+    return None if text is None else json.loads(text)

@@ -1,0 +1,46 @@
+"""Column lists and row → model conversion shared by the writer, the readers and the exporters."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from .entities import Message, Session, Usage
+
+SESSION_COLUMNS = (
+    "id, name, status, working_directory, claude_session_id, claude_title, user_renamed, "
+    "created_at, updated_at, metadata"
+)
+MESSAGE_COLUMNS = "id, session_id, seq, type, role, content, tool_uses, usage, timestamp, payload"
+USAGE_COLUMNS = "id, session_id, tokens_input, tokens_output, tokens_cache, cost_usd, model, timestamp, source_id"
+
+_loads = json.loads
+
+
+def _json(value: str | None) -> Any:
+    return None if value is None else _loads(value)
+
+
+def session_from_row(r: Sequence[Any]) -> Session:
+    """A Session from a SESSION_COLUMNS row."""
+    return Session(
+        id=r[0], name=r[1], status=r[2] or "pending", working_directory=r[3], claude_session_id=r[4],
+        claude_title=r[5], user_renamed=bool(r[6]), created_at=r[7], updated_at=r[8], meta=_json(r[9]),
+    )
+
+
+def message_from_row(r: Sequence[Any]) -> Message:
+    """A Message from a MESSAGE_COLUMNS row."""
+    return Message(
+        id=r[0], session_id=r[1], seq=r[2], type=r[3], role=r[4], content=r[5],
+        tool_uses=_json(r[6]), usage=_json(r[7]), timestamp=r[8], payload=_json(r[9]),
+    )
+
+
+def usage_from_row(r: Sequence[Any]) -> Usage:
+    """A Usage from a USAGE_COLUMNS row."""
+    return Usage(
+        id=r[0], session_id=r[1], tokens_input=r[2], tokens_output=r[3], tokens_cache=r[4],
+        cost_usd=r[5], model=r[6], timestamp=r[7], source_id=r[8],
+    )

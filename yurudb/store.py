@@ -1,0 +1,384 @@
+"""The public store: validated writes through the single writer, reads on their own connections."""
+
+from __future__ import annotations
+
+import asyncio
+import warnings
+from collections.abc import Generator, Iterable, Mapping
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Literal
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from . import errors, validation as check
+from .batch import BatchEffects
+from .entities import Message, Session, Usage
+from .errors import NotFoundError, StoreClosedError, ValidationError
+from .ops import Write
+from .rows import MESSAGE_COLUMNS, SESSION_COLUMNS, message_from_row, session_from_row
+from .writer import Writer
+
+State = Literal["starting", "ready", "degraded", "closed"]
+GroupBy = Literal["model", "day", "session"]
+_MESSAGE_KEYS = ("type", "role", "content", "tool_uses", "usage")
+
+
+class Store:
+    """An open yurudb database. Get one from `yurudb.open(...)`."""
+
+    def __init__(self, path: Path, writer: Writer, readers: AsyncEngine, *, engines: Iterable[AsyncEngine] = ()) -> None:
+        self.path = path
+        self.state: State = "starting"
+        self.recovery: Any = None
+        self._writer = writer
+        self._readers = readers
+        self._engines = list(engines)
+        self._cache: dict[str, Session] = {}
+        # Bumped by every commit: a read that raced a commit must not put its older row in the cache.
+        self._generation = 0
+        self._background: list[asyncio.Task[None]] = []
+        self._checkpointer: Any = None
+        self._closed = False
+        writer.on_committed = self._apply_effects
+
+    # ---- lifecycle -------------------------------------------------------------------------
+    async def flush(self) -> None:
+        """Wait until every write queued so far is committed."""
+        await self._writer.flush()
+
+    async def close(self) -> None:
+        """Commit what is queued, stop the writer and release every connection."""
+        if self._closed:
+            return
+        self._closed = True
+        for task in self._background:
+            task.cancel()
+        await asyncio.gather(*self._background, return_exceptions=True)
+        await self._writer.close()
+        if self._checkpointer is not None:
+            await self._checkpointer.close()
+        for engine in self._engines:
+            await engine.dispose()
+        self.state = "closed"
+
+    async def __aenter__(self) -> Store:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+    def __del__(self, _warn: Any = warnings.warn) -> None:
+        if not getattr(self, "_closed", True):
+            _warn(f"yurudb store {self.path} was never closed; call `await store.close()`",
+                  ResourceWarning, source=self, stacklevel=2)
+
+    def _attach_checkpointer(self, checkpointer: Any) -> None:
+        self._checkpointer = checkpointer
+        self._background.append(asyncio.get_running_loop().create_task(checkpointer.run()))
+
+    @property
+    def commits(self) -> int:
+        """Transactions the writer has committed since open (group commit makes this far below writes)."""
+        return self._writer.commits
+
+    def _live(self) -> None:
+        if self._closed:
+            raise StoreClosedError("the store is closed")
+
+    # ---- sessions --------------------------------------------------------------------------
+    async def create_session(
+        self,
+        name: str,
+        *,
+        id: str | None = None,
+        status: str = "pending",
+        working_directory: str | None = None,
+        claude_session_id: str | None = None,
+        claude_title: str | None = None,
+        user_renamed: bool = False,
+        meta: dict[str, Any] | None = None,
+        created_at: int | datetime | str | None = None,
+        updated_at: int | datetime | str | None = None,
+    ) -> Session:
+        """Create a session (ConflictError if the id exists)."""
+        self._live()
+        fields = check.session_fields({
+            "name": name, "status": status, "working_directory": working_directory,
+            "claude_session_id": claude_session_id, "claude_title": claude_title,
+            "user_renamed": user_renamed, "meta": meta,
+        })
+        sid = check.ident(id, "id") if id is not None else check.new_id()
+        created = check.timestamp(created_at, "created_at") or check.now_ms()
+        values = {**fields, "created_at": created,
+                  "updated_at": check.timestamp(updated_at, "updated_at") or created,
+                  "meta_json": check.encode_json(fields["meta"], "meta")}
+        del values["meta"]
+        return await self._writer.submit(Write("create_session", sid, values, {"meta": fields["meta"]}))
+
+    async def get_session(self, session_id: str) -> Session:
+        """One session by id (NotFoundError if missing)."""
+        self._live()
+        check.ident(session_id, "session_id")
+        cached = self._cache.get(session_id)
+        if cached is not None:
+            return cached
+        generation = self._generation
+        rows = await self._read(f"SELECT {SESSION_COLUMNS} FROM sessions WHERE id = ?", (session_id,))
+        if not rows:
+            raise NotFoundError(f"session {session_id} not found")
+        session = session_from_row(rows[0])
+        if generation == self._generation:
+            self._cache[session_id] = session
+        return session
+
+    async def list_sessions(
+        self, *, limit: int | None = None, offset: int = 0, status: str | None = None
+    ) -> list[Session]:
+        """Sessions, most recently updated first."""
+        self._live()
+        sql = f"SELECT {SESSION_COLUMNS} FROM sessions"
+        params: list[Any] = []
+        if status is not None:
+            sql += " WHERE status = ?"
+            params.append(check.status(status))
+        sql += " ORDER BY updated_at DESC, id LIMIT ? OFFSET ?"
+        params += [-1 if limit is None else check.integer(limit, "limit"), check.integer(offset, "offset")]
+        generation = self._generation
+        sessions = [session_from_row(r) for r in await self._read(sql, params)]
+        if generation == self._generation:
+            self._cache.update((s.id, s) for s in sessions)
+        return sessions
+
+    async def update_session(self, session_id: str, **fields: Any) -> Session:
+        """Change a session's name, status, working_directory, claude ids/title, user_renamed or meta."""
+        self._live()
+        check.ident(session_id, "session_id")
+        if not fields:
+            raise ValidationError("nothing to update")
+        valid = check.session_fields(fields)
+        objects = {}
+        if "meta" in valid:
+            objects["meta"] = valid["meta"]
+            valid["meta_json"] = check.encode_json(valid.pop("meta"), "meta")
+        return await self._writer.submit(Write("update_session", session_id, valid, objects))
+
+    async def rename_session(self, session_id: str, name: str) -> Session:
+        """Rename a session on the user's behalf (sets user_renamed, so auto-titles leave it alone)."""
+        return await self.update_session(session_id, name=name, user_renamed=True)
+
+    async def delete_session(self, session_id: str) -> None:
+        """Delete a session with its messages and usage records."""
+        self._live()
+        await self._writer.submit(Write("delete_session", check.ident(session_id, "session_id"), {}))
+
+    # ---- messages --------------------------------------------------------------------------
+    def _message_write(self, session_id: str, message: Mapping[str, Any] | None, kw: dict[str, Any]) -> Write:
+        """Validate one append into a Write (raises ValidationError; nothing is queued)."""
+        check.ident(session_id, "session_id")
+        if message is not None and not isinstance(message, Mapping):
+            raise ValidationError(f"message must be a dict, not {type(message).__name__}")
+        payload: dict[str, Any]
+        if message is None:
+            payload = {k: v for k, v in kw.items() if v is not None}
+        else:
+            payload = dict(message)
+        get = lambda key: kw[key] if kw.get(key) is not None else payload.get(key)  # noqa: E731
+        mid = get("id")
+        mid = check.ident(mid, "message id") if mid is not None else check.new_id()
+        mtype = check.message_type(get("type"))
+        role = get("role")
+        if role is not None and not isinstance(role, str):
+            raise ValidationError("role must be a string")
+        content = get("content")
+        tool_uses, usage = get("tool_uses"), get("usage")
+        stamp = check.timestamp(get("timestamp")) or check.now_ms()
+        values = {
+            "session_id": session_id, "type": mtype, "role": role,
+            "content": check.content_text(content),
+            "tool_uses_json": check.encode_json(tool_uses, "tool_uses"),
+            "usage_json": check.encode_json(usage, "usage"),
+            "timestamp": stamp,
+            "payload_json": check.encode_json(payload, "message"),
+        }
+        return Write("append_message", mid, values, {"tool_uses": tool_uses, "usage": usage, "payload": payload})
+
+    async def append_message(
+        self,
+        session_id: str,
+        message: Mapping[str, Any] | None = None,
+        *,
+        type: str | None = None,
+        role: str | None = None,
+        content: Any = None,
+        tool_uses: Any = None,
+        usage: Any = None,
+        id: str | None = None,
+        timestamp: int | datetime | str | None = None,
+    ) -> Message:
+        """Append a message (the app's message dict, or fields); returns once it is committed."""
+        self._live()
+        kw = {"type": type, "role": role, "content": content, "tool_uses": tool_uses, "usage": usage,
+              "id": id, "timestamp": timestamp}
+        return await self._writer.submit(self._message_write(session_id, message, kw))
+
+    async def append_messages(self, session_id: str, messages: Iterable[Mapping[str, Any]]) -> list[Message]:
+        """Append many messages in order (one transaction when they fit one batch); all validated first."""
+        self._live()
+        writes = [self._message_write(session_id, m, {}) for m in messages]
+        results = await self._writer.submit_many(writes)
+        for r in results:
+            if isinstance(r, BaseException):
+                raise r
+        return results
+
+    async def update_message(
+        self,
+        message_id: str,
+        *,
+        content: Any = ...,
+        tool_uses: Any = ...,
+        usage: Any = ...,
+        payload: Mapping[str, Any] | None = None,
+    ) -> Message:
+        """Change a message's content / tool_uses / usage (patched into its payload), or replace its payload."""
+        self._live()
+        check.ident(message_id, "message_id")
+        values: dict[str, Any] = {}
+        given = {"content": content, "tool_uses": tool_uses, "usage": usage}
+        if payload is not None:
+            if not isinstance(payload, Mapping):
+                raise ValidationError("payload must be a dict")
+            payload = dict(payload)
+            values["payload_json"] = check.encode_json(payload, "payload")
+            if "type" in payload:
+                values["type"] = check.message_type(payload["type"])
+            if "role" in payload:
+                values["role"] = payload["role"]
+            given = {k: (payload[k] if v is ... and k in payload else v) for k, v in given.items()}
+        for key, value in given.items():
+            if value is ...:
+                continue
+            values[f"{key}_json"] = check.encode_json(value, key)
+            if key == "content":
+                values["content"] = check.content_text(value)
+        if not values:
+            raise ValidationError("nothing to update")
+        return await self._writer.submit(Write("update_message", message_id, values))
+
+    async def get_messages(
+        self, session_id: str, *, limit: int | None = 100, before: int | None = None
+    ) -> list[Message]:
+        """The newest `limit` messages (all when None), oldest first; `before=seq` pages further back."""
+        self._live()
+        check.ident(session_id, "session_id")
+        where, params = "session_id = ?", [session_id]
+        if before is not None:
+            where += " AND seq < ?"
+            params.append(check.integer(before, "before"))
+        if limit is None:
+            rows = await self._read(f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE {where} ORDER BY seq", params)
+        else:
+            params.append(check.integer(limit, "limit"))
+            rows = await self._read(
+                f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE {where} ORDER BY seq DESC LIMIT ?", params
+            )
+            rows.reverse()
+        if not rows:
+            await self.get_session(session_id)  # an unknown session is an error, an empty one is not
+        return [message_from_row(r) for r in rows]
+
+    async def count_sessions(self) -> int:
+        """How many sessions the database holds."""
+        self._live()
+        return int((await self._read("SELECT COUNT(*) FROM sessions"))[0][0])
+
+    async def count_messages(self, session_id: str) -> int:
+        """How many messages a session holds."""
+        self._live()
+        rows = await self._read("SELECT COUNT(*) FROM messages WHERE session_id = ?", (session_id,))
+        return int(rows[0][0])
+
+    # ---- usage -----------------------------------------------------------------------------
+    async def record_usage(
+        self,
+        session_id: str,
+        *,
+        model: str | None = None,
+        tokens_input: int = 0,
+        tokens_output: int = 0,
+        tokens_cache: int = 0,
+        cost_usd: float = 0.0,
+        timestamp: int | datetime | str | None = None,
+        source_id: str | None = None,
+    ) -> Usage:
+        """Record tokens and cost; a repeated `source_id` in the same session replaces, never double-counts."""
+        self._live()
+        values = {
+            "session_id": check.ident(session_id, "session_id"),
+            "model": check.text(model, "model"),
+            "tokens_input": check.integer(tokens_input, "tokens_input"),
+            "tokens_output": check.integer(tokens_output, "tokens_output"),
+            "tokens_cache": check.integer(tokens_cache, "tokens_cache"),
+            "cost_usd": check.number(cost_usd, "cost_usd"),
+            "timestamp": check.timestamp(timestamp) or check.now_ms(),
+            "source_id": check.text(source_id, "source_id"),
+        }
+        return await self._writer.submit(Write("record_usage", session_id, values))
+
+    async def usage_summary(
+        self,
+        *,
+        by: GroupBy = "model",
+        since: int | datetime | str | None = None,
+        until: int | datetime | str | None = None,
+        session_id: str | None = None,
+    ) -> list[dict[str, Any]]:
+        """Totals of tokens and cost grouped by model, day (UTC) or session, over an optional time range."""
+        self._live()
+        keys = {"model": "COALESCE(model, 'unknown')",
+                "day": "strftime('%Y-%m-%d', timestamp / 1000, 'unixepoch')",
+                "session": "session_id"}
+        if by not in keys:
+            raise ValidationError(f"by must be one of {sorted(keys)}, not {by!r}")
+        where, params = [], []
+        if since is not None:
+            where.append("timestamp >= ?")
+            params.append(check.timestamp(since, "since"))
+        if until is not None:
+            where.append("timestamp < ?")
+            params.append(check.timestamp(until, "until"))
+        if session_id is not None:
+            where.append("session_id = ?")
+            params.append(check.ident(session_id, "session_id"))
+        sql = (
+            f"SELECT {keys[by]} AS k, COUNT(*), SUM(tokens_input), SUM(tokens_output), SUM(tokens_cache), "
+            f"SUM(cost_usd) FROM analytics {'WHERE ' + ' AND '.join(where) if where else ''} "
+            f"GROUP BY k ORDER BY k"
+        )
+        return [
+            {by: r[0], "records": r[1], "tokens_input": r[2] or 0, "tokens_output": r[3] or 0,
+             "tokens_cache": r[4] or 0, "cost_usd": float(r[5] or 0.0)}
+            for r in await self._read(sql, params)
+        ]
+
+    # ---- internals -------------------------------------------------------------------------
+    async def _read(self, sql: str, params: Iterable[Any] = ()) -> list[Any]:
+        """One read on a reader connection (WAL: never waits behind the writer)."""
+        with errors.translated():
+            async with self._readers.connect() as conn:
+                result = await conn.exec_driver_sql(sql, tuple(params))
+                return list(result.fetchall())
+
+    def _apply_effects(self, effects: BatchEffects) -> None:
+        """Keep the session cache exact after every commit through this store."""
+        self._generation += 1
+        for sid, session in effects.sessions.items():
+            if session is None:
+                self._cache.pop(sid, None)
+            else:
+                self._cache[sid] = session
+        for sid, ts in effects.touched.items():
+            cached = self._cache.get(sid)
+            if cached is not None:
+                self._cache[sid] = cached.model_copy(update={"updated_at": ts})

@@ -1,0 +1,139 @@
+"""Turning public-API arguments into validated, JSON-encoded values (or a ValidationError, before anything is queued)."""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+import uuid
+from datetime import datetime
+from typing import Any
+
+from .entities import MESSAGE_TYPES, SESSION_STATUSES
+from .errors import ValidationError
+
+MAX_NAME_LENGTH = 1_000
+SESSION_FIELDS = ("name", "status", "working_directory", "claude_session_id", "claude_title", "meta")
+
+
+def now_ms() -> int:
+    """The current time in integer milliseconds since the epoch."""
+    return time.time_ns() // 1_000_000
+
+
+def new_id() -> str:
+    """A fresh random id."""
+    return uuid.uuid4().hex
+
+
+def encode_json(value: Any, what: str) -> str | None:
+    """JSON text for a value, or ValidationError if it is not JSON-serialisable."""
+    if value is None:
+        return None
+    try:
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise ValidationError(f"{what} is not JSON-serialisable: {exc}") from None
+
+
+def text(value: Any, what: str, *, required: bool = False, max_length: int | None = None) -> str | None:
+    """A string argument, checked."""
+    if value is None:
+        if required:
+            raise ValidationError(f"{what} is required")
+        return None
+    if not isinstance(value, str):
+        raise ValidationError(f"{what} must be a string, not {type(value).__name__}")
+    if required and not value.strip():
+        raise ValidationError(f"{what} must not be empty")
+    if max_length is not None and len(value) > max_length:
+        raise ValidationError(f"{what} is longer than {max_length} characters")
+    return value
+
+
+def ident(value: Any, what: str) -> str:
+    """An id argument: a non-empty string."""
+    return text(value, what, required=True, max_length=512)  # type: ignore[return-value]
+
+
+def status(value: Any) -> str:
+    """A session status from the app's set."""
+    if value not in SESSION_STATUSES:
+        raise ValidationError(f"status must be one of {sorted(SESSION_STATUSES)}, not {value!r}")
+    return value
+
+
+def message_type(value: Any) -> str:
+    """A message type from the known set."""
+    if not isinstance(value, str) or value not in MESSAGE_TYPES:
+        raise ValidationError(f"unknown message type {value!r} (known: {sorted(MESSAGE_TYPES)})")
+    return value
+
+
+def timestamp(value: Any, what: str = "timestamp") -> int | None:
+    """Milliseconds since the epoch from an int, a datetime or an ISO-8601 string."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        raise ValidationError(f"{what} must be milliseconds, a datetime or ISO-8601 text")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and math.isfinite(value):
+        return int(value)
+    if isinstance(value, datetime):
+        return int(value.timestamp() * 1000)
+    if isinstance(value, str):
+        try:
+            return int(datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp() * 1000)
+        except ValueError:
+            pass
+    raise ValidationError(f"{what} must be milliseconds, a datetime or ISO-8601 text, not {value!r}")
+
+
+def integer(value: Any, what: str) -> int:
+    """A non-negative integer count."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValidationError(f"{what} must be a non-negative integer, not {value!r}")
+    return value
+
+
+def number(value: Any, what: str) -> float:
+    """A finite non-negative number."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+        raise ValidationError(f"{what} must be a finite non-negative number, not {value!r}")
+    return float(value)
+
+
+def content_text(content: Any) -> str | None:
+    """The text projection of message content: a string as is, text blocks joined, else JSON."""
+    if content is None or isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        parts = [b.get("text") for b in content if isinstance(b, dict) and isinstance(b.get("text"), str)]
+        if parts:
+            return "\n".join(parts)
+    return encode_json(content, "content")
+
+
+def session_fields(fields: dict[str, Any]) -> dict[str, Any]:
+    """Validate the editable columns of a session."""
+    unknown = set(fields) - set(SESSION_FIELDS) - {"user_renamed"}
+    if unknown:
+        raise ValidationError(f"unknown session fields: {sorted(unknown)}")
+    out: dict[str, Any] = {}
+    if "name" in fields:
+        out["name"] = text(fields["name"], "name", required=True, max_length=MAX_NAME_LENGTH)
+    if "status" in fields:
+        out["status"] = status(fields["status"])
+    for key in ("working_directory", "claude_session_id", "claude_title"):
+        if key in fields:
+            out[key] = text(fields[key], key)
+    if "user_renamed" in fields:
+        if not isinstance(fields["user_renamed"], bool):
+            raise ValidationError("user_renamed must be a bool")
+        out["user_renamed"] = fields["user_renamed"]
+    if "meta" in fields:
+        if fields["meta"] is not None and not isinstance(fields["meta"], dict):
+            raise ValidationError("meta must be a dict")
+        out["meta"] = fields["meta"]
+    return out

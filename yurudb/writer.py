@@ -1,0 +1,228 @@
+"""The single writer: a bounded queue drained in batches, one transaction per batch, futures resolved after commit."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from . import errors
+from .batch import BatchEffects, apply_batch
+from .errors import DatabaseError, LockedError, StoreClosedError, YurudbError
+from .ops import Write, coalesce
+from .unit_of_work import UnitOfWork
+
+log = logging.getLogger(__name__)
+
+_STOP = object()
+
+# (writes, error) -> True when it took the writes over (the fallback journals and acknowledges them).
+FailureHandler = Callable[[list[Write], DatabaseError], Awaitable[bool]]
+
+
+class _Barrier:
+    """A queue marker resolved once everything queued before it is committed (flush)."""
+
+    def __init__(self, future: asyncio.Future[None]) -> None:
+        self.future = future
+
+
+class Writer:
+    """Owns the writer connection; `submit` returns once the write is committed (group commit)."""
+
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        *,
+        batch_size: int = 500,
+        linger: float = 0.0,
+        queue_size: int = 10_000,
+        max_messages: int = 10_000,
+        lock_retries: int = 5,
+        on_committed: Callable[[BatchEffects], None] | None = None,
+        on_failure: FailureHandler | None = None,
+    ) -> None:
+        self.engine = engine
+        self.batch_size = batch_size
+        self.linger = linger
+        self.max_messages = max_messages
+        self.lock_retries = lock_retries
+        self.on_committed = on_committed
+        self.on_failure = on_failure
+        self.commits = 0  # committed transactions, for tests and benchmarks
+        self.last_commit = 0.0
+        self._queue: asyncio.Queue[Any] = asyncio.Queue(maxsize=queue_size)
+        self._conn: AsyncConnection | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._closing = False
+
+    def start(self) -> None:
+        """Start the writer task."""
+        self._task = asyncio.get_running_loop().create_task(self._run(), name="yurudb-writer")
+
+    @property
+    def idle(self) -> bool:
+        """Nothing queued."""
+        return self._queue.empty()
+
+    async def submit(self, write: Write) -> Any:
+        """Queue one write and wait until it is committed; returns its result."""
+        if self._closing:
+            raise StoreClosedError("the store is closed")
+        fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        write.waiters.append(fut)
+        await self._queue.put(write)
+        return await fut
+
+    async def submit_many(self, writes: list[Write]) -> list[Any]:
+        """Queue writes back to back (they usually share one transaction); results in order."""
+        if self._closing:
+            raise StoreClosedError("the store is closed")
+        loop = asyncio.get_running_loop()
+        futs = []
+        for w in writes:
+            fut: asyncio.Future[Any] = loop.create_future()
+            w.waiters.append(fut)
+            futs.append(fut)
+            await self._queue.put(w)
+        return list(await asyncio.gather(*futs, return_exceptions=True))
+
+    async def flush(self) -> None:
+        """Wait until everything queued so far is committed (or handed to the fallback)."""
+        if self._task is None or self._task.done():
+            return
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        await self._queue.put(_Barrier(fut))
+        await fut
+
+    async def close(self) -> None:
+        """Commit what is queued, then stop."""
+        if self._task is None:
+            return
+        self._closing = True
+        if not self._task.done():
+            await self._queue.put(_STOP)
+            await self._task
+        if self._conn is not None:
+            await self._conn.close()
+            self._conn = None
+
+    async def _connection(self) -> AsyncConnection:
+        if self._conn is None or self._conn.closed:
+            self._conn = await self.engine.connect()
+        return self._conn
+
+    async def _run(self) -> None:
+        stop = False
+        while not stop:
+            item = await self._queue.get()
+            batch: list[Write] = []
+            barriers: list[_Barrier] = []
+            stop = self._take(item, batch, barriers)
+            if not stop:
+                stop = await self._fill(batch, barriers)
+            batch = [w for w in batch if w.live]
+            if batch:
+                await self._commit(batch)
+            for b in barriers:
+                if not b.future.done():
+                    b.future.set_result(None)
+
+    def _take(self, item: Any, batch: list[Write], barriers: list[_Barrier]) -> bool:
+        if item is _STOP:
+            return True
+        if isinstance(item, _Barrier):
+            barriers.append(item)
+        else:
+            batch.append(item)
+        return False
+
+    async def _fill(self, batch: list[Write], barriers: list[_Barrier]) -> bool:
+        """Take what else is queued, up to batch_size, lingering up to `linger` seconds for more."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.linger
+        while len(batch) < self.batch_size:
+            try:
+                item = self._queue.get_nowait()
+            except asyncio.QueueEmpty:
+                remaining = deadline - loop.time()
+                if remaining <= 0:
+                    return False
+                try:
+                    item = await asyncio.wait_for(self._queue.get(), remaining)
+                except TimeoutError:
+                    return False
+            if self._take(item, batch, barriers):
+                return True
+        return False
+
+    async def _commit(self, batch: list[Write]) -> None:
+        """Apply a batch; retry lock timeouts; isolate a bad write; hand storage failures to the fallback."""
+        writes = coalesce(batch)
+        attempt = 0
+        while True:
+            try:
+                results, effects = await self._apply(writes)
+            except DatabaseError as exc:
+                if isinstance(exc, LockedError) and attempt < self.lock_retries:
+                    attempt += 1
+                    await asyncio.sleep(min(0.05 * 2**attempt, 1.0) * (0.5 + random.random()))
+                    continue
+                if exc.__class__ is DatabaseError and len(writes) > 1:
+                    # Not a storage fault (e.g. a constraint we did not foresee): one transaction per
+                    # write, so only the write at fault fails.
+                    for w in writes:
+                        await self._commit([w])
+                    return
+                await self._handle_failure(writes, exc)
+                return
+            except Exception as exc:  # a bug must fail the callers, never hang them
+                log.exception("yurudb writer: unexpected error")
+                for w in writes:
+                    w.fail(exc)
+                return
+            break
+        if self.on_committed is not None:
+            self.on_committed(effects)
+        for w, result in zip(writes, results):
+            if isinstance(result, BaseException):
+                w.fail(result)
+            else:
+                w.resolve(result)
+
+    async def _apply(self, writes: list[Write]) -> tuple[list[Any], BatchEffects]:
+        with errors.translated():
+            conn = await self._connection()
+            try:
+                async with UnitOfWork(conn) as uow:
+                    results, effects = await apply_batch(uow, writes, max_messages=self.max_messages)
+                    await uow.commit()
+            except BaseException:
+                await self._discard_connection()
+                raise
+        self.commits += 1
+        self.last_commit = asyncio.get_running_loop().time()
+        return results, effects
+
+    async def _discard_connection(self) -> None:
+        """After a failed transaction, start the next one on a fresh connection."""
+        if self._conn is not None:
+            try:
+                await self._conn.invalidate()
+            except Exception:  # the connection is already broken; nothing more to release
+                pass
+            self._conn = None
+
+    async def _handle_failure(self, writes: list[Write], exc: DatabaseError) -> None:
+        if self.on_failure is not None:
+            try:
+                if await self.on_failure(writes, exc):
+                    return
+            except YurudbError as handler_exc:
+                exc = DatabaseError(f"{exc}; fallback failed too: {handler_exc}")
+        for w in writes:
+            w.fail(exc)
