@@ -23,3 +23,13 @@ def shared_transcripts() -> Path:
     if not SHARED_TRANSCRIPTS.is_dir():
         pytest.skip("../shared/data/claude-transcripts is not present")
     return SHARED_TRANSCRIPTS
+
+
+@pytest.fixture
+async def store(db_path: Path):
+    """An open store on this test's database."""
+    import yurudb
+
+    async with yurudb.open(db_path) as s:
+        yield s
+
