@@ -7,53 +7,62 @@ from pathlib import Path
 import pytest
 
 from yurudb import migrations, paths
+from yurudb.dbthread import ThreadConnection
 from yurudb.engine import create_engine
-from yurudb.unit_of_work import UnitOfWork
+from yurudb.unit_of_work import Tx, UnitOfWork
 
 INSERT = "INSERT INTO sessions (id, name, created_at, updated_at) VALUES (?, ?, 1, 1)"
 
 
 @pytest.fixture
-async def engine(db_path: Path):
-    engine = create_engine(paths.prepare(db_path), role="writer")
+async def conn(db_path: Path):
+    engine = create_engine(paths.prepare(db_path), role="maintenance")
     await migrations.migrate(engine)
-    yield engine
     await engine.dispose()
+    conn = ThreadConnection(db_path)
+    yield conn
+    await conn.close()
 
 
-async def count(engine) -> int:
-    async with engine.connect() as conn:
-        return (await conn.exec_driver_sql("SELECT COUNT(*) FROM sessions")).scalar()
+def insert(tx: Tx, *rows: tuple[str, str]) -> None:
+    tx.executemany(INSERT, list(rows))
 
 
-async def test_rolls_back_uncommitted_work_by_default(engine) -> None:
-    async with engine.connect() as conn:
+def count(tx: Tx) -> int:
+    return tx.execute("SELECT COUNT(*) FROM sessions")[0][0]
+
+
+async def committed_count(conn: ThreadConnection) -> int:
+    return await conn.call(lambda c: c.execute("SELECT COUNT(*) FROM sessions").fetchone()[0])
+
+
+async def test_rolls_back_uncommitted_work_by_default(conn) -> None:
+    async with UnitOfWork(conn) as uow:
+        await uow.run(insert, ("a", "x"))
+        assert await uow.run(count) == 1
+    assert await committed_count(conn) == 0
+
+
+async def test_rolls_back_on_error(conn) -> None:
+    with pytest.raises(RuntimeError):
         async with UnitOfWork(conn) as uow:
-            await uow.execute(INSERT, ("a", "x"))
-    assert await count(engine) == 0
+            await uow.run(insert, ("a", "x"))
+            raise RuntimeError("boom")
+    assert await committed_count(conn) == 0
 
 
-async def test_rolls_back_on_error(engine) -> None:
-    async with engine.connect() as conn:
-        with pytest.raises(RuntimeError):
-            async with UnitOfWork(conn) as uow:
-                await uow.execute(INSERT, ("a", "x"))
-                raise RuntimeError("boom")
-    assert await count(engine) == 0
+async def test_commits_when_told_to(conn) -> None:
+    async with UnitOfWork(conn) as uow:
+        await uow.run(insert, ("a", "x"), ("b", "y"))
+        await uow.commit()
+    assert await committed_count(conn) == 2
 
 
-async def test_commits_when_told_to(engine) -> None:
-    async with engine.connect() as conn:
-        async with UnitOfWork(conn) as uow:
-            await uow.executemany(INSERT, [("a", "x"), ("b", "y")])
-            await uow.commit()
-    assert await count(engine) == 2
+async def test_select_in_chunks_past_the_parameter_limit(conn) -> None:
+    def work(tx: Tx) -> int:
+        insert(tx, *[(f"s{i}", "x") for i in range(2000)])
+        return len(tx.select_in("SELECT id FROM sessions WHERE id IN ({})", [f"s{i}" for i in range(2500)]))
 
-
-async def test_select_in_chunks_past_the_parameter_limit(engine) -> None:
-    async with engine.connect() as conn:
-        async with UnitOfWork(conn) as uow:
-            await uow.executemany(INSERT, [(f"s{i}", "x") for i in range(2000)])
-            rows = await uow.select_in("SELECT id FROM sessions WHERE id IN ({})", [f"s{i}" for i in range(2500)])
-            await uow.commit()
-    assert len(rows) == 2000
+    async with UnitOfWork(conn) as uow:
+        assert await uow.run(work) == 2000
+        await uow.commit()

@@ -10,7 +10,7 @@ from .entities import Message, Session, Usage
 from .errors import ConflictError, NotFoundError
 from .ops import TOUCHES_SESSION, Write
 from .rows import MESSAGE_COLUMNS, SESSION_COLUMNS, message_from_row, session_from_row
-from .unit_of_work import UnitOfWork
+from .unit_of_work import Tx
 from .validation import now_ms
 
 INSERT_SESSION = (
@@ -47,8 +47,8 @@ class BatchEffects:
     touched: dict[str, int] = field(default_factory=dict)  # session id -> new updated_at
 
 
-async def apply_batch(
-    uow: UnitOfWork, writes: list[Write], *, max_messages: int
+def apply_batch(
+    uow: Tx, writes: list[Write], max_messages: int
 ) -> tuple[list[Any], BatchEffects]:
     """Apply writes in order; returns one result or exception per write (per-write errors do not abort)."""
     now = now_ms()
@@ -57,16 +57,16 @@ async def apply_batch(
 
     session_ids = {w.values["session_id"] if "session_id" in w.values else w.target for w in writes
                    if w.kind not in ("update_message",)}
-    live = {r[0] for r in await uow.select_in("SELECT id FROM sessions WHERE id IN ({})", session_ids)}
+    live = {r[0] for r in uow.select_in("SELECT id FROM sessions WHERE id IN ({})", session_ids)}
     message_ids = {w.target for w in writes if w.kind in ("append_message", "update_message")}
     owners: dict[str, tuple[str, int]] = {
         r[0]: (r[1], r[2])
-        for r in await uow.select_in("SELECT id, session_id, seq FROM messages WHERE id IN ({})", message_ids)
+        for r in uow.select_in("SELECT id, session_id, seq FROM messages WHERE id IN ({})", message_ids)
     }
     appended_to = {w.values["session_id"] for w in writes if w.kind == "append_message"}
     next_seq: dict[str, int] = {
         r[0]: r[1] + 1
-        for r in await uow.select_in(
+        for r in uow.select_in(
             "SELECT session_id, MAX(seq) FROM messages WHERE session_id IN ({}) GROUP BY session_id", appended_to
         )
     }
@@ -87,7 +87,7 @@ async def apply_batch(
                 id=w.target, name=v["name"], status=v["status"], working_directory=v["working_directory"],
                 claude_session_id=v["claude_session_id"], claude_title=v["claude_title"],
                 user_renamed=v["user_renamed"], created_at=v["created_at"], updated_at=v["updated_at"],
-                meta=w.objects.get("meta", _decoded(v["meta_json"])),
+                meta=_obj(w, "meta"),
             )
             results[i] = session
             effects.sessions[w.target] = session
@@ -111,9 +111,9 @@ async def apply_batch(
             owners[w.target] = (sid, seq)
             results[i] = Message(
                 id=w.target, session_id=sid, seq=seq, type=v["type"], role=v["role"], content=v["content"],
-                tool_uses=w.objects.get("tool_uses", _decoded(v["tool_uses_json"])),
-                usage=w.objects.get("usage", _decoded(v["usage_json"])), timestamp=v["timestamp"],
-                payload=w.objects.get("payload", _decoded(v["payload_json"])),
+                tool_uses=_obj(w, "tool_uses"),
+                usage=_obj(w, "usage"), timestamp=v["timestamp"],
+                payload=_obj(w, "payload"),
             )
             effects.touched[sid] = now
             plan.append((UPSERT_MESSAGE, (w.target, sid, seq, v["type"], v["role"], v["content"],
@@ -153,19 +153,19 @@ async def apply_batch(
             effects.sessions[w.target] = None
             plan.append(("DELETE FROM sessions WHERE id = ?", (w.target,), i))
 
-    await _run_plan(uow, plan, singles, writes, results, effects)
+    _run_plan(uow, plan, singles, writes, results, effects)
 
     touched = [(ts, sid) for sid, ts in effects.touched.items() if sid in live]
-    await uow.executemany("UPDATE sessions SET updated_at = ? WHERE id = ?", touched)
+    uow.executemany("UPDATE sessions SET updated_at = ? WHERE id = ?", touched)
     for sid, top in next_seq.items():
         if sid in live and top - 1 > max_messages:
             # seqs of a session are contiguous (only retention removes messages, oldest first).
-            await uow.execute("DELETE FROM messages WHERE session_id = ? AND seq <= ?", (sid, top - 1 - max_messages))
+            uow.execute("DELETE FROM messages WHERE session_id = ? AND seq <= ?", (sid, top - 1 - max_messages))
     return results, effects
 
 
-async def _run_plan(
-    uow: UnitOfWork,
+def _run_plan(
+    uow: Tx,
     plan: list[tuple[str, tuple[Any, ...], int]],
     singles: dict[int, tuple[str, tuple[Any, ...]]],
     writes: list[Write],
@@ -177,11 +177,11 @@ async def _run_plan(
     for sql, params, i in plan + [("", (), -1)]:
         if sql != run_sql or i in singles or i < 0:
             if run_rows:
-                await uow.executemany(run_sql, run_rows)
+                uow.executemany(run_sql, run_rows)
             run_sql, run_rows = sql, []
         if i in singles:
             stmt, args = singles[i]
-            rows = await uow.execute(stmt, args)
+            rows = uow.execute(stmt, args)
             results[i] = _single_result(writes[i], rows, effects)
         elif i >= 0:
             run_rows.append(params)
@@ -240,5 +240,9 @@ def _session_update(w: Write, now: int) -> tuple[str, tuple[Any, ...]]:
     return sql, (*params, w.target)
 
 
-def _decoded(text: str | None) -> Any:
+def _obj(w: Write, key: str) -> Any:
+    """The Python value of a JSON column: the caller's object, or decoded from the journal's text."""
+    if key in w.objects:
+        return w.objects[key]
+    text = w.values[f"{key}_json"]
     return None if text is None else json.loads(text)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import sys
 from pathlib import Path
 from typing import Any, Literal
@@ -88,3 +89,25 @@ def create_engine(
         conn.exec_driver_sql(begin_sql)
 
     return engine
+
+
+def connect_sync(
+    path: Path | str,
+    *,
+    durability: Durability = "full",
+    busy_timeout_ms: int = BUSY_TIMEOUT_MS,
+    role: Role = "writer",
+) -> sqlite3.Connection:
+    """A plain sqlite3 connection with the same pragmas, for the writer thread and maintenance tools."""
+    statements = pragmas(durability, busy_timeout_ms=busy_timeout_ms)
+    if role == "writer":
+        statements.append(f"PRAGMA wal_autocheckpoint = {WRITER_AUTOCHECKPOINT}")
+    # isolation_level=None: we issue BEGIN IMMEDIATE / COMMIT ourselves. The busy handler applies
+    # to connect-time reads too, so a held lock waits instead of failing at once.
+    conn = sqlite3.connect(path, isolation_level=None, timeout=busy_timeout_ms / 1000)
+    try:
+        apply_pragmas(conn, statements)
+    except BaseException:
+        conn.close()
+        raise
+    return conn

@@ -11,6 +11,7 @@ from typing import Any
 
 from . import migrations, paths
 from .checkpoint import Checkpointer
+from .dbthread import ThreadConnection
 from .engine import Durability, create_engine, pragmas
 from .errors import ValidationError
 from .store import Store
@@ -102,28 +103,29 @@ async def start(path: str | Path | None, options: Options) -> Store:
         db = paths.prepare(paths.resolve(path))
         report.path = str(db)
     common = {"durability": options.durability, "busy_timeout_ms": options.busy_timeout_ms}
-    writer_engine = create_engine(db, role="writer", **common)
     readers = create_engine(db, role="reader", pool_size=options.readers, **common)
-    engines = [writer_engine, readers]
+    maintenance = create_engine(db, role="maintenance", **common)
+    engines = [readers]
     try:
         with timer.step("migrate") as step:
             current = await migrations.current_revision(readers)
             if current != migrations.head_revision():
                 report.migrated_from = current
-                report.migrated_to = await migrations.migrate(writer_engine)
+                report.migrated_to = await migrations.migrate(maintenance)
                 step.detail = f"{current or '<blank>'} -> {report.migrated_to}"
         with timer.step("mark interrupted"):
-            async with writer_engine.begin() as conn:
+            async with maintenance.begin() as conn:
                 result = await conn.exec_driver_sql(
                     "UPDATE sessions SET status = 'interrupted' WHERE status = 'active'"
                 )
                 report.sessions_interrupted = result.rowcount
     except BaseException:
-        for engine in engines:
-            await engine.dispose()
+        await readers.dispose()
         raise
+    finally:
+        await maintenance.dispose()
     writer = Writer(
-        writer_engine, batch_size=options.batch_size, linger=options.linger_ms / 1000,
+        ThreadConnection(db, durability=options.durability, busy_timeout_ms=options.busy_timeout_ms), batch_size=options.batch_size, linger=options.linger_ms / 1000,
         queue_size=options.queue_size, max_messages=options.max_messages_per_session,
     )
     store = Store(db, writer, readers, engines=engines)

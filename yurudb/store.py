@@ -37,6 +37,9 @@ class Store:
         self._cache: dict[str, Session] = {}
         # Bumped by every commit: a read that raced a commit must not put its older row in the cache.
         self._generation = 0
+        # updated_at moved by message writes, folded into cached rows only when read (streaming
+        # moves it on every batch; copying the row each time would cost more than the write).
+        self._touched: dict[str, int] = {}
         self._background: list[asyncio.Task[None]] = []
         self._checkpointer: Any = None
         self._closed = False
@@ -122,6 +125,9 @@ class Store:
         check.ident(session_id, "session_id")
         cached = self._cache.get(session_id)
         if cached is not None:
+            touched = self._touched.pop(session_id, None)
+            if touched is not None and touched > cached.updated_at:
+                cached = self._cache[session_id] = cached.model_copy(update={"updated_at": touched})
             return cached
         generation = self._generation
         rows = await self._read(f"SELECT {SESSION_COLUMNS} FROM sessions WHERE id = ?", (session_id,))
@@ -130,6 +136,7 @@ class Store:
         session = session_from_row(rows[0])
         if generation == self._generation:
             self._cache[session_id] = session
+            self._touched.pop(session_id, None)
         return session
 
     async def list_sessions(
@@ -148,6 +155,8 @@ class Store:
         sessions = [session_from_row(r) for r in await self._read(sql, params)]
         if generation == self._generation:
             self._cache.update((s.id, s) for s in sessions)
+            for s in sessions:
+                self._touched.pop(s.id, None)
         return sessions
 
     async def update_session(self, session_id: str, **fields: Any) -> Session:
@@ -374,11 +383,9 @@ class Store:
         """Keep the session cache exact after every commit through this store."""
         self._generation += 1
         for sid, session in effects.sessions.items():
+            self._touched.pop(sid, None)
             if session is None:
                 self._cache.pop(sid, None)
             else:
                 self._cache[sid] = session
-        for sid, ts in effects.touched.items():
-            cached = self._cache.get(sid)
-            if cached is not None:
-                self._cache[sid] = cached.model_copy(update={"updated_at": ts})
+        self._touched.update(effects.touched)

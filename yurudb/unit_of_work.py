@@ -2,67 +2,90 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import sqlite3
+from collections.abc import Callable, Iterable, Sequence
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncTransaction
+from .dbthread import ThreadConnection
 
+T = TypeVar("T")
 # SQLite's default limit on host parameters in one statement is 999 in old builds.
 MAX_PARAMS = 900
 
 
-class UnitOfWork:
-    """`async with UnitOfWork(conn) as uow: ...; await uow.commit()`; anything else rolls back."""
+class Tx:
+    """Statement helpers over a sqlite3 connection inside an open transaction (runs on the writer thread)."""
 
-    def __init__(self, connection: AsyncConnection) -> None:
-        self.connection = connection
-        self.committed = False
-        self._tx: AsyncTransaction | None = None
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
 
-    async def __aenter__(self) -> UnitOfWork:
-        self.committed = False
-        self._tx = await self.connection.begin()
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        if not self.committed:
-            await self.rollback()
-
-    async def commit(self) -> None:
-        """Make the transaction durable."""
-        assert self._tx is not None
-        await self._tx.commit()
-        self.committed = True
-
-    async def rollback(self) -> None:
-        """Undo the transaction (a no-op once it is over)."""
-        if self._tx is not None and self._tx.is_active:
-            await self._tx.rollback()
-
-    # Driver-level SQL: the hot path skips SQLAlchemy's statement compilation and type processing.
-    async def execute(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
         """Run one statement, returning its rows (if any)."""
-        result = await self.connection.exec_driver_sql(sql, tuple(params))
-        return list(result.fetchall()) if result.returns_rows else []
+        return self.conn.execute(sql, params).fetchall()
 
-    async def executemany(self, sql: str, rows: list[Sequence[Any]]) -> None:
+    def executemany(self, sql: str, rows: list[Sequence[Any]]) -> None:
         """Run one statement over many parameter rows."""
         if rows:
-            await self.connection.exec_driver_sql(sql, [tuple(r) for r in rows])
+            self.conn.executemany(sql, rows)
 
-    async def lastrowid(self, sql: str, params: Sequence[Any]) -> int:
-        """Run an INSERT and return its rowid."""
-        result = await self.connection.exec_driver_sql(sql, tuple(params))
-        return int(result.lastrowid)
-
-    async def select_in(self, sql: str, keys: Iterable[Any]) -> list[Any]:
+    def select_in(self, sql: str, keys: Iterable[Any]) -> list[Any]:
         """Run `sql` (with one `{}` for the placeholders) over keys, in chunks under the parameter limit."""
         keys = list(keys)
         rows: list[Any] = []
         for start in range(0, len(keys), MAX_PARAMS):
             chunk = keys[start : start + MAX_PARAMS]
-            rows += await self.execute(sql.format(",".join("?" * len(chunk))), chunk)
+            rows += self.execute(sql.format(",".join("?" * len(chunk))), chunk)
         return rows
+
+
+class UnitOfWork:
+    """`async with UnitOfWork(conn) as uow: await uow.run(fn, ...); await uow.commit()`; else it rolls back."""
+
+    def __init__(self, connection: ThreadConnection) -> None:
+        self.connection = connection
+        self.committed = False
+        self._begun = False
+
+    async def __aenter__(self) -> UnitOfWork:
+        self.committed = False
+        self._begun = False
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if self._begun and not self.committed:
+            await self.rollback()
+
+    async def run(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run fn(Tx, *args) inside the transaction; the first call opens it (BEGIN IMMEDIATE) in the same hop."""
+        begin = not self._begun
+        self._begun = True
+        return await self.connection.call(_in_tx, begin, fn, args)
+
+    async def commit(self) -> None:
+        """Make the transaction durable."""
+        await self.connection.call(_sql, "COMMIT")
+        self.committed = True
+
+    async def rollback(self) -> None:
+        """Undo the transaction (harmless if SQLite already rolled it back)."""
+        await self.connection.call(_rollback)
+
+
+def _in_tx(conn: sqlite3.Connection, begin: bool, fn: Callable[..., T], args: tuple[Any, ...]) -> T:
+    if begin:
+        # IMMEDIATE takes the write lock now: a deferred BEGIN that upgrades later can fail with
+        # SQLITE_BUSY at once instead of waiting out busy_timeout.
+        conn.execute("BEGIN IMMEDIATE")
+    return fn(Tx(conn), *args)
+
+
+def _sql(conn: sqlite3.Connection, sql: str) -> None:
+    conn.execute(sql)
+
+
+def _rollback(conn: sqlite3.Connection) -> None:
+    if conn.in_transaction:
+        conn.execute("ROLLBACK")

@@ -13,6 +13,8 @@ from .entities import MESSAGE_TYPES, SESSION_STATUSES
 from .errors import ValidationError
 
 MAX_NAME_LENGTH = 1_000
+# One encoder for every write: json.dumps with non-default options builds a new one per call.
+_encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode
 SESSION_FIELDS = ("name", "status", "working_directory", "claude_session_id", "claude_title", "meta")
 
 
@@ -31,7 +33,7 @@ def encode_json(value: Any, what: str) -> str | None:
     if value is None:
         return None
     try:
-        return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+        return _encode(value)
     except (TypeError, ValueError) as exc:
         raise ValidationError(f"{what} is not JSON-serialisable: {exc}") from None
 

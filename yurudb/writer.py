@@ -8,10 +8,9 @@ import random
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
-
 from . import errors
 from .batch import BatchEffects, apply_batch
+from .dbthread import ThreadConnection
 from .errors import DatabaseError, LockedError, StoreClosedError, YurudbError
 from .ops import Write, coalesce
 from .unit_of_work import UnitOfWork
@@ -36,7 +35,7 @@ class Writer:
 
     def __init__(
         self,
-        engine: AsyncEngine,
+        connection: ThreadConnection,
         *,
         batch_size: int = 500,
         linger: float = 0.0,
@@ -46,7 +45,7 @@ class Writer:
         on_committed: Callable[[BatchEffects], None] | None = None,
         on_failure: FailureHandler | None = None,
     ) -> None:
-        self.engine = engine
+        self.connection = connection
         self.batch_size = batch_size
         self.linger = linger
         self.max_messages = max_messages
@@ -56,7 +55,6 @@ class Writer:
         self.commits = 0  # committed transactions, for tests and benchmarks
         self.last_commit = 0.0
         self._queue: asyncio.Queue[Any] = asyncio.Queue(maxsize=queue_size)
-        self._conn: AsyncConnection | None = None
         self._task: asyncio.Task[None] | None = None
         self._closing = False
 
@@ -107,14 +105,7 @@ class Writer:
         if not self._task.done():
             await self._queue.put(_STOP)
             await self._task
-        if self._conn is not None:
-            await self._conn.close()
-            self._conn = None
-
-    async def _connection(self) -> AsyncConnection:
-        if self._conn is None or self._conn.closed:
-            self._conn = await self.engine.connect()
-        return self._conn
+        await self.connection.close()
 
     async def _run(self) -> None:
         stop = False
@@ -196,26 +187,17 @@ class Writer:
 
     async def _apply(self, writes: list[Write]) -> tuple[list[Any], BatchEffects]:
         with errors.translated():
-            conn = await self._connection()
             try:
-                async with UnitOfWork(conn) as uow:
-                    results, effects = await apply_batch(uow, writes, max_messages=self.max_messages)
+                async with UnitOfWork(self.connection) as uow:
+                    results, effects = await uow.run(apply_batch, writes, self.max_messages)
                     await uow.commit()
             except BaseException:
-                await self._discard_connection()
+                # A failed commit can leave the connection unusable (I/O error); reconnect next time.
+                await self.connection.reset()
                 raise
         self.commits += 1
         self.last_commit = asyncio.get_running_loop().time()
         return results, effects
-
-    async def _discard_connection(self) -> None:
-        """After a failed transaction, start the next one on a fresh connection."""
-        if self._conn is not None:
-            try:
-                await self._conn.invalidate()
-            except Exception:  # the connection is already broken; nothing more to release
-                pass
-            self._conn = None
 
     async def _handle_failure(self, writes: list[Write], exc: DatabaseError) -> None:
         if self.on_failure is not None:

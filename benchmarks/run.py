@@ -1,0 +1,387 @@
+"""yurudb benchmarks: every row beside raw stdlib sqlite3 doing the same work in the same run.
+
+    python benchmarks/run.py [--quick] [--only W1,W2] [--json PATH]
+
+Prints a table (markdown, ready for the README) and writes the numbers as JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import random
+import sqlite3
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import raw  # noqa: E402
+import workload  # noqa: E402
+
+import yurudb  # noqa: E402
+
+
+@dataclass
+class Row:
+    """One line of the table."""
+
+    workload: str
+    metric: str
+    yurudb: float
+    raw: float
+    unit: str
+    higher_is_better: bool
+    target: str = ""
+    notes: str = ""
+
+    @property
+    def ratio(self) -> float:
+        """yurudb relative to raw: >1 is better than raw for throughputs, worse for times."""
+        if self.raw == 0:
+            return float("nan")
+        return self.yurudb / self.raw
+
+
+@dataclass
+class Results:
+    """Everything one run measured."""
+
+    machine: str
+    quick: bool
+    rows: list[Row] = field(default_factory=list)
+
+
+def pct(values: list[float], q: float) -> float:
+    """The q-th percentile (0-100) of values."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))]
+
+
+def fresh(tmp: Path, name: str) -> Path:
+    """A new database path in the run's scratch folder."""
+    folder = tmp / name
+    folder.mkdir()
+    return folder / "bench.db"
+
+
+def schema_only(path: Path) -> None:
+    """Create the schema through yurudb (so raw runs on identical tables and indexes)."""
+    async def make() -> None:
+        async with yurudb.open(path):
+            pass
+    asyncio.run(make())
+
+
+def raw_sessions(conn: sqlite3.Connection, ids: list[str]) -> None:
+    """Insert bare sessions for raw runs."""
+    conn.execute("BEGIN")
+    conn.executemany("INSERT INTO sessions (id, name, created_at, updated_at) VALUES (?, ?, 1, 1)",
+                     [(i, i) for i in ids])
+    conn.execute("COMMIT")
+
+
+# ---- W1: closed loop -------------------------------------------------------------------------
+async def w1_yurudb(path: Path, n_sessions: int, per: int, msgs: list[dict]) -> tuple[float, list[float], int]:
+    async with yurudb.open(path, max_messages_per_session=1_000_000) as store:
+        sessions = [await store.create_session(f"s{i}") for i in range(n_sessions)]
+        lat: list[float] = []
+
+        async def one(k: int, sid: str) -> None:
+            for j in range(per):
+                m = msgs[k * per + j]
+                t0 = time.perf_counter()
+                await store.append_message(sid, m)
+                lat.append(time.perf_counter() - t0)
+
+        commits0 = store.commits
+        t0 = time.perf_counter()
+        await asyncio.gather(*(one(k, s.id) for k, s in enumerate(sessions)))
+        elapsed = time.perf_counter() - t0
+        return elapsed, lat, store.commits - commits0
+
+
+def w1(tmp: Path, res: Results, quick: bool) -> None:
+    n_sessions, per = 100, (50 if quick else 200)
+    msgs = workload.messages(n_sessions * per)
+    total = len(msgs)
+    path = fresh(tmp, "w1")
+    elapsed, lat, commits = asyncio.run(w1_yurudb(path, n_sessions, per, msgs))
+    rpath = fresh(tmp, "w1raw")
+    schema_only(rpath)
+    conn = raw.connect(rpath)
+    raw_sessions(conn, [f"s{i}" for i in range(n_sessions)])
+    now = int(time.time() * 1000)
+    t0 = time.perf_counter()
+    # raw does the same encoding work inside its timing: build rows (json.dumps) then insert
+    rows = [workload.raw_row(f"s{k // per}", k % per + 1, m, now) for k, m in enumerate(msgs)]
+    raw_elapsed = raw.insert_batched(conn, rows, 500) + (time.perf_counter() - t0) - 0
+    raw_elapsed = time.perf_counter() - t0
+    conn.close()
+    res.rows.append(Row("W1 durable appends, closed loop", f"messages/s ({n_sessions}x{per}, {commits} commits)",
+                        total / elapsed, total / raw_elapsed, "msg/s", True, ">= 0.6x raw batched"))
+    res.rows.append(Row("W1 durable appends, closed loop", "p50 save latency", pct(lat, 50) * 1000,
+                        0.0, "ms", False, "", "raw has no per-save latency in a batch of 500"))
+    res.rows.append(Row("W1 durable appends, closed loop", "p99 save latency", pct(lat, 99) * 1000,
+                        0.0, "ms", False))
+
+
+# ---- W1b: open loop --------------------------------------------------------------------------
+async def w1b_yurudb(path: Path, n_sessions: int, rate: float, seconds: float, msgs: list[dict]) -> list[float]:
+    async with yurudb.open(path, max_messages_per_session=1_000_000) as store:
+        sessions = [await store.create_session(f"s{i}") for i in range(n_sessions)]
+        lat: list[float] = []
+        loop = asyncio.get_running_loop()
+        pending: set[asyncio.Task] = set()
+        it = iter(msgs)
+
+        async def save(sid: str, m: dict) -> None:
+            t0 = time.perf_counter()
+            await store.append_message(sid, m)
+            lat.append(time.perf_counter() - t0)
+
+        async def offer(sid: str, phase: float) -> None:
+            start = loop.time() + phase
+            for k in range(int(rate * seconds)):
+                delay = start + k / rate - loop.time()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                task = loop.create_task(save(sid, next(it)))
+                pending.add(task)
+                task.add_done_callback(pending.discard)
+
+        rng = random.Random(1)
+        await asyncio.gather(*(offer(s.id, rng.random() / rate) for s in sessions))
+        await asyncio.gather(*pending)
+        return lat
+
+
+def w1b(tmp: Path, res: Results, quick: bool) -> None:
+    n_sessions, rate, seconds = 100, 20.0, (2.0 if quick else 5.0)
+    total = int(n_sessions * rate * seconds)
+    msgs = workload.messages(total, seed=11)
+    lat = asyncio.run(w1b_yurudb(fresh(tmp, "w1b"), n_sessions, rate, seconds, msgs))
+    rpath = fresh(tmp, "w1braw")
+    schema_only(rpath)
+    conn = raw.connect(rpath)
+    raw_sessions(conn, [f"s{i}" for i in range(n_sessions)])
+    now = int(time.time() * 1000)
+    rows = [workload.raw_row(f"s{k % n_sessions}", k // n_sessions + 1, m, now) for k, m in enumerate(msgs)]
+    raw_lat = raw.insert_each(conn, rows)  # the floor: one durable commit per message, nothing else running
+    conn.close()
+    label = f"W1b open loop ({n_sessions} sessions x {rate:g}/s, {seconds:g} s)"
+    res.rows.append(Row(label, "p50 save latency", pct(lat, 50) * 1000, pct(raw_lat, 50) * 1000, "ms", False))
+    res.rows.append(Row(label, "p99 save latency", pct(lat, 99) * 1000, pct(raw_lat, 99) * 1000, "ms", False,
+                        "< 5 ms", "raw: one INSERT+COMMIT per message, sequential"))
+
+
+# ---- W2: load one big session ----------------------------------------------------------------
+async def w2_fill(path: Path, msgs: list[dict]) -> str:
+    async with yurudb.open(path, max_messages_per_session=1_000_000) as store:
+        s = await store.create_session("big")
+        for start in range(0, len(msgs), 500):
+            await store.append_messages(s.id, msgs[start : start + 500])
+        return s.id
+
+
+async def w2_read(path: Path, sid: str, repeats: int) -> tuple[float, float]:
+    async with yurudb.open(path, max_messages_per_session=1_000_000) as store:
+        await store.get_messages(sid, limit=10)  # warm the reader connection
+        t_all, t_100 = [], []
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            got = await store.get_messages(sid, limit=None)
+            t_all.append(time.perf_counter() - t0)
+            t0 = time.perf_counter()
+            await store.get_messages(sid, limit=100)
+            t_100.append(time.perf_counter() - t0)
+        assert len(got) == 10_000
+        return statistics.median(t_all), statistics.median(t_100)
+
+
+def w2(tmp: Path, res: Results, quick: bool) -> None:
+    msgs = workload.messages(10_000, seed=3)
+    path = fresh(tmp, "w2")
+    sid = asyncio.run(w2_fill(path, msgs))
+    repeats = 3 if quick else 7
+    y_all, y_100 = asyncio.run(w2_read(path, sid, repeats))
+    conn = raw.connect(path)
+    r_all, r_100 = [], []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        raw.load_messages(conn, sid)
+        r_all.append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        raw.load_messages(conn, sid, 100)
+        r_100.append(time.perf_counter() - t0)
+    conn.close()
+    res.rows.append(Row("W2 load 10,000-message session", "get_messages(all)", y_all * 1000,
+                        statistics.median(r_all) * 1000, "ms", False, "<= 1.5x raw"))
+    res.rows.append(Row("W2 load 10,000-message session", "get_messages(newest 100)", y_100 * 1000,
+                        statistics.median(r_100) * 1000, "ms", False, "< 5 ms"))
+
+
+# ---- W3: many sessions -----------------------------------------------------------------------
+async def w3_fill(path: Path, n: int) -> list[str]:
+    async with yurudb.open(path) as store:
+        made = await asyncio.gather(*(store.create_session(f"session {i}", created_at=1_700_000_000_000 + i,
+                                                           working_directory="/home/u/repo", meta={"model": "opus"})
+                                      for i in range(n)))
+        return [s.id for s in made]
+
+
+async def w3_read(path: Path, ids: list[str], lookups: int) -> tuple[float, float, int]:
+    t0 = time.perf_counter()
+    store = await yurudb.open(path)
+    listed = await store.list_sessions()
+    t_open_list = time.perf_counter() - t0
+    rng = random.Random(5)
+    picks = [rng.choice(ids) for _ in range(lookups)]
+    store._cache.clear()  # measure the database path, not the cache
+    t0 = time.perf_counter()
+    for sid in picks:
+        await store.get_session(sid)
+    t_get = (time.perf_counter() - t0) / lookups
+    await store.close()
+    return t_open_list, t_get, len(listed)
+
+
+def w3(tmp: Path, res: Results, quick: bool) -> None:
+    n, lookups = 10_000, (200 if quick else 1000)
+    path = fresh(tmp, "w3")
+    ids = asyncio.run(w3_fill(path, n))
+    t_open_list, t_get, listed = asyncio.run(w3_read(path, ids, lookups))
+    assert listed == n
+    t0 = time.perf_counter()
+    conn = raw.connect(path)
+    raw.list_sessions(conn)
+    r_open_list = time.perf_counter() - t0
+    rng = random.Random(5)
+    picks = [rng.choice(ids) for _ in range(lookups)]
+    t0 = time.perf_counter()
+    for sid in picks:
+        conn.execute("SELECT * FROM sessions WHERE id = ?", (sid,)).fetchone()
+    r_get = (time.perf_counter() - t0) / lookups
+    conn.close()
+    res.rows.append(Row("W3 10,000 sessions", "open + list_sessions(all)", t_open_list * 1000, r_open_list * 1000,
+                        "ms", False, "< 100 ms"))
+    res.rows.append(Row("W3 10,000 sessions", "get_session by id (uncached)", t_get * 1000, r_get * 1000, "ms",
+                        False, "< 1 ms"))
+
+
+# ---- W4: streaming updates -------------------------------------------------------------------
+async def w4_yurudb(path: Path, n_sessions: int, updates: int) -> tuple[float, list[float], int]:
+    async with yurudb.open(path) as store:
+        targets = []
+        for i in range(n_sessions):
+            s = await store.create_session(f"s{i}")
+            targets.append(await store.append_message(s.id, type="assistant", role="assistant", content=""))
+        lat: list[float] = []
+
+        async def stream(mid: str) -> None:
+            text = ""
+            for k in range(updates):
+                text += f"token{k} "
+                t0 = time.perf_counter()
+                await store.update_message(mid, content=text)
+                lat.append(time.perf_counter() - t0)
+
+        commits0 = store.commits
+        t0 = time.perf_counter()
+        await asyncio.gather(*(stream(m.id) for m in targets))
+        return time.perf_counter() - t0, lat, store.commits - commits0
+
+
+def w4(tmp: Path, res: Results, quick: bool) -> None:
+    n_sessions, updates = 20, (200 if quick else 500)
+    elapsed, lat, commits = asyncio.run(w4_yurudb(fresh(tmp, "w4"), n_sessions, updates))
+    total = n_sessions * updates
+    rpath = fresh(tmp, "w4raw")
+    schema_only(rpath)
+    conn = raw.connect(rpath)
+    raw_sessions(conn, [f"s{i}" for i in range(n_sessions)])
+    conn.execute("BEGIN")
+    conn.executemany(raw.INSERT, [(f"m{i}", f"s{i}", 1, "assistant", "assistant", "", None, None, 1,
+                                   '{"type":"assistant","role":"assistant","content":""}') for i in range(n_sessions)])
+    conn.execute("COMMIT")
+    texts = [""] * n_sessions
+    t0 = time.perf_counter()
+    for k in range(updates):  # one transaction per round: every session's next token, like one ideal batch
+        conn.execute("BEGIN IMMEDIATE")
+        params = []
+        for i in range(n_sessions):
+            texts[i] += f"token{k} "
+            enc = json.dumps(texts[i])
+            params.append((texts[i], enc, f"m{i}"))
+        conn.executemany("UPDATE messages SET content = ?, payload = json_set(payload, '$.content', json(?)) "
+                         "WHERE id = ?", params)
+        conn.execute("COMMIT")
+    raw_elapsed = time.perf_counter() - t0
+    conn.close()
+    label = f"W4 streaming ({n_sessions} sessions x {updates} updates)"
+    res.rows.append(Row(label, f"updates/s ({commits} commits)", total / elapsed, total / raw_elapsed, "upd/s", True,
+                        "", "raw: one transaction per round of 20 updates"))
+    res.rows.append(Row(label, "p99 update latency", pct(lat, 99) * 1000, 0.0, "ms", False))
+
+
+WORKLOADS: dict[str, Callable[[Path, Results, bool], None]] = {
+    "W1": w1, "W1b": w1b, "W2": w2, "W3": w3, "W4": w4,
+}
+
+
+def machine() -> str:
+    """A one-line description of where this ran."""
+    cpus = os.cpu_count()
+    mem = ""
+    try:
+        with open("/proc/meminfo") as f:
+            mem = f"{int(f.readline().split()[1]) // 1024 // 1024} GiB, "
+    except OSError:
+        pass
+    return (f"{platform.system()} {platform.machine()}, {cpus} CPUs, {mem}Python {platform.python_version()}, "
+            f"SQLite {sqlite3.sqlite_version}, yurudb {yurudb.__version__}")
+
+
+def table(res: Results) -> str:
+    """The results as a markdown table."""
+    lines = [f"Machine: {res.machine}{' (quick mode)' if res.quick else ''}", "",
+             "| workload | metric | yurudb | raw sqlite3 | ratio | target | notes |",
+             "|---|---|---:|---:|---:|---|---|"]
+    for r in res.rows:
+        ratio = f"{r.ratio:.2f}x" if r.raw else "-"
+        raw_cell = f"{r.raw:,.2f}" if r.raw else "-"
+        lines.append(f"| {r.workload} | {r.metric} | {r.yurudb:,.2f} {r.unit} | {raw_cell} | {ratio} | "
+                     f"{r.target} | {r.notes} |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="smaller counts (a minute or so)")
+    parser.add_argument("--only", default="", help="comma-separated workloads, e.g. W1,W3")
+    parser.add_argument("--json", default=str(Path(__file__).parent / "results.json"), help="where to write JSON")
+    args = parser.parse_args(argv)
+    chosen = [w for w in WORKLOADS if not args.only or w in args.only.split(",")]
+    res = Results(machine=machine(), quick=args.quick)
+    with tempfile.TemporaryDirectory(prefix="yurudb-bench-") as tmp:
+        for name in chosen:
+            t0 = time.perf_counter()
+            WORKLOADS[name](Path(tmp), res, args.quick)
+            print(f"{name} done in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
+    print(table(res))
+    Path(args.json).write_text(json.dumps({"machine": res.machine, "quick": res.quick,
+                                           "rows": [asdict(r) | {"ratio": r.ratio} for r in res.rows]}, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
