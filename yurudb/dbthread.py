@@ -22,17 +22,32 @@ T = TypeVar("T")
 class ThreadConnection:
     """One sqlite3 connection, one thread."""
 
-    def __init__(self, path: Path, *, durability: Durability = "full", busy_timeout_ms: int = 5_000) -> None:
+    def __init__(
+        self,
+        path: Path,
+        *,
+        durability: Durability = "full",
+        busy_timeout_ms: int = 5_000,
+        max_size_bytes: int | None = None,
+    ) -> None:
         self.path = path
         self.durability = durability
         self.busy_timeout_ms = busy_timeout_ms
+        self.max_size_bytes = max_size_bytes
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="yurudb-writer")
         self._conn: sqlite3.Connection | None = None
 
     def _connection(self) -> sqlite3.Connection:
         if self._conn is None:
             self._conn = connect_sync(self.path, durability=self.durability, busy_timeout_ms=self.busy_timeout_ms)
+            if self.max_size_bytes is not None:
+                _limit(self._conn, self.max_size_bytes)
         return self._conn
+
+    async def set_max_size(self, max_size_bytes: int | None) -> None:
+        """Cap the database file's size (SQLITE_FULL past it), or lift the cap with None."""
+        self.max_size_bytes = max_size_bytes
+        await self.call(_limit, max_size_bytes)
 
     async def call(self, fn: Callable[..., T], *args: Any) -> T:
         """Run fn(connection, *args) on the connection's thread (connecting first if needed)."""
@@ -55,3 +70,13 @@ class ThreadConnection:
         """Close the connection and stop the thread."""
         await self.reset()
         self._executor.shutdown(wait=True)
+
+
+# SQLite's own ceiling on max_page_count: "no limit".
+_NO_LIMIT = 4294967294
+
+
+def _limit(conn: sqlite3.Connection, max_size_bytes: int | None) -> None:
+    page_size = conn.execute("PRAGMA page_size").fetchone()[0]
+    pages = _NO_LIMIT if max_size_bytes is None else max(1, max_size_bytes // page_size)
+    conn.execute(f"PRAGMA max_page_count = {int(pages)}")

@@ -57,6 +57,14 @@ class CorruptDatabaseError(DatabaseError):
     """The file is not a healthy SQLite database."""
 
 
+class UnavailableError(DatabaseError):
+    """The database file cannot be opened or read (missing permission, I/O error)."""
+
+
+# Failures that retrying the same write will not fix soon: the store degrades to memory instead.
+STORAGE_FAULTS = (StorageFullError, LockedError, ReadOnlyError, CorruptDatabaseError, UnavailableError)
+
+
 class RecoveryError(YurudbError):
     """Start-up could not bring the database to a usable state."""
 
@@ -86,6 +94,8 @@ def classify(exc: BaseException) -> DatabaseError:
         return ReadOnlyError(text)
     if "malformed" in lower or "not a database" in lower or code.startswith(("SQLITE_CORRUPT", "SQLITE_NOTADB")):
         return CorruptDatabaseError(text)
+    if "unable to open" in lower or "i/o error" in lower or code.startswith(("SQLITE_CANTOPEN", "SQLITE_IOERR")):
+        return UnavailableError(text)
     return DatabaseError(text)
 
 

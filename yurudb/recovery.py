@@ -3,19 +3,29 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+import sqlite3
 import time
-from collections.abc import Generator
+from collections.abc import Generator, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import migrations, paths
+from . import backup, errors, integrity, migrations, paths
+from .batch import apply_batch
 from .checkpoint import Checkpointer
 from .dbthread import ThreadConnection
 from .engine import Durability, create_engine, pragmas
-from .errors import ValidationError
+from .errors import DatabaseError, MigrationError, ValidationError, YurudbError
+from .events import BackupRestored, EventBus, Listener, RecoveryProgress
+from .fallback import Fallback
+from .ops import Write
 from .store import Store
+from .unit_of_work import UnitOfWork
 from .writer import Writer
+
+log = logging.getLogger(__name__)
 
 INDEX_PRELOAD = 200  # sessions put in the cache at start-up: the sidebar's first screen
 
@@ -38,6 +48,7 @@ class RecoveryReport:
     sessions_restored: int = 0
     sessions_interrupted: int = 0
     journal_entries_replayed: int = 0
+    journal_entries_pending: int = 0
     migrated_from: str | None = None
     migrated_to: str | None = None
     backup_restored: str | None = None
@@ -52,24 +63,22 @@ class RecoveryReport:
         return sum(s.ms for s in self.steps)
 
 
-class _Timer:
-    def __init__(self, report: RecoveryReport) -> None:
-        self.report = report
+class _Steps:
+    """Times each start-up step into the report and announces it as a RecoveryProgress event."""
 
-    def step(self, name: str) -> _Step:
-        return _Step(self.report, name)
+    def __init__(self, report: RecoveryReport, bus: EventBus) -> None:
+        self.report, self.bus = report, bus
 
-
-class _Step:
-    def __init__(self, report: RecoveryReport, name: str) -> None:
-        self.report, self.name, self.detail = report, name, ""
-
-    def __enter__(self) -> _Step:
-        self.t0 = time.perf_counter()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.report.steps.append(StepTiming(self.name, (time.perf_counter() - self.t0) * 1000, self.detail))
+    @contextmanager
+    def step(self, name: str) -> Iterator[StepTiming]:
+        timing = StepTiming(name, 0.0)
+        t0 = time.perf_counter()
+        try:
+            yield timing
+        finally:
+            timing.ms = (time.perf_counter() - t0) * 1000
+            self.report.steps.append(timing)
+            self.bus.emit(RecoveryProgress(step=name, ms=timing.ms, detail=timing.detail))
 
 
 @dataclass
@@ -84,74 +93,169 @@ class Options:
     readers: int = 4
     busy_timeout_ms: int = 5_000
     checkpoint_interval: float = 0.25
+    backup_keep: int = backup.KEEP
+    daily_backup: bool = True
+    max_size_bytes: int | None = None
 
     def validate(self) -> None:
         """ValidationError for options that cannot work."""
         pragmas(self.durability)
-        for name in ("max_messages_per_session", "batch_size", "queue_size", "readers"):
+        for name in ("max_messages_per_session", "batch_size", "queue_size", "readers", "backup_keep"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValidationError(f"{name} must be a positive integer, not {value!r}")
 
 
-async def start(path: str | Path | None, options: Options) -> Store:
-    """Run every start-up step and return a ready store."""
+async def start(path: str | Path | None, options: Options, on_event: Listener | None = None) -> Store:
+    """Run the recovery coordinator and return a store: `ready`, or `degraded` if the database is unusable."""
     options.validate()
+    bus = EventBus()
+    if on_event is not None:
+        bus.subscribe(on_event)
     report = RecoveryReport()
-    timer = _Timer(report)
-    with timer.step("resolve path"):
-        db = paths.prepare(paths.resolve(path))
-        report.path = str(db)
+    steps = _Steps(report, bus)
+    failure: BaseException | None = None
+    db = paths.resolve(path)
+    report.path = str(db)
+    with steps.step("resolve path") as step:
+        try:
+            paths.prepare(db)
+        except DatabaseError as exc:
+            failure, step.detail = exc, str(exc)
+
     common = {"durability": options.durability, "busy_timeout_ms": options.busy_timeout_ms}
+    conn = ThreadConnection(db, max_size_bytes=options.max_size_bytes, **common)
+    fallback = Fallback(db, bus.emit)
+    fallback.prepare = lambda: _migrate_if_behind(db, options, report=None)
+    writer = Writer(conn, batch_size=options.batch_size, linger=options.linger_ms / 1000,
+                    queue_size=options.queue_size, max_messages=options.max_messages_per_session,
+                    fallback=fallback)
     readers = create_engine(db, role="reader", pool_size=options.readers, **common)
-    maintenance = create_engine(db, role="maintenance", **common)
-    engines = [readers]
-    try:
-        with timer.step("migrate") as step:
-            current = await migrations.current_revision(readers)
-            if current != migrations.head_revision():
-                report.migrated_from = current
-                report.migrated_to = await migrations.migrate(maintenance)
-                step.detail = f"{current or '<blank>'} -> {report.migrated_to}"
-        with timer.step("mark interrupted"):
-            async with maintenance.begin() as conn:
-                result = await conn.exec_driver_sql(
-                    "UPDATE sessions SET status = 'interrupted' WHERE status = 'active'"
-                )
-                report.sessions_interrupted = result.rowcount
-    except BaseException:
-        await readers.dispose()
-        raise
-    finally:
-        await maintenance.dispose()
-    writer = Writer(
-        ThreadConnection(db, durability=options.durability, busy_timeout_ms=options.busy_timeout_ms), batch_size=options.batch_size, linger=options.linger_ms / 1000,
-        queue_size=options.queue_size, max_messages=options.max_messages_per_session,
-    )
-    store = Store(db, writer, readers, engines=engines)
+    store = Store(db, writer, readers, engines=[readers], bus=bus, backup_keep=options.backup_keep)
     store.recovery = report
+    journal, torn = fallback.journal.read()
+    if torn:
+        log.warning("spill journal %s: %d unreadable lines skipped", fallback.journal.path, torn)
+
+    if failure is None:
+        try:
+            await _repair_if_corrupt(db, report, steps, bus)
+            with steps.step("migrate") as step:
+                step.detail = await _migrate_if_behind(db, options, report)
+            with steps.step("replay journal") as step:
+                report.journal_entries_replayed = await _replay(conn, journal, options)
+                if journal:
+                    fallback.journal.clear()
+                    journal = []
+                step.detail = f"{report.journal_entries_replayed} writes"
+            with steps.step("mark interrupted") as step:
+                report.sessions_interrupted = await conn.call(_mark_interrupted)
+                step.detail = f"{report.sessions_interrupted} sessions"
+        except (DatabaseError, MigrationError, OSError) as exc:
+            failure = exc
+            await conn.reset()
+    if failure is not None:
+        report.error = str(failure)
+        fallback.enter(f"database unavailable at start-up: {failure}", asyncio.get_running_loop().time())
+        if journal:
+            # Still in the journal file; the overlay serves them until the database comes back.
+            await fallback.accept(journal, journal=False)
+            report.journal_entries_pending = len(journal)
+
     writer.start()
-    with timer.step("load session index"):
+    with steps.step("load session index") as step:
         report.sessions_restored = await store.count_sessions()
-        await store.list_sessions(limit=INDEX_PRELOAD)
-    checkpointer = Checkpointer(db, writer, options.durability, options.checkpoint_interval)
-    store._attach_checkpointer(checkpointer)
-    store.state = report.state = "ready"
+        if not writer.degraded:
+            await store.list_sessions(limit=INDEX_PRELOAD)
+        step.detail = f"{report.sessions_restored} sessions"
+    store._attach_checkpointer(Checkpointer(db, writer, options.durability, options.checkpoint_interval))
+    store._started = True
+    report.state = store.state
+    if not writer.degraded and options.daily_backup and report.sessions_restored and backup.backup_is_due(db):
+        # Off the start-up path: a backup of a large history takes seconds.
+        store._spawn(_daily_backup(store))
     return store
+
+
+async def _repair_if_corrupt(db: Path, report: RecoveryReport, steps: _Steps, bus: EventBus) -> None:
+    """Integrity check; a corrupt file is quarantined (never deleted) and the newest good backup restored."""
+    with steps.step("integrity check") as step:
+        problem = await asyncio.to_thread(integrity.check_file, db)
+        step.detail = problem or "ok"
+    if problem is None:
+        return
+    with steps.step("restore backup") as step:
+        log.error("yurudb: %s is corrupt (%s); quarantining it", db, problem)
+        moved = await asyncio.to_thread(backup.quarantine, db)
+        report.quarantined = [str(p) for p in moved]
+        good = await asyncio.to_thread(backup.newest_good_backup, db)
+        if good is not None:
+            await asyncio.to_thread(backup.restore_file, good, db)
+            report.backup_restored = str(good)
+        else:
+            paths.prepare(db)  # start again from an empty database; the damaged one stays aside
+        step.detail = f"{problem}; restored {good.name if good else 'nothing (no good backup)'}"
+        bus.emit(BackupRestored(backup=report.backup_restored, quarantined=tuple(report.quarantined)))
+
+
+async def _migrate_if_behind(db: Path, options: Options, report: RecoveryReport | None) -> str:
+    """Back up (unless the database is new), then upgrade to head; returns what was done."""
+    engine = create_engine(db, role="maintenance", durability=options.durability,
+                           busy_timeout_ms=options.busy_timeout_ms)
+    try:
+        current = await migrations.current_revision(engine)
+        head = migrations.head_revision()
+        if current == head:
+            return f"at {head}"
+        if not integrity.is_blank(db) and current is not None:
+            made = await asyncio.to_thread(backup.make_backup, db, None, keep=options.backup_keep,
+                                           label="pre-migrate")
+            if report is not None:
+                report.backup_made = str(made)
+        new = await migrations.migrate(engine)
+        if report is not None:
+            report.migrated_from, report.migrated_to = current, new
+        return f"{current or '<blank>'} -> {new}"
+    finally:
+        await engine.dispose()
+
+
+async def _replay(conn: ThreadConnection, journal: list[Write], options: Options) -> int:
+    """Write what a degraded run left in the spill journal (idempotent: replays skip what is there)."""
+    if not journal:
+        return 0
+    with errors.translated():
+        async with UnitOfWork(conn) as uow:
+            await uow.run(apply_batch, journal, options.max_messages_per_session)
+            await uow.commit()
+    return len(journal)
+
+
+def _mark_interrupted(conn: sqlite3.Connection) -> int:
+    # The process that had these sessions running is gone; the app offers to resume them.
+    return conn.execute("UPDATE sessions SET status = 'interrupted' WHERE status = 'active'").rowcount
+
+
+async def _daily_backup(store: Store) -> None:
+    try:
+        made = await store.backup()
+        store.recovery.backup_made = str(made)
+    except YurudbError as exc:
+        log.warning("yurudb: daily backup failed: %s", exc)
 
 
 class Opening:
     """What `yurudb.open()` returns: await it for a store, or use it as `async with`."""
 
-    def __init__(self, path: str | Path | None, options: Options) -> None:
-        self._path, self._options = path, options
+    def __init__(self, path: str | Path | None, options: Options, on_event: Listener | None) -> None:
+        self._path, self._options, self._on_event = path, options, on_event
         self._store: Store | None = None
 
     def __await__(self) -> Generator[Any, None, Store]:
-        return start(self._path, self._options).__await__()
+        return start(self._path, self._options, self._on_event).__await__()
 
     async def __aenter__(self) -> Store:
-        self._store = await start(self._path, self._options)
+        self._store = await start(self._path, self._options, self._on_event)
         return self._store
 
     async def __aexit__(self, *exc_info: object) -> None:
@@ -169,9 +273,17 @@ def open(  # noqa: A001 - the public name the app calls: yurudb.open(...)
     queue_size: int = 10_000,
     readers: int = 4,
     busy_timeout_ms: int = 5_000,
+    backup_keep: int = backup.KEEP,
+    daily_backup: bool = True,
+    max_size_bytes: int | None = None,
+    on_event: Listener | None = None,
 ) -> Opening:
-    """Open (creating or upgrading) the database: `async with yurudb.open() as store` or `await yurudb.open()`."""
+    """Open (creating or upgrading) the database: `async with yurudb.open() as store` or `await yurudb.open()`.
+
+    `on_event` receives start-up progress and later store events (degraded, recovered, ...).
+    """
     return Opening(path, Options(
         durability=durability, max_messages_per_session=max_messages_per_session, batch_size=batch_size,
         linger_ms=linger_ms, queue_size=queue_size, readers=readers, busy_timeout_ms=busy_timeout_ms,
-    ))
+        backup_keep=backup_keep, daily_backup=daily_backup, max_size_bytes=max_size_bytes,
+    ), on_event)

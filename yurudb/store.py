@@ -4,33 +4,45 @@ from __future__ import annotations
 
 import asyncio
 import warnings
-from collections.abc import Generator, Iterable, Mapping
-from datetime import datetime
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Literal
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from . import errors, validation as check
+from . import backup as backups, errors, validation as check
 from .batch import BatchEffects
 from .entities import Message, Session, Usage
-from .errors import NotFoundError, StoreClosedError, ValidationError
+from .errors import DatabaseError, NotFoundError, StoreClosedError, ValidationError
+from .events import Event, EventBus, Listener, Recovered
+from .fallback import Base
 from .ops import Write
 from .rows import MESSAGE_COLUMNS, SESSION_COLUMNS, message_from_row, session_from_row
 from .writer import Writer
 
 State = Literal["starting", "ready", "degraded", "closed"]
 GroupBy = Literal["model", "day", "session"]
-_MESSAGE_KEYS = ("type", "role", "content", "tool_uses", "usage")
 
 
 class Store:
     """An open yurudb database. Get one from `yurudb.open(...)`."""
 
-    def __init__(self, path: Path, writer: Writer, readers: AsyncEngine, *, engines: Iterable[AsyncEngine] = ()) -> None:
+    def __init__(
+        self,
+        path: Path,
+        writer: Writer,
+        readers: AsyncEngine,
+        *,
+        engines: Iterable[AsyncEngine] = (),
+        bus: EventBus | None = None,
+        backup_keep: int = backups.KEEP,
+    ) -> None:
         self.path = path
-        self.state: State = "starting"
         self.recovery: Any = None
+        self.bus = bus or EventBus()
+        self.backup_keep = backup_keep
+        self._started = False
         self._writer = writer
         self._readers = readers
         self._engines = list(engines)
@@ -44,6 +56,34 @@ class Store:
         self._checkpointer: Any = None
         self._closed = False
         writer.on_committed = self._apply_effects
+        if writer.fallback is not None:
+            writer.fallback.base = Base(self._db_session, self._db_message, self._db_max_seq)
+        self.bus.subscribe(self._on_event)
+
+    @property
+    def state(self) -> State:
+        """"ready", "degraded" (working from memory after a database failure), "starting" or "closed"."""
+        if self._closed:
+            return "closed"
+        if self._writer.degraded:
+            return "degraded"
+        return "ready" if self._started else "starting"
+
+    # ---- events ----------------------------------------------------------------------------
+    def subscribe(self, listener: Listener) -> Callable[[], None]:
+        """Call `listener(event)` for every store event; returns an unsubscribe function."""
+        return self.bus.subscribe(listener)
+
+    def events(self) -> AsyncIterator[Event]:
+        """`async for event in store.events()`: degraded, retrying, recovered, write failed, ..."""
+        return self.bus.stream()
+
+    def _on_event(self, event: Event) -> None:
+        if isinstance(event, Recovered):
+            # What the overlay served may differ from the cache's rows; start from the database again.
+            self._cache.clear()
+            self._touched.clear()
+            self._generation += 1
 
     # ---- lifecycle -------------------------------------------------------------------------
     async def flush(self) -> None:
@@ -63,7 +103,7 @@ class Store:
             await self._checkpointer.close()
         for engine in self._engines:
             await engine.dispose()
-        self.state = "closed"
+        self.bus.close()
 
     async def __aenter__(self) -> Store:
         return self
@@ -78,7 +118,11 @@ class Store:
 
     def _attach_checkpointer(self, checkpointer: Any) -> None:
         self._checkpointer = checkpointer
-        self._background.append(asyncio.get_running_loop().create_task(checkpointer.run()))
+        self._spawn(checkpointer.run())
+
+    def _spawn(self, coro: Any) -> None:
+        """A background task the store cancels at close."""
+        self._background.append(asyncio.get_running_loop().create_task(coro))
 
     @property
     def commits(self) -> int:
@@ -123,6 +167,11 @@ class Store:
         """One session by id (NotFoundError if missing)."""
         self._live()
         check.ident(session_id, "session_id")
+        if self._writer.degraded:
+            found = await self._overlay_session(session_id)
+            if found is None:
+                raise NotFoundError(f"session {session_id} not found")
+            return found
         cached = self._cache.get(session_id)
         if cached is not None:
             touched = self._touched.pop(session_id, None)
@@ -149,8 +198,16 @@ class Store:
         if status is not None:
             sql += " WHERE status = ?"
             params.append(check.status(status))
+        limit = -1 if limit is None else check.integer(limit, "limit")
+        offset = check.integer(offset, "offset")
+        if self._writer.degraded:
+            merged = self._overlay().merge_sessions(
+                [session_from_row(r) for r in await self._read_or_nothing(sql, params)])
+            if status is not None:
+                merged = [s for s in merged if s.status == status]
+            return merged[offset:] if limit < 0 else merged[offset : offset + limit]
         sql += " ORDER BY updated_at DESC, id LIMIT ? OFFSET ?"
-        params += [-1 if limit is None else check.integer(limit, "limit"), check.integer(offset, "offset")]
+        params += [limit, offset]
         generation = self._generation
         sessions = [session_from_row(r) for r in await self._read(sql, params)]
         if generation == self._generation:
@@ -285,10 +342,14 @@ class Store:
         if before is not None:
             where += " AND seq < ?"
             params.append(check.integer(before, "before"))
+        if limit is not None:
+            check.integer(limit, "limit")
+        if self._writer.degraded:
+            return await self._overlay_messages(session_id, limit, before)
         if limit is None:
             rows = await self._read(f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE {where} ORDER BY seq", params)
         else:
-            params.append(check.integer(limit, "limit"))
+            params.append(limit)
             rows = await self._read(
                 f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE {where} ORDER BY seq DESC LIMIT ?", params
             )
@@ -300,11 +361,15 @@ class Store:
     async def count_sessions(self) -> int:
         """How many sessions the database holds."""
         self._live()
+        if self._writer.degraded:
+            return len(await self.list_sessions())
         return int((await self._read("SELECT COUNT(*) FROM sessions"))[0][0])
 
     async def count_messages(self, session_id: str) -> int:
         """How many messages a session holds."""
         self._live()
+        if self._writer.degraded:
+            return len(await self.get_messages(session_id, limit=None))
         rows = await self._read("SELECT COUNT(*) FROM messages WHERE session_id = ?", (session_id,))
         return int(rows[0][0])
 
@@ -365,11 +430,96 @@ class Store:
             f"SUM(cost_usd) FROM analytics {'WHERE ' + ' AND '.join(where) if where else ''} "
             f"GROUP BY k ORDER BY k"
         )
-        return [
-            {by: r[0], "records": r[1], "tokens_input": r[2] or 0, "tokens_output": r[3] or 0,
-             "tokens_cache": r[4] or 0, "cost_usd": float(r[5] or 0.0)}
-            for r in await self._read(sql, params)
-        ]
+        read = self._read_or_nothing if self._writer.degraded else self._read
+        totals = {
+            r[0]: {by: r[0], "records": r[1], "tokens_input": r[2] or 0, "tokens_output": r[3] or 0,
+                   "tokens_cache": r[4] or 0, "cost_usd": float(r[5] or 0.0)}
+            for r in await read(sql, params)
+        }
+        if self._writer.degraded:
+            self._add_overlay_usage(totals, by, params_since=since, until=until, session_id=session_id)
+        return [totals[k] for k in sorted(totals, key=lambda k: (k is None, k))]
+
+    def _add_overlay_usage(self, totals: dict[Any, dict[str, Any]], by: str, *, params_since: Any,
+                           until: Any, session_id: str | None) -> None:
+        """Fold usage records still waiting in the overlay into database totals."""
+        lo = check.timestamp(params_since) if params_since is not None else None
+        hi = check.timestamp(until) if until is not None else None
+        for u in self._overlay().usage:
+            ts = u.timestamp or 0
+            if (lo is not None and ts < lo) or (hi is not None and ts >= hi):
+                continue
+            if session_id is not None and u.session_id != session_id:
+                continue
+            key = {"model": u.model or "unknown", "session": u.session_id,
+                   "day": datetime.fromtimestamp(ts / 1000, tz=timezone.utc).strftime("%Y-%m-%d")}[by]
+            row = totals.setdefault(key, {by: key, "records": 0, "tokens_input": 0, "tokens_output": 0,
+                                          "tokens_cache": 0, "cost_usd": 0.0})
+            row["records"] += 1
+            row["tokens_input"] += u.tokens_input
+            row["tokens_output"] += u.tokens_output
+            row["tokens_cache"] += u.tokens_cache
+            row["cost_usd"] += u.cost_usd
+
+    # ---- maintenance -----------------------------------------------------------------------
+    async def backup(self, dest: str | Path | None = None) -> Path:
+        """A consistent online copy (writes go on meanwhile): to `dest`, or rotated in backups/ beside the database."""
+        self._live()
+        target = Path(dest) if dest is not None else None
+        return await asyncio.to_thread(backups.make_backup, self.path, target, keep=self.backup_keep)
+
+    async def set_max_size(self, max_size_bytes: int | None) -> None:
+        """Cap the database file at `max_size_bytes` (writes past it degrade the store), or lift the cap."""
+        self._live()
+        if max_size_bytes is not None:
+            check.integer(max_size_bytes, "max_size_bytes")
+        with errors.translated():
+            await self._writer.connection.set_max_size(max_size_bytes)
+
+    async def check(self) -> list[str]:
+        """PRAGMA integrity_check: ["ok"] for a healthy database, else SQLite's findings."""
+        self._live()
+        return [r[0] for r in await self._read("PRAGMA integrity_check")]
+
+    # ---- degraded mode ----------------------------------------------------------------------
+    def _overlay(self) -> Any:
+        assert self._writer.fallback is not None
+        return self._writer.fallback.overlay
+
+    async def _read_or_nothing(self, sql: str, params: Iterable[Any] = ()) -> list[Any]:
+        """A read that returns nothing instead of failing (the database may be unreadable while degraded)."""
+        try:
+            return await self._read(sql, params)
+        except DatabaseError:
+            return []
+
+    async def _db_session(self, session_id: str) -> Session | None:
+        rows = await self._read_or_nothing(f"SELECT {SESSION_COLUMNS} FROM sessions WHERE id = ?", (session_id,))
+        return session_from_row(rows[0]) if rows else None
+
+    async def _db_message(self, message_id: str) -> Message | None:
+        rows = await self._read_or_nothing(f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE id = ?", (message_id,))
+        return message_from_row(rows[0]) if rows else None
+
+    async def _db_max_seq(self, session_id: str) -> int:
+        rows = await self._read_or_nothing("SELECT MAX(seq) FROM messages WHERE session_id = ?", (session_id,))
+        return int(rows[0][0] or 0) if rows else 0
+
+    async def _overlay_session(self, session_id: str) -> Session | None:
+        overlay = self._overlay()
+        if session_id in overlay.sessions:
+            return overlay.sessions[session_id]
+        return await self._db_session(session_id)
+
+    async def _overlay_messages(self, session_id: str, limit: int | None, before: int | None) -> list[Message]:
+        if await self._overlay_session(session_id) is None:
+            raise NotFoundError(f"session {session_id} not found")
+        rows = await self._read_or_nothing(
+            f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE session_id = ? ORDER BY seq", (session_id,))
+        merged = self._overlay().merge_messages(session_id, [message_from_row(r) for r in rows])
+        if before is not None:
+            merged = [m for m in merged if m.seq < before]
+        return merged if limit is None else merged[-limit:] if limit else []
 
     # ---- internals -------------------------------------------------------------------------
     async def _read(self, sql: str, params: Iterable[Any] = ()) -> list[Any]:

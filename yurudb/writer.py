@@ -5,13 +5,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any
 
 from . import errors
 from .batch import BatchEffects, apply_batch
 from .dbthread import ThreadConnection
-from .errors import DatabaseError, LockedError, StoreClosedError, YurudbError
+from .errors import DatabaseError, LockedError, MigrationError, StoreClosedError
+from .events import WriteFailed
+from .fallback import Fallback
 from .ops import Write, coalesce
 from .unit_of_work import UnitOfWork
 
@@ -19,8 +21,6 @@ log = logging.getLogger(__name__)
 
 _STOP = object()
 
-# (writes, error) -> True when it took the writes over (the fallback journals and acknowledges them).
-FailureHandler = Callable[[list[Write], DatabaseError], Awaitable[bool]]
 
 
 class _Barrier:
@@ -41,9 +41,9 @@ class Writer:
         linger: float = 0.0,
         queue_size: int = 10_000,
         max_messages: int = 10_000,
-        lock_retries: int = 5,
+        lock_retries: int = 1,
         on_committed: Callable[[BatchEffects], None] | None = None,
-        on_failure: FailureHandler | None = None,
+        fallback: Fallback | None = None,
     ) -> None:
         self.connection = connection
         self.batch_size = batch_size
@@ -51,7 +51,7 @@ class Writer:
         self.max_messages = max_messages
         self.lock_retries = lock_retries
         self.on_committed = on_committed
-        self.on_failure = on_failure
+        self.fallback = fallback
         self.commits = 0  # committed transactions, for tests and benchmarks
         self.last_commit = 0.0
         self._queue: asyncio.Queue[Any] = asyncio.Queue(maxsize=queue_size)
@@ -61,6 +61,11 @@ class Writer:
     def start(self) -> None:
         """Start the writer task."""
         self._task = asyncio.get_running_loop().create_task(self._run(), name="yurudb-writer")
+
+    @property
+    def degraded(self) -> bool:
+        """Running from memory and the spill journal because the database failed."""
+        return self.fallback is not None and self.fallback.active
 
     @property
     def idle(self) -> bool:
@@ -109,19 +114,54 @@ class Writer:
 
     async def _run(self) -> None:
         stop = False
+        loop = asyncio.get_running_loop()
         while not stop:
-            item = await self._queue.get()
+            if self.degraded:
+                assert self.fallback is not None
+                try:
+                    item = await asyncio.wait_for(self._queue.get(), self.fallback.seconds_to_retry(loop.time()))
+                except TimeoutError:
+                    await self._try_recover()
+                    continue
+            else:
+                item = await self._queue.get()
             batch: list[Write] = []
             barriers: list[_Barrier] = []
             stop = self._take(item, batch, barriers)
             if not stop:
                 stop = await self._fill(batch, barriers)
             batch = [w for w in batch if w.live]
+            if self.degraded and self.fallback is not None and self.fallback.seconds_to_retry(loop.time()) == 0:
+                await self._try_recover()
             if batch:
-                await self._commit(batch)
+                if self.degraded and self.fallback is not None:
+                    # Order matters: nothing may reach the database ahead of what the journal holds.
+                    await self.fallback.accept(batch)
+                else:
+                    await self._commit(batch)
             for b in barriers:
                 if not b.future.done():
                     b.future.set_result(None)
+        if self.degraded:
+            await self._try_recover()  # one last attempt at close; the journal keeps the rest
+
+    async def _try_recover(self) -> bool:
+        """Replay what the overlay holds in one transaction; back to normal on success."""
+        fallback = self.fallback
+        assert fallback is not None
+        loop = asyncio.get_running_loop()
+        try:
+            if fallback.prepare is not None:
+                with errors.translated():
+                    await fallback.prepare()
+            _, effects = await self._apply(fallback.pending())
+        except (DatabaseError, MigrationError, OSError) as exc:
+            fallback.retry_failed(exc, loop.time())
+            return False
+        fallback.recovered()
+        if self.on_committed is not None:
+            self.on_committed(effects)
+        return True
 
     def _take(self, item: Any, batch: list[Write], barriers: list[_Barrier]) -> bool:
         if item is _STOP:
@@ -166,7 +206,10 @@ class Writer:
                 if exc.__class__ is DatabaseError and len(writes) > 1:
                     # Not a storage fault (e.g. a constraint we did not foresee): one transaction per
                     # write, so only the write at fault fails.
-                    for w in writes:
+                    for k, w in enumerate(writes):
+                        if self.degraded and self.fallback is not None:
+                            await self.fallback.accept(writes[k:])
+                            return
                         await self._commit([w])
                     return
                 await self._handle_failure(writes, exc)
@@ -200,11 +243,12 @@ class Writer:
         return results, effects
 
     async def _handle_failure(self, writes: list[Write], exc: DatabaseError) -> None:
-        if self.on_failure is not None:
-            try:
-                if await self.on_failure(writes, exc):
-                    return
-            except YurudbError as handler_exc:
-                exc = DatabaseError(f"{exc}; fallback failed too: {handler_exc}")
+        fallback = self.fallback
+        if fallback is not None and fallback.handles(exc):
+            fallback.enter(str(exc), asyncio.get_running_loop().time())
+            await fallback.accept(writes)
+            return
         for w in writes:
             w.fail(exc)
+        if fallback is not None:
+            fallback.emit(WriteFailed(error=str(exc), writes=len(writes)))

@@ -1,0 +1,79 @@
+"""Start-up integrity check: cheap structural checks always, SQLite's quick_check when the file is small."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from pathlib import Path
+
+from .errors import CorruptDatabaseError, LockedError, UnavailableError, classify
+
+HEADER = b"SQLite format 3\x00"
+# quick_check reads every page: fine for a few MB, far too slow for start-up on a 1 GB history.
+FULL_CHECK_MAX_BYTES = 32 * 1024 * 1024
+
+
+def check_file(db: Path, *, full_check_max_bytes: int = FULL_CHECK_MAX_BYTES) -> str | None:
+    """None if the database looks healthy (or is new and empty), else a description of the damage.
+
+    Raises UnavailableError (or another DatabaseError) when the file cannot be read at all.
+    """
+    try:
+        size = db.stat().st_size
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise UnavailableError(f"cannot read {db}: {exc.strerror or exc}") from exc
+    if size == 0:
+        return None
+    try:
+        with open(db, "rb") as f:
+            header = f.read(100)
+    except OSError as exc:
+        raise UnavailableError(f"cannot read {db}: {exc.strerror or exc}") from exc
+    if len(header) < 100 or not header.startswith(HEADER):
+        return "file is not a database (bad header)"
+    page_size = int.from_bytes(header[16:18], "big")
+    page_size = 65536 if page_size == 1 else page_size
+    pages_in_header = int.from_bytes(header[28:32], "big")
+    wal = Path(str(db) + "-wal")
+    wal_pending = wal.exists() and wal.stat().st_size > 0
+    # The header's page count is trustworthy when its change counter matches (bytes 24 and 92),
+    # and the file may only be shorter than that while a WAL still holds pages for it.
+    counter_ok = header[24:28] == header[92:96]
+    if counter_ok and not wal_pending and pages_in_header and size < pages_in_header * page_size:
+        return f"file is truncated ({size} bytes, header says {pages_in_header * page_size})"
+    try:
+        conn = sqlite3.connect(db, timeout=5)
+    except sqlite3.Error as exc:
+        raise classify(exc) from exc
+    try:
+        conn.execute("SELECT name, sql FROM sqlite_master").fetchall()
+        if size <= full_check_max_bytes:
+            result = [r[0] for r in conn.execute("PRAGMA quick_check")]
+            if result != ["ok"]:
+                return "quick_check: " + "; ".join(result[:5])
+        else:
+            for table in ("sessions", "messages", "analytics"):
+                # the first and last pages of every table and index: where truncation shows
+                try:
+                    conn.execute(f"SELECT * FROM {table} ORDER BY rowid DESC LIMIT 1").fetchall()
+                    conn.execute(f"SELECT * FROM {table} LIMIT 1").fetchall()
+                except sqlite3.OperationalError as exc:
+                    if "no such table" not in str(exc):
+                        raise
+        return None
+    except sqlite3.DatabaseError as exc:
+        error = classify(exc)
+        if isinstance(error, CorruptDatabaseError):
+            return str(exc)
+        if isinstance(error, LockedError):
+            return None  # another process is writing: not corruption
+        raise error from exc  # unreadable is not corrupt: never quarantine a file we cannot read
+    finally:
+        conn.close()
+
+
+def is_blank(db: Path) -> bool:
+    """True for a missing or empty file (a database that has never been written)."""
+    return not db.exists() or os.path.getsize(db) == 0
