@@ -29,6 +29,9 @@ class SpillJournal:
     def __init__(self, path: Path) -> None:
         self.path = path
         self.writable = True
+        # Set when the file exists but could not be read: it may hold writes we never replayed,
+        # so it is set aside instead of removed.
+        self.unread = False
 
     def append(self, writes: list[Write]) -> bool:
         """Append and fsync; False when the folder cannot be written (the writes then live in memory only)."""
@@ -48,26 +51,49 @@ class SpillJournal:
         self.writable = True
         return True
 
+    def files(self) -> list[Path]:
+        """Journals to replay, oldest first: ones set aside unread by an earlier run, then the current one."""
+        aside = sorted(self.path.parent.glob(f"{self.path.name}.unreplayed-*"),
+                       key=lambda p: int(p.name.rsplit("-", 1)[1]) if p.name.rsplit("-", 1)[1].isdigit() else 0)
+        return [*aside, self.path]
+
     def read(self) -> tuple[list[Write], int]:
         """Every complete entry, in order, and how many lines were unreadable (a torn last line after a crash)."""
+        writes: list[Write] = []
+        bad = 0
         try:
-            raw = self.path.read_bytes()
-        except FileNotFoundError:
-            return [], 0
-        writes, bad = [], 0
-        for line in raw.splitlines():
-            if not line.strip():
-                continue
+            files = self.files()
+        except OSError:
+            files = [self.path]
+        for path in files:
             try:
-                writes.append(Write.from_record(json.loads(line)))
-            except (ValueError, KeyError, TypeError):
-                bad += 1
+                raw = path.read_bytes()
+            except FileNotFoundError:
+                continue
+            except OSError as exc:
+                log.error("spill journal %s cannot be read (%s); it is kept for a later start", path, exc)
+                self.unread = True
+                continue
+            for line in raw.splitlines():
+                if not line.strip():
+                    continue
+                try:
+                    writes.append(Write.from_record(json.loads(line)))
+                except (ValueError, KeyError, TypeError):
+                    bad += 1
         return writes, bad
 
     def clear(self) -> None:
         """Remove the journal once its writes are committed to the database."""
         try:
-            self.path.unlink(missing_ok=True)
+            if self.unread and self.path.exists():
+                aside = self.path.with_name(f"{self.path.name}.unreplayed-{now_ms()}")
+                os.replace(self.path, aside)
+                log.error("spill journal set aside unreplayed as %s", aside)
+                self.unread = False
+                return
+            for path in self.files():
+                path.unlink(missing_ok=True)
         except OSError as exc:  # a later replay is idempotent; keeping it is safe
             log.warning("could not remove spill journal %s: %s", self.path, exc)
 

@@ -148,7 +148,7 @@ async def start(path: str | Path | None, options: Options, on_event: Listener | 
                     fallback.journal.clear()
                     journal = []
                 step.detail = f"{report.journal_entries_replayed} writes"
-            with steps.step("mark interrupted") as step:
+            with steps.step("mark interrupted") as step, errors.translated():
                 report.sessions_interrupted = await conn.call(_mark_interrupted)
                 step.detail = f"{report.sessions_interrupted} sessions"
         except (DatabaseError, MigrationError, OSError) as exc:
@@ -173,7 +173,7 @@ async def start(path: str | Path | None, options: Options, on_event: Listener | 
     report.state = store.state
     if not writer.degraded and options.daily_backup and report.sessions_restored and backup.backup_is_due(db):
         # Off the start-up path: a backup of a large history takes seconds.
-        store._spawn(_daily_backup(store))
+        store._spawn(_daily_backup(store), finish_at_close=True)
     return store
 
 

@@ -53,6 +53,7 @@ class Store:
         # moves it on every batch; copying the row each time would cost more than the write).
         self._touched: dict[str, int] = {}
         self._background: list[asyncio.Task[None]] = []
+        self._jobs: list[asyncio.Task[None]] = []
         self._checkpointer: Any = None
         self._closed = False
         writer.on_committed = self._apply_effects
@@ -94,6 +95,7 @@ class Store:
         """Commit what is queued, stop the writer and release every connection."""
         if self._closed:
             return
+        await asyncio.gather(*self._jobs, return_exceptions=True)
         self._closed = True
         for task in self._background:
             task.cancel()
@@ -120,9 +122,10 @@ class Store:
         self._checkpointer = checkpointer
         self._spawn(checkpointer.run())
 
-    def _spawn(self, coro: Any) -> None:
-        """A background task the store cancels at close."""
-        self._background.append(asyncio.get_running_loop().create_task(coro))
+    def _spawn(self, coro: Any, *, finish_at_close: bool = False) -> None:
+        """A background task: loops are cancelled at close, jobs (a backup) are waited for."""
+        task = asyncio.get_running_loop().create_task(coro)
+        (self._jobs if finish_at_close else self._background).append(task)
 
     @property
     def commits(self) -> int:
