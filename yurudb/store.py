@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import warnings
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Literal
@@ -18,7 +18,14 @@ from .errors import DatabaseError, NotFoundError, StoreClosedError, ValidationEr
 from .events import Event, EventBus, Listener, Recovered
 from .fallback import Base
 from .ops import Write
-from .rows import MESSAGE_COLUMNS, SESSION_COLUMNS, message_from_row, session_from_row
+from .rows import (
+    MESSAGE_COLUMNS,
+    SESSION_COLUMNS,
+    USAGE_COLUMNS,
+    message_from_row,
+    session_from_row,
+    usage_from_row,
+)
 from .writer import Writer
 
 State = Literal["starting", "ready", "degraded", "closed"]
@@ -219,6 +226,17 @@ class Store:
                 self._touched.pop(s.id, None)
         return sessions
 
+    async def find_session(self, *, claude_session_id: str) -> Session | None:
+        """The session that mirrors a Claude Code session id, if any (the oldest when several do)."""
+        self._live()
+        check.ident(claude_session_id, "claude_session_id")
+        sql = f"SELECT {SESSION_COLUMNS} FROM sessions WHERE claude_session_id = ? ORDER BY created_at, id"
+        if self._writer.degraded:
+            found = [s for s in await self.list_sessions() if s.claude_session_id == claude_session_id]
+            return min(found, key=lambda s: (s.created_at, s.id)) if found else None
+        rows = await self._read(sql + " LIMIT 1", (claude_session_id,))
+        return session_from_row(rows[0]) if rows else None
+
     async def update_session(self, session_id: str, **fields: Any) -> Session:
         """Change a session's name, status, working_directory, claude ids/title, user_renamed or meta."""
         self._live()
@@ -291,14 +309,31 @@ class Store:
               "id": id, "timestamp": timestamp}
         return await self._writer.submit(self._message_write(session_id, message, kw))
 
-    async def append_messages(self, session_id: str, messages: Iterable[Mapping[str, Any]]) -> list[Message]:
-        """Append many messages in order (one transaction when they fit one batch); all validated first."""
+    async def append_messages(
+        self,
+        session_id: str,
+        messages: Iterable[Mapping[str, Any]],
+        *,
+        projections: Sequence[Mapping[str, Any]] | None = None,
+        return_exceptions: bool = False,
+    ) -> list[Any]:
+        """Append many messages in order (one transaction when they fit one batch); all validated first.
+
+        `projections[i]` overrides fields read from `messages[i]` (type, role, content, tool_uses,
+        usage, id, timestamp) while the message itself stays the payload. With return_exceptions,
+        a write that fails (e.g. ConflictError) is returned in its place instead of raised.
+        """
         self._live()
-        writes = [self._message_write(session_id, m, {}) for m in messages]
+        messages = list(messages)
+        extra = list(projections) if projections is not None else [{}] * len(messages)
+        if len(extra) != len(messages):
+            raise ValidationError("projections must match messages one to one")
+        writes = [self._message_write(session_id, m, dict(p)) for m, p in zip(messages, extra)]
         results = await self._writer.submit_many(writes)
-        for r in results:
-            if isinstance(r, BaseException):
-                raise r
+        if not return_exceptions:
+            for r in results:
+                if isinstance(r, BaseException):
+                    raise r
         return results
 
     async def update_message(
@@ -402,6 +437,31 @@ class Store:
             "source_id": check.text(source_id, "source_id"),
         }
         return await self._writer.submit(Write("record_usage", session_id, values))
+
+    async def usage_records(self, session_id: str) -> list[Usage]:
+        """A session's usage records, oldest first."""
+        self._live()
+        check.ident(session_id, "session_id")
+        rows = await self._read(f"SELECT {USAGE_COLUMNS} FROM analytics WHERE session_id = ? ORDER BY id",
+                                (session_id,))
+        found = [usage_from_row(r) for r in rows]
+        if self._writer.degraded:
+            found += [u for u in self._overlay().usage if u.session_id == session_id]
+        return found
+
+    async def session_totals(self) -> dict[str, dict[str, Any]]:
+        """Per session: message count, tokens and cost (for listings)."""
+        self._live()
+        totals: dict[str, dict[str, Any]] = {}
+        for sid, count in await self._read("SELECT session_id, COUNT(*) FROM messages GROUP BY session_id"):
+            totals.setdefault(sid, {"messages": 0, "tokens": 0, "cost_usd": 0.0})["messages"] = count
+        for sid, tokens, cost in await self._read(
+            "SELECT session_id, SUM(tokens_input + tokens_output + tokens_cache), SUM(cost_usd) "
+            "FROM analytics GROUP BY session_id"
+        ):
+            row = totals.setdefault(sid, {"messages": 0, "tokens": 0, "cost_usd": 0.0})
+            row["tokens"], row["cost_usd"] = tokens or 0, float(cost or 0.0)
+        return totals
 
     async def usage_summary(
         self,

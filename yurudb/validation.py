@@ -107,19 +107,28 @@ def number(value: Any, what: str) -> float:
 
 
 def content_text(content: Any) -> str | None:
-    """The text projection of message content: a string as is, text blocks joined, else JSON."""
+    """The text projection of message content: a string as is; text (and tool result text) of blocks joined."""
     if content is None or isinstance(content, str):
         return content
     if isinstance(content, list):
-        parts = [b.get("text") for b in content if isinstance(b, dict) and isinstance(b.get("text"), str)]
-        if parts:
-            return "\n".join(parts)
+        parts: list[str] = []
+        for block in content:
+            if not isinstance(block, dict):
+                continue
+            if isinstance(block.get("text"), str):
+                parts.append(block["text"])
+            elif block.get("type") == "tool_result":
+                inner = block.get("content")
+                text = inner if isinstance(inner, str) else content_text(inner) if isinstance(inner, list) else None
+                if text:
+                    parts.append(text)
+        return "\n".join(parts) if parts else None
     return encode_json(content, "content")
 
 
 def session_fields(fields: dict[str, Any]) -> dict[str, Any]:
     """Validate the editable columns of a session."""
-    unknown = set(fields) - set(SESSION_FIELDS) - {"user_renamed"}
+    unknown = set(fields) - set(SESSION_FIELDS) - {"user_renamed", "updated_at"}
     if unknown:
         raise ValidationError(f"unknown session fields: {sorted(unknown)}")
     out: dict[str, Any] = {}
@@ -134,6 +143,9 @@ def session_fields(fields: dict[str, Any]) -> dict[str, Any]:
         if not isinstance(fields["user_renamed"], bool):
             raise ValidationError("user_renamed must be a bool")
         out["user_renamed"] = fields["user_renamed"]
+    if "updated_at" in fields:
+        # imports and migrations carry the conversation's own last activity
+        out["updated_at"] = timestamp(fields["updated_at"], "updated_at")
     if "meta" in fields:
         if fields["meta"] is not None and not isinstance(fields["meta"], dict):
             raise ValidationError("meta must be a dict")

@@ -31,6 +31,12 @@ def _root(
     ctx.obj = _edge.Options(db=db)
 
 
+from . import data, maintenance  # noqa: E402
+
+data.register(app)
+maintenance.register(app)
+
+
 def main() -> None:
     """Console-script entry point."""
     app()

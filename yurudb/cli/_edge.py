@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
-from collections.abc import Coroutine
+from collections.abc import AsyncIterator, Coroutine
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar
@@ -14,7 +15,8 @@ import typer
 from rich.console import Console
 
 from .. import paths
-from ..errors import NotFoundError, ValidationError, YurudbError
+from ..errors import DatabaseError, NotFoundError, ValidationError, YurudbError
+from ..store import Store
 
 T = TypeVar("T")
 console = Console()
@@ -60,3 +62,14 @@ def options(ctx: typer.Context) -> Options:
 def print_json(data: Any) -> None:
     """Machine-readable output for scripts (no colour, no wrapping)."""
     sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
+
+
+@asynccontextmanager
+async def opened(path: Path) -> AsyncIterator[Store]:
+    """The store for one command; a degraded start is an error here (a command line is not the app)."""
+    from .. import open as open_store
+
+    async with open_store(path) as store:
+        if store.state == "degraded":
+            raise DatabaseError(f"database unavailable: {store.recovery.error or 'see the log'}")
+        yield store

@@ -1,0 +1,220 @@
+"""`yurudb sessions | show | import | export | usage`: reading and moving conversations."""
+
+from __future__ import annotations
+
+import json
+from importlib import resources
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from .. import export as exporting
+from ..errors import NotFoundError, ValidationError
+from ..importers import claude, snapshot
+from ..store import Store
+from ..validation import timestamp
+from ._edge import console, fail, opened, options, print_json, run
+
+import_app = typer.Typer(help="Import Claude Code transcripts or an app snapshot.", no_args_is_help=True)
+
+EXAMPLE = "example-transcript.jsonl"
+
+
+async def resolve_session(store: Store, ref: str) -> Any:
+    """A session by id, or by a unique id prefix (what `yurudb sessions` shows)."""
+    try:
+        return await store.get_session(ref)
+    except NotFoundError:
+        matches = [s for s in await store.list_sessions() if s.id.startswith(ref)]
+        if len(matches) == 1:
+            return matches[0]
+        if len(matches) > 1:
+            raise ValidationError(f"{ref!r} matches {len(matches)} sessions; give more of the id") from None
+        raise
+
+
+def sessions(
+    ctx: typer.Context,
+    limit: Annotated[Optional[int], typer.Option(help="Show at most this many.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """List sessions, most recently updated first."""
+    async def go() -> list[dict[str, Any]]:
+        async with opened(options(ctx).path) as store:
+            listed = await store.list_sessions(limit=limit)
+            totals = await store.session_totals()
+        return [s.model_dump() | {"messages": totals.get(s.id, {}).get("messages", 0),
+                                  "cost_usd": totals.get(s.id, {}).get("cost_usd", 0.0)} for s in listed]
+
+    rows = run(go())
+    if as_json:
+        print_json(rows)
+        return
+    table = Table(title=f"{len(rows)} sessions in {options(ctx).path}")
+    for col, kw in (("id", {}), ("name", {"overflow": "ellipsis", "max_width": 40}), ("status", {}),
+                    ("messages", {"justify": "right"}), ("updated", {}), ("cost", {"justify": "right"})):
+        table.add_column(col, no_wrap=True, **kw)
+    for r in rows:
+        table.add_row(r["id"][:13], r["name"], r["status"], str(r["messages"]), exporting.when(r["updated_at"])[:16],
+                      f"${r['cost_usd']:.4f}")
+    console.print(table)
+
+
+def show(
+    ctx: typer.Context,
+    session: Annotated[str, typer.Argument(help="Session id (or a unique prefix).")],
+    limit: Annotated[int, typer.Option(help="Messages per page (the newest first page).")] = 50,
+    before: Annotated[Optional[int], typer.Option(help="Page back: show messages before this seq.")] = None,
+    all_events: Annotated[bool, typer.Option("--all", help="Include progress/bookkeeping lines.")] = False,
+) -> None:
+    """Print a conversation, newest page first; --before pages back."""
+    async def go() -> tuple[Any, list[Any]]:
+        async with opened(options(ctx).path) as store:
+            s = await resolve_session(store, session)
+            return s, await store.get_messages(s.id, limit=limit, before=before)
+
+    s, messages = run(go())
+    console.rule(f"[bold]{s.name}[/] · {s.id} · {s.status}")
+    for m in messages:
+        if not all_events and m.type in exporting.HIDDEN_TYPES:
+            continue
+        style = {"user": "cyan", "assistant": "green"}.get(m.role or m.type, "yellow")
+        console.print(f"[{style}]#{m.seq} {m.role or m.type}[/] [dim]{exporting.when(m.timestamp)}[/]", highlight=False)
+        text = exporting.message_text(m)
+        if text:
+            console.print(text, markup=False, highlight=False)
+        for tool in m.tool_uses or []:
+            console.print(f"  [magenta]tool[/] {exporting.tool_summary(tool)}", markup=True, highlight=False)
+    if messages and messages[0].seq > 1:
+        console.print(f"[dim]older messages: yurudb show {s.id} --before {messages[0].seq}[/]")
+
+
+@import_app.command("claude")
+def import_claude(
+    ctx: typer.Context,
+    directory: Annotated[Optional[Path], typer.Argument(help="Default: ~/.claude/projects.")] = None,
+) -> None:
+    """Import every Claude Code transcript under DIRECTORY (subagent files included)."""
+    root = directory
+    if root is None:
+        root = claude.DEFAULT_DIR
+        if not root.is_dir():
+            root = Path(str(resources.files("yurudb.examples") / EXAMPLE))
+            console.print(f"[dim]no Claude Code history at {claude.DEFAULT_DIR}; importing the bundled example[/]")
+    elif not root.exists():
+        fail(f"no such directory: {root}", 2)
+
+    async def go() -> claude.ImportReport:
+        async with opened(options(ctx).path) as store:
+            with Progress(TextColumn("importing"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                          console=console, transient=True) as bar:
+                task = bar.add_task("lines", total=None)
+                return await claude.import_transcripts(
+                    store, root, progress=lambda done, total: bar.update(task, completed=done, total=total))
+
+    r = run(go())
+    console.print(
+        f"imported {r.files} files, {r.lines} lines: {r.sessions_created} sessions created, "
+        f"{r.sessions_updated} updated, {r.messages_new} new messages, {r.usage_records} responses counted",
+        highlight=False)
+    if r.skipped:
+        unknown = ", ".join(f"{k} x{v}" for k, v in r.unknown_types.items()) or "none"
+        console.print(f"[yellow]skipped {r.skipped} lines[/]: {r.malformed} malformed, {r.oversized} oversized, "
+                      f"{r.conflicts} id conflicts, unknown types: {unknown}", highlight=False)
+    if r.unpriced_models:
+        console.print(f"[yellow]no price for[/] {', '.join(sorted(r.unpriced_models))}: cost counted as 0")
+
+
+@import_app.command("snapshot")
+def import_snapshot(ctx: typer.Context, file: Annotated[Path, typer.Argument(help="The app's sessions as JSON.")]) -> None:
+    """Import the app's in-memory sessions (a JSON array of session objects)."""
+    async def go() -> snapshot.SnapshotReport:
+        sessions = snapshot.load(file)
+        async with opened(options(ctx).path) as store:
+            return await snapshot.import_snapshot(store, sessions)
+
+    r = run(go())
+    console.print(f"{r.sessions_created} sessions created, {r.sessions_updated} updated, {r.messages} messages, "
+                  f"{r.usage_records} usage records", highlight=False)
+    for problem in r.problems:
+        console.print(f"[yellow]problem:[/] {problem}", highlight=False)
+    if r.problems:
+        raise typer.Exit(1)
+
+
+def export(
+    ctx: typer.Context,
+    session: Annotated[Optional[str], typer.Argument(help="Session id (or a unique prefix).")] = None,
+    fmt: Annotated[str, typer.Option("--format", help="json or markdown.")] = "json",
+    all_sessions: Annotated[bool, typer.Option("--all", help="Every session (JSON: a snapshot array).")] = False,
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write here instead of stdout.")] = None,
+) -> None:
+    """Export a session (or --all) as JSON (re-importable snapshot) or Markdown."""
+    if fmt not in ("json", "markdown"):
+        fail(f"--format must be json or markdown, not {fmt!r}", 2)
+    if (session is None) == (not all_sessions):
+        fail("give a SESSION or --all (not both)", 2)
+
+    async def go() -> str:
+        async with opened(options(ctx).path) as store:
+            chosen = await store.list_sessions() if all_sessions else [await resolve_session(store, session or "")]
+            if fmt == "json":
+                data = [await snapshot.export_session(store, s) for s in chosen]
+                return json.dumps(data if all_sessions else data[0], indent=2, ensure_ascii=False)
+            totals = await store.session_totals()
+            return "\n".join([exporting.to_markdown(s, await store.get_messages(s.id, limit=None), totals.get(s.id))
+                              for s in chosen])
+
+    text = run(go())
+    if output is None:
+        typer.echo(text)
+    else:
+        output.write_text(text + "\n", encoding="utf-8")
+        console.print(f"wrote {output}", highlight=False)
+
+
+def usage(
+    ctx: typer.Context,
+    by: Annotated[str, typer.Option(help="model, day or session.")] = "model",
+    since: Annotated[Optional[str], typer.Option(help="Only from this date (YYYY-MM-DD or ISO time).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """Tokens and cost, grouped by model, day or session."""
+    async def go() -> list[dict[str, Any]]:
+        start = None
+        if since is not None:
+            try:
+                start = timestamp(since if "T" in since else f"{since}T00:00:00+00:00", "--since")
+            except ValidationError:
+                raise ValidationError(f"--since must be a date like 2026-01-31, not {since!r}") from None
+        async with opened(options(ctx).path) as store:
+            return await store.usage_summary(by=by, since=start)  # type: ignore[arg-type]
+
+    rows = run(go())
+    if as_json:
+        print_json(rows)
+        return
+    table = Table(title=f"usage by {by}" + (f" since {since}" if since else ""))
+    for col in (by, "responses", "input", "output", "cache", "cost"):
+        table.add_column(col, justify="left" if col == by else "right")
+    for r in rows:
+        table.add_row(str(r[by]), f"{r['records']:,}", f"{r['tokens_input']:,}", f"{r['tokens_output']:,}",
+                      f"{r['tokens_cache']:,}", f"${r['cost_usd']:.4f}")
+    if rows:
+        table.add_section()
+        table.add_row("total", f"{sum(r['records'] for r in rows):,}", f"{sum(r['tokens_input'] for r in rows):,}",
+                      f"{sum(r['tokens_output'] for r in rows):,}", f"{sum(r['tokens_cache'] for r in rows):,}",
+                      f"${sum(r['cost_usd'] for r in rows):.4f}")
+    console.print(table)
+
+
+def register(app: typer.Typer) -> None:
+    """Attach these commands to the root app."""
+    app.command()(sessions)
+    app.command()(show)
+    app.add_typer(import_app, name="import")
+    app.command()(export)
+    app.command()(usage)

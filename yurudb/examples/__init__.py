@@ -1,0 +1,1 @@
+"""A transcript written for yurudb (Claude Code format): imported when ~/.claude/projects is missing."""

@@ -1,0 +1,1 @@
+"""Importers: Claude Code transcripts and the app's in-memory snapshots."""
