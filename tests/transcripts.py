@@ -55,8 +55,9 @@ class Writer:
                  input_tokens: int = 3, cache_write: int = 1000, cache_read: int = 20000,
                  cost: float | None = None) -> str:
         """One assistant response streamed as one line per block, output_tokens growing to its final count."""
-        msg_id = f"msg_{uuid.uuid5(uuid.NAMESPACE_URL, f'{self.session_id}/{len(self.lines)}').hex[:24]}"
-        request = f"req_{uuid.uuid5(uuid.NAMESPACE_URL, f'{self.session_id}/r/{len(self.lines)}').hex[:24]}"
+        seed = f"{self.session_id}/{self.sidechain}/{len(self.lines)}"
+        msg_id = f"msg_{uuid.uuid5(uuid.NAMESPACE_URL, seed).hex[:24]}"
+        request = f"req_{uuid.uuid5(uuid.NAMESPACE_URL, 'r/' + seed).hex[:24]}"
         for block, out in zip(blocks, outputs):
             line = {**self._base("assistant"), "requestId": request, "message": {
                 "model": model, "id": msg_id, "type": "message", "role": "assistant", "content": [block],
@@ -120,7 +121,7 @@ def write_project(root: Path) -> dict[str, Any]:
     sub.user("Find every caller of list_todos")
     sub.response([{"type": "tool_use", "id": "toolu_s1", "name": "Grep", "input": {"pattern": "list_todos"}}], [30])
     sub.tool_result("toolu_s1", "app.py:3")
-    sub.response([{"type": "text", "text": "Only app.py calls it."}], [9, 14])
+    sub.response([{"type": "text", "text": "Only app.py"}, {"type": "text", "text": " calls it."}], [9, 14])
     sub.write(project / a / "subagents" / "agent-a1b2c3.jsonl")
     second = conversation(b, start_second=3000)
     second.lines = [line for line in second.lines if line["type"] != "summary"]  # no summary: named by prompt

@@ -99,7 +99,9 @@ def _prompt_text(line: dict[str, Any]) -> str | None:
     return " ".join(content.split())[:NAME_LENGTH]
 
 
-def read_transcripts(files: list[Path], report: ImportReport) -> dict[str, Transcript]:
+def read_transcripts(
+    files: list[Path], report: ImportReport, max_line_bytes: int = MAX_LINE_BYTES
+) -> dict[str, Transcript]:
     """Parse files into one Transcript per sessionId; bad lines are counted, never fatal."""
     out: dict[str, Transcript] = {}
     for path in files:
@@ -111,7 +113,7 @@ def read_transcripts(files: list[Path], report: ImportReport) -> dict[str, Trans
                 if not raw.strip():
                     continue
                 report.lines += 1
-                if len(raw) > MAX_LINE_BYTES:
+                if len(raw) > max_line_bytes:
                     report.oversized += 1
                     continue
                 try:
@@ -199,10 +201,11 @@ async def import_transcripts(
     root: Path,
     *,
     progress: Callable[[int, int], None] | None = None,
+    max_line_bytes: int = MAX_LINE_BYTES,
 ) -> ImportReport:
     """Import every transcript under root; safe to run again (ids are stable, usage is keyed per response)."""
     report = ImportReport()
-    transcripts = read_transcripts(transcript_files(root), report)
+    transcripts = read_transcripts(transcript_files(root), report, max_line_bytes)
     total = sum(len(t.lines) for t in transcripts.values())
     done = 0
     for t in transcripts.values():

@@ -1,0 +1,138 @@
+"""Importing Claude Code transcripts: ours (written for the tests) and the real ones in ../shared."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter, defaultdict
+from pathlib import Path
+
+import pytest
+
+import yurudb
+from yurudb.importers.claude import import_transcripts
+from yurudb.pricing import cost_usd
+
+from helpers import dump
+from transcripts import write_project
+
+
+def independent_counts(root: Path) -> tuple[dict[str, Counter], dict[str, dict[str, int]]]:
+    """Lines by type per sessionId, and token totals per session with one final usage per response."""
+    counts: dict[str, Counter] = defaultdict(Counter)
+    responses: dict[str, dict[tuple, dict]] = defaultdict(dict)
+    for path in sorted(root.rglob("*.jsonl")):
+        lines = [json.loads(raw) for raw in path.read_text().splitlines() if raw.strip()]
+        file_session = next(line["sessionId"] for line in lines if line.get("sessionId"))
+        for line in lines:
+            sid = line.get("sessionId") or file_session
+            counts[sid][line["type"]] += 1
+            message = line.get("message") or {}
+            if line["type"] == "assistant" and "usage" in message:
+                responses[sid][(message["id"], line.get("requestId"))] = message["usage"]  # the last line wins
+    tokens = {}
+    for sid, final in responses.items():
+        tokens[sid] = {
+            "input": sum(u.get("input_tokens", 0) for u in final.values()),
+            "output": sum(u.get("output_tokens", 0) for u in final.values()),
+            "cache": sum(u.get("cache_creation_input_tokens", 0) + u.get("cache_read_input_tokens", 0)
+                         for u in final.values()),
+            "responses": len(final),
+        }
+    return counts, tokens
+
+
+async def stored_counts(store) -> tuple[dict[str, Counter], dict[str, dict[str, int]]]:
+    counts, tokens = {}, {}
+    by_session = {r["session"]: r for r in await store.usage_summary(by="session")}
+    for s in await store.list_sessions():
+        messages = await store.get_messages(s.id, limit=None)
+        counts[s.claude_session_id] = Counter(m.type for m in messages)
+        row = by_session.get(s.id, {})
+        tokens[s.claude_session_id] = {"input": row.get("tokens_input", 0), "output": row.get("tokens_output", 0),
+                                       "cache": row.get("tokens_cache", 0), "responses": row.get("records", 0)}
+    return counts, tokens
+
+
+async def test_every_shared_transcript_imports_with_exact_counts_and_tokens(shared_transcripts: Path,
+                                                                            db_path: Path) -> None:
+    expected_counts, expected_tokens = independent_counts(shared_transcripts)
+    async with yurudb.open(db_path, daily_backup=False) as store:
+        report = await import_transcripts(store, shared_transcripts)
+        assert report.skipped == 0 and report.problems == []
+        counts, tokens = await stored_counts(store)
+    assert counts == expected_counts
+    assert tokens == expected_tokens
+
+
+async def test_reimporting_the_shared_transcripts_changes_nothing(shared_transcripts: Path, db_path: Path) -> None:
+    async with yurudb.open(db_path, daily_backup=False) as store:
+        await import_transcripts(store, shared_transcripts)
+    first = dump(db_path)
+    async with yurudb.open(db_path, daily_backup=False) as store:
+        report = await import_transcripts(store, shared_transcripts)
+        assert report.messages_new == 0 and report.sessions_created == 0
+    assert dump(db_path) == first
+
+
+async def test_our_transcripts_import_with_subagents_names_and_final_usage(tmp_path: Path, db_path: Path) -> None:
+    project = write_project(tmp_path / "projects")
+    a, b = project["sessions"]
+    async with yurudb.open(db_path, daily_backup=False) as store:
+        report = await import_transcripts(store, tmp_path / "projects")
+        assert report.files == 3 and report.sessions_created == 2
+        first = await store.get_session(a)
+        assert first.name == "Fix 500 on empty todo list" and first.claude_title == first.name
+        assert first.claude_session_id == a and first.working_directory == "/home/dev/projects/todo-api"
+        assert first.status == "completed" and first.updated_at < first.created_at + 86_400_000
+        second = await store.get_session(b)
+        assert second.name == "the /todos endpoint returns 500 when the list is empty"
+        assert second.claude_title is None
+        # the subagent's lines belong to its parent's session
+        assert len(await store.get_messages(a, limit=None)) == 14 + 5
+        by_session = {r["session"]: r for r in await store.usage_summary(by="session")}
+        # streamed responses count once with their final output: 48 + 171 + 35, and 30 + 14 for the subagent
+        assert by_session[a]["tokens_output"] == 254 + 44 and by_session[a]["records"] == 5
+        assert by_session[b]["tokens_output"] == 254 and by_session[b]["tokens_input"] == 9
+        assert by_session[b]["tokens_cache"] == 3 * 21000
+        opus = cost_usd("claude-opus-4-6", input=3, output=48, cache_write=1000, cache_read=20000)
+        opus += cost_usd("claude-opus-4-6", input=3, output=171, cache_write=1000, cache_read=20000)
+        assert by_session[b]["cost_usd"] == pytest.approx(opus + 0.0123)  # costUSD wins where present
+        [message] = [m for m in await store.get_messages(b) if m.type == "summary"] or [None]
+        assert message is None
+
+
+async def test_bad_lines_are_counted_and_the_rest_imported(tmp_path: Path, db_path: Path) -> None:
+    project = write_project(tmp_path / "projects")
+    a = project["sessions"][0]
+    path = project["project"] / f"{a}.jsonl"
+    with open(path, "a") as f:
+        f.write("this is not json\n")
+        f.write('{"no": "type"}\n')
+        f.write('{"type": "telepathy", "sessionId": "%s"}\n' % a)
+        f.write(json.dumps({"type": "user", "sessionId": a, "uuid": "big", "message": {"content": "x" * 5000}}) + "\n")
+    async with yurudb.open(db_path, daily_backup=False) as store:
+        report = await import_transcripts(store, tmp_path / "projects", max_line_bytes=4096)
+        assert report.malformed == 2 and report.unknown_types == {"telepathy": 1} and report.oversized == 1
+        assert report.skipped == 4
+        assert len(await store.get_messages(a, limit=None)) == 14 + 5
+
+
+async def test_a_message_id_owned_by_another_session_is_a_reported_conflict(tmp_path: Path, db_path: Path) -> None:
+    project = write_project(tmp_path / "projects")
+    a = project["sessions"][0]
+    uuid_in_a = json.loads((project["project"] / f"{a}.jsonl").read_text().splitlines()[2])["uuid"]
+    async with yurudb.open(db_path, daily_backup=False) as store:
+        other = await store.create_session("app session")
+        await store.append_message(other.id, id=uuid_in_a, type="user", content="mine")
+        report = await import_transcripts(store, tmp_path / "projects")
+        assert report.conflicts == 1
+        assert [m.content for m in await store.get_messages(other.id)] == ["mine"]
+
+
+async def test_the_bundled_example_imports(db_path: Path) -> None:
+    from importlib import resources
+
+    example = Path(str(resources.files("yurudb.examples") / "example-transcript.jsonl"))
+    async with yurudb.open(db_path, daily_backup=False) as store:
+        report = await import_transcripts(store, example)
+        assert report.sessions_created == 1 and report.messages_new == report.lines == 14
