@@ -20,6 +20,7 @@ import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, field
+from typing import Any
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -333,8 +334,67 @@ def w4(tmp: Path, res: Results, quick: bool) -> None:
     res.rows.append(Row(label, "p99 update latency", pct(lat, 99) * 1000, 0.0, "ms", False))
 
 
+# ---- W5: start-up over a big history ---------------------------------------------------------
+def w5_fill(path: Path, n_sessions: int, n_messages: int) -> None:
+    """Write the history with raw sqlite3 (filling is not what is measured)."""
+    schema_only(path)
+    conn = raw.connect(path, "OFF")
+    rng = random.Random(9)
+    conn.execute("BEGIN")
+    conn.executemany(
+        "INSERT INTO sessions (id, name, status, working_directory, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)",
+        [(f"s{i:05d}", f"session {i}", "active" if i % 50 == 0 else "completed", "/home/u/repo",
+          1_700_000_000_000 + i, 1_700_000_000_000 + i * 1000) for i in range(n_sessions)])
+    per = n_messages // n_sessions
+    batch = []
+    for i in range(n_sessions):
+        for k in range(per):
+            text = f"message {k} of session {i} " + "lorem " * rng.randint(5, 30)
+            payload = json.dumps({"type": "user", "content": text})
+            batch.append((f"m{i:05d}-{k:04d}", f"s{i:05d}", k + 1, "user", "user", text, None, None,
+                          1_700_000_000_000 + k, payload))
+        if len(batch) >= 50_000:
+            conn.executemany(raw.INSERT, batch)
+            batch.clear()
+    conn.executemany(raw.INSERT, batch)
+    conn.execute("COMMIT")
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    conn.close()
+
+
+async def w5_open(path: Path) -> tuple[float, Any]:
+    t0 = time.perf_counter()
+    store = await yurudb.open(path, daily_backup=False)
+    elapsed = time.perf_counter() - t0
+    report = store.recovery
+    await store.close()
+    return elapsed, report
+
+
+def w5(tmp: Path, res: Results, quick: bool) -> None:
+    n_sessions, n_messages = 10_000, (100_000 if quick else 1_000_000)
+    path = fresh(tmp, "w5")
+    w5_fill(path, n_sessions, n_messages)
+    size_mb = path.stat().st_size / 1e6
+    runs = [asyncio.run(w5_open(path)) for _ in range(5)]
+    t_open = statistics.median(r[0] for r in runs)
+    report = runs[-1][1]
+    raw_runs = []
+    for _ in range(5):
+        t0 = time.perf_counter()
+        conn = raw.connect(path)
+        conn.execute("SELECT COUNT(*) FROM sessions").fetchone()
+        conn.execute("SELECT * FROM sessions ORDER BY updated_at DESC LIMIT 200").fetchall()
+        conn.close()
+        raw_runs.append(time.perf_counter() - t0)
+    steps = ", ".join(f"{s.name} {s.ms:.1f}" for s in report.steps)
+    res.rows.append(Row(f"W5 start-up: {n_sessions:,} sessions, {n_messages:,} messages ({size_mb:.0f} MB)",
+                        "open() to ready", t_open * 1000, statistics.median(raw_runs) * 1000, "ms", False,
+                        "< 100 ms", f"steps (ms, last run): {steps}; raw: connect + count + newest 200"))
+
+
 WORKLOADS: dict[str, Callable[[Path, Results, bool], None]] = {
-    "W1": w1, "W1b": w1b, "W2": w2, "W3": w3, "W4": w4,
+    "W1": w1, "W1b": w1b, "W2": w2, "W3": w3, "W4": w4, "W5": w5,
 }
 
 

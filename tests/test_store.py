@@ -384,3 +384,21 @@ async def test_many_sessions_round_trip(db_path: Path) -> None:
 def test_read_models_and_table_entities_have_the_same_fields() -> None:
     for model, row in ((Session, SessionRow), (Message, MessageRow), (Usage, UsageRow)):
         assert list(model.model_fields) == list(row.model_fields), model.__name__
+
+
+async def test_checkpoints_run_off_the_write_path_once_writes_pause(db_path: Path, tmp_path: Path) -> None:
+    async with yurudb.open(db_path, daily_backup=False) as store:
+        s = await store.create_session("s")
+        await store.append_messages(s.id, [{"type": "user", "content": "x" * 1000} for _ in range(200)])
+        wal = Path(str(db_path) + "-wal")
+        assert wal.stat().st_size > 100 * 1000  # the writer never checkpoints inside a commit
+        for _ in range(100):
+            if store._checkpointer.checkpoints:
+                break
+            await asyncio.sleep(0.02)
+        assert store._checkpointer.checkpoints >= 1
+        # the main file alone (no WAL) now holds the messages
+        alone = tmp_path / "alone.db"
+        alone.write_bytes(db_path.read_bytes())
+        count = sqlite3.connect(alone).execute("SELECT COUNT(*) FROM messages").fetchone()[0]
+        assert count == 200

@@ -155,8 +155,10 @@ def apply_batch(
 
     _run_plan(uow, plan, singles, writes, results, effects)
 
-    touched = [(ts, sid) for sid, ts in effects.touched.items() if sid in live]
-    uow.executemany("UPDATE sessions SET updated_at = ? WHERE id = ?", touched)
+    touched = [sid for sid in effects.touched if sid in live]
+    if touched:
+        # one statement for the whole batch: every session it touched moved at `now`
+        uow.select_in(f"UPDATE sessions SET updated_at = {int(now)} WHERE id IN ({{}})", touched)
     for sid, top in next_seq.items():
         if sid in live and top - 1 > max_messages:
             # seqs of a session are contiguous (only retention removes messages, oldest first).

@@ -14,33 +14,55 @@ from .engine import Durability, pragmas
 log = logging.getLogger(__name__)
 
 
-class _Commits(Protocol):
+class _Writer(Protocol):
     commits: int
+    written: int
+    last_commit: float
+
+    @property
+    def idle(self) -> bool: ...
 
 
 class Checkpointer:
-    """Copies committed WAL frames into the database file every `interval` seconds when there were commits.
+    """Copies committed WAL frames into the database file when the writer is idle.
 
     The writer connection runs with wal_autocheckpoint=0, because SQLite's automatic checkpoint runs
-    inside whichever commit crosses the threshold and adds tens of ms to that one save. PASSIVE
-    never blocks the writer or the readers.
+    inside whichever commit crosses the threshold and adds tens of ms to that one save. A PASSIVE
+    checkpoint never blocks the writer or the readers, but its fsync of the database file competes
+    with the commits' fsyncs (measured: p99 save latency 6.5 ms with checkpoints every 250 ms under
+    load, 2.6 ms without), so it waits for a pause in the writes, unless `max_pending` writes have
+    piled up in the WAL since the last one: then it runs anyway, to bound the WAL's size.
     """
 
-    def __init__(self, path: Path, writer: _Commits, durability: Durability, interval: float = 0.25) -> None:
+    def __init__(
+        self,
+        path: Path,
+        writer: _Writer,
+        durability: Durability,
+        interval: float = 0.1,
+        idle_gap: float = 0.05,
+        max_pending: int = 50_000,
+    ) -> None:
         self.path = path
         self.writer = writer
         self.durability = durability
         self.interval = interval
+        self.idle_gap = idle_gap
+        self.max_pending = max_pending
         self.checkpoints = 0
         self._conn: aiosqlite.Connection | None = None
 
     async def run(self) -> None:
         """Loop until cancelled."""
-        seen = self.writer.commits
+        loop = asyncio.get_running_loop()
+        seen_commits, seen_written = self.writer.commits, self.writer.written
         while True:
             await asyncio.sleep(self.interval)
-            if self.writer.commits != seen:
-                seen = self.writer.commits
+            if self.writer.commits == seen_commits:
+                continue
+            idle = self.writer.idle and loop.time() - self.writer.last_commit >= self.idle_gap
+            if idle or self.writer.written - seen_written >= self.max_pending:
+                seen_commits, seen_written = self.writer.commits, self.writer.written
                 await self.checkpoint("PASSIVE")
 
     async def checkpoint(self, mode: str = "PASSIVE") -> None:

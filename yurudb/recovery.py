@@ -92,7 +92,7 @@ class Options:
     queue_size: int = 10_000
     readers: int = 4
     busy_timeout_ms: int = 5_000
-    checkpoint_interval: float = 0.25
+    checkpoint_interval: float = 0.1
     backup_keep: int = backup.KEEP
     daily_backup: bool = True
     max_size_bytes: int | None = None

@@ -58,11 +58,18 @@ class UnitOfWork:
         if self._begun and not self.committed:
             await self.rollback()
 
-    async def run(self, fn: Callable[..., T], *args: Any) -> T:
-        """Run fn(Tx, *args) inside the transaction; the first call opens it (BEGIN IMMEDIATE) in the same hop."""
+    async def run(self, fn: Callable[..., T], *args: Any, commit: bool = False) -> T:
+        """Run fn(Tx, *args) inside the transaction; the first call opens it (BEGIN IMMEDIATE) in the same hop.
+
+        With commit=True the transaction is committed in that same hop too (one thread round trip
+        for a whole group commit); if fn raises, nothing is committed.
+        """
         begin = not self._begun
         self._begun = True
-        return await self.connection.call(_in_tx, begin, fn, args)
+        result = await self.connection.call(_in_tx, begin, fn, args, commit)
+        if commit:
+            self.committed = True
+        return result
 
     async def commit(self) -> None:
         """Make the transaction durable."""
@@ -74,12 +81,15 @@ class UnitOfWork:
         await self.connection.call(_rollback)
 
 
-def _in_tx(conn: sqlite3.Connection, begin: bool, fn: Callable[..., T], args: tuple[Any, ...]) -> T:
+def _in_tx(conn: sqlite3.Connection, begin: bool, fn: Callable[..., T], args: tuple[Any, ...], commit: bool) -> T:
     if begin:
         # IMMEDIATE takes the write lock now: a deferred BEGIN that upgrades later can fail with
         # SQLITE_BUSY at once instead of waiting out busy_timeout.
         conn.execute("BEGIN IMMEDIATE")
-    return fn(Tx(conn), *args)
+    result = fn(Tx(conn), *args)
+    if commit:
+        conn.execute("COMMIT")
+    return result
 
 
 def _sql(conn: sqlite3.Connection, sql: str) -> None:

@@ -53,6 +53,7 @@ class Writer:
         self.on_committed = on_committed
         self.fallback = fallback
         self.commits = 0  # committed transactions, for tests and benchmarks
+        self.written = 0  # writes committed (what the WAL has grown by, roughly)
         self.last_commit = 0.0
         self._queue: asyncio.Queue[Any] = asyncio.Queue(maxsize=queue_size)
         self._task: asyncio.Task[None] | None = None
@@ -232,13 +233,13 @@ class Writer:
         with errors.translated():
             try:
                 async with UnitOfWork(self.connection) as uow:
-                    results, effects = await uow.run(apply_batch, writes, self.max_messages)
-                    await uow.commit()
+                    results, effects = await uow.run(apply_batch, writes, self.max_messages, commit=True)
             except BaseException:
                 # A failed commit can leave the connection unusable (I/O error); reconnect next time.
                 await self.connection.reset()
                 raise
         self.commits += 1
+        self.written += len(writes)
         self.last_commit = asyncio.get_running_loop().time()
         return results, effects
 
