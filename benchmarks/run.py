@@ -242,7 +242,7 @@ async def w3_fill(path: Path, n: int) -> list[str]:
 
 async def w3_read(path: Path, ids: list[str], lookups: int) -> tuple[float, float, int]:
     t0 = time.perf_counter()
-    store = await yurudb.open(path)
+    store = await yurudb.open(path, daily_backup=False)
     listed = await store.list_sessions()
     t_open_list = time.perf_counter() - t0
     rng = random.Random(5)
@@ -260,12 +260,19 @@ def w3(tmp: Path, res: Results, quick: bool) -> None:
     n, lookups = 10_000, (200 if quick else 1000)
     path = fresh(tmp, "w3")
     ids = asyncio.run(w3_fill(path, n))
-    t_open_list, t_get, listed = asyncio.run(w3_read(path, ids, lookups))
-    assert listed == n
-    t0 = time.perf_counter()
+    runs = [asyncio.run(w3_read(path, ids, lookups)) for _ in range(3)]
+    assert all(r[2] == n for r in runs)
+    t_open_list = statistics.median(r[0] for r in runs)
+    t_get = statistics.median(r[1] for r in runs)
+    raw_runs = []
+    for _ in range(3):
+        t0 = time.perf_counter()
+        conn = raw.connect(path)
+        raw.list_sessions(conn)
+        raw_runs.append(time.perf_counter() - t0)
+        conn.close()
+    r_open_list = statistics.median(raw_runs)
     conn = raw.connect(path)
-    raw.list_sessions(conn)
-    r_open_list = time.perf_counter() - t0
     rng = random.Random(5)
     picks = [rng.choice(ids) for _ in range(lookups)]
     t0 = time.perf_counter()
@@ -274,7 +281,7 @@ def w3(tmp: Path, res: Results, quick: bool) -> None:
     r_get = (time.perf_counter() - t0) / lookups
     conn.close()
     res.rows.append(Row("W3 10,000 sessions", "open + list_sessions(all)", t_open_list * 1000, r_open_list * 1000,
-                        "ms", False, "< 100 ms"))
+                        "ms", False, "< 100 ms", "median of 3"))
     res.rows.append(Row("W3 10,000 sessions", "get_session by id (uncached)", t_get * 1000, r_get * 1000, "ms",
                         False, "< 1 ms"))
 

@@ -52,9 +52,10 @@ def copy_database(source: sqlite3.Connection, dest: Path) -> Path:
     tmp.unlink(missing_ok=True)
     target = sqlite3.connect(tmp)
     try:
-        # Page steps let other connections write between them; a write restarts the copy only
-        # when made through another connection, which the backup API handles itself.
-        source.backup(target, pages=1024, sleep=0.001)
+        # One step: the copy reads one WAL snapshot while writers go on beside it. Copying in
+        # small steps restarts from scratch whenever another connection commits, and under a
+        # steady stream of saves it never finishes (seen: 2 minutes, 60,000 saves).
+        source.backup(target, pages=-1)
         target.execute("PRAGMA journal_mode = DELETE")  # a backup is one self-contained file
     finally:
         target.close()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -34,8 +36,9 @@ def alembic_config(url: str | None = None) -> Config:
     return cfg
 
 
+@functools.cache
 def head_revision() -> str:
-    """The newest revision in the scripts."""
+    """The newest revision in the scripts (read once per process: parsing them costs ms at every open)."""
     head = ScriptDirectory.from_config(alembic_config()).get_current_head()
     if head is None:
         raise MigrationError("no Alembic revision found")
@@ -96,6 +99,17 @@ async def migrate(engine: AsyncEngine, action: str = "upgrade", revision: str = 
         raise
     except Exception as exc:  # alembic raises CommandError, driver errors, KeyError for bad revisions
         raise MigrationError(f"{action} to {revision} failed: {exc}") from exc
+
+
+def stamped_revision(conn: sqlite3.Connection) -> str | None:
+    """The revision recorded in a database, read with a plain sqlite3 connection (None if blank)."""
+    try:
+        row = conn.execute("SELECT version_num FROM alembic_version").fetchone()
+    except sqlite3.OperationalError as exc:
+        if "no such table" in str(exc):
+            return None
+        raise
+    return row[0] if row else None
 
 
 async def needs_upgrade(engine: AsyncEngine) -> bool:

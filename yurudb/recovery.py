@@ -140,8 +140,12 @@ async def start(path: str | Path | None, options: Options, on_event: Listener | 
     if failure is None:
         try:
             await _repair_if_corrupt(db, report, steps, bus)
-            with steps.step("migrate") as step:
-                step.detail = await _migrate_if_behind(db, options, report)
+            with steps.step("migrate") as step, errors.translated():
+                # Alembic (and its engine) only when the stamp says the schema is behind.
+                if await conn.call(migrations.stamped_revision) == migrations.head_revision():
+                    step.detail = f"at {migrations.head_revision()}"
+                else:
+                    step.detail = await _migrate_if_behind(db, options, report)
             with steps.step("replay journal") as step:
                 report.journal_entries_replayed = await _replay(conn, journal, options)
                 if journal:
