@@ -77,6 +77,12 @@ class Checkpointer:
         except Exception as exc:  # the database may be degraded or locked; try again next time
             log.debug("checkpoint failed: %s", exc)
 
+    def abandon(self) -> None:
+        """Stop the connection's thread without a running loop (see ReaderPool.abandon)."""
+        if self._conn is not None:
+            self._conn.stop()
+            self._conn = None
+
     async def close(self) -> None:
         """Leave a truncated WAL behind and close the connection."""
         if self._conn is not None:

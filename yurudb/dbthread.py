@@ -66,6 +66,11 @@ class ThreadConnection:
                 pass
             self._conn = None
 
+    def abandon(self) -> None:
+        """Stop the thread without a running loop (a store garbage-collected unclosed)."""
+        self._executor.submit(self._close)
+        self._executor.shutdown(wait=False)
+
     async def close(self) -> None:
         """Close the connection and stop the thread."""
         await self.reset()

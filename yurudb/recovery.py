@@ -21,6 +21,7 @@ from .errors import DatabaseError, MigrationError, ValidationError, YurudbError
 from .events import BackupRestored, EventBus, Listener, RecoveryProgress
 from .fallback import Fallback
 from .ops import Write
+from .readers import ReaderPool
 from .store import Store
 from .unit_of_work import UnitOfWork
 from .writer import Writer
@@ -130,8 +131,8 @@ async def start(path: str | Path | None, options: Options, on_event: Listener | 
     writer = Writer(conn, batch_size=options.batch_size, linger=options.linger_ms / 1000,
                     queue_size=options.queue_size, max_messages=options.max_messages_per_session,
                     fallback=fallback)
-    readers = create_engine(db, role="reader", pool_size=options.readers, **common)
-    store = Store(db, writer, readers, engines=[readers], bus=bus, backup_keep=options.backup_keep)
+    readers = ReaderPool(db, size=options.readers, **common)
+    store = Store(db, writer, readers, bus=bus, backup_keep=options.backup_keep)
     store.recovery = report
     journal, torn = fallback.journal.read()
     if torn:

@@ -9,8 +9,6 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Literal
 
-from sqlalchemy.ext.asyncio import AsyncEngine
-
 from . import backup as backups, errors, validation as check
 from .batch import BatchEffects
 from .entities import Message, Session, Usage
@@ -18,6 +16,7 @@ from .errors import DatabaseError, NotFoundError, StoreClosedError, ValidationEr
 from .events import Event, EventBus, Listener, Recovered
 from .fallback import Base
 from .ops import Write
+from .readers import ReaderPool
 from .rows import (
     MESSAGE_COLUMNS,
     SESSION_COLUMNS,
@@ -39,9 +38,8 @@ class Store:
         self,
         path: Path,
         writer: Writer,
-        readers: AsyncEngine,
+        readers: ReaderPool,
         *,
-        engines: Iterable[AsyncEngine] = (),
         bus: EventBus | None = None,
         backup_keep: int = backups.KEEP,
     ) -> None:
@@ -52,7 +50,6 @@ class Store:
         self._started = False
         self._writer = writer
         self._readers = readers
-        self._engines = list(engines)
         self._cache: dict[str, Session] = {}
         # Bumped by every commit: a read that raced a commit must not put its older row in the cache.
         self._generation = 0
@@ -110,8 +107,7 @@ class Store:
         await self._writer.close()
         if self._checkpointer is not None:
             await self._checkpointer.close()
-        for engine in self._engines:
-            await engine.dispose()
+        await self._readers.close()
         self.bus.close()
 
     async def __aenter__(self) -> Store:
@@ -124,6 +120,11 @@ class Store:
         if not getattr(self, "_closed", True):
             _warn(f"yurudb store {self.path} was never closed; call `await store.close()`",
                   ResourceWarning, source=self, stacklevel=2)
+            # Without a loop nothing can be awaited; stop the threads so the process can exit.
+            self._readers.abandon()
+            if self._checkpointer is not None:
+                self._checkpointer.abandon()
+            self._writer.connection.abandon()
 
     def _attach_checkpointer(self, checkpointer: Any) -> None:
         self._checkpointer = checkpointer
@@ -588,9 +589,7 @@ class Store:
     async def _read(self, sql: str, params: Iterable[Any] = ()) -> list[Any]:
         """One read on a reader connection (WAL: never waits behind the writer)."""
         with errors.translated():
-            async with self._readers.connect() as conn:
-                result = await conn.exec_driver_sql(sql, tuple(params))
-                return list(result.fetchall())
+            return await self._readers.fetchall(sql, params)
 
     def _apply_effects(self, effects: BatchEffects) -> None:
         """Keep the session cache exact after every commit through this store."""
