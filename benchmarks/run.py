@@ -195,17 +195,19 @@ async def w2_fill(path: Path, msgs: list[dict]) -> str:
 
 
 async def w2_read(path: Path, sid: str, repeats: int) -> tuple[float, float]:
-    async with yurudb.open(path, max_messages_per_session=1_000_000) as store:
+    async with yurudb.open(path, max_messages_per_session=1_000_000, daily_backup=False) as store:
         await store.get_messages(sid, limit=10)  # warm the reader connection
         t_all, t_100 = [], []
         for _ in range(repeats):
             t0 = time.perf_counter()
             got = await store.get_messages(sid, limit=None)
             t_all.append(time.perf_counter() - t0)
+        assert len(got) == 10_000
+        del got
+        for _ in range(repeats * 5):  # what opening a session does: the newest page only
             t0 = time.perf_counter()
             await store.get_messages(sid, limit=100)
             t_100.append(time.perf_counter() - t0)
-        assert len(got) == 10_000
         return statistics.median(t_all), statistics.median(t_100)
 
 
@@ -221,6 +223,7 @@ def w2(tmp: Path, res: Results, quick: bool) -> None:
         t0 = time.perf_counter()
         raw.load_messages(conn, sid)
         r_all.append(time.perf_counter() - t0)
+    for _ in range(repeats * 5):
         t0 = time.perf_counter()
         raw.load_messages(conn, sid, 100)
         r_100.append(time.perf_counter() - t0)

@@ -9,7 +9,7 @@ from typing import Any
 from .entities import Message, Session, Usage
 from .errors import ConflictError, NotFoundError
 from .ops import TOUCHES_SESSION, Write
-from .rows import MESSAGE_COLUMNS, SESSION_COLUMNS, message_from_row, session_from_row
+from .rows import MESSAGE_COLUMNS, SESSION_COLUMNS, message_from_row, session_from_row, trusted
 from .unit_of_work import Tx
 from .validation import now_ms
 
@@ -64,12 +64,17 @@ def apply_batch(
         for r in uow.select_in("SELECT id, session_id, seq FROM messages WHERE id IN ({})", message_ids)
     }
     appended_to = {w.values["session_id"] for w in writes if w.kind == "append_message"}
+    # One MAX per session, each answered from the end of idx_messages_session in O(log n). The
+    # obvious `WHERE session_id IN (...) GROUP BY session_id` scans every message of every session
+    # in the batch (measured: 1.5 ms of each 100-message batch, growing with session length).
     next_seq: dict[str, int] = {
         r[0]: r[1] + 1
-        for r in uow.select_in(
-            "SELECT session_id, MAX(seq) FROM messages WHERE session_id IN ({}) GROUP BY session_id", appended_to
+        for r in uow.execute(
+            "SELECT value, (SELECT MAX(seq) FROM messages WHERE session_id = value) FROM json_each(?)",
+            (json.dumps(sorted(appended_to)),),
         )
-    }
+        if r[1] is not None
+    } if appended_to else {}
 
     plan: list[tuple[str, tuple[Any, ...], int]] = []  # (sql, params, write index) for grouped statements
     singles: dict[int, tuple[str, tuple[Any, ...]]] = {}  # statements whose rows are the result
@@ -83,12 +88,12 @@ def apply_batch(
                 results[i] = ConflictError(f"session {w.target} already exists")
                 continue
             live.add(w.target)
-            session = Session(
-                id=w.target, name=v["name"], status=v["status"], working_directory=v["working_directory"],
-                claude_session_id=v["claude_session_id"], claude_title=v["claude_title"],
-                user_renamed=v["user_renamed"], created_at=v["created_at"], updated_at=v["updated_at"],
-                meta=_obj(w, "meta"),
-            )
+            session = trusted(Session, {
+                "id": w.target, "name": v["name"], "status": v["status"],
+                "working_directory": v["working_directory"], "claude_session_id": v["claude_session_id"],
+                "claude_title": v["claude_title"], "user_renamed": v["user_renamed"],
+                "created_at": v["created_at"], "updated_at": v["updated_at"], "meta": _obj(w, "meta"),
+            })
             results[i] = session
             effects.sessions[w.target] = session
             plan.append((INSERT_SESSION, (w.target, v["name"], v["status"], v["working_directory"],
@@ -109,12 +114,11 @@ def apply_batch(
                 seq = next_seq.get(sid, 1)
                 next_seq[sid] = seq + 1
             owners[w.target] = (sid, seq)
-            results[i] = Message(
-                id=w.target, session_id=sid, seq=seq, type=v["type"], role=v["role"], content=v["content"],
-                tool_uses=_obj(w, "tool_uses"),
-                usage=_obj(w, "usage"), timestamp=v["timestamp"],
-                payload=_obj(w, "payload"),
-            )
+            results[i] = trusted(Message, {
+                "id": w.target, "session_id": sid, "seq": seq, "type": v["type"], "role": v["role"],
+                "content": v["content"], "tool_uses": _obj(w, "tool_uses"), "usage": _obj(w, "usage"),
+                "timestamp": v["timestamp"], "payload": _obj(w, "payload"),
+            })
             effects.touched[sid] = now
             plan.append((UPSERT_MESSAGE, (w.target, sid, seq, v["type"], v["role"], v["content"],
                                           v["tool_uses_json"], v["usage_json"], v["timestamp"],

@@ -21,6 +21,7 @@ from .rows import (
     MESSAGE_COLUMNS,
     SESSION_COLUMNS,
     USAGE_COLUMNS,
+    build_all,
     message_from_row,
     session_from_row,
     usage_from_row,
@@ -220,7 +221,7 @@ class Store:
         sql += " ORDER BY updated_at DESC, id LIMIT ? OFFSET ?"
         params += [limit, offset]
         generation = self._generation
-        sessions = [session_from_row(r) for r in await self._read(sql, params)]
+        sessions = build_all(session_from_row, await self._read(sql, params))
         if generation == self._generation:
             self._cache.update((s.id, s) for s in sessions)
             for s in sessions:
@@ -395,7 +396,7 @@ class Store:
             rows.reverse()
         if not rows:
             await self.get_session(session_id)  # an unknown session is an error, an empty one is not
-        return [message_from_row(r) for r in rows]
+        return build_all(message_from_row, rows)
 
     async def count_sessions(self) -> int:
         """How many sessions the database holds."""

@@ -1,0 +1,43 @@
+"""Models built from database rows without validation are the same as validated ones."""
+
+from __future__ import annotations
+
+import pytest
+
+from yurudb.entities import Message, Session, Usage
+from yurudb.rows import message_from_row, session_from_row, usage_from_row
+
+
+def test_session_from_row_equals_a_validated_session() -> None:
+    row = ("s1", "name", "active", "/repo", "c1", "title", 1, 10, 20, '{"k": [1, 2]}')
+    built = session_from_row(row)
+    assert built == Session(id="s1", name="name", status="active", working_directory="/repo", claude_session_id="c1",
+                            claude_title="title", user_renamed=True, created_at=10, updated_at=20, meta={"k": [1, 2]})
+    assert built.model_dump() == Session.model_validate(built.model_dump()).model_dump()
+    assert built.model_copy(update={"name": "x"}).name == "x"
+    with pytest.raises(Exception):
+        built.name = "frozen"  # type: ignore[misc]
+
+
+def test_message_from_row_equals_a_validated_message() -> None:
+    row = ("m1", "s1", 3, "assistant", "assistant", "hi", '[{"name": "Bash"}]', '{"output_tokens": 5}', 99,
+           '{"type": "assistant", "content": "hi"}')
+    assert message_from_row(row) == Message(
+        id="m1", session_id="s1", seq=3, type="assistant", role="assistant", content="hi",
+        tool_uses=[{"name": "Bash"}], usage={"output_tokens": 5}, timestamp=99,
+        payload={"type": "assistant", "content": "hi"})
+    assert message_from_row(("m", "s", 1, "user", None, None, None, None, None, None)) == Message(
+        id="m", session_id="s", seq=1, type="user")
+
+
+def test_usage_from_row_equals_a_validated_usage() -> None:
+    row = (1, "s1", 10, 20, 30, 0, "opus", 5, "req")
+    assert usage_from_row(row) == Usage(id=1, session_id="s1", tokens_input=10, tokens_output=20, tokens_cache=30,
+                                        cost_usd=0.0, model="opus", timestamp=5, source_id="req")
+    assert isinstance(usage_from_row(row).cost_usd, float)
+
+
+def test_json_columns_with_whitespace_still_decode() -> None:
+    from yurudb.rows import _json
+
+    assert _json('  {"a": 1}  ') == {"a": 1} and _json("[1, 2]") == [1, 2] and _json(None) is None
