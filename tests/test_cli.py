@@ -170,3 +170,17 @@ def test_restoring_a_garbage_file_fails_and_keeps_the_database(imported: dict, t
     result = cli(db_path, "restore", str(garbage))
     assert result.exit_code == 1 and "not a usable backup" in result.output
     assert dump(db_path) == before
+
+
+def test_import_without_a_history_imports_the_bundled_example(db_path: Path, tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    from yurudb.importers import claude
+
+    empty = tmp_path / "home" / ".claude" / "projects"
+    empty.mkdir(parents=True)
+    monkeypatch.setattr(claude, "DEFAULT_DIR", empty)  # an empty history, like a fresh machine's
+    result = cli(db_path, "import", "claude")
+    assert result.exit_code == 0 and "bundled example" in result.output
+    assert "1 sessions created" in result.output
+    listed = json.loads(cli(db_path, "sessions", "--json").output)
+    assert [s["name"] for s in listed] == ["Fix 500 on empty todo list"]

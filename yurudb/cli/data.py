@@ -101,9 +101,9 @@ def import_claude(
     root = directory
     if root is None:
         root = claude.DEFAULT_DIR
-        if not root.is_dir():
+        if not root.is_dir() or not claude.transcript_files(root):
             root = Path(str(resources.files("yurudb.examples") / EXAMPLE))
-            console.print(f"[dim]no Claude Code history at {claude.DEFAULT_DIR}; importing the bundled example[/]")
+            console.print(f"[dim]no Claude Code history in {claude.DEFAULT_DIR}; importing the bundled example[/]")
     elif not root.exists():
         fail(f"no such directory: {root}", 2)
 
