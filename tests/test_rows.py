@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from pydantic import ValidationError as PydanticValidationError
 
 from yurudb.entities import Message, Session, Usage
 from yurudb.rows import message_from_row, session_from_row, usage_from_row
@@ -15,7 +16,7 @@ def test_session_from_row_equals_a_validated_session() -> None:
                             claude_title="title", user_renamed=True, created_at=10, updated_at=20, meta={"k": [1, 2]})
     assert built.model_dump() == Session.model_validate(built.model_dump()).model_dump()
     assert built.model_copy(update={"name": "x"}).name == "x"
-    with pytest.raises(Exception):
+    with pytest.raises(PydanticValidationError, match="frozen"):
         built.name = "frozen"  # type: ignore[misc]
 
 

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from collections.abc import Sequence
 from typing import Any
 
-from .entities import Message, Session, Usage
+from .entities import Session
 from .errors import ConflictError, NotFoundError
-from .ops import TOUCHES_SESSION, Write
-from .rows import MESSAGE_COLUMNS, SESSION_COLUMNS, message_from_row, session_from_row, trusted
+from .ops import Write
+from .rows import MESSAGE_COLUMNS, SESSION_COLUMNS, message_from_row, session_from_row
 from .unit_of_work import Tx
 from .validation import now_ms
 
@@ -88,12 +89,7 @@ def apply_batch(
                 results[i] = ConflictError(f"session {w.target} already exists")
                 continue
             live.add(w.target)
-            session = trusted(Session, {
-                "id": w.target, "name": v["name"], "status": v["status"],
-                "working_directory": v["working_directory"], "claude_session_id": v["claude_session_id"],
-                "claude_title": v["claude_title"], "user_renamed": v["user_renamed"],
-                "created_at": v["created_at"], "updated_at": v["updated_at"], "meta": _obj(w, "meta"),
-            })
+            session = w.created_session()
             results[i] = session
             effects.sessions[w.target] = session
             plan.append((INSERT_SESSION, (w.target, v["name"], v["status"], v["working_directory"],
@@ -114,11 +110,7 @@ def apply_batch(
                 seq = next_seq.get(sid, 1)
                 next_seq[sid] = seq + 1
             owners[w.target] = (sid, seq)
-            results[i] = trusted(Message, {
-                "id": w.target, "session_id": sid, "seq": seq, "type": v["type"], "role": v["role"],
-                "content": v["content"], "tool_uses": _obj(w, "tool_uses"), "usage": _obj(w, "usage"),
-                "timestamp": v["timestamp"], "payload": _obj(w, "payload"),
-            })
+            results[i] = w.appended_message(seq)
             effects.touched[sid] = now
             plan.append((UPSERT_MESSAGE, (w.target, sid, seq, v["type"], v["role"], v["content"],
                                           v["tool_uses_json"], v["usage_json"], v["timestamp"],
@@ -179,7 +171,8 @@ def _run_plan(
     effects: BatchEffects,
 ) -> None:
     """Run the plan in order; consecutive rows of one statement go in one executemany."""
-    run_sql, run_rows = "", []
+    run_sql = ""
+    run_rows: list[Sequence[Any]] = []
     for sql, params, i in plan + [("", (), -1)]:
         if sql != run_sql or i in singles or i < 0:
             if run_rows:
@@ -200,10 +193,7 @@ def _single_result(w: Write, rows: list[Any], effects: BatchEffects) -> Any:
         session = session_from_row(rows[0])
         effects.sessions[w.target] = session
         return session
-    v = w.values
-    return Usage(id=rows[0][0], session_id=v["session_id"], tokens_input=v["tokens_input"],
-                 tokens_output=v["tokens_output"], tokens_cache=v["tokens_cache"], cost_usd=v["cost_usd"],
-                 model=v["model"], timestamp=v["timestamp"], source_id=v["source_id"])
+    return w.recorded_usage(rows[0][0])
 
 
 def _message_update(w: Write) -> tuple[str, tuple[Any, ...]]:
@@ -244,11 +234,3 @@ def _session_update(w: Write, now: int) -> tuple[str, tuple[Any, ...]]:
     params.append(w.values.get("updated_at", now))
     sql = f"UPDATE sessions SET {', '.join(sets)} WHERE id = ? RETURNING {SESSION_COLUMNS}"
     return sql, (*params, w.target)
-
-
-def _obj(w: Write, key: str) -> Any:
-    """The Python value of a JSON column: the caller's object, or decoded from the journal's text."""
-    if key in w.objects:
-        return w.objects[key]
-    text = w.values[f"{key}_json"]
-    return None if text is None else json.loads(text)

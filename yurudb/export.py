@@ -22,7 +22,7 @@ def tool_summary(tool: Any) -> str:
     """`Name(key=value, ...)` for a tool_use block, shortened."""
     if not isinstance(tool, dict):
         return str(tool)[:120]
-    args = tool.get("input") if isinstance(tool.get("input"), dict) else {}
+    args: dict[str, Any] = tool["input"] if isinstance(tool.get("input"), dict) else {}
     inner = ", ".join(f"{k}={str(v)[:60]!r}" for k, v in list(args.items())[:3])
     return f"{tool.get('name', 'tool')}({inner})"
 

@@ -161,12 +161,9 @@ class Overlay:
         if w.kind == "create_session":
             if await self._session(w.target, base) is not None:
                 raise ConflictError(f"session {w.target} already exists")
-            session = Session(id=w.target, name=v["name"], status=v["status"],
-                              working_directory=v["working_directory"], claude_session_id=v["claude_session_id"],
-                              claude_title=v["claude_title"], user_renamed=v["user_renamed"],
-                              created_at=v["created_at"], updated_at=v["updated_at"], meta=_obj(w, "meta"))
-            self.sessions[w.target] = session
-            return session
+            created = w.created_session()
+            self.sessions[w.target] = created
+            return created
         if w.kind == "delete_session":
             if await self._session(w.target, base) is None:
                 raise NotFoundError(f"session {w.target} not found")
@@ -175,16 +172,17 @@ class Overlay:
             self.usage = [u for u in self.usage if u.session_id != w.target]
             return None
         if w.kind == "update_session":
-            session = await self._session(w.target, base)
-            if session is None:
+            current = await self._session(w.target, base)
+            if current is None:
                 raise NotFoundError(f"session {w.target} not found")
-            changes = {k: v[k] for k in ("name", "status", "working_directory", "claude_session_id",
-                                         "claude_title", "user_renamed") if k in v}
+            changes: dict[str, Any] = {k: v[k] for k in ("name", "status", "working_directory",
+                                                         "claude_session_id", "claude_title", "user_renamed")
+                                       if k in v}
             if "meta_json" in v:
-                changes["meta"] = _obj(w, "meta")
-            session = session.model_copy(update={**changes, "updated_at": v.get("updated_at", now)})
-            self.sessions[w.target] = session
-            return session
+                changes["meta"] = w.obj("meta")
+            updated = current.model_copy(update={**changes, "updated_at": v.get("updated_at", now)})
+            self.sessions[w.target] = updated
+            return updated
         if w.kind == "append_message":
             sid = v["session_id"]
             session = await self._session(sid, base)
@@ -200,26 +198,21 @@ class Overlay:
                     self.next_seq[sid] = await base.max_seq(sid) + 1
                 seq = self.next_seq[sid]
                 self.next_seq[sid] = seq + 1
-            message = Message(id=w.target, session_id=sid, seq=seq, type=v["type"], role=v["role"],
-                              content=v["content"], tool_uses=_obj(w, "tool_uses"), usage=_obj(w, "usage"),
-                              timestamp=v["timestamp"], payload=_obj(w, "payload"))
-            self._put_message(message, now, session)
-            return message
+            appended = w.appended_message(seq)
+            self._put_message(appended, now, session)
+            return appended
         if w.kind == "update_message":
-            message = await self._message(w.target, base)
-            if message is None:
+            found = await self._message(w.target, base)
+            if found is None:
                 raise NotFoundError(f"message {w.target} not found")
-            message = _patched(message, w)
-            session = await self._session(message.session_id, base)
-            self._put_message(message, now, session)
-            return message
+            patched = _patched(found, w)
+            self._put_message(patched, now, await self._session(patched.session_id, base))
+            return patched
         # record_usage
         sid = v["session_id"]
         if await self._session(sid, base) is None:
             raise NotFoundError(f"session {sid} not found")
-        usage = Usage(id=None, session_id=sid, tokens_input=v["tokens_input"], tokens_output=v["tokens_output"],
-                      tokens_cache=v["tokens_cache"], cost_usd=v["cost_usd"], model=v["model"],
-                      timestamp=v["timestamp"], source_id=v["source_id"])
+        usage = w.recorded_usage(None)
         self.usage.append(usage)
         return usage
 
@@ -256,17 +249,10 @@ class Overlay:
         self.next_seq.clear()
 
 
-def _obj(w: Write, key: str) -> Any:
-    if key in w.objects:
-        return w.objects[key]
-    text = w.values.get(f"{key}_json")
-    return None if text is None else json.loads(text)
-
-
 def _patched(message: Message, w: Write) -> Message:
     """A message with an update_message write applied (the same rules as the SQL in batch.py)."""
     v = w.values
-    payload = _obj(w, "payload") if "payload_json" in v else message.payload
+    payload = w.obj("payload") if "payload_json" in v else message.payload
     payload = dict(payload) if isinstance(payload, dict) else {}
     changes: dict[str, Any] = {}
     for col in ("type", "role"):
@@ -274,7 +260,7 @@ def _patched(message: Message, w: Write) -> Message:
             changes[col] = v[col]
     for key in ("content", "tool_uses", "usage"):
         if f"{key}_json" in v:
-            value = _obj(w, key) if key != "content" else json.loads(v["content_json"]) if v["content_json"] else None
+            value = w.obj(key)
             payload[key] = value
             changes[key] = v["content"] if key == "content" else value
     changes["payload"] = payload

@@ -5,7 +5,6 @@ from __future__ import annotations
 import functools
 import sqlite3
 from pathlib import Path
-from typing import Any
 
 from alembic import command
 from alembic.config import Config
@@ -85,6 +84,7 @@ async def migrate(engine: AsyncEngine, action: str = "upgrade", revision: str = 
             # transaction, so it goes straight to the driver before BEGIN, and the keys are
             # checked before COMMIT instead.
             raw = (await conn.get_raw_connection()).driver_connection
+            assert raw is not None
             await raw.execute("PRAGMA foreign_keys = OFF")
             try:
                 async with conn.begin():

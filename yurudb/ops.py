@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from dataclasses import dataclass, field
 from typing import Any, Literal
+
+from .entities import Message, Session, Usage
+from .rows import trusted
 
 Kind = Literal[
     "create_session", "update_session", "delete_session", "append_message", "update_message", "record_usage"
 ]
-# Writes that make a session's updated_at move.
-TOUCHES_SESSION: frozenset[str] = frozenset({"append_message", "update_message"})
 
 
 @dataclass(slots=True, eq=False)
@@ -34,6 +36,41 @@ class Write:
     def from_record(cls, record: dict[str, Any]) -> Write:
         """Rebuild a write from its journal form."""
         return cls(kind=record["kind"], target=record["target"], values=dict(record["values"]), replay=True)
+
+    def obj(self, key: str) -> Any:
+        """The Python value of a JSON column: the caller's object, or decoded from the journal's text."""
+        if key in self.objects:
+            return self.objects[key]
+        text = self.values.get(f"{key}_json")
+        return None if text is None else json.loads(text)
+
+    def created_session(self) -> Session:
+        """The session a create_session write makes."""
+        v = self.values
+        return trusted(Session, {
+            "id": self.target, "name": v["name"], "status": v["status"],
+            "working_directory": v["working_directory"], "claude_session_id": v["claude_session_id"],
+            "claude_title": v["claude_title"], "user_renamed": v["user_renamed"],
+            "created_at": v["created_at"], "updated_at": v["updated_at"], "meta": self.obj("meta"),
+        })
+
+    def appended_message(self, seq: int) -> Message:
+        """The message an append_message write makes, at position `seq`."""
+        v = self.values
+        return trusted(Message, {
+            "id": self.target, "session_id": v["session_id"], "seq": seq, "type": v["type"], "role": v["role"],
+            "content": v["content"], "tool_uses": self.obj("tool_uses"), "usage": self.obj("usage"),
+            "timestamp": v["timestamp"], "payload": self.obj("payload"),
+        })
+
+    def recorded_usage(self, row_id: int | None) -> Usage:
+        """The usage record a record_usage write makes."""
+        v = self.values
+        return trusted(Usage, {
+            "id": row_id, "session_id": v["session_id"], "tokens_input": v["tokens_input"],
+            "tokens_output": v["tokens_output"], "tokens_cache": v["tokens_cache"], "cost_usd": v["cost_usd"],
+            "model": v["model"], "timestamp": v["timestamp"], "source_id": v["source_id"],
+        })
 
     @property
     def live(self) -> bool:

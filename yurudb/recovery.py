@@ -124,14 +124,15 @@ async def start(path: str | Path | None, options: Options, on_event: Listener | 
         except DatabaseError as exc:
             failure, step.detail = exc, str(exc)
 
-    common = {"durability": options.durability, "busy_timeout_ms": options.busy_timeout_ms}
-    conn = ThreadConnection(db, max_size_bytes=options.max_size_bytes, **common)
+    conn = ThreadConnection(db, durability=options.durability, busy_timeout_ms=options.busy_timeout_ms,
+                            max_size_bytes=options.max_size_bytes)
     fallback = Fallback(db, bus.emit)
     fallback.prepare = lambda: _migrate_if_behind(db, options, report=None)
     writer = Writer(conn, batch_size=options.batch_size, linger=options.linger_ms / 1000,
                     queue_size=options.queue_size, max_messages=options.max_messages_per_session,
                     fallback=fallback)
-    readers = ReaderPool(db, size=options.readers, **common)
+    readers = ReaderPool(db, size=options.readers, durability=options.durability,
+                         busy_timeout_ms=options.busy_timeout_ms)
     store = Store(db, writer, readers, bus=bus, backup_keep=options.backup_keep)
     store.recovery = report
     journal, torn = fallback.journal.read()

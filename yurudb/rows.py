@@ -22,7 +22,7 @@ USAGE_COLUMNS = "id, session_id, tokens_input, tokens_output, tokens_cache, cost
 # The C scanner behind json.loads, called directly: our columns hold compact JSON we wrote
 # ourselves, so the whitespace handling json.loads wraps around it is pure overhead on a
 # 10,000-message load. Anything it does not accept goes through json.loads as usual.
-_scan = json.JSONDecoder().scan_once
+_scan = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
 
 
 def _json(value: str | None) -> Any:

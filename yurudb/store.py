@@ -378,7 +378,8 @@ class Store:
         """The newest `limit` messages (all when None), oldest first; `before=seq` pages further back."""
         self._live()
         check.ident(session_id, "session_id")
-        where, params = "session_id = ?", [session_id]
+        where = "session_id = ?"
+        params: list[Any] = [session_id]
         if before is not None:
             where += " AND seq < ?"
             params.append(check.integer(before, "before"))
@@ -480,7 +481,8 @@ class Store:
                 "session": "session_id"}
         if by not in keys:
             raise ValidationError(f"by must be one of {sorted(keys)}, not {by!r}")
-        where, params = [], []
+        where: list[str] = []
+        params: list[Any] = []
         if since is not None:
             where.append("timestamp >= ?")
             params.append(check.timestamp(since, "since"))

@@ -53,7 +53,7 @@ class Factory:
         made = []
         for i in range(count):
             kind = "user" if i % 2 == 0 else "assistant"
-            message = {"type": kind, "role": kind, "content": f"{kind} message {i + 1}"}
+            message: dict[str, Any] = {"type": kind, "role": kind, "content": f"{kind} message {i + 1}"}
             if kind == "assistant":
                 message["usage"] = {"input_tokens": 10, "output_tokens": 20}
             made.append({**message, **fields})

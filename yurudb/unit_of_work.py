@@ -24,7 +24,7 @@ class Tx:
         """Run one statement, returning its rows (if any)."""
         return self.conn.execute(sql, params).fetchall()
 
-    def executemany(self, sql: str, rows: list[Sequence[Any]]) -> None:
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         """Run one statement over many parameter rows."""
         if rows:
             self.conn.executemany(sql, rows)

@@ -78,7 +78,7 @@ async def _import_one(store: Store, s: dict[str, Any], report: SnapshotReport) -
         meta["snapshot_extra"] = extra
     if analytics is not None and not isinstance(analytics, list):
         meta["snapshot_analytics"] = analytics
-    fields = {
+    fields: dict[str, Any] = {
         "name": s.get("name") or f"Session {sid[:8]}",
         "status": s.get("status") or "pending",
         "working_directory": s.get("workingDirectory"),
