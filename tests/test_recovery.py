@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import sqlite3
@@ -133,8 +134,12 @@ async def test_a_blank_database_is_not_backed_up_but_an_old_schema_is(db_path: P
     # an unknown revision cannot be migrated: the store must say so and keep working from memory
     async with yurudb.open(db_path, daily_backup=False) as store:
         assert store.state == "degraded" and "base_for_test" in (store.recovery.error or "")
+        # the database was backed up before the migration was tried, once (retries do not repeat it)
+        assert store.recovery.backup_made and "pre-migrate" in store.recovery.backup_made
         s = await store.create_session("still usable")
         assert (await store.get_session(s.id)).name == "still usable"
+        await asyncio.sleep(0.5)  # a few retries
+    assert len(backup.list_backups(db_path)) == 1
 
 
 async def test_daily_backup_runs_once_at_start_up(db_path: Path) -> None:

@@ -127,7 +127,8 @@ async def start(path: str | Path | None, options: Options, on_event: Listener | 
     conn = ThreadConnection(db, durability=options.durability, busy_timeout_ms=options.busy_timeout_ms,
                             max_size_bytes=options.max_size_bytes)
     fallback = Fallback(db, bus.emit)
-    fallback.prepare = lambda: _migrate_if_behind(db, options, report=None)
+    # Retries migrate too (a database that came back may be behind); one backup before it is enough.
+    fallback.prepare = lambda: _migrate_if_behind(db, options, None, backup_first=report.backup_made is None)
     writer = Writer(conn, batch_size=options.batch_size, linger=options.linger_ms / 1000,
                     queue_size=options.queue_size, max_messages=options.max_messages_per_session,
                     fallback=fallback)
@@ -204,7 +205,9 @@ async def _repair_if_corrupt(db: Path, report: RecoveryReport, steps: _Steps, bu
         bus.emit(BackupRestored(backup=report.backup_restored, quarantined=tuple(report.quarantined)))
 
 
-async def _migrate_if_behind(db: Path, options: Options, report: RecoveryReport | None) -> str:
+async def _migrate_if_behind(
+    db: Path, options: Options, report: RecoveryReport | None, *, backup_first: bool = True
+) -> str:
     """Back up (unless the database is new), then upgrade to head; returns what was done."""
     engine = create_engine(db, role="maintenance", durability=options.durability,
                            busy_timeout_ms=options.busy_timeout_ms)
@@ -213,7 +216,7 @@ async def _migrate_if_behind(db: Path, options: Options, report: RecoveryReport 
         head = migrations.head_revision()
         if current == head:
             return f"at {head}"
-        if not integrity.is_blank(db) and current is not None:
+        if backup_first and not integrity.is_blank(db) and current is not None:
             made = await asyncio.to_thread(backup.make_backup, db, None, keep=options.backup_keep,
                                            label="pre-migrate")
             if report is not None:
