@@ -402,3 +402,11 @@ async def test_checkpoints_run_off_the_write_path_once_writes_pause(db_path: Pat
         alone.write_bytes(db_path.read_bytes())
         count = sqlite3.connect(alone).execute("SELECT COUNT(*) FROM messages").fetchone()[0]
         assert count == 200
+
+
+async def test_a_full_queue_makes_callers_wait_not_fail(db_path: Path) -> None:
+    async with yurudb.open(db_path, queue_size=2, batch_size=3, daily_backup=False) as store:
+        s = await store.create_session("s")
+        done = await asyncio.gather(*(store.append_message(s.id, type="user", content=str(i)) for i in range(100)))
+        assert len(done) == 100
+        assert [m.content for m in await store.get_messages(s.id, limit=None)] == [str(i) for i in range(100)]

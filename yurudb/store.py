@@ -272,16 +272,17 @@ class Store:
             payload = {k: v for k, v in kw.items() if v is not None}
         else:
             payload = dict(message)
-        get = lambda key: kw[key] if kw.get(key) is not None else payload.get(key)  # noqa: E731
-        mid = get("id")
+        given = {k: v for k, v in kw.items() if v is not None}
+        fields = {**payload, **given} if given else payload  # explicit arguments win over the dict
+        mid = fields.get("id")
         mid = check.ident(mid, "message id") if mid is not None else check.new_id()
-        mtype = check.message_type(get("type"))
-        role = get("role")
+        mtype = check.message_type(fields.get("type"))
+        role = fields.get("role")
         if role is not None and not isinstance(role, str):
             raise ValidationError("role must be a string")
-        content = get("content")
-        tool_uses, usage = get("tool_uses"), get("usage")
-        stamp = check.timestamp(get("timestamp")) or check.now_ms()
+        content = fields.get("content")
+        tool_uses, usage = fields.get("tool_uses"), fields.get("usage")
+        stamp = check.timestamp(fields.get("timestamp")) or check.now_ms()
         values = {
             "session_id": session_id, "type": mtype, "role": role,
             "content": check.content_text(content),

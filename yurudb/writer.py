@@ -79,7 +79,10 @@ class Writer:
             raise StoreClosedError("the store is closed")
         fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         write.waiters.append(fut)
-        await self._queue.put(write)
+        try:
+            self._queue.put_nowait(write)
+        except asyncio.QueueFull:
+            await self._queue.put(write)  # backpressure: wait for the writer to catch up
         return await fut
 
     async def submit_many(self, writes: list[Write]) -> list[Any]:
