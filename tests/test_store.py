@@ -410,3 +410,18 @@ async def test_a_full_queue_makes_callers_wait_not_fail(db_path: Path) -> None:
         done = await asyncio.gather(*(store.append_message(s.id, type="user", content=str(i)) for i in range(100)))
         assert len(done) == 100
         assert [m.content for m in await store.get_messages(s.id, limit=None)] == [str(i) for i in range(100)]
+
+
+async def test_lone_surrogates_from_javascript_round_trip_and_spoil_nothing(store) -> None:
+    s = await store.create_session("s")
+    odd = {"type": "user", "content": "half an emoji: \ud83d", "meta": {"k": "\udc00"}}
+    results = await asyncio.gather(
+        store.append_message(s.id, type="user", content="before"),
+        store.append_message(s.id, odd),
+        store.append_message(s.id, type="user", content="after"),
+    )
+    stored = await store.get_messages(s.id)
+    assert [m.payload for m in stored] == [results[0].payload, odd, results[2].payload]
+    assert stored[1].content == "half an emoji: \ufffd"
+    with pytest.raises(ValidationError, match="surrogate"):
+        await store.create_session("bad \ud800 name")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import time
 import uuid
 from datetime import datetime
@@ -15,6 +16,23 @@ from .errors import ValidationError
 MAX_NAME_LENGTH = 1_000
 # One encoder for every write: json.dumps with non-default options builds a new one per call.
 _encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode
+# For text with lone surrogates (JavaScript strings can hold them): \ud800 escapes are valid JSON
+# and decode back to the same Python string, where raw surrogates cannot be stored as UTF-8.
+_encode_ascii = json.JSONEncoder(ensure_ascii=True, separators=(",", ":"), allow_nan=False).encode
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def utf8_safe(value: str) -> bool:
+    """Whether SQLite can store the string (no lone surrogates)."""
+    if value.isascii():
+        return True
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 SESSION_FIELDS = ("name", "status", "working_directory", "claude_session_id", "claude_title", "meta")
 
 
@@ -33,7 +51,8 @@ def encode_json(value: Any, what: str) -> str | None:
     if value is None:
         return None
     try:
-        return _encode(value)
+        encoded = _encode(value)
+        return encoded if utf8_safe(encoded) else _encode_ascii(value)
     except (TypeError, ValueError) as exc:
         raise ValidationError(f"{what} is not JSON-serialisable: {exc}") from None
 
@@ -48,6 +67,8 @@ def text(value: Any, what: str, *, required: bool = False, max_length: int | Non
         raise ValidationError(f"{what} must be a string, not {type(value).__name__}")
     if required and not value.strip():
         raise ValidationError(f"{what} must not be empty")
+    if not utf8_safe(value):
+        raise ValidationError(f"{what} is not valid Unicode (it holds a lone surrogate)")
     if max_length is not None and len(value) > max_length:
         raise ValidationError(f"{what} is longer than {max_length} characters")
     return value
@@ -107,9 +128,15 @@ def number(value: Any, what: str) -> float:
 
 
 def content_text(content: Any) -> str | None:
-    """The text projection of message content: a string as is; text (and tool result text) of blocks joined."""
-    if content is None or isinstance(content, str):
-        return content
+    """The text projection of message content: a string as is; text (and tool result text) of blocks joined.
+
+    Lone surrogates become U+FFFD here: this column is for reading and search; the payload keeps
+    the exact text.
+    """
+    if isinstance(content, str):
+        return content if utf8_safe(content) else _SURROGATE.sub("\ufffd", content)
+    if content is None:
+        return None
     if isinstance(content, list):
         parts: list[str] = []
         for block in content:
@@ -122,7 +149,7 @@ def content_text(content: Any) -> str | None:
                 text = inner if isinstance(inner, str) else content_text(inner) if isinstance(inner, list) else None
                 if text:
                     parts.append(text)
-        return "\n".join(parts) if parts else None
+        return content_text("\n".join(parts)) if parts else None
     return encode_json(content, "content")
 
 

@@ -218,10 +218,15 @@ class Writer:
                     return
                 await self._handle_failure(writes, exc)
                 return
-            except Exception as exc:  # a bug must fail the callers, never hang them
+            except Exception as exc:  # a bug must fail its callers, never hang them or sink the batch
+                if len(writes) > 1:
+                    for w in writes:
+                        await self._commit([w])
+                    return
                 log.exception("yurudb writer: unexpected error")
-                for w in writes:
-                    w.fail(exc)
+                writes[0].fail(exc)
+                if self.fallback is not None:
+                    self.fallback.emit(WriteFailed(error=repr(exc), writes=1))
                 return
             break
         if self.on_committed is not None:
