@@ -186,3 +186,40 @@ async def test_uncreatable_folder_starts_degraded_in_memory(tmp_path: Path) -> N
         s = await store.create_session("memory only")
         await store.append_message(s.id, type="user", content="kept in memory")
         assert [m.content for m in await store.get_messages(s.id)] == ["kept in memory"]
+
+
+async def test_a_torn_last_journal_line_is_skipped_and_the_rest_replayed(db_path: Path) -> None:
+    store = await yurudb.open(db_path, daily_backup=False)
+    s = await store.create_session("s")
+    await store.set_max_size(db_path.stat().st_size)
+    written = [await store.append_message(s.id, type="user", content=f"{i}{BLOB}") for i in range(30)]
+    await store.close()
+    journal = db_path.with_name(db_path.name + ".journal")
+    with open(journal, "ab") as f:
+        f.write(b'{"kind":"append_message","target":"torn","val')  # a crash in the middle of a write
+    async with yurudb.open(db_path, daily_backup=False) as store:
+        assert store.recovery.journal_entries_replayed == 30
+        assert [m.id for m in await store.get_messages(s.id, limit=None)] == [m.id for m in written]
+    assert not journal.exists()
+
+
+async def test_an_unreadable_journal_is_kept_aside_never_deleted(db_path: Path) -> None:
+    store = await yurudb.open(db_path, daily_backup=False)
+    s = await store.create_session("s")
+    await store.set_max_size(db_path.stat().st_size)
+    for i in range(10):
+        await store.append_message(s.id, type="user", content=f"{i}{BLOB}")
+    await store.close()
+    journal = db_path.with_name(db_path.name + ".journal")
+    os.chmod(journal, 0o000)
+    try:
+        probe(db_path)  # a process that cannot read it opens, works, closes
+    finally:
+        os.chmod(journal, 0o600)
+    kept = list(db_path.parent.glob(journal.name + "*"))
+    assert kept, "the journal was deleted"
+    # once readable again, the next start replays it
+    async with yurudb.open(db_path, daily_backup=False) as store:
+        assert store.recovery.journal_entries_replayed >= 10
+        assert await store.count_messages(s.id) == 10
+    assert not list(db_path.parent.glob(journal.name + "*"))
