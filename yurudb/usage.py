@@ -1,0 +1,132 @@
+"""Token and cost records: recording them, and totals by model, day or session."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any, Literal
+
+from . import validation as check
+from .entities import Usage
+from .errors import ValidationError
+from .ops import Write
+from .reading import StoreBase
+from .rows import USAGE_COLUMNS, usage_from_row
+
+GroupBy = Literal["model", "day", "session"]
+
+
+class UsageAPI(StoreBase):
+    """The usage half of the store's API."""
+
+    async def record_usage(
+        self,
+        session_id: str,
+        *,
+        model: str | None = None,
+        tokens_input: int = 0,
+        tokens_output: int = 0,
+        tokens_cache: int = 0,
+        cost_usd: float = 0.0,
+        timestamp: int | datetime | str | None = None,
+        source_id: str | None = None,
+    ) -> Usage:
+        """Record tokens and cost; a repeated `source_id` in the same session replaces, never double-counts."""
+        self._live()
+        values = {
+            "session_id": check.ident(session_id, "session_id"),
+            "model": check.text(model, "model"),
+            "tokens_input": check.integer(tokens_input, "tokens_input"),
+            "tokens_output": check.integer(tokens_output, "tokens_output"),
+            "tokens_cache": check.integer(tokens_cache, "tokens_cache"),
+            "cost_usd": check.number(cost_usd, "cost_usd"),
+            "timestamp": check.timestamp(timestamp) or check.now_ms(),
+            "source_id": check.text(source_id, "source_id"),
+        }
+        return await self._writer.submit(Write("record_usage", session_id, values))
+
+    async def usage_records(self, session_id: str) -> list[Usage]:
+        """A session's usage records, oldest first."""
+        self._live()
+        check.ident(session_id, "session_id")
+        rows = await self._read(f"SELECT {USAGE_COLUMNS} FROM analytics WHERE session_id = ? ORDER BY id",
+                                (session_id,))
+        found = [usage_from_row(r) for r in rows]
+        if self._writer.degraded:
+            found += [u for u in self._overlay().usage if u.session_id == session_id]
+        return found
+
+    async def session_totals(self) -> dict[str, dict[str, Any]]:
+        """Per session: message count, tokens and cost (for listings)."""
+        self._live()
+        totals: dict[str, dict[str, Any]] = {}
+        for sid, count in await self._read("SELECT session_id, COUNT(*) FROM messages GROUP BY session_id"):
+            totals.setdefault(sid, {"messages": 0, "tokens": 0, "cost_usd": 0.0})["messages"] = count
+        for sid, tokens, cost in await self._read(
+            "SELECT session_id, SUM(tokens_input + tokens_output + tokens_cache), SUM(cost_usd) "
+            "FROM analytics GROUP BY session_id"
+        ):
+            row = totals.setdefault(sid, {"messages": 0, "tokens": 0, "cost_usd": 0.0})
+            row["tokens"], row["cost_usd"] = tokens or 0, float(cost or 0.0)
+        return totals
+
+    async def usage_summary(
+        self,
+        *,
+        by: GroupBy = "model",
+        since: int | datetime | str | None = None,
+        until: int | datetime | str | None = None,
+        session_id: str | None = None,
+    ) -> list[dict[str, Any]]:
+        """Totals of tokens and cost grouped by model, day (UTC) or session, over an optional time range."""
+        self._live()
+        keys = {"model": "COALESCE(model, 'unknown')",
+                "day": "strftime('%Y-%m-%d', timestamp / 1000, 'unixepoch')",
+                "session": "session_id"}
+        if by not in keys:
+            raise ValidationError(f"by must be one of {sorted(keys)}, not {by!r}")
+        where: list[str] = []
+        params: list[Any] = []
+        if since is not None:
+            where.append("timestamp >= ?")
+            params.append(check.timestamp(since, "since"))
+        if until is not None:
+            where.append("timestamp < ?")
+            params.append(check.timestamp(until, "until"))
+        if session_id is not None:
+            where.append("session_id = ?")
+            params.append(check.ident(session_id, "session_id"))
+        sql = (
+            f"SELECT {keys[by]} AS k, COUNT(*), SUM(tokens_input), SUM(tokens_output), SUM(tokens_cache), "
+            f"SUM(cost_usd) FROM analytics {'WHERE ' + ' AND '.join(where) if where else ''} "
+            f"GROUP BY k ORDER BY k"
+        )
+        read = self._read_or_nothing if self._writer.degraded else self._read
+        totals = {
+            r[0]: {by: r[0], "records": r[1], "tokens_input": r[2] or 0, "tokens_output": r[3] or 0,
+                   "tokens_cache": r[4] or 0, "cost_usd": float(r[5] or 0.0)}
+            for r in await read(sql, params)
+        }
+        if self._writer.degraded:
+            self._add_overlay_usage(totals, by, params_since=since, until=until, session_id=session_id)
+        return [totals[k] for k in sorted(totals, key=lambda k: (k is None, k))]
+
+    def _add_overlay_usage(self, totals: dict[Any, dict[str, Any]], by: str, *, params_since: Any,
+                           until: Any, session_id: str | None) -> None:
+        """Fold usage records still waiting in the overlay into database totals."""
+        lo = check.timestamp(params_since) if params_since is not None else None
+        hi = check.timestamp(until) if until is not None else None
+        for u in self._overlay().usage:
+            ts = u.timestamp or 0
+            if (lo is not None and ts < lo) or (hi is not None and ts >= hi):
+                continue
+            if session_id is not None and u.session_id != session_id:
+                continue
+            key = {"model": u.model or "unknown", "session": u.session_id,
+                   "day": datetime.fromtimestamp(ts / 1000, tz=timezone.utc).strftime("%Y-%m-%d")}[by]
+            row = totals.setdefault(key, {by: key, "records": 0, "tokens_input": 0, "tokens_output": 0,
+                                          "tokens_cache": 0, "cost_usd": 0.0})
+            row["records"] += 1
+            row["tokens_input"] += u.tokens_input
+            row["tokens_output"] += u.tokens_output
+            row["tokens_cache"] += u.tokens_cache
+            row["cost_usd"] += u.cost_usd
