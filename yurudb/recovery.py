@@ -136,13 +136,37 @@ async def start(path: str | Path | None, options: Options, on_event: Listener | 
                          busy_timeout_ms=options.busy_timeout_ms)
     store = Store(db, writer, readers, bus=bus, backup_keep=options.backup_keep)
     store.recovery = report
+    try:
+        await _recover(store, db, conn, fallback, options, report, steps, failure)
+    except BaseException:
+        await store.close()  # nothing may leak from a start-up that did not finish
+        raise
+    store._attach_checkpointer(Checkpointer(db, writer, options.durability, options.checkpoint_interval))
+    store._started = True
+    report.state = store.state
+    if not writer.degraded and options.daily_backup and report.sessions_restored and backup.backup_is_due(db):
+        # Off the start-up path: a backup of a large history takes seconds.
+        store._spawn(_daily_backup(store), finish_at_close=True)
+    return store
+
+
+async def _recover(
+    store: Store,
+    db: Path,
+    conn: ThreadConnection,
+    fallback: Fallback,
+    options: Options,
+    report: RecoveryReport,
+    steps: _Steps,
+    failure: BaseException | None,
+) -> None:
+    """The steps after the path: repair, migrate, replay, mark, load; any storage failure degrades."""
     journal, torn = fallback.journal.read()
     if torn:
         log.warning("spill journal %s: %d unreadable lines skipped", fallback.journal.path, torn)
-
     if failure is None:
         try:
-            await _repair_if_corrupt(db, report, steps, bus)
+            await _repair_if_corrupt(db, report, steps, store.bus)
             with steps.step("migrate") as step, errors.translated():
                 # Alembic (and its engine) only when the stamp says the schema is behind.
                 if await conn.call(migrations.stamped_revision) == migrations.head_revision():
@@ -158,6 +182,10 @@ async def start(path: str | Path | None, options: Options, on_event: Listener | 
             with steps.step("mark interrupted") as step, errors.translated():
                 report.sessions_interrupted = await conn.call(_mark_interrupted)
                 step.detail = f"{report.sessions_interrupted} sessions"
+            with steps.step("load session index") as step:
+                report.sessions_restored = await store.count_sessions()
+                await store.list_sessions(limit=INDEX_PRELOAD)  # the sidebar's first screen, cached
+                step.detail = f"{report.sessions_restored} sessions"
         except (DatabaseError, MigrationError, OSError) as exc:
             failure = exc
             await conn.reset()
@@ -168,20 +196,10 @@ async def start(path: str | Path | None, options: Options, on_event: Listener | 
             # Still in the journal file; the overlay serves them until the database comes back.
             await fallback.accept(journal, journal=False)
             report.journal_entries_pending = len(journal)
-
-    writer.start()
-    with steps.step("load session index") as step:
-        report.sessions_restored = await store.count_sessions()
-        if not writer.degraded:
-            await store.list_sessions(limit=INDEX_PRELOAD)
-        step.detail = f"{report.sessions_restored} sessions"
-    store._attach_checkpointer(Checkpointer(db, writer, options.durability, options.checkpoint_interval))
-    store._started = True
-    report.state = store.state
-    if not writer.degraded and options.daily_backup and report.sessions_restored and backup.backup_is_due(db):
-        # Off the start-up path: a backup of a large history takes seconds.
-        store._spawn(_daily_backup(store), finish_at_close=True)
-    return store
+        with steps.step("load session index") as step:
+            report.sessions_restored = await store.count_sessions()  # whatever can be read, plus memory
+            step.detail = f"{report.sessions_restored} sessions (degraded)"
+    store._writer.start()
 
 
 async def _repair_if_corrupt(db: Path, report: RecoveryReport, steps: _Steps, bus: EventBus) -> None:

@@ -120,10 +120,13 @@ class Store(UsageAPI):
             _warn(f"yurudb store {self.path} was never closed; call `await store.close()`",
                   ResourceWarning, source=self, stacklevel=2)
             # Without a loop nothing can be awaited; stop the threads so the process can exit.
-            self._readers.abandon()
-            if self._checkpointer is not None:
-                self._checkpointer.abandon()
-            self._writer.connection.abandon()
+            try:
+                self._readers.abandon()
+                if self._checkpointer is not None:
+                    self._checkpointer.abandon()
+                self._writer.connection.abandon()
+            except RuntimeError:  # the interpreter is shutting down: its threads are going anyway
+                pass
 
     def _attach_checkpointer(self, checkpointer: Any) -> None:
         self._checkpointer = checkpointer
