@@ -149,3 +149,16 @@ async def test_daily_backup_runs_once_at_start_up(db_path: Path) -> None:
     async with yurudb.open(db_path) as store:
         pass
     assert len(backup.list_backups(db_path)) == 1
+
+
+async def test_a_start_up_that_fails_outright_leaves_no_threads_behind(db_path: Path) -> None:
+    import threading
+
+    import pytest
+
+    before = threading.active_count()
+    with pytest.raises(yurudb.ValidationError):
+        await yurudb.open(db_path, durability="eventually")  # type: ignore[arg-type]
+    with pytest.raises(yurudb.ValidationError):
+        await yurudb.open(db_path, batch_size=0)
+    assert threading.active_count() == before

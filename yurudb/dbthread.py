@@ -36,6 +36,7 @@ class ThreadConnection:
         self.max_size_bytes = max_size_bytes
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="yurudb-writer")
         self._conn: sqlite3.Connection | None = None
+        self._closed = False
 
     def _connection(self) -> sqlite3.Connection:
         if self._conn is None:
@@ -72,7 +73,10 @@ class ThreadConnection:
         self._executor.shutdown(wait=False)
 
     async def close(self) -> None:
-        """Close the connection and stop the thread."""
+        """Close the connection and stop the thread (idempotent)."""
+        if self._closed:
+            return
+        self._closed = True
         await self.reset()
         self._executor.shutdown(wait=True)
 

@@ -107,11 +107,9 @@ class Writer:
         await fut
 
     async def close(self) -> None:
-        """Commit what is queued, then stop."""
-        if self._task is None:
-            return
+        """Commit what is queued, then stop (also after a start-up that never started the task)."""
         self._closing = True
-        if not self._task.done():
+        if self._task is not None and not self._task.done():
             await self._queue.put(_STOP)
             await self._task
         await self.connection.close()
