@@ -25,7 +25,7 @@ async def read_pragmas(path: Path, role: str, durability: str) -> dict[str, obje
         await engine.dispose()
 
 
-@pytest.mark.parametrize("role", ["writer", "reader", "maintenance"])
+@pytest.mark.parametrize("role", ["reader", "maintenance"])
 @pytest.mark.parametrize("durability", ["full", "normal"])
 async def test_every_connection_gets_the_pragmas(db_path: Path, role: str, durability: str) -> None:
     got = await read_pragmas(db_path, role, durability)

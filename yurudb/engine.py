@@ -63,20 +63,23 @@ def create_engine(
     pool_size: int = READER_POOL_SIZE,
     busy_timeout_ms: int = BUSY_TIMEOUT_MS,
 ) -> AsyncEngine:
-    """An async engine for one role: one writer connection, a small reader pool, or throwaway."""
-    statements = pragmas(durability, busy_timeout_ms=busy_timeout_ms)
+    """An async SQLAlchemy engine: a small reader pool, or throwaway connections for maintenance.
+
+    The store's own writer and readers do not go through SQLAlchemy (see yurudb/readers.py); these
+    engines serve Alembic and the command line.
+    """
     if role == "writer":
-        statements.append(f"PRAGMA wal_autocheckpoint = {WRITER_AUTOCHECKPOINT}")
+        raise ValueError("the writer is a plain sqlite3 connection: use connect_sync(role='writer')")
+    statements = pragmas(durability, busy_timeout_ms=busy_timeout_ms)
     kwargs: dict[str, Any]
     if role == "maintenance":
         kwargs = {"poolclass": NullPool}
     else:
-        size = 1 if role == "writer" else pool_size
-        kwargs = {"poolclass": AsyncAdaptedQueuePool, "pool_size": size, "max_overflow": 0}
+        kwargs = {"poolclass": AsyncAdaptedQueuePool, "pool_size": pool_size, "max_overflow": 0}
     engine = create_async_engine(database_url(path), **kwargs)
     # BEGIN IMMEDIATE takes the write lock up front: a deferred BEGIN that later upgrades can
     # fail with SQLITE_BUSY at once instead of waiting out busy_timeout.
-    begin_sql = "BEGIN IMMEDIATE" if role in ("writer", "maintenance") else "BEGIN"
+    begin_sql = "BEGIN IMMEDIATE" if role == "maintenance" else "BEGIN"
 
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:

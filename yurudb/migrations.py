@@ -110,8 +110,3 @@ def stamped_revision(conn: sqlite3.Connection) -> str | None:
             return None
         raise
     return row[0] if row else None
-
-
-async def needs_upgrade(engine: AsyncEngine) -> bool:
-    """Whether the database is behind the newest revision."""
-    return await current_revision(engine) != head_revision()
