@@ -59,7 +59,7 @@ def create_engine(
     path: Path | str,
     *,
     durability: Durability = "full",
-    role: Role = "writer",
+    role: Role = "maintenance",
     pool_size: int = READER_POOL_SIZE,
     busy_timeout_ms: int = BUSY_TIMEOUT_MS,
 ) -> AsyncEngine:
