@@ -449,7 +449,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{name} done in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
     print(table(res))
     Path(args.json).write_text(json.dumps({"machine": res.machine, "quick": res.quick,
-                                           "rows": [asdict(r) | {"ratio": r.ratio} for r in res.rows]}, indent=2))
+                                           "rows": [asdict(r) | {"ratio": r.ratio if r.raw else None}
+                                                    for r in res.rows]}, indent=2, allow_nan=False))
     return 0
 
 
