@@ -149,9 +149,6 @@ class Overlay:
             except (NotFoundError, ConflictError) as exc:
                 results.append((w, exc))
                 continue
-            if w.kind == "record_usage" and w.values.get("source_id") is None:
-                # Replaying the journal twice (a crash between commit and clear) must not count twice.
-                w.values["source_id"] = f"yurudb-journal:{new_id()}"
             self.writes.append(w)
             results.append((w, result))
         return results
@@ -212,6 +209,9 @@ class Overlay:
         sid = v["session_id"]
         if await self._session(sid, base) is None:
             raise NotFoundError(f"session {sid} not found")
+        if v.get("source_id") is None:
+            # Replaying the journal twice (a crash between commit and clear) must not count twice.
+            v["source_id"] = f"yurudb-journal:{new_id()}"
         usage = w.recorded_usage(None)
         self.usage.append(usage)
         return usage

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import gc
 import json
-from collections.abc import Callable
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 from .entities import Message, Session, Usage

@@ -206,20 +206,14 @@ class Writer:
                     await asyncio.sleep(min(0.05 * 2**attempt, 1.0) * (0.5 + random.random()))
                     continue
                 if exc.__class__ is DatabaseError and len(writes) > 1:
-                    # Not a storage fault (e.g. a constraint we did not foresee): one transaction per
-                    # write, so only the write at fault fails.
-                    for k, w in enumerate(writes):
-                        if self.degraded and self.fallback is not None:
-                            await self.fallback.accept(writes[k:])
-                            return
-                        await self._commit([w])
+                    # Not a storage fault (e.g. a constraint we did not foresee).
+                    await self._one_at_a_time(writes)
                     return
                 await self._handle_failure(writes, exc)
                 return
             except Exception as exc:  # a bug must fail its callers, never hang them or sink the batch
                 if len(writes) > 1:
-                    for w in writes:
-                        await self._commit([w])
+                    await self._one_at_a_time(writes)
                     return
                 log.exception("yurudb writer: unexpected error")
                 writes[0].fail(exc)
@@ -234,6 +228,15 @@ class Writer:
                 w.fail(result)
             else:
                 w.resolve(result)
+
+    async def _one_at_a_time(self, writes: list[Write]) -> None:
+        """One transaction per write, so only the write at fault fails; after a degrade, the rest
+        go to the fallback in order (nothing may reach the database ahead of the journal)."""
+        for k, w in enumerate(writes):
+            if self.degraded and self.fallback is not None:
+                await self.fallback.accept(writes[k:])
+                return
+            await self._commit([w])
 
     async def _apply(self, writes: list[Write]) -> tuple[list[Any], BatchEffects]:
         with errors.translated():
