@@ -1,12 +1,15 @@
-"""Models built from database rows without validation are the same as validated ones."""
+"""Models built from database rows without validation are the same as validated ones; JSON encoding is json.dumps's."""
 
 from __future__ import annotations
+
+import json
 
 import pytest
 from pydantic import ValidationError as PydanticValidationError
 
 from yurudb.entities import Message, Session, Usage
 from yurudb.rows import message_from_row, session_from_row, usage_from_row
+from yurudb.validation import encode_json
 
 
 def test_session_from_row_equals_a_validated_session() -> None:
@@ -42,3 +45,18 @@ def test_json_columns_with_whitespace_still_decode() -> None:
     from yurudb.rows import _json
 
     assert _json('  {"a": 1}  ') == {"a": 1} and _json("[1, 2]") == [1, 2] and _json(None) is None
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        {"type": "assistant", "content": [{"type": "text", "text": "héllo ✓ \"q\" \\ \n"}], "n": 1.5, "k": None},
+        {1: "int key", "t": True, "f": False, "big": 10**30, "neg": -0.0, "tiny": 1e-300},
+        ["a", ["b", {}], []],
+        "plain text",
+        3,
+    ],
+)
+def test_encoder_matches_json_dumps(value: object) -> None:
+    expected = json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    assert encode_json(value, "v") == expected

@@ -258,6 +258,12 @@ async def test_record_usage_with_a_source_id_counts_once(store) -> None:
     assert row["tokens_output"] == 10 and row["records"] == 2
 
 
+def _circular() -> dict:
+    message: dict = {"type": "user", "content": "x"}
+    message["self"] = message
+    return message
+
+
 @pytest.mark.parametrize(
     "call",
     [
@@ -272,6 +278,7 @@ async def test_record_usage_with_a_source_id_counts_once(store) -> None:
         lambda st, sid: st.append_message(sid, type="user", content={1, 2}),
         lambda st, sid: st.append_message(sid, type="user", usage=float("nan")),
         lambda st, sid: st.append_message(sid, type="user", role=7),
+        lambda st, sid: st.append_message(sid, _circular()),
         lambda st, sid: st.append_message(sid, type="user", timestamp="yesterday"),
         lambda st, sid: st.append_message(sid, "not a dict"),
         lambda st, sid: st.append_message(123, type="user"),

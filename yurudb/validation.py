@@ -7,18 +7,41 @@ import math
 import re
 import time
 import uuid
+from collections.abc import Callable
 from datetime import datetime
+from json import encoder as json_encoder
 from typing import Any
 
 from .entities import MESSAGE_TYPES, SESSION_STATUSES
 from .errors import ValidationError
 
 MAX_NAME_LENGTH = 1_000
-# One encoder for every write: json.dumps with non-default options builds a new one per call.
-_encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode
+
+
+def _unserialisable(value: Any) -> Any:
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+
+
+def _encoder(ensure_ascii: bool) -> Callable[[Any], str]:
+    """Compact, NaN-refusing JSON encoding through one prebuilt C encoder.
+
+    JSONEncoder.encode builds a new C encoder (and its closures) on every call; building it once
+    saves ~1.5 us per call, two or three calls per appended message. Without the circular-reference
+    markers, a cycle ends in RecursionError, which encode_json reports like any unserialisable value.
+    """
+    make = getattr(json_encoder, "c_make_encoder", None)
+    if make is None:  # no C accelerator (other Pythons): the stdlib path
+        return json.JSONEncoder(ensure_ascii=ensure_ascii, separators=(",", ":"), allow_nan=False).encode
+    basestring = json_encoder.encode_basestring_ascii if ensure_ascii else json_encoder.encode_basestring
+    encode = make(None, _unserialisable, basestring, None, ":", ",", False, False, False)
+    join = "".join
+    return lambda value: join(encode(value, 0))
+
+
+_encode = _encoder(ensure_ascii=False)
 # For text with lone surrogates (JavaScript strings can hold them): \ud800 escapes are valid JSON
 # and decode back to the same Python string, where raw surrogates cannot be stored as UTF-8.
-_encode_ascii = json.JSONEncoder(ensure_ascii=True, separators=(",", ":"), allow_nan=False).encode
+_encode_ascii = _encoder(ensure_ascii=True)
 
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
@@ -33,6 +56,8 @@ def utf8_safe(value: str) -> bool:
     except UnicodeEncodeError:
         return False
     return True
+
+
 SESSION_FIELDS = ("name", "status", "working_directory", "claude_session_id", "claude_title", "meta")
 
 
@@ -53,6 +78,8 @@ def encode_json(value: Any, what: str) -> str | None:
     try:
         encoded = _encode(value)
         return encoded if utf8_safe(encoded) else _encode_ascii(value)
+    except RecursionError:
+        raise ValidationError(f"{what} is not JSON-serialisable: it is circular or nested too deeply") from None
     except (TypeError, ValueError) as exc:
         raise ValidationError(f"{what} is not JSON-serialisable: {exc}") from None
 
