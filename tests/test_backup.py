@@ -93,7 +93,7 @@ def test_two_processes_writing_one_file_both_succeed(db_path: Path) -> None:
     procs = [subprocess.Popen([sys.executable, CHILD, "append-n", str(db_path), name, "300"],
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for name in ("a", "b")]
     outs = [p.communicate(timeout=120) for p in procs]
-    for p, (_, err) in zip(procs, outs):
+    for p, (_, err) in zip(procs, outs, strict=True):
         assert p.returncode == 0 and "locked" not in err, err
     conn = sqlite3.connect(db_path)
     for name in ("a", "b"):

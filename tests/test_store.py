@@ -128,7 +128,7 @@ async def test_concurrent_appends_keep_order_and_lose_nothing(store) -> None:
         return [await store.append_message(session_id, type="user", content=f"{n}") for n in range(50)]
 
     results = await asyncio.gather(*(writer(s.id) for s in sessions))
-    for s, acked in zip(sessions, results):
+    for s, acked in zip(sessions, results, strict=True):
         stored = await store.get_messages(s.id, limit=None)
         assert [m.seq for m in stored] == list(range(1, 51))
         assert [m.content for m in stored] == [str(n) for n in range(50)]

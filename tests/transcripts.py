@@ -58,7 +58,7 @@ class Writer:
         seed = f"{self.session_id}/{self.sidechain}/{len(self.lines)}"
         msg_id = f"msg_{uuid.uuid5(uuid.NAMESPACE_URL, seed).hex[:24]}"
         request = f"req_{uuid.uuid5(uuid.NAMESPACE_URL, 'r/' + seed).hex[:24]}"
-        for block, out in zip(blocks, outputs):
+        for block, out in zip(blocks, outputs, strict=True):
             line = {**self._base("assistant"), "requestId": request, "message": {
                 "model": model, "id": msg_id, "type": "message", "role": "assistant", "content": [block],
                 "stop_reason": None, "stop_sequence": None,

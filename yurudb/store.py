@@ -328,7 +328,7 @@ class Store(UsageAPI):
         extra = list(projections) if projections is not None else [{}] * len(messages)
         if len(extra) != len(messages):
             raise ValidationError("projections must match messages one to one")
-        writes = [self._message_write(session_id, m, dict(p)) for m, p in zip(messages, extra)]
+        writes = [self._message_write(session_id, m, dict(p)) for m, p in zip(messages, extra, strict=True)]
         results = await self._writer.submit_many(writes)
         if not return_exceptions:
             for r in results:

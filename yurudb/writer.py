@@ -223,7 +223,7 @@ class Writer:
             break
         if self.on_committed is not None:
             self.on_committed(effects)
-        for w, result in zip(writes, results):
+        for w, result in zip(writes, results, strict=True):
             if isinstance(result, BaseException):
                 w.fail(result)
             else:

@@ -214,7 +214,7 @@ async def import_transcripts(
         last_ts = t.first_ts
         for chunk_lines, chunk_ids in _chunks(t.lines, t.ids):
             projections = []
-            for line, line_id in zip(chunk_lines, chunk_ids):
+            for line, line_id in zip(chunk_lines, chunk_ids, strict=True):
                 projections.append(project(line, line_id, last_ts))
                 last_ts = projections[-1]["timestamp"]
             results = await store.append_messages(session_id, chunk_lines, projections=projections,
