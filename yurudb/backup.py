@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import time
+from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -127,17 +128,23 @@ def backup_is_due(db: Path, every: float = DAY) -> bool:
     return not backups or time.time() - backups[0].stat().st_mtime >= every
 
 
-def quarantine(db: Path) -> list[Path]:
-    """Move the database and its -wal/-shm aside as *.corrupt-<timestamp>; never deletes anything."""
+def quarantine(db: Path, *, record: Callable[[list[Path]], None] | None = None) -> list[Path]:
+    """Move the database and its -wal/-shm aside as *.corrupt-<timestamp>; never deletes anything.
+
+    `record` is told the new names before anything moves (start-up writes its salvage marker then,
+    so a crash halfway still leaves a note of where the damaged files went).
+    """
     stamp = _stamp()
-    moved = []
+    plan = []
     for suffix in ("", "-wal", "-shm", "-journal"):
         p = Path(str(db) + suffix)
         if p.exists():
-            target = Path(f"{p}.corrupt-{stamp}")
-            os.replace(p, target)
-            moved.append(target)
-    return moved
+            plan.append((p, Path(f"{p}.corrupt-{stamp}")))
+    if record is not None:
+        record([target for _, target in plan])
+    for p, target in plan:
+        os.replace(p, target)
+    return [target for _, target in plan]
 
 
 def in_use(db: Path) -> bool:

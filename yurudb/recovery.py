@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import backup, errors, integrity, migrations, paths
+from . import backup, errors, integrity, migrations, paths, salvage
 from .batch import apply_batch
 from .checkpoint import Checkpointer
 from .dbthread import ThreadConnection
@@ -22,6 +22,7 @@ from .events import BackupRestored, EventBus, Listener, RecoveryProgress
 from .fallback import Fallback
 from .ops import Write
 from .readers import ReaderPool
+from .salvage import SalvageReport
 from .store import Store
 from .unit_of_work import UnitOfWork
 from .writer import Writer
@@ -55,6 +56,7 @@ class RecoveryReport:
     backup_restored: str | None = None
     backup_made: str | None = None
     quarantined: list[str] = field(default_factory=list)
+    salvage: SalvageReport | None = None  # rows rescued from a quarantined file
     state: str = "starting"
     error: str | None = None
 
@@ -173,6 +175,7 @@ async def _recover(
                     step.detail = f"at {migrations.head_revision()}"
                 else:
                     step.detail = await _migrate_if_behind(db, options, report)
+            await _salvage_if_pending(db, report, steps)
             with steps.step("replay journal") as step:
                 report.journal_entries_replayed = await _replay(conn, journal, options)
                 if journal:
@@ -208,19 +211,44 @@ async def _repair_if_corrupt(db: Path, report: RecoveryReport, steps: _Steps, bu
         problem = await asyncio.to_thread(integrity.check_file, db)
         step.detail = problem or "ok"
     if problem is None:
+        if salvage.read_marker(db) is not None and integrity.is_blank(db):
+            # A crash came between moving the corrupt file aside and restoring the backup: finish it.
+            await _restore_newest_backup(db, report, steps, bus, "repair interrupted before the restore")
         return
+    log.error("yurudb: %s is corrupt (%s); quarantining it", db, problem)
+    # The marker goes down before anything moves: salvage must happen even after a crash here.
+    moved = await asyncio.to_thread(backup.quarantine, db, record=lambda files: salvage.write_marker(db, files))
+    report.quarantined = [str(p) for p in moved]
+    await _restore_newest_backup(db, report, steps, bus, problem)
+
+
+async def _restore_newest_backup(db: Path, report: RecoveryReport, steps: _Steps, bus: EventBus, why: str) -> None:
+    """Put the newest good backup where the (moved-aside) database was, or start an empty one."""
     with steps.step("restore backup") as step:
-        log.error("yurudb: %s is corrupt (%s); quarantining it", db, problem)
-        moved = await asyncio.to_thread(backup.quarantine, db)
-        report.quarantined = [str(p) for p in moved]
         good = await asyncio.to_thread(backup.newest_good_backup, db)
         if good is not None:
             await asyncio.to_thread(backup.restore_file, good, db)
             report.backup_restored = str(good)
         else:
             paths.prepare(db)  # start again from an empty database; the damaged one stays aside
-        step.detail = f"{problem}; restored {good.name if good else 'nothing (no good backup)'}"
+        step.detail = f"{why}; restored {good.name if good else 'nothing (no good backup)'}"
         bus.emit(BackupRestored(backup=report.backup_restored, quarantined=tuple(report.quarantined)))
+
+
+async def _salvage_if_pending(db: Path, report: RecoveryReport, steps: _Steps) -> None:
+    """Merge what the quarantined file still holds (written since the restored backup) into the database."""
+    files = salvage.read_marker(db)
+    if files is None:
+        return
+    with steps.step("salvage") as step, errors.translated():
+        main, wal = salvage.quarantined_pair(files)
+        if main is not None and main.exists():
+            report.salvage = await asyncio.to_thread(salvage.salvage, main, db, wal=wal)
+            step.detail = report.salvage.summary()
+            log.warning("yurudb: %s from %s", step.detail, main)
+        else:
+            step.detail = "nothing to salvage (the quarantined file is gone)"
+        salvage.clear_marker(db)  # only once the merge has committed
 
 
 async def _migrate_if_behind(

@@ -1,4 +1,4 @@
-"""`yurudb check | backup | restore`."""
+"""`yurudb check | backup | restore | salvage`."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ from typing import Annotated, Optional
 import typer
 
 from .. import backup as backups
-from ..errors import BackupError
+from .. import salvage as salvaging
+from ..errors import BackupError, translated
 from ._edge import console, fail, opened, options, run
 
 
@@ -55,8 +56,34 @@ def restore(ctx: typer.Context, file: Annotated[Path, typer.Argument(help="A bac
         console.print(f"[dim]previous file kept as {p}[/]", highlight=False)
 
 
+def salvage(
+    ctx: typer.Context,
+    file: Annotated[Path, typer.Argument(help="A damaged (or any) yurudb database file, e.g. a quarantined one.")],
+) -> None:
+    """Copy every readable session, message and usage record of FILE into the database (never deletes)."""
+    path = options(ctx).path
+    if not file.is_file():
+        fail(f"no such file: {file}", 2)
+    if file.resolve() == path.resolve():
+        fail("FILE is the database itself", 2)
+
+    async def go() -> salvaging.SalvageReport:
+        async with opened(path):
+            pass  # creates or migrates the database, so the rows land in today's schema
+        if await asyncio.to_thread(backups.in_use, path):
+            raise BackupError("the database is open in another process (close yurucode first)")
+        with translated():
+            return await asyncio.to_thread(salvaging.salvage, file, path, wal=salvaging.wal_beside(file))
+
+    report = run(go())
+    if report.error:
+        fail(report.summary())
+    console.print(report.summary(), highlight=False)
+
+
 def register(app: typer.Typer) -> None:
     """Attach these commands to the root app."""
     app.command()(check)
     app.command()(backup)
     app.command()(restore)
+    app.command()(salvage)

@@ -1,0 +1,335 @@
+"""Salvage: copy every row that can still be read out of a damaged database into a healthy one.
+
+Restoring the newest backup after corruption would lose whatever was written since that backup
+(up to a day of conversations). Salvage reads the quarantined file table by table in rowid order,
+steps over the pages that cannot be read, and merges what it finds into the database: a row the
+damaged file has is newer than the backup's copy of it, so it wins. It never deletes.
+
+A salvage interrupted by a crash is safe to run again: the merge is idempotent, and start-up keeps
+a marker beside the database until the merge has committed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sqlite3
+import tempfile
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .engine import connect_sync
+from .entities import MESSAGE_TYPES
+from .validation import now_ms
+
+CHUNK = 500
+# Rowids are signed 64-bit integers.
+_FIRST_ROWID, _LAST_ROWID = -(2**63), 2**63 - 1
+_TABLES = ("sessions", "messages", "analytics")
+_JSON_COLUMNS = {"sessions": ("metadata",), "messages": ("tool_uses", "usage", "payload"), "analytics": ()}
+
+
+@dataclass
+class SalvageReport:
+    """What a salvage read and merged."""
+
+    source: str = ""
+    sessions: int = 0  # rows read and merged (new, or refreshing an older copy)
+    messages: int = 0
+    usage: int = 0
+    new_sessions: int = 0  # rows the database did not have before (written after its backup)
+    new_messages: int = 0
+    new_usage: int = 0
+    placeholder_sessions: int = 0  # sessions whose row was lost but whose messages were not
+    damaged_regions: int = 0  # stretches of rows that could not be read
+    rows_skipped: int = 0  # rows read but unusable (garbled values, or clashing with the database)
+    error: str | None = None  # the damaged file could not be read at all
+
+    def summary(self) -> str:
+        """One line for logs and the command line."""
+        if self.error:
+            return f"nothing salvaged: {self.error}"
+        return (f"salvaged {self.sessions:,} sessions, {self.messages:,} messages, {self.usage:,} usage records "
+                f"({self.new_sessions:,}, {self.new_messages:,} and {self.new_usage:,} of them new); "
+                f"{self.placeholder_sessions} sessions rebuilt, {self.damaged_regions} unreadable regions, "
+                f"{self.rows_skipped} rows skipped")
+
+
+def marker_path(db: Path) -> Path:
+    """Where start-up records a salvage still to do (the quarantined files), until it has committed."""
+    return Path(f"{db}.salvage")
+
+
+def write_marker(db: Path, files: Sequence[Path]) -> None:
+    """Record the quarantined files to salvage from, durably (written, fsynced, renamed into place)."""
+    target = marker_path(db)
+    tmp = target.with_name(target.name + ".tmp")
+    with open(tmp, "w", encoding="utf-8") as f:
+        json.dump({"files": [str(p) for p in files]}, f)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, target)
+    _fsync_dir(target.parent)
+
+
+def read_marker(db: Path) -> list[Path] | None:
+    """The quarantined files a pending salvage should read, or None when there is none."""
+    try:
+        data = json.loads(marker_path(db).read_text(encoding="utf-8"))
+        return [Path(p) for p in data["files"]]
+    except FileNotFoundError:
+        return None
+    except (ValueError, KeyError, TypeError):
+        return []  # a torn marker: nothing we can act on; the quarantined files stay where they are
+
+
+def clear_marker(db: Path) -> None:
+    """The salvage has committed."""
+    marker_path(db).unlink(missing_ok=True)
+
+
+def quarantined_pair(files: Sequence[Path]) -> tuple[Path | None, Path | None]:
+    """The main file and its WAL among quarantined files (`x.db.corrupt-T`, `x.db-wal.corrupt-T`)."""
+    main = wal = None
+    for p in files:
+        stem = p.name.rsplit(".corrupt-", 1)[0] if ".corrupt-" in p.name else p.name
+        if stem.endswith("-wal"):
+            wal = p
+        elif not stem.endswith(("-shm", "-journal")):
+            main = p
+    return main, wal
+
+
+def wal_beside(file: Path) -> Path | None:
+    """The WAL that goes with a database file: `x.db-wal`, or `x.db-wal.corrupt-T` for `x.db.corrupt-T`."""
+    if ".corrupt-" in file.name:
+        stem, stamp = file.name.rsplit(".corrupt-", 1)
+        candidate = file.with_name(f"{stem}-wal.corrupt-{stamp}")
+    else:
+        candidate = Path(f"{file}-wal")
+    return candidate if candidate.exists() else None
+
+
+def salvage(source: Path, target: Path, *, wal: Path | None = None) -> SalvageReport:
+    """Merge every readable row of `source` (with its WAL, if given) into the database at `target`.
+
+    The source is never written: it is copied aside first (SQLite writes to a database it opens
+    with a WAL). Raises sqlite3.Error only for failures of the target; a source that cannot be read
+    is reported in SalvageReport.error.
+    """
+    report = SalvageReport(source=str(source))
+    with tempfile.TemporaryDirectory(prefix="yurudb-salvage-") as tmp:
+        copy = Path(tmp, "damaged.db")
+        try:
+            shutil.copyfile(source, copy)
+            if wal is not None and wal.exists():
+                shutil.copyfile(wal, Path(f"{copy}-wal"))
+        except OSError as exc:
+            report.error = f"cannot read {source}: {exc.strerror or exc}"
+            return report
+        try:
+            damaged = sqlite3.connect(copy, isolation_level=None)
+        except sqlite3.Error as exc:
+            report.error = str(exc)
+            return report
+        try:
+            out = connect_sync(target, role="maintenance")
+            try:
+                _merge(damaged, out, report)
+            finally:
+                out.close()
+        finally:
+            damaged.close()
+    return report
+
+
+def _merge(damaged: sqlite3.Connection, out: sqlite3.Connection, report: SalvageReport) -> None:
+    try:
+        source_columns = {t: _columns(damaged, t) for t in _TABLES}
+    except sqlite3.DatabaseError as exc:
+        report.error = f"schema unreadable: {exc}"
+        return
+    out.execute("BEGIN IMMEDIATE")
+    try:
+        known = {r[0] for r in out.execute("SELECT id FROM sessions")}
+        before = _counts(out)
+        for table in _TABLES:
+            columns = [c for c in _columns(out, table) if c in source_columns[table]]
+            if "id" not in columns:
+                continue  # the table is missing from the damaged file (or unreadable there)
+            regions = [0]
+            for rows in _scan(damaged, table, columns, regions):
+                usable = [r for r in rows if _usable(table, columns, r)]
+                _adopt_orphans(table, columns, usable, known, out, report)
+                merged = _upsert(out, table, columns, usable)
+                report.rows_skipped += len(rows) - merged
+                setattr(report, _COUNTER[table], getattr(report, _COUNTER[table]) + merged)
+            report.damaged_regions += regions[0]
+        after = _counts(out)
+        # placeholders are counted apart: they hold no data of their own
+        report.new_sessions = after["sessions"] - before["sessions"] - report.placeholder_sessions
+        report.new_messages = after["messages"] - before["messages"]
+        report.new_usage = after["analytics"] - before["analytics"]
+        out.execute("COMMIT")
+    except BaseException:
+        if out.in_transaction:
+            out.execute("ROLLBACK")
+        raise
+
+
+_COUNTER = {"sessions": "sessions", "messages": "messages", "analytics": "usage"}
+
+
+def _adopt_orphans(
+    table: str, columns: list[str], rows: list[tuple[Any, ...]], known: set[str],
+    out: sqlite3.Connection, report: SalvageReport,
+) -> None:
+    """Rows whose session row was lost get a rebuilt session to belong to (never dropped for it)."""
+    if table == "sessions":
+        known.update(r[columns.index("id")] for r in rows)
+        return
+    if "session_id" not in columns:
+        return
+    at = columns.index("session_id")
+    stamp = columns.index("timestamp") if "timestamp" in columns else None
+    for r in rows:
+        sid = r[at]
+        if not isinstance(sid, str) or sid in known:
+            continue
+        when = r[stamp] if stamp is not None and isinstance(r[stamp], int) else now_ms()
+        out.execute(
+            "INSERT OR IGNORE INTO sessions (id, name, status, created_at, updated_at, metadata) "
+            "VALUES (?, ?, 'interrupted', ?, ?, ?)",
+            (sid, f"Recovered session {sid[:8]}", when, when, json.dumps({"salvaged": True})),
+        )
+        known.add(sid)
+        report.placeholder_sessions += 1
+
+
+def _counts(conn: sqlite3.Connection) -> dict[str, int]:
+    return {t: conn.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0] for t in _TABLES}
+
+
+def _columns(conn: sqlite3.Connection, table: str) -> list[str]:
+    return [r[1] for r in conn.execute(f"PRAGMA table_info({table})")]
+
+
+def _scan(
+    conn: sqlite3.Connection, table: str, columns: list[str], regions: list[int]
+) -> Iterator[list[tuple[Any, ...]]]:
+    """Rows of `table` in rowid order, in chunks, stepping over what cannot be read.
+
+    A read that fails is retried with smaller chunks down to one row; when the next row itself
+    cannot be read, a binary search over rowids finds where readable rows start again (past the
+    damaged page), so what is lost is what the damaged pages held and nothing more.
+    """
+    sql = f"SELECT rowid, {', '.join(columns)} FROM {table} WHERE rowid >= ? ORDER BY rowid LIMIT ?"
+    start, chunk = _FIRST_ROWID, CHUNK
+    while True:
+        try:
+            rows = conn.execute(sql, (start, chunk)).fetchall()
+        except sqlite3.DatabaseError:
+            if chunk > 1:
+                chunk = max(1, chunk // 8)
+                continue
+            resume = _readable_from(conn, sql, start)
+            regions[0] += 1
+            if resume is None:
+                return
+            start, chunk = resume, CHUNK
+            continue
+        if not rows:
+            return
+        yield [r[1:] for r in rows]
+        if rows[-1][0] >= _LAST_ROWID:
+            return
+        start, chunk = rows[-1][0] + 1, CHUNK
+
+
+def _readable_from(conn: sqlite3.Connection, sql: str, start: int) -> int | None:
+    """The smallest rowid bound above `start` (which fails) from which reading works again; None if none does."""
+    def ok(bound: int) -> bool:
+        # the whole row, not just its rowid: a row can sit on a good page with its text on a bad one
+        try:
+            conn.execute(sql, (bound, 1)).fetchall()
+            return True
+        except sqlite3.DatabaseError:
+            return False
+
+    step, hi = 1, None
+    while hi is None:
+        bound = min(start + step, _LAST_ROWID)
+        if ok(bound):
+            hi = bound
+        elif bound == _LAST_ROWID:
+            return None
+        step *= 2
+    lo = start  # ok(lo) is False and ok(hi) is True: find the smallest bound that reads
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if ok(mid):
+            hi = mid
+        else:
+            lo = mid
+    return hi
+
+
+def _usable(table: str, columns: list[str], row: tuple[Any, ...]) -> bool:
+    """Whether a row read from a damaged page holds values yurudb could have written."""
+    values = dict(zip(columns, row, strict=True))
+    if table in ("sessions", "messages") and not isinstance(values.get("id"), str):
+        return False
+    if table == "messages" and (not isinstance(values.get("seq"), int) or values.get("type") not in MESSAGE_TYPES):
+        return False
+    for column in _JSON_COLUMNS[table]:
+        text = values.get(column)
+        if text is None:
+            continue
+        try:
+            json.loads(text)
+        except (TypeError, ValueError):
+            return False
+    return True
+
+
+def _upsert(out: sqlite3.Connection, table: str, columns: list[str], rows: list[tuple[Any, ...]]) -> int:
+    """Merge rows, the damaged file's version winning (newer than a backup's); returns rows merged."""
+    if not rows:
+        return 0
+    updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c != "id")
+    where = " WHERE excluded.updated_at >= sessions.updated_at" if table == "sessions" else ""
+    sql = (f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))}) "
+           f"ON CONFLICT(id) DO UPDATE SET {updates}{where}")
+    out.execute("SAVEPOINT chunk")
+    try:
+        out.executemany(sql, rows)
+        out.execute("RELEASE chunk")
+        return len(rows)
+    except sqlite3.IntegrityError:
+        # One row clashes with the database (a unique key held by another row): merge the rest one by one.
+        out.execute("ROLLBACK TO chunk")
+        out.execute("RELEASE chunk")
+    merged = 0
+    for row in rows:
+        try:
+            out.execute(sql, row)
+            merged += 1
+        except sqlite3.IntegrityError:
+            pass
+    return merged
+
+
+def _fsync_dir(folder: Path) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return  # not possible on every platform; the rename itself is still atomic
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
