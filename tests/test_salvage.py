@@ -15,6 +15,8 @@ import pytest
 from typer.testing import CliRunner
 
 import yurudb
+from yurudb import integrity
+from yurudb.errors import DatabaseError
 from yurudb.cli import app
 from yurudb.salvage import marker_path, salvage
 
@@ -209,6 +211,37 @@ def test_a_repair_killed_halfway_finishes_at_the_next_start(db_path: Path, tmp_p
         after = {r[1]: r[1:] for r in table(db_path, MESSAGES)}
         assert after == {r[1]: r[1:] for r in before if r[0] not in lost}, f"killed {delay} s after the marker"
     assert interrupted, "no kill landed inside the repair: the test proved nothing"
+
+
+async def test_corruption_met_at_run_time_in_a_large_file_is_repaired_at_the_next_start(db_path: Path) -> None:
+    # Start-up runs the full quick_check only up to 32 MB; past that, damage shows when it is read.
+    big = "x" * 12_000
+    async with yurudb.open(db_path, daily_backup=False) as store:
+        sessions = [await store.create_session(f"s{i}") for i in range(3)]
+        for s in sessions:
+            for _ in range(2):
+                await store.append_messages(s.id, [{"type": "user", "content": f"{k} {big}"} for k in range(250)])
+    assert db_path.stat().st_size > integrity.FULL_CHECK_MAX_BYTES
+    before = table(db_path, MESSAGES)
+    page, lost = sorted(leaves(db_path, "messages").items())[len(leaves(db_path, "messages")) // 2]
+    victim = next(r for r in before if r[0] == lost[0])[2]  # the session the smashed rows belong to
+    smash(db_path, page)
+
+    async with yurudb.open(db_path, daily_backup=False) as store:
+        assert store.recovery.quarantined == []  # the structural check cannot see it
+        with pytest.raises(DatabaseError):
+            await store.get_messages(victim, limit=None)
+        late = await store.append_message(victim, type="user", content="written after the damage")
+    assert integrity.suspect_path(db_path).exists()
+
+    async with yurudb.open(db_path, daily_backup=False) as store:
+        assert store.recovery.quarantined and store.recovery.salvage.damaged_regions == 1
+        got = await store.get_messages(victim, limit=None)
+        assert got[-1].id == late.id
+    assert not integrity.suspect_path(db_path).exists()
+    after = {r[1]: r[1:] for r in table(db_path, MESSAGES)}
+    assert len(after) == len(before) - len(lost) + 1
+    assert {k: v for k, v in after.items() if k != late.id} == {r[1]: r[1:] for r in before if r[0] not in lost}
 
 
 # ---- the command --------------------------------------------------------------------------------

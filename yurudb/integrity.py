@@ -13,11 +13,37 @@ HEADER = b"SQLite format 3\x00"
 FULL_CHECK_MAX_BYTES = 32 * 1024 * 1024
 
 
+def suspect_path(db: Path) -> Path:
+    """Where a store notes that SQLite reported corruption in a file too big for the start-up quick_check."""
+    return Path(f"{db}.suspect")
+
+
+def mark_suspect(db: Path, reason: str) -> None:
+    """Make the next start-up run the full quick_check on this file (and repair it if that fails)."""
+    try:
+        with open(suspect_path(db), "w", encoding="utf-8") as f:
+            f.write(reason + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+    except OSError:
+        pass  # a folder we cannot write: the corruption will be met again and reported again
+
+
 def check_file(db: Path, *, full_check_max_bytes: int = FULL_CHECK_MAX_BYTES) -> str | None:
     """None if the database looks healthy (or is new and empty), else a description of the damage.
 
-    Raises UnavailableError (or another DatabaseError) when the file cannot be read at all.
+    The full quick_check runs on files up to `full_check_max_bytes`, and on any file a store has
+    marked suspect. Raises UnavailableError (or another DatabaseError) when the file cannot be read.
     """
+    if not suspect_path(db).exists():
+        return _check(db, full_check_max_bytes)
+    problem = _check(db, None)
+    if problem is None:
+        suspect_path(db).unlink(missing_ok=True)  # checked in full and healthy after all
+    return problem
+
+
+def _check(db: Path, full_check_max_bytes: int | None) -> str | None:
     try:
         size = db.stat().st_size
     except FileNotFoundError:
@@ -49,7 +75,7 @@ def check_file(db: Path, *, full_check_max_bytes: int = FULL_CHECK_MAX_BYTES) ->
         raise classify(exc) from exc
     try:
         conn.execute("SELECT name, sql FROM sqlite_master").fetchall()
-        if size <= full_check_max_bytes:
+        if full_check_max_bytes is None or size <= full_check_max_bytes:
             result = [r[0] for r in conn.execute("PRAGMA quick_check")]
             if result != ["ok"]:
                 return "quick_check: " + "; ".join(result[:5])

@@ -6,9 +6,9 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from . import errors
+from . import errors, integrity
 from .entities import Message, Session
-from .errors import DatabaseError, NotFoundError, StoreClosedError
+from .errors import CorruptDatabaseError, DatabaseError, NotFoundError, StoreClosedError
 from .fallback import Overlay
 from .readers import ReaderPool
 from .rows import MESSAGE_COLUMNS, SESSION_COLUMNS, message_from_row, session_from_row
@@ -29,8 +29,12 @@ class StoreBase:
 
     async def _read(self, sql: str, params: Iterable[Any] = ()) -> list[Any]:
         """One read on a reader connection (WAL: never waits behind the writer)."""
-        with errors.translated():
-            return await self._readers.fetchall(sql, params)
+        try:
+            with errors.translated():
+                return await self._readers.fetchall(sql, params)
+        except CorruptDatabaseError as exc:
+            integrity.mark_suspect(self.path, str(exc))  # the next start checks in full and repairs
+            raise
 
     # ---- degraded mode: the database merged with what only memory holds ----------------------
     def _overlay(self) -> Overlay:

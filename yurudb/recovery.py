@@ -219,6 +219,7 @@ async def _repair_if_corrupt(db: Path, report: RecoveryReport, steps: _Steps, bu
     # The marker goes down before anything moves: salvage must happen even after a crash here.
     moved = await asyncio.to_thread(backup.quarantine, db, record=lambda files: salvage.write_marker(db, files))
     report.quarantined = [str(p) for p in moved]
+    integrity.suspect_path(db).unlink(missing_ok=True)  # it was about the file now set aside
     await _restore_newest_backup(db, report, steps, bus, problem)
 
 

@@ -8,10 +8,10 @@ import random
 from collections.abc import Callable
 from typing import Any
 
-from . import errors
+from . import errors, integrity
 from .batch import BatchEffects, apply_batch
 from .dbthread import ThreadConnection
-from .errors import DatabaseError, LockedError, MigrationError, StoreClosedError
+from .errors import CorruptDatabaseError, DatabaseError, LockedError, MigrationError, StoreClosedError
 from .events import WriteFailed
 from .fallback import Fallback
 from .ops import Write, coalesce
@@ -253,6 +253,9 @@ class Writer:
         return results, effects
 
     async def _handle_failure(self, writes: list[Write], exc: DatabaseError) -> None:
+        if isinstance(exc, CorruptDatabaseError):
+            # Start-up only runs the full quick_check on small files: make the next one check this one.
+            integrity.mark_suspect(self.connection.path, str(exc))
         fallback = self.fallback
         if fallback is not None and fallback.handles(exc):
             fallback.enter(str(exc), asyncio.get_running_loop().time())
