@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -162,6 +163,36 @@ async def test_messages_of_a_lost_session_row_get_a_rebuilt_session(db_path: Pat
         assert sorted(s.id for s in rebuilt) == sorted(names)
         assert all(s.status == "interrupted" and s.name.startswith("Recovered session") for s in rebuilt)
     assert table(db_path, MESSAGES) == before
+
+
+async def test_commits_still_in_the_wal_of_a_corrupt_file_are_salvaged(db_path: Path, tmp_path: Path) -> None:
+    names = await history(db_path, backup_midway=False)
+    sid = next(iter(names))
+    # Another writer commits 40 more messages that live only in the WAL, then "crashes": the files
+    # are copied as they are while its connection is still open (closing would checkpoint them).
+    conn = sqlite3.connect(db_path, isolation_level=None)
+    conn.execute("PRAGMA wal_autocheckpoint = 0")
+    conn.execute("BEGIN IMMEDIATE")
+    conn.executemany(
+        "INSERT INTO messages (id, session_id, seq, type, content, payload) VALUES (?, ?, ?, 'user', ?, ?)",
+        [(f"wal-{k}", sid, 151 + k, "in the wal", '{"type":"user","content":"in the wal"}') for k in range(40)])
+    conn.execute("COMMIT")
+    crashed = tmp_path / "crashed"
+    crashed.mkdir()
+    db = crashed / "yurucode.db"
+    shutil.copyfile(db_path, db)
+    shutil.copyfile(f"{db_path}-wal", f"{db}-wal")
+    conn.close()
+    before = table(db_path, MESSAGES)
+    assert len(before) == 490
+    page, lost = sorted(leaves(db, "messages").items())[1]  # an early leaf: the WAL does not hold it
+    smash(db, page)
+
+    async with yurudb.open(db, daily_backup=False) as store:
+        assert store.recovery.quarantined and store.recovery.salvage.damaged_regions == 1
+    after = {r[1]: r[1:] for r in table(db, MESSAGES)}
+    assert after == {r[1]: r[1:] for r in before if r[0] not in lost}
+    assert sum(k.startswith("wal-") for k in after) == 40
 
 
 def test_a_repair_killed_halfway_finishes_at_the_next_start(db_path: Path, tmp_path: Path) -> None:
