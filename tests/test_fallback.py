@@ -6,7 +6,6 @@ import asyncio
 import json
 import os
 import shutil
-import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -16,6 +15,8 @@ import pytest
 import yurudb
 from yurudb import NotFoundError
 from yurudb.events import Degraded, Recovered, Retrying
+
+from helpers import rows
 
 CHILD = str(Path(__file__).with_name("child.py"))
 BLOB = "x" * 2000
@@ -27,14 +28,6 @@ async def wait_for_state(store, state: str, seconds: float = 15.0) -> None:
             return
         await asyncio.sleep(0.05)
     raise AssertionError(f"store stayed {store.state}, expected {state}")
-
-
-def rows(db: Path, sql: str) -> list[tuple]:
-    conn = sqlite3.connect(db)
-    try:
-        return conn.execute(sql).fetchall()
-    finally:
-        conn.close()
 
 
 async def test_disk_full_degrades_keeps_working_and_replays_everything(db_path: Path) -> None:

@@ -21,6 +21,8 @@ from yurudb.errors import DatabaseError
 from yurudb.cli import app
 from yurudb.salvage import marker_path, salvage
 
+from helpers import rows
+
 BODY = "salvage me " * 40  # ~440 bytes: several messages per page, many pages
 
 
@@ -82,14 +84,6 @@ def smash(db: Path, page: int) -> None:
         f.write(os.urandom(page_size))
 
 
-def table(db: Path, sql: str) -> list[tuple]:
-    conn = sqlite3.connect(db)
-    try:
-        return conn.execute(sql).fetchall()
-    finally:
-        conn.close()
-
-
 MESSAGES = "SELECT rowid, id, session_id, seq, payload FROM messages ORDER BY rowid"
 
 
@@ -112,8 +106,8 @@ async def history(db: Path, *, backup_midway: bool) -> dict[str, str]:
 # ---- start-up ---------------------------------------------------------------------------------
 async def test_rows_written_after_the_backup_survive_a_smashed_page(db_path: Path) -> None:
     await history(db_path, backup_midway=True)
-    before = table(db_path, MESSAGES)
-    usage_before = table(db_path, "SELECT session_id, source_id, tokens_output FROM analytics ORDER BY id")
+    before = rows(db_path, MESSAGES)
+    usage_before = rows(db_path, "SELECT session_id, source_id, tokens_output FROM analytics ORDER BY id")
     # a leaf holding messages written after the backup: only the damaged file has them
     backed_up = len(before) - 150
     page, lost = next((p, r) for p, r in sorted(leaves(db_path, "messages").items()) if min(r) > backed_up + 20)
@@ -128,17 +122,17 @@ async def test_rows_written_after_the_backup_survive_a_smashed_page(db_path: Pat
         assert await store.check() == ["ok"]
         names = {s.name for s in await store.list_sessions()}
         assert "renamed after the backup" in names
-    after = {r[1]: r[1:] for r in table(db_path, MESSAGES)}
+    after = {r[1]: r[1:] for r in rows(db_path, MESSAGES)}
     expected = {r[1]: r[1:] for r in before if r[0] not in lost}
     assert after == expected  # everything but the one smashed page, byte for byte
-    assert table(db_path, "SELECT session_id, source_id, tokens_output FROM analytics ORDER BY id") == usage_before
+    assert rows(db_path, "SELECT session_id, source_id, tokens_output FROM analytics ORDER BY id") == usage_before
     assert not marker_path(db_path).exists()
     assert all(Path(p).exists() for p in report.quarantined)  # the damaged file is kept
 
 
 async def test_a_smashed_index_page_loses_nothing_even_without_a_backup(db_path: Path) -> None:
     await history(db_path, backup_midway=False)
-    before = table(db_path, MESSAGES)
+    before = rows(db_path, MESSAGES)
     page = sorted(leaves(db_path, "idx_messages_session"))[1]
     smash(db_path, page)
 
@@ -147,12 +141,12 @@ async def test_a_smashed_index_page_loses_nothing_even_without_a_backup(db_path:
         assert store.recovery.salvage.damaged_regions == 0
         got = await store.get_messages(before[0][2], limit=None)  # through the rebuilt index
         assert [m.seq for m in got] == list(range(1, 151))
-    assert table(db_path, MESSAGES) == before
+    assert rows(db_path, MESSAGES) == before
 
 
 async def test_messages_of_a_lost_session_row_get_a_rebuilt_session(db_path: Path) -> None:
     names = await history(db_path, backup_midway=False)
-    before = table(db_path, MESSAGES)
+    before = rows(db_path, MESSAGES)
     [sessions_page] = leaves(db_path, "sessions")  # three rows: the root is the only leaf
     smash(db_path, sessions_page)
 
@@ -162,7 +156,7 @@ async def test_messages_of_a_lost_session_row_get_a_rebuilt_session(db_path: Pat
         rebuilt = await store.list_sessions()
         assert sorted(s.id for s in rebuilt) == sorted(names)
         assert all(s.status == "interrupted" and s.name.startswith("Recovered session") for s in rebuilt)
-    assert table(db_path, MESSAGES) == before
+    assert rows(db_path, MESSAGES) == before
 
 
 async def test_commits_still_in_the_wal_of_a_corrupt_file_are_salvaged(db_path: Path, tmp_path: Path) -> None:
@@ -183,14 +177,14 @@ async def test_commits_still_in_the_wal_of_a_corrupt_file_are_salvaged(db_path: 
     shutil.copyfile(db_path, db)
     shutil.copyfile(f"{db_path}-wal", f"{db}-wal")
     conn.close()
-    before = table(db_path, MESSAGES)
+    before = rows(db_path, MESSAGES)
     assert len(before) == 490
     page, lost = sorted(leaves(db, "messages").items())[1]  # an early leaf: the WAL does not hold it
     smash(db, page)
 
     async with yurudb.open(db, daily_backup=False) as store:
         assert store.recovery.quarantined and store.recovery.salvage.damaged_regions == 1
-    after = {r[1]: r[1:] for r in table(db, MESSAGES)}
+    after = {r[1]: r[1:] for r in rows(db, MESSAGES)}
     assert after == {r[1]: r[1:] for r in before if r[0] not in lost}
     assert sum(k.startswith("wal-") for k in after) == 40
 
@@ -198,7 +192,7 @@ async def test_commits_still_in_the_wal_of_a_corrupt_file_are_salvaged(db_path: 
 def test_a_repair_killed_halfway_finishes_at_the_next_start(db_path: Path, tmp_path: Path) -> None:
     """SIGKILL at moments through the repair; every time, the next start ends with the same data."""
     asyncio.run(history(db_path, backup_midway=True))
-    before = table(db_path, MESSAGES)
+    before = rows(db_path, MESSAGES)
     page, lost = next((p, r) for p, r in sorted(leaves(db_path, "messages").items()) if min(r) > len(before) - 130)
     smash(db_path, page)
     pristine = tmp_path / "pristine"
@@ -239,7 +233,7 @@ def test_a_repair_killed_halfway_finishes_at_the_next_start(db_path: Path, tmp_p
 
         asyncio.run(reopen())
         assert not marker_path(db_path).exists()
-        after = {r[1]: r[1:] for r in table(db_path, MESSAGES)}
+        after = {r[1]: r[1:] for r in rows(db_path, MESSAGES)}
         assert after == {r[1]: r[1:] for r in before if r[0] not in lost}, f"killed {delay} s after the marker"
     assert interrupted, "no kill landed inside the repair: the test proved nothing"
 
@@ -253,7 +247,7 @@ async def test_corruption_met_at_run_time_in_a_large_file_is_repaired_at_the_nex
             for _ in range(2):
                 await store.append_messages(s.id, [{"type": "user", "content": f"{k} {big}"} for k in range(250)])
     assert db_path.stat().st_size > integrity.FULL_CHECK_MAX_BYTES
-    before = table(db_path, MESSAGES)
+    before = rows(db_path, MESSAGES)
     page, lost = sorted(leaves(db_path, "messages").items())[len(leaves(db_path, "messages")) // 2]
     victim = next(r for r in before if r[0] == lost[0])[2]  # the session the smashed rows belong to
     smash(db_path, page)
@@ -270,7 +264,7 @@ async def test_corruption_met_at_run_time_in_a_large_file_is_repaired_at_the_nex
         got = await store.get_messages(victim, limit=None)
         assert got[-1].id == late.id
     assert not integrity.suspect_path(db_path).exists()
-    after = {r[1]: r[1:] for r in table(db_path, MESSAGES)}
+    after = {r[1]: r[1:] for r in rows(db_path, MESSAGES)}
     assert len(after) == len(before) - len(lost) + 1
     assert {k: v for k, v in after.items() if k != late.id} == {r[1]: r[1:] for r in before if r[0] not in lost}
 
@@ -278,7 +272,7 @@ async def test_corruption_met_at_run_time_in_a_large_file_is_repaired_at_the_nex
 # ---- the command --------------------------------------------------------------------------------
 def test_salvage_command_merges_a_damaged_copy_into_the_database(db_path: Path, tmp_path: Path) -> None:
     asyncio.run(history(db_path, backup_midway=False))
-    before = table(db_path, MESSAGES)
+    before = rows(db_path, MESSAGES)
     old = tmp_path / "old.db"
     os.replace(db_path, old)
     smash(old, sorted(leaves(old, "idx_messages_session"))[0])  # damaged, but only in an index
@@ -292,20 +286,20 @@ def test_salvage_command_merges_a_damaged_copy_into_the_database(db_path: Path, 
     result = CliRunner().invoke(app, ["--db", str(db_path), "salvage", str(old)])
     assert result.exit_code == 0, result.output
     assert "450 messages" in result.output
-    assert table(db_path, MESSAGES) == before
+    assert rows(db_path, MESSAGES) == before
     again = CliRunner().invoke(app, ["--db", str(db_path), "salvage", str(old)])
     assert again.exit_code == 0 and "(0, 0 and 0 of them new)" in again.output  # idempotent
-    assert table(db_path, MESSAGES) == before
+    assert rows(db_path, MESSAGES) == before
 
 
 def test_salvage_of_garbage_changes_nothing(db_path: Path, tmp_path: Path) -> None:
     asyncio.run(history(db_path, backup_midway=False))
-    before = table(db_path, MESSAGES)
+    before = rows(db_path, MESSAGES)
     junk = tmp_path / "junk.db"
     junk.write_bytes(os.urandom(50_000))
     report = salvage(junk, db_path)
     assert report.error and report.messages == 0
-    assert table(db_path, MESSAGES) == before
+    assert rows(db_path, MESSAGES) == before
     result = CliRunner().invoke(app, ["--db", str(db_path), "salvage", str(tmp_path / "missing.db")])
     assert result.exit_code == 2
 
