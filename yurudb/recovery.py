@@ -241,14 +241,22 @@ async def _salvage_if_pending(db: Path, report: RecoveryReport, steps: _Steps) -
     files = salvage.read_marker(db)
     if files is None:
         return
-    with steps.step("salvage") as step, errors.translated():
+    with steps.step("salvage") as step:
         main, wal = salvage.quarantined_pair(files)
-        if main is not None and main.exists():
-            report.salvage = await asyncio.to_thread(salvage.salvage, main, db, wal=wal)
-            step.detail = report.salvage.summary()
-            log.warning("yurudb: %s from %s", step.detail, main)
-        else:
+        if main is None or not main.exists():
             step.detail = "nothing to salvage (the quarantined file is gone)"
+            salvage.clear_marker(db)
+            return
+        try:
+            with errors.translated():
+                report.salvage = await asyncio.to_thread(salvage.salvage, main, db, wal=wal)
+        except (OSError, DatabaseError) as exc:
+            # Never given up on: the marker stays, and the next start tries again.
+            step.detail = f"postponed to the next start: {exc}"
+            log.warning("yurudb: salvage from %s %s", main, step.detail)
+            return
+        step.detail = report.salvage.summary()
+        log.warning("yurudb: %s from %s", step.detail, main)
         salvage.clear_marker(db)  # only once the merge has committed
 
 

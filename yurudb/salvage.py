@@ -16,6 +16,7 @@ import os
 import shutil
 import sqlite3
 import tempfile
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -116,20 +117,19 @@ def wal_beside(file: Path) -> Path | None:
 def salvage(source: Path, target: Path, *, wal: Path | None = None) -> SalvageReport:
     """Merge every readable row of `source` (with its WAL, if given) into the database at `target`.
 
-    The source is never written: it is copied aside first (SQLite writes to a database it opens
-    with a WAL). Raises sqlite3.Error only for failures of the target; a source that cannot be read
-    is reported in SalvageReport.error.
+    The source is never written: it is copied first, into the target's folder (SQLite writes to
+    a database it opens with a WAL; that folder is writable, and after a quarantine its disk
+    already held the file). A source SQLite cannot open is reported in SalvageReport.error.
+    Raises OSError when the copy cannot be made and sqlite3.Error when the target fails: the
+    salvage can be tried again.
     """
     report = SalvageReport(source=str(source))
-    with tempfile.TemporaryDirectory(prefix="yurudb-salvage-") as tmp:
+    _remove_stale_copies(target.parent)
+    with tempfile.TemporaryDirectory(prefix=_COPY_PREFIX, dir=target.parent) as tmp:
         copy = Path(tmp, "damaged.db")
-        try:
-            shutil.copyfile(source, copy)
-            if wal is not None and wal.exists():
-                shutil.copyfile(wal, Path(f"{copy}-wal"))
-        except OSError as exc:
-            report.error = f"cannot read {source}: {exc.strerror or exc}"
-            return report
+        shutil.copyfile(source, copy)
+        if wal is not None and wal.exists():
+            shutil.copyfile(wal, Path(f"{copy}-wal"))
         try:
             damaged = sqlite3.connect(copy, isolation_level=None)
         except sqlite3.Error as exc:
@@ -144,6 +144,20 @@ def salvage(source: Path, target: Path, *, wal: Path | None = None) -> SalvageRe
         finally:
             damaged.close()
     return report
+
+
+_COPY_PREFIX = ".yurudb-salvage-"
+STALE_COPY_SECONDS = 3600
+
+
+def _remove_stale_copies(folder: Path) -> None:
+    """Working copies left by a salvage that was killed (copies only: the quarantined files stay)."""
+    for old in folder.glob(f"{_COPY_PREFIX}*"):
+        try:
+            if time.time() - old.stat().st_mtime > STALE_COPY_SECONDS:
+                shutil.rmtree(old, ignore_errors=True)
+        except OSError:
+            pass
 
 
 def _merge(damaged: sqlite3.Connection, out: sqlite3.Connection, report: SalvageReport) -> None:
