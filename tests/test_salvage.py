@@ -18,6 +18,7 @@ from typer.testing import CliRunner
 import yurudb
 from yurudb import integrity
 from yurudb.errors import DatabaseError
+from yurudb.events import Degraded
 from yurudb.cli import app
 from yurudb.salvage import marker_path, salvage
 
@@ -267,6 +268,36 @@ async def test_corruption_met_at_run_time_in_a_large_file_is_repaired_at_the_nex
     after = {r[1]: r[1:] for r in rows(db_path, MESSAGES)}
     assert len(after) == len(before) - len(lost) + 1
     assert {k: v for k, v in after.items() if k != late.id} == {r[1]: r[1:] for r in before if r[0] not in lost}
+
+
+async def test_a_save_that_meets_corruption_is_kept_and_lands_after_the_repair(db_path: Path) -> None:
+    big = "x" * 12_000
+    async with yurudb.open(db_path, daily_backup=False) as store:
+        s = await store.create_session("long")
+        for _ in range(6):
+            await store.append_messages(s.id, [{"type": "user", "content": f"{k} {big}"} for k in range(250)])
+    assert db_path.stat().st_size > integrity.FULL_CHECK_MAX_BYTES
+    before = rows(db_path, MESSAGES)
+    for page in leaves(db_path, "idx_messages_session"):  # every save looks up its seq here
+        smash(db_path, page)
+
+    events = []
+    async with yurudb.open(db_path, daily_backup=False, on_event=events.append) as store:
+        assert store.state == "ready"  # the structural check cannot see it
+        saved = await store.append_message(s.id, type="user", content="typed while the disk was failing")
+        assert store.state == "degraded"
+        assert "next start repairs it" in next(e for e in events if isinstance(e, Degraded)).reason
+        assert saved.seq == 1501
+    assert integrity.suspect_path(db_path).exists()
+
+    async with yurudb.open(db_path, daily_backup=False) as store:
+        report = store.recovery
+        assert report.quarantined and report.salvage.damaged_regions == 0
+        assert report.journal_entries_replayed == 1
+        got = await store.get_messages(s.id, limit=2)
+        assert [m.content for m in got][-1] == "typed while the disk was failing" and got[-1].seq == 1501
+    after = rows(db_path, MESSAGES)
+    assert after[:-1] == before and len(after) == len(before) + 1
 
 
 # ---- the command --------------------------------------------------------------------------------

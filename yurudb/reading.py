@@ -57,7 +57,13 @@ class StoreBase:
         return message_from_row(rows[0]) if rows else None
 
     async def _db_max_seq(self, session_id: str) -> int:
-        rows = await self._read_or_nothing("SELECT MAX(seq) FROM messages WHERE session_id = ?", (session_id,))
+        try:
+            rows = await self._read("SELECT MAX(seq) FROM messages WHERE session_id = ?", (session_id,))
+        except DatabaseError:
+            # The damage may be in the index alone: the table can still answer, by a full scan
+            # (once per session: the overlay counts on from there).
+            rows = await self._read_or_nothing(
+                "SELECT MAX(seq) FROM messages NOT INDEXED WHERE session_id = ?", (session_id,))
         return int(rows[0][0] or 0) if rows else 0
 
     async def _overlay_session(self, session_id: str) -> Session | None:

@@ -253,12 +253,14 @@ class Writer:
         return results, effects
 
     async def _handle_failure(self, writes: list[Write], exc: DatabaseError) -> None:
+        reason = str(exc)
         if isinstance(exc, CorruptDatabaseError):
             # Start-up only runs the full quick_check on small files: make the next one check this one.
-            integrity.mark_suspect(self.connection.path, str(exc))
+            integrity.mark_suspect(self.connection.path, reason)
+            reason = f"the database file is damaged ({exc}); the next start repairs it"
         fallback = self.fallback
         if fallback is not None and fallback.handles(exc):
-            fallback.enter(str(exc), asyncio.get_running_loop().time())
+            fallback.enter(reason, asyncio.get_running_loop().time())
             await fallback.accept(writes)
             return
         for w in writes:
