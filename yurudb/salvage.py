@@ -31,6 +31,10 @@ CHUNK = 500
 _FIRST_ROWID, _LAST_ROWID = -(2**63), 2**63 - 1
 _TABLES = ("sessions", "messages", "analytics")
 _JSON_COLUMNS = {"sessions": ("metadata",), "messages": ("tool_uses", "usage", "payload"), "analytics": ()}
+_COUNTER = {"sessions": "sessions", "messages": "messages", "analytics": "usage"}  # SalvageReport fields
+# Working copies of damaged files live beside the database; a killed salvage's are removed later.
+_COPY_PREFIX = ".yurudb-salvage-"
+STALE_COPY_SECONDS = 3600
 
 
 @dataclass
@@ -146,10 +150,6 @@ def salvage(source: Path, target: Path, *, wal: Path | None = None) -> SalvageRe
     return report
 
 
-_COPY_PREFIX = ".yurudb-salvage-"
-STALE_COPY_SECONDS = 3600
-
-
 def _remove_stale_copies(folder: Path) -> None:
     """Working copies left by a salvage that was killed (copies only: the quarantined files stay)."""
     for old in folder.glob(f"{_COPY_PREFIX}*"):
@@ -192,9 +192,6 @@ def _merge(damaged: sqlite3.Connection, out: sqlite3.Connection, report: Salvage
         if out.in_transaction:
             out.execute("ROLLBACK")
         raise
-
-
-_COUNTER = {"sessions": "sessions", "messages": "messages", "analytics": "usage"}
 
 
 def _adopt_orphans(
