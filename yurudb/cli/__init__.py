@@ -11,7 +11,7 @@ from . import _edge, migrate
 
 app = typer.Typer(
     name="yurudb",
-    help="yurudb: the session store of yurucode. Migrate, import, inspect, export, back up.",
+    help="yurudb: the session store of yurucode. Migrate, import, inspect, export, back up, repair.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
