@@ -242,14 +242,14 @@ async def _salvage_if_pending(db: Path, report: RecoveryReport, steps: _Steps) -
     if files is None:
         return
     with steps.step("salvage") as step:
-        main, wal = salvage.quarantined_pair(files)
+        main = salvage.main_file(files)
         if main is None or not main.exists():
             step.detail = "nothing to salvage (the quarantined file is gone)"
             salvage.clear_marker(db)
             return
         try:
             with errors.translated():
-                report.salvage = await asyncio.to_thread(salvage.salvage, main, db, wal=wal)
+                report.salvage = await asyncio.to_thread(salvage.salvage, main, db, wal=salvage.wal_beside(main))
         except (OSError, DatabaseError) as exc:
             # Never given up on: the marker stays, and the next start tries again.
             step.detail = f"postponed to the next start: {exc}"

@@ -96,16 +96,13 @@ def clear_marker(db: Path) -> None:
     marker_path(db).unlink(missing_ok=True)
 
 
-def quarantined_pair(files: Sequence[Path]) -> tuple[Path | None, Path | None]:
-    """The main file and its WAL among quarantined files (`x.db.corrupt-T`, `x.db-wal.corrupt-T`)."""
-    main = wal = None
+def main_file(files: Sequence[Path]) -> Path | None:
+    """The database itself among quarantined files (not its -wal, -shm or -journal)."""
     for p in files:
-        stem = p.name.rsplit(".corrupt-", 1)[0] if ".corrupt-" in p.name else p.name
-        if stem.endswith("-wal"):
-            wal = p
-        elif not stem.endswith(("-shm", "-journal")):
-            main = p
-    return main, wal
+        stem = p.name.rsplit(".corrupt-", 1)[0]
+        if not stem.endswith(("-wal", "-shm", "-journal")):
+            return p
+    return None
 
 
 def wal_beside(file: Path) -> Path | None:
