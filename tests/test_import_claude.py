@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter, defaultdict
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -83,7 +84,7 @@ async def test_our_transcripts_import_with_subagents_names_and_final_usage(tmp_p
         first = await store.get_session(a)
         assert first.name == "Fix 500 on empty todo list" and first.claude_title == first.name
         assert first.claude_session_id == a and first.working_directory == "/home/dev/projects/todo-api"
-        assert first.status == "completed" and first.updated_at < first.created_at + 86_400_000
+        assert first.status == "completed" and first.updated_at < first.created_at + timedelta(days=1)
         second = await store.get_session(b)
         assert second.name == "the /todos endpoint returns 500 when the list is empty"
         assert second.claude_title is None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime, timezone
 
 import pytest
 from pydantic import ValidationError as PydanticValidationError
@@ -11,12 +12,16 @@ from yurudb.entities import Message, Session, Usage
 from yurudb.rows import message_from_row, session_from_row, usage_from_row
 from yurudb.validation import encode_json
 
+UTC = timezone.utc
+
 
 def test_session_from_row_equals_a_validated_session() -> None:
-    row = ("s1", "name", "active", "/repo", "c1", "title", 1, 10, 20, '{"k": [1, 2]}')
+    row = ("s1", "name", "active", "/repo", "c1", "title", 1, "2026-01-02 03:04:05.678", "2026-01-02 03:04:06",
+           '{"k": [1, 2]}')
     built = session_from_row(row)
     assert built == Session(id="s1", name="name", status="active", working_directory="/repo", claude_session_id="c1",
-                            claude_title="title", user_renamed=True, created_at=10, updated_at=20, meta={"k": [1, 2]})
+                            claude_title="title", user_renamed=True, created_at=datetime(2026, 1, 2, 3, 4, 5, 678000, tzinfo=UTC),
+                            updated_at=datetime(2026, 1, 2, 3, 4, 6, tzinfo=UTC), meta={"k": [1, 2]})
     assert built.model_dump() == Session.model_validate(built.model_dump()).model_dump()
     assert built.model_copy(update={"name": "x"}).name == "x"
     with pytest.raises(PydanticValidationError, match="frozen"):
@@ -24,20 +29,21 @@ def test_session_from_row_equals_a_validated_session() -> None:
 
 
 def test_message_from_row_equals_a_validated_message() -> None:
-    row = ("m1", "s1", 3, "assistant", "assistant", "hi", '[{"name": "Bash"}]', '{"output_tokens": 5}', 99,
+    row = ("m1", "s1", 3, "assistant", "assistant", "hi", '[{"name": "Bash"}]', '{"output_tokens": 5}', "1970-01-01 00:00:00.099",
            '{"type": "assistant", "content": "hi"}')
     assert message_from_row(row) == Message(
         id="m1", session_id="s1", seq=3, type="assistant", role="assistant", content="hi",
-        tool_uses=[{"name": "Bash"}], usage={"output_tokens": 5}, timestamp=99,
+        tool_uses=[{"name": "Bash"}], usage={"output_tokens": 5}, timestamp=datetime(1970, 1, 1, 0, 0, 0, 99000, tzinfo=UTC),
         payload={"type": "assistant", "content": "hi"})
     assert message_from_row(("m", "s", 1, "user", None, None, None, None, None, None)) == Message(
         id="m", session_id="s", seq=1, type="user")
 
 
 def test_usage_from_row_equals_a_validated_usage() -> None:
-    row = (1, "s1", 10, 20, 30, 0, "opus", 5, "req")
+    row = (1, "s1", 10, 20, 30, 0, "opus", 5, "req")  # epoch ms, as another program may write it
     assert usage_from_row(row) == Usage(id=1, session_id="s1", tokens_input=10, tokens_output=20, tokens_cache=30,
-                                        cost_usd=0.0, model="opus", timestamp=5, source_id="req")
+                                        cost_usd=0.0, model="opus", timestamp=datetime(1970, 1, 1, 0, 0, 0, 5000, tzinfo=UTC),
+                                        source_id="req")
     assert isinstance(usage_from_row(row).cost_usd, float)
 
 

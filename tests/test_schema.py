@@ -22,8 +22,8 @@ EXPECTED_COLUMNS = {
         ("claude_session_id", "TEXT", 0, None, 0),
         ("claude_title", "TEXT", 0, None, 0),
         ("user_renamed", "BOOLEAN", 1, "0", 0),
-        ("created_at", "INTEGER", 1, None, 0),
-        ("updated_at", "INTEGER", 1, None, 0),
+        ("created_at", "TIMESTAMP", 1, "CURRENT_TIMESTAMP", 0),
+        ("updated_at", "TIMESTAMP", 1, "CURRENT_TIMESTAMP", 0),
         ("metadata", "JSON", 0, None, 0),
     ],
     "messages": [
@@ -35,7 +35,7 @@ EXPECTED_COLUMNS = {
         ("content", "TEXT", 0, None, 0),
         ("tool_uses", "JSON", 0, None, 0),
         ("usage", "JSON", 0, None, 0),
-        ("timestamp", "INTEGER", 0, None, 0),
+        ("timestamp", "TIMESTAMP", 0, "CURRENT_TIMESTAMP", 0),
         ("payload", "JSON", 0, None, 0),
     ],
     "analytics": [
@@ -46,7 +46,7 @@ EXPECTED_COLUMNS = {
         ("tokens_cache", "INTEGER", 1, "0", 0),
         ("cost_usd", "REAL", 1, "0", 0),
         ("model", "TEXT", 0, None, 0),
-        ("timestamp", "INTEGER", 0, None, 0),
+        ("timestamp", "TIMESTAMP", 0, "CURRENT_TIMESTAMP", 0),
         ("source_id", "TEXT", 0, None, 0),
     ],
 }
@@ -64,11 +64,7 @@ EXPECTED_FOREIGN_KEYS = {
 
 
 async def upgrade(path: Path, revision: str = "head", action: str = "upgrade") -> str | None:
-    engine = create_engine(paths.prepare(path), role="maintenance")
-    try:
-        return await migrations.migrate(engine, action, revision)
-    finally:
-        await engine.dispose()
+    return await migrations.run(paths.prepare(path), action, revision)
 
 
 def read_schema(path: Path) -> tuple[dict, dict, set]:
@@ -148,3 +144,28 @@ async def test_unknown_revision_is_a_migration_error(db_path: Path) -> None:
 
     with pytest.raises(MigrationError):
         await upgrade(db_path, "nope")
+
+
+def test_the_head_recorded_for_start_up_is_alembics_head() -> None:
+    from yurudb import revision
+
+    assert revision.HEAD == migrations.head_revision()
+
+
+async def test_head_stamps_yurudbs_application_id(db_path: Path) -> None:
+    from yurudb.entities import APPLICATION_ID
+
+    await upgrade(db_path)
+    assert sqlite3.connect(db_path).execute("PRAGMA application_id").fetchone()[0] == APPLICATION_ID
+
+
+async def test_an_insert_that_omits_the_timestamps_gets_the_default(db_path: Path) -> None:
+    await upgrade(db_path)
+    conn = sqlite3.connect(db_path)
+    conn.execute("INSERT INTO sessions (id, name) VALUES ('s', 'from a sqlite3 shell')")
+    conn.execute("INSERT INTO messages (id, session_id, seq, type) VALUES ('m', 's', 1, 'user')")
+    conn.execute("INSERT INTO analytics (session_id) VALUES ('s')")
+    conn.commit()
+    row = conn.execute("SELECT created_at, updated_at, (SELECT timestamp FROM messages), "
+                       "(SELECT timestamp FROM analytics), date('now') FROM sessions").fetchone()
+    assert all(value and value.startswith(row[4]) for value in row[:4]), row

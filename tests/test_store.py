@@ -7,6 +7,7 @@ import os
 import sqlite3
 import subprocess
 import sys
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -14,8 +15,9 @@ import pytest
 import yurudb
 from yurudb import ConflictError, NotFoundError, ValidationError
 from yurudb.entities import Message, MessageRow, Session, SessionRow, Usage, UsageRow
+from yurudb.events import MessagesDeleted
 
-from helpers import dump
+from helpers import dump, rows
 
 
 async def test_session_lifecycle_end_to_end(store, db_path: Path) -> None:
@@ -85,7 +87,7 @@ async def test_the_cache_never_serves_stale_sessions(store) -> None:
     await store.rename_session(s.id, "b")
     assert (await store.get_session(s.id)).name == "b"
     await store.append_message(s.id, type="user", content="x")
-    assert (await store.get_session(s.id)).updated_at > 1
+    assert (await store.get_session(s.id)).updated_at > s.created_at
     await store.list_sessions()
     await store.delete_session(s.id)
     with pytest.raises(NotFoundError):
@@ -105,7 +107,8 @@ async def test_message_read_back_equals_what_was_written(store) -> None:
     assert read == written
     assert read.payload == payload and read.id == "msg-1" and read.content == "héllo"
     assert read.tool_uses == payload["tool_uses"] and read.usage == payload["usage"]
-    assert read.timestamp == 1700000000000
+    assert read.timestamp == datetime(2023, 11, 14, 22, 13, 20, tzinfo=timezone.utc)
+    assert read.timestamp.tzinfo is timezone.utc
 
 
 async def test_get_messages_newest_first_page_then_backwards(store) -> None:
@@ -210,8 +213,26 @@ async def test_a_bad_write_in_a_batch_fails_alone(store) -> None:
     assert [m.content for m in await store.get_messages(b.id)] == ["ok1", "ok2"]
 
 
-async def test_retention_keeps_the_newest_and_the_analytics(db_path: Path) -> None:
-    async with yurudb.open(db_path, max_messages_per_session=10) as store:
+async def test_the_window_is_what_a_load_returns_and_nothing_is_deleted(db_path: Path) -> None:
+    async with yurudb.open(db_path, max_messages_per_session=10, daily_backup=False) as store:
+        s = await store.create_session("s")
+        await store.append_messages(s.id, [{"type": "user", "content": str(i)} for i in range(25)])
+        assert [m.content for m in await store.get_messages(s.id)] == [str(i) for i in range(15, 25)]
+        assert [m.seq for m in await store.get_messages(s.id, before=16)] == list(range(6, 16))
+        assert len(await store.get_messages(s.id, limit=None)) == 25
+        assert await store.count_messages(s.id) == 25
+    assert rows(db_path, "SELECT COUNT(*) FROM messages") == [(25,)]
+
+
+async def test_a_session_under_the_window_loads_whole_by_default(store) -> None:
+    s = await store.create_session("s")
+    await store.append_messages(s.id, [{"type": "user", "content": str(i)} for i in range(150)])
+    assert len(await store.get_messages(s.id)) == 150  # not a page of 100
+
+
+async def test_opt_in_retention_deletes_the_oldest_and_says_how_many(db_path: Path) -> None:
+    events: list[object] = []
+    async with yurudb.open(db_path, max_messages_per_session=10, retention="delete", on_event=events.append) as store:
         s = await store.create_session("s")
         for i in range(25):
             await store.append_message(s.id, type="assistant", content=str(i))
@@ -220,6 +241,13 @@ async def test_retention_keeps_the_newest_and_the_analytics(db_path: Path) -> No
         stored = await store.get_messages(s.id, limit=None)
         assert [m.content for m in stored] == [str(i) for i in range(22, 25)] + [f"b{i}" for i in range(7)]
         assert (await store.usage_summary())[0]["tokens_output"] == 25
+    deleted = [e for e in events if isinstance(e, MessagesDeleted)]
+    assert sum(e.count for e in deleted) == 22 and {e.session_id for e in deleted} == {s.id}
+
+
+async def test_an_unknown_retention_is_refused(db_path: Path) -> None:
+    with pytest.raises(ValidationError):
+        await yurudb.open(db_path, retention="sometimes")
 
 
 async def test_usage_summary_matches_hand_computed_totals(store) -> None:

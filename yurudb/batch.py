@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from dataclasses import dataclass, field
 from collections.abc import Sequence
 from typing import Any
@@ -12,7 +13,7 @@ from .errors import ConflictError, NotFoundError
 from .ops import Write
 from .rows import MESSAGE_COLUMNS, SESSION_COLUMNS, message_from_row, session_from_row
 from .unit_of_work import Tx
-from .validation import now_ms
+from .times import from_column, now_text
 
 INSERT_SESSION = (
     "INSERT INTO sessions (id, name, status, working_directory, claude_session_id, claude_title, "
@@ -45,14 +46,20 @@ class BatchEffects:
     """What a committed batch changed, for the session cache."""
 
     sessions: dict[str, Session | None] = field(default_factory=dict)  # None: deleted
-    touched: dict[str, int] = field(default_factory=dict)  # session id -> new updated_at
+    touched: dict[str, datetime] = field(default_factory=dict)  # session id -> new updated_at
+    trimmed: dict[str, int] = field(default_factory=dict)  # session id -> old messages deleted by retention
 
 
 def apply_batch(
-    uow: Tx, writes: list[Write], max_messages: int
+    uow: Tx, writes: list[Write], keep_messages: int | None = None
 ) -> tuple[list[Any], BatchEffects]:
-    """Apply writes in order; returns one result or exception per write (per-write errors do not abort)."""
-    now = now_ms()
+    """Apply writes in order; returns one result or exception per write (per-write errors do not abort).
+
+    `keep_messages` is the opt-in retention (`retention="delete"`): sessions the batch appended to
+    keep only their newest `keep_messages` messages. None (the default) deletes nothing.
+    """
+    now = now_text()
+    now_dt = from_column(now)
     results: list[Any] = [None] * len(writes)
     effects = BatchEffects()
 
@@ -111,7 +118,7 @@ def apply_batch(
                 next_seq[sid] = seq + 1
             owners[w.target] = (sid, seq)
             results[i] = w.appended_message(seq)
-            effects.touched[sid] = now
+            effects.touched[sid] = now_dt
             plan.append((UPSERT_MESSAGE, (w.target, sid, seq, v["type"], v["role"], v["content"],
                                           v["tool_uses_json"], v["usage_json"], v["timestamp"],
                                           v["payload_json"]), i))
@@ -120,7 +127,7 @@ def apply_batch(
             if owner is None:
                 results[i] = NotFoundError(f"message {w.target} not found")
                 continue
-            effects.touched[owner[0]] = now
+            effects.touched[owner[0]] = now_dt
             singles[i] = _message_update(w)
             plan.append(("", (), i))
         elif w.kind == "record_usage":
@@ -154,11 +161,15 @@ def apply_batch(
     touched = [sid for sid in effects.touched if sid in live]
     if touched:
         # one statement for the whole batch: every session it touched moved at `now`
-        uow.select_in(f"UPDATE sessions SET updated_at = {int(now)} WHERE id IN ({{}})", touched)
-    for sid, top in next_seq.items():
-        if sid in live and top - 1 > max_messages:
-            # seqs of a session are contiguous (only retention removes messages, oldest first).
-            uow.execute("DELETE FROM messages WHERE session_id = ? AND seq <= ?", (sid, top - 1 - max_messages))
+        uow.select_in(f"UPDATE sessions SET updated_at = '{now}' WHERE id IN ({{}})", touched)
+    if keep_messages is not None:
+        for sid, top in next_seq.items():
+            if sid in live and top - 1 > keep_messages:
+                # The window's oldest seq: everything below it goes (seqs only grow, so it is a range).
+                gone = uow.execute("DELETE FROM messages WHERE session_id = ? AND seq <= ? RETURNING 1",
+                                   (sid, top - 1 - keep_messages))
+                if gone:
+                    effects.trimmed[sid] = len(gone)
     return results, effects
 
 
@@ -222,7 +233,7 @@ def _message_update(w: Write) -> tuple[str, tuple[Any, ...]]:
     return sql, (*params, *payload_params, w.target)
 
 
-def _session_update(w: Write, now: int) -> tuple[str, tuple[Any, ...]]:
+def _session_update(w: Write, now: str) -> tuple[str, tuple[Any, ...]]:
     """UPDATE ... RETURNING for one session update."""
     sets, params = [], []
     for key, column in SESSION_UPDATE_COLUMNS.items():
@@ -231,6 +242,6 @@ def _session_update(w: Write, now: int) -> tuple[str, tuple[Any, ...]]:
             value = w.values[key]
             params.append(int(value) if key == "user_renamed" else value)
     sets.append("updated_at = ?")
-    params.append(w.values.get("updated_at", now))
+    params.append(w.values.get("updated_at") or now)
     sql = f"UPDATE sessions SET {', '.join(sets)} WHERE id = ? RETURNING {SESSION_COLUMNS}"
     return sql, (*params, w.target)

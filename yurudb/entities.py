@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, Final
 
-from sqlalchemy import JSON, REAL, Column, ForeignKey, Index, Integer, Text, text
+from sqlalchemy import JSON, REAL, TIMESTAMP, Column, ForeignKey, Index, Integer, Text, text
 from pydantic import BaseModel, ConfigDict
 from sqlmodel import Field, SQLModel
 
-# Timestamps are integer milliseconds since the Unix epoch: what the app (JavaScript, Date.now())
-# already holds, cheap to index, and they never lose precision in a JSON round trip.
+# Timestamps are the spec's `TIMESTAMP DEFAULT CURRENT_TIMESTAMP`: UTC text (yurudb/times.py) in the
+# database, timezone-aware datetimes in Python. Snapshots keep the app's epoch milliseconds.
+APPLICATION_ID: Final = 0x79757275  # "yuru": PRAGMA application_id of every yurudb database (revision 0002)
 
 SESSION_STATUSES: Final = frozenset({"pending", "active", "paused", "completed", "error", "interrupted"})
 MESSAGE_TYPES: Final = frozenset(
@@ -34,8 +36,8 @@ class Session(BaseModel):
     claude_session_id: str | None = None
     claude_title: str | None = None
     user_renamed: bool = False
-    created_at: int
-    updated_at: int
+    created_at: datetime
+    updated_at: datetime
     meta: dict[str, Any] | None = None
 
 
@@ -52,7 +54,7 @@ class Message(BaseModel):
     content: str | None = None
     tool_uses: Any = None
     usage: Any = None
-    timestamp: int | None = None
+    timestamp: datetime | None = None
     payload: Any = None
 
 
@@ -68,7 +70,7 @@ class Usage(BaseModel):
     tokens_cache: int = 0
     cost_usd: float = 0.0
     model: str | None = None
-    timestamp: int | None = None
+    timestamp: datetime | None = None
     source_id: str | None = None
 
 
@@ -90,8 +92,8 @@ class SessionRow(SQLModel, table=True):
     claude_session_id: str | None = Field(default=None, sa_type=Text)
     claude_title: str | None = Field(default=None, sa_type=Text)
     user_renamed: bool = Field(default=False, sa_column_kwargs={"server_default": text("0")})
-    created_at: int = Field(sa_column=Column(Integer, nullable=False))
-    updated_at: int = Field(sa_column=Column(Integer, nullable=False))
+    created_at: datetime = Field(sa_column=Column(TIMESTAMP, nullable=False, server_default=text("CURRENT_TIMESTAMP")))
+    updated_at: datetime = Field(sa_column=Column(TIMESTAMP, nullable=False, server_default=text("CURRENT_TIMESTAMP")))
     meta: dict[str, Any] | None = Field(default=None, sa_column=Column("metadata", JSON))
 
 
@@ -111,7 +113,7 @@ class MessageRow(SQLModel, table=True):
     content: str | None = Field(default=None, sa_type=Text)
     tool_uses: Any = Field(default=None, sa_column=Column(JSON))
     usage: Any = Field(default=None, sa_column=Column(JSON))
-    timestamp: int | None = None
+    timestamp: datetime | None = Field(default=None, sa_column=Column(TIMESTAMP, server_default=text("CURRENT_TIMESTAMP")))
     payload: Any = Field(default=None, sa_column=Column(JSON))
 
 
@@ -133,7 +135,7 @@ class UsageRow(SQLModel, table=True):
     tokens_cache: int = Field(default=0, sa_column_kwargs={"server_default": text("0")})
     cost_usd: float = Field(default=0.0, sa_column=Column(REAL, nullable=False, server_default=text("0")))
     model: str | None = Field(default=None, sa_type=Text)
-    timestamp: int | None = None
+    timestamp: datetime | None = Field(default=None, sa_column=Column(TIMESTAMP, server_default=text("CURRENT_TIMESTAMP")))
     # What this row accounts for (e.g. an imported response's message id + request id), so that
     # re-imports and retried record_usage calls count once. NULL rows are never deduplicated.
     source_id: str | None = Field(default=None, sa_type=Text)

@@ -67,6 +67,14 @@ class WriteFailed(Event):
     writes: int
 
 
+@dataclass(frozen=True)
+class MessagesDeleted(Event):
+    """Retention (`retention="delete"`, opt-in) deleted a session's oldest messages."""
+
+    session_id: str
+    count: int
+
+
 Listener = Callable[[Event], object]
 
 
@@ -76,7 +84,6 @@ class EventBus:
     def __init__(self) -> None:
         self._listeners: list[Listener] = []
         self._queues: list[asyncio.Queue[Event | None]] = []
-        self.history: list[Event] = []
 
     def subscribe(self, listener: Listener) -> Callable[[], None]:
         """Call `listener(event)` for every event; returns a function that unsubscribes."""
@@ -95,8 +102,6 @@ class EventBus:
 
     def emit(self, event: Event) -> None:
         """Deliver an event to everyone listening."""
-        self.history.append(event)
-        del self.history[:-100]
         for listener in list(self._listeners):
             try:
                 listener(event)

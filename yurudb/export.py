@@ -11,11 +11,11 @@ from .entities import Message, Session
 HIDDEN_TYPES = frozenset({"progress", "file-history-snapshot", "queue-operation"})
 
 
-def when(ms: int | None) -> str:
-    """A UTC timestamp for people."""
-    if ms is None:
+def when(moment: datetime | None) -> str:
+    """A UTC timestamp for people, labelled as such."""
+    if moment is None:
         return "-"
-    return datetime.fromtimestamp(ms / 1000, tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def tool_summary(tool: Any) -> str:

@@ -7,12 +7,14 @@ import logging
 import os
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from .entities import Message, Session, Usage
 from .errors import STORAGE_FAULTS, ConflictError, NotFoundError
 from .ops import Write, coalesce
+from .times import from_column, now_text
 from .validation import new_id, now_ms
 
 log = logging.getLogger(__name__)
@@ -154,7 +156,7 @@ class Overlay:
         return results
 
     async def _apply_one(self, w: Write, base: Base) -> Any:
-        v, now = w.values, now_ms()
+        v, now = w.values, from_column(now_text())
         if w.kind == "create_session":
             if await self._session(w.target, base) is not None:
                 raise ConflictError(f"session {w.target} already exists")
@@ -177,7 +179,8 @@ class Overlay:
                                        if k in v}
             if "meta_json" in v:
                 changes["meta"] = w.obj("meta")
-            updated = current.model_copy(update={**changes, "updated_at": v.get("updated_at", now)})
+            stamp = from_column(v["updated_at"]) if v.get("updated_at") is not None else now
+            updated = current.model_copy(update={**changes, "updated_at": stamp})
             self.sessions[w.target] = updated
             return updated
         if w.kind == "append_message":
@@ -216,7 +219,7 @@ class Overlay:
         self.usage.append(usage)
         return usage
 
-    def _put_message(self, message: Message, now: int, session: Session | None) -> None:
+    def _put_message(self, message: Message, now: datetime, session: Session | None) -> None:
         self.messages.setdefault(message.session_id, {})[message.id] = message
         self.message_owner[message.id] = message.session_id
         if session is not None:
@@ -231,7 +234,8 @@ class Overlay:
                 merged.pop(sid, None)
             else:
                 merged[sid] = session
-        return sorted(merged.values(), key=lambda s: (-s.updated_at, s.id))
+        by_id = sorted(merged.values(), key=lambda s: s.id)
+        return sorted(by_id, key=lambda s: s.updated_at, reverse=True)  # stable: ties stay in id order
 
     def merge_messages(self, session_id: str, from_db: list[Message]) -> list[Message]:
         """A session's messages in seq order."""

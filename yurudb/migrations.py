@@ -13,6 +13,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from .engine import BUSY_TIMEOUT_MS, Durability, create_engine
 from .errors import MigrationError
 
 _PACKAGE = Path(__file__).resolve().parent
@@ -99,6 +100,49 @@ async def migrate(engine: AsyncEngine, action: str = "upgrade", revision: str = 
         raise
     except Exception as exc:  # alembic raises CommandError, driver errors, KeyError for bad revisions
         raise MigrationError(f"{action} to {revision} failed: {exc}") from exc
+
+
+async def run(
+    path: Path, action: str = "upgrade", revision: str = "head", *, durability: Durability = "full",
+    busy_timeout_ms: int = BUSY_TIMEOUT_MS,
+) -> str | None:
+    """Create a maintenance engine on `path`, migrate it, dispose of it; returns the new revision."""
+    blank = not path.exists() or path.stat().st_size == 0 or _no_tables(path)
+    engine = create_engine(path, role="maintenance", durability=durability, busy_timeout_ms=busy_timeout_ms)
+    try:
+        new = await migrate(engine, action, revision)
+    finally:
+        await engine.dispose()
+    if blank:
+        # Later revisions rebuild tables that earlier ones made: a new database starts without
+        # the free pages that leaves (it is empty, so this costs nothing).
+        conn = sqlite3.connect(path, timeout=busy_timeout_ms / 1000)
+        try:
+            conn.execute("VACUUM")
+        except sqlite3.OperationalError:
+            pass  # another process is using it already: the free pages are only space
+        finally:
+            conn.close()
+    return new
+
+
+def _no_tables(path: Path) -> bool:
+    conn = sqlite3.connect(path)
+    try:
+        return conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()[0] == 0
+    except sqlite3.DatabaseError:
+        return False
+    finally:
+        conn.close()
+
+
+def revision_of(path: Path) -> str | None:
+    """The revision stamped in a database file, read without Alembic (None if blank)."""
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        return stamped_revision(conn)
+    finally:
+        conn.close()
 
 
 def stamped_revision(conn: sqlite3.Connection) -> str | None:

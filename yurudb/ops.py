@@ -9,6 +9,7 @@ from typing import Any, Literal
 
 from .entities import Message, Session, Usage
 from .rows import trusted
+from .times import from_column as _when
 
 Kind = Literal[
     "create_session", "update_session", "delete_session", "append_message", "update_message", "record_usage"
@@ -51,7 +52,7 @@ class Write:
             "id": self.target, "name": v["name"], "status": v["status"],
             "working_directory": v["working_directory"], "claude_session_id": v["claude_session_id"],
             "claude_title": v["claude_title"], "user_renamed": v["user_renamed"],
-            "created_at": v["created_at"], "updated_at": v["updated_at"], "meta": self.obj("meta"),
+            "created_at": _when(v["created_at"]), "updated_at": _when(v["updated_at"]), "meta": self.obj("meta"),
         })
 
     def appended_message(self, seq: int) -> Message:
@@ -60,7 +61,7 @@ class Write:
         return trusted(Message, {
             "id": self.target, "session_id": v["session_id"], "seq": seq, "type": v["type"], "role": v["role"],
             "content": v["content"], "tool_uses": self.obj("tool_uses"), "usage": self.obj("usage"),
-            "timestamp": v["timestamp"], "payload": self.obj("payload"),
+            "timestamp": _when(v["timestamp"]), "payload": self.obj("payload"),
         })
 
     def recorded_usage(self, row_id: int | None) -> Usage:
@@ -69,7 +70,7 @@ class Write:
         return trusted(Usage, {
             "id": row_id, "session_id": v["session_id"], "tokens_input": v["tokens_input"],
             "tokens_output": v["tokens_output"], "tokens_cache": v["tokens_cache"], "cost_usd": v["cost_usd"],
-            "model": v["model"], "timestamp": v["timestamp"], "source_id": v["source_id"],
+            "model": v["model"], "timestamp": _when(v["timestamp"]), "source_id": v["source_id"],
         })
 
     @property

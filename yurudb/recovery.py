@@ -12,11 +12,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import backup, errors, integrity, migrations, paths, salvage
+from . import backup, errors, integrity, migrations, paths, revision, salvage
 from .batch import apply_batch
 from .checkpoint import Checkpointer
 from .dbthread import ThreadConnection
-from .engine import Durability, create_engine, pragmas
+from .engine import Durability, pragmas
 from .errors import DatabaseError, MigrationError, ValidationError, YurudbError
 from .events import BackupRestored, EventBus, Listener, RecoveryProgress
 from .fallback import Fallback
@@ -90,6 +90,7 @@ class Options:
 
     durability: Durability = "full"
     max_messages_per_session: int = 10_000
+    retention: str = "keep"  # "delete": keep only the window, deleting older messages (opt-in)
     batch_size: int = 500
     linger_ms: float = 0.0
     queue_size: int = 10_000
@@ -100,9 +101,16 @@ class Options:
     daily_backup: bool = True
     max_size_bytes: int | None = None
 
+    @property
+    def keep_messages(self) -> int | None:
+        """What the writer's retention keeps per session: None unless retention="delete"."""
+        return self.max_messages_per_session if self.retention == "delete" else None
+
     def validate(self) -> None:
         """ValidationError for options that cannot work."""
         pragmas(self.durability)
+        if self.retention not in ("keep", "delete"):
+            raise ValidationError(f"retention must be 'keep' or 'delete', not {self.retention!r}")
         for name in ("max_messages_per_session", "batch_size", "queue_size", "readers", "backup_keep"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -132,11 +140,12 @@ async def start(path: str | Path | None, options: Options, on_event: Listener | 
     # Retries migrate too (a database that came back may be behind); one backup before it is enough.
     fallback.prepare = lambda: _migrate_if_behind(db, options, None, backup_first=report.backup_made is None)
     writer = Writer(conn, batch_size=options.batch_size, linger=options.linger_ms / 1000,
-                    queue_size=options.queue_size, max_messages=options.max_messages_per_session,
+                    queue_size=options.queue_size, keep_messages=options.keep_messages,
                     fallback=fallback)
     readers = ReaderPool(db, size=options.readers, durability=options.durability,
                          busy_timeout_ms=options.busy_timeout_ms)
-    store = Store(db, writer, readers, bus=bus, backup_keep=options.backup_keep)
+    store = Store(db, writer, readers, bus=bus, backup_keep=options.backup_keep,
+                  window=options.max_messages_per_session)
     store.recovery = report
     try:
         await _recover(store, db, conn, fallback, options, report, steps, failure)
@@ -171,8 +180,8 @@ async def _recover(
             await _repair_if_corrupt(db, report, steps, store.bus)
             with steps.step("migrate") as step, errors.translated():
                 # Alembic (and its engine) only when the stamp says the schema is behind.
-                if await conn.call(migrations.stamped_revision) == migrations.head_revision():
-                    step.detail = f"at {migrations.head_revision()}"
+                if await conn.call(migrations.stamped_revision) == revision.HEAD:
+                    step.detail = f"at {revision.HEAD}"
                 else:
                     step.detail = await _migrate_if_behind(db, options, report)
             await _salvage_if_pending(db, report, steps)
@@ -264,24 +273,18 @@ async def _migrate_if_behind(
     db: Path, options: Options, report: RecoveryReport | None, *, backup_first: bool = True
 ) -> str:
     """Back up (unless the database is new), then upgrade to head; returns what was done."""
-    engine = create_engine(db, role="maintenance", durability=options.durability,
-                           busy_timeout_ms=options.busy_timeout_ms)
-    try:
-        current = await migrations.current_revision(engine)
-        head = migrations.head_revision()
-        if current == head:
-            return f"at {head}"
-        if backup_first and not integrity.is_blank(db) and current is not None:
-            made = await asyncio.to_thread(backup.make_backup, db, None, keep=options.backup_keep,
-                                           label="pre-migrate")
-            if report is not None:
-                report.backup_made = str(made)
-        new = await migrations.migrate(engine)
+    current = None if integrity.is_blank(db) else await asyncio.to_thread(migrations.revision_of, db)
+    if current == revision.HEAD:
+        return f"at {current}"
+    if backup_first and current is not None:
+        made = await asyncio.to_thread(backup.make_backup, db, None, keep=options.backup_keep,
+                                       label="pre-migrate")
         if report is not None:
-            report.migrated_from, report.migrated_to = current, new
-        return f"{current or '<blank>'} -> {new}"
-    finally:
-        await engine.dispose()
+            report.backup_made = str(made)
+    new = await migrations.run(db, durability=options.durability, busy_timeout_ms=options.busy_timeout_ms)
+    if report is not None:
+        report.migrated_from, report.migrated_to = current, new
+    return f"{current or '<blank>'} -> {new}"
 
 
 async def _replay(conn: ThreadConnection, journal: list[Write], options: Options) -> int:
@@ -290,7 +293,7 @@ async def _replay(conn: ThreadConnection, journal: list[Write], options: Options
         return 0
     with errors.translated():
         async with UnitOfWork(conn) as uow:
-            await uow.run(apply_batch, journal, options.max_messages_per_session)
+            await uow.run(apply_batch, journal, options.keep_messages)
             await uow.commit()
     return len(journal)
 
@@ -332,6 +335,7 @@ def open(  # noqa: A001 - the public name the app calls: yurudb.open(...)
     *,
     durability: Durability = "full",
     max_messages_per_session: int = 10_000,
+    retention: str = "keep",
     batch_size: int = 500,
     linger_ms: float = 0.0,
     queue_size: int = 10_000,
@@ -344,10 +348,15 @@ def open(  # noqa: A001 - the public name the app calls: yurudb.open(...)
 ) -> Opening:
     """Open (creating or upgrading) the database: `async with yurudb.open() as store` or `await yurudb.open()`.
 
+    `max_messages_per_session` is the window `get_messages` returns by default; older messages
+    stay and are paged with `before=`. Only `retention="delete"` deletes beyond it (and emits
+    MessagesDeleted).
+
     `on_event` receives start-up progress and later store events (degraded, recovered, ...).
     """
     return Opening(path, Options(
-        durability=durability, max_messages_per_session=max_messages_per_session, batch_size=batch_size,
+        durability=durability, max_messages_per_session=max_messages_per_session, retention=retention,
+        batch_size=batch_size,
         linger_ms=linger_ms, queue_size=queue_size, readers=readers, busy_timeout_ms=busy_timeout_ms,
         backup_keep=backup_keep, daily_backup=daily_backup, max_size_bytes=max_size_bytes,
     ), on_event)

@@ -8,6 +8,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 from .entities import Message, Session, Usage
+from .times import from_column as _when
 
 T = TypeVar("T")
 
@@ -61,8 +62,8 @@ def session_from_row(r: Sequence[Any]) -> Session:
     """A Session from a SESSION_COLUMNS row."""
     return trusted(Session, {
         "id": r[0], "name": r[1], "status": r[2] or "pending", "working_directory": r[3],
-        "claude_session_id": r[4], "claude_title": r[5], "user_renamed": bool(r[6]), "created_at": r[7],
-        "updated_at": r[8], "meta": _json(r[9]),
+        "claude_session_id": r[4], "claude_title": r[5], "user_renamed": bool(r[6]), "created_at": _when(r[7]),
+        "updated_at": _when(r[8]), "meta": _json(r[9]),
     })
 
 
@@ -70,7 +71,7 @@ def message_from_row(r: Sequence[Any]) -> Message:
     """A Message from a MESSAGE_COLUMNS row."""
     return trusted(Message, {
         "id": r[0], "session_id": r[1], "seq": r[2], "type": r[3], "role": r[4], "content": r[5],
-        "tool_uses": _json(r[6]), "usage": _json(r[7]), "timestamp": r[8], "payload": _json(r[9]),
+        "tool_uses": _json(r[6]), "usage": _json(r[7]), "timestamp": _when(r[8]), "payload": _json(r[9]),
     })
 
 
@@ -78,7 +79,7 @@ def usage_from_row(r: Sequence[Any]) -> Usage:
     """A Usage from a USAGE_COLUMNS row."""
     return trusted(Usage, {
         "id": r[0], "session_id": r[1], "tokens_input": r[2], "tokens_output": r[3], "tokens_cache": r[4],
-        "cost_usd": float(r[5]), "model": r[6], "timestamp": r[7], "source_id": r[8],
+        "cost_usd": float(r[5]), "model": r[6], "timestamp": _when(r[7]), "source_id": r[8],
     })
 
 

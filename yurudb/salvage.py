@@ -24,12 +24,13 @@ from typing import Any
 
 from .engine import connect_sync
 from .entities import MESSAGE_TYPES
-from .validation import now_ms
+from .times import now_text, text_from_ms
 
 CHUNK = 500
 # Rowids are signed 64-bit integers.
 _FIRST_ROWID, _LAST_ROWID = -(2**63), 2**63 - 1
 _TABLES = ("sessions", "messages", "analytics")
+_TIMESTAMP_COLUMNS = frozenset({"created_at", "updated_at", "timestamp"})
 _JSON_COLUMNS = {"sessions": ("metadata",), "messages": ("tool_uses", "usage", "payload"), "analytics": ()}
 _COUNTER = {"sessions": "sessions", "messages": "messages", "analytics": "usage"}  # SalvageReport fields
 # Working copies of damaged files live beside the database; a killed salvage's are removed later.
@@ -173,7 +174,7 @@ def _merge(damaged: sqlite3.Connection, out: sqlite3.Connection, report: Salvage
                 continue  # the table is missing from the damaged file (or unreadable there)
             regions = [0]
             for rows in _scan(damaged, table, columns, regions):
-                usable = [r for r in rows if _usable(table, columns, r)]
+                usable = _timestamps_as_text(columns, [r for r in rows if _usable(table, columns, r)])
                 _adopt_orphans(table, columns, usable, known, out, report)
                 merged = _upsert(out, table, columns, usable)
                 report.rows_skipped += len(rows) - merged
@@ -207,7 +208,7 @@ def _adopt_orphans(
         sid = r[at]
         if not isinstance(sid, str) or sid in known:
             continue
-        when = r[stamp] if stamp is not None and isinstance(r[stamp], int) else now_ms()
+        when = r[stamp] if stamp is not None and isinstance(r[stamp], str) else now_text()
         out.execute(
             "INSERT OR IGNORE INTO sessions (id, name, status, created_at, updated_at, metadata) "
             "VALUES (?, ?, 'interrupted', ?, ?, ?)",
@@ -215,6 +216,14 @@ def _adopt_orphans(
         )
         known.add(sid)
         report.placeholder_sessions += 1
+
+
+def _timestamps_as_text(columns: list[str], rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    """Rows of an older file (revision 0001 stored epoch milliseconds) with today's timestamp text."""
+    at = [i for i, c in enumerate(columns) if c in _TIMESTAMP_COLUMNS]
+    if not at or not any(type(r[i]) is int for r in rows for i in at):
+        return rows
+    return [tuple(text_from_ms(v) if i in at and type(v) is int else v for i, v in enumerate(r)) for r in rows]
 
 
 def _counts(conn: sqlite3.Connection) -> dict[str, int]:

@@ -6,6 +6,7 @@ import asyncio
 import warnings
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from datetime import datetime
+from types import EllipsisType
 from pathlib import Path
 from typing import Any, Literal
 
@@ -13,7 +14,7 @@ from . import backup as backups, errors, validation as check
 from .batch import BatchEffects
 from .entities import Message, Session
 from .errors import NotFoundError, ValidationError
-from .events import Event, EventBus, Listener, Recovered
+from .events import Event, EventBus, Listener, MessagesDeleted, Recovered
 from .fallback import Base
 from .ops import Write
 from .readers import ReaderPool
@@ -24,6 +25,7 @@ from .rows import (
     message_from_row,
     session_from_row,
 )
+from .times import now_text
 from .usage import UsageAPI
 from .writer import Writer
 
@@ -41,8 +43,10 @@ class Store(UsageAPI):
         *,
         bus: EventBus | None = None,
         backup_keep: int = backups.KEEP,
+        window: int = 10_000,
     ) -> None:
         self.path = path
+        self.window = window  # max_messages_per_session: how many messages a load returns by default
         self.recovery: Any = None
         self.bus = bus or EventBus()
         self.backup_keep = backup_keep
@@ -54,7 +58,7 @@ class Store(UsageAPI):
         self._generation = 0
         # updated_at moved by message writes, folded into cached rows only when read (streaming
         # moves it on every batch; copying the row each time would cost more than the write).
-        self._touched: dict[str, int] = {}
+        self._touched: dict[str, datetime] = {}
         self._background: list[asyncio.Task[None]] = []
         self._jobs: list[asyncio.Task[None]] = []
         self._checkpointer: Any = None
@@ -165,7 +169,7 @@ class Store(UsageAPI):
             "user_renamed": user_renamed, "meta": meta,
         })
         sid = check.ident(id, "id") if id is not None else check.new_id()
-        created = check.timestamp(created_at, "created_at") or check.now_ms()
+        created = check.timestamp(created_at, "created_at") or now_text()
         values = {**fields, "created_at": created,
                   "updated_at": check.timestamp(updated_at, "updated_at") or created,
                   "meta_json": check.encode_json(fields["meta"], "meta")}
@@ -279,7 +283,7 @@ class Store(UsageAPI):
             raise ValidationError("role must be a string")
         content = fields.get("content")
         tool_uses, usage = fields.get("tool_uses"), fields.get("usage")
-        stamp = check.timestamp(fields.get("timestamp")) or check.now_ms()
+        stamp = check.timestamp(fields.get("timestamp")) or now_text()
         values = {
             "session_id": session_id, "type": mtype, "role": role,
             "content": check.content_text(content),
@@ -371,11 +375,14 @@ class Store(UsageAPI):
         return await self._writer.submit(Write("update_message", message_id, values))
 
     async def get_messages(
-        self, session_id: str, *, limit: int | None = 100, before: int | None = None
+        self, session_id: str, *, limit: int | None | EllipsisType = ..., before: int | None = None
     ) -> list[Message]:
-        """The newest `limit` messages (all when None), oldest first; `before=seq` pages further back."""
+        """The newest `limit` messages, oldest first (default: the `max_messages_per_session` window,
+        the whole session for any session under it; None: all); `before=seq` pages further back."""
         self._live()
         check.ident(session_id, "session_id")
+        if limit is ...:
+            limit = self.window
         where = "session_id = ?"
         params: list[Any] = [session_id]
         if before is not None:
@@ -443,3 +450,5 @@ class Store(UsageAPI):
             else:
                 self._cache[sid] = session
         self._touched.update(effects.touched)
+        for sid, count in effects.trimmed.items():
+            self.bus.emit(MessagesDeleted(session_id=sid, count=count))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any, Literal
 
 from . import validation as check
@@ -11,6 +11,7 @@ from .errors import ValidationError
 from .ops import Write
 from .reading import StoreBase
 from .rows import USAGE_COLUMNS, usage_from_row
+from .times import now_text, text_from_datetime
 
 GroupBy = Literal["model", "day", "session"]
 
@@ -39,7 +40,7 @@ class UsageAPI(StoreBase):
             "tokens_output": check.integer(tokens_output, "tokens_output"),
             "tokens_cache": check.integer(tokens_cache, "tokens_cache"),
             "cost_usd": check.number(cost_usd, "cost_usd"),
-            "timestamp": check.timestamp(timestamp) or check.now_ms(),
+            "timestamp": check.timestamp(timestamp) or now_text(),
             "source_id": check.text(source_id, "source_id"),
         }
         return await self._writer.submit(Write("record_usage", session_id, values))
@@ -80,7 +81,7 @@ class UsageAPI(StoreBase):
         """Totals of tokens and cost grouped by model, day (UTC) or session, over an optional time range."""
         self._live()
         keys = {"model": "COALESCE(model, 'unknown')",
-                "day": "strftime('%Y-%m-%d', timestamp / 1000, 'unixepoch')",
+                "day": "strftime('%Y-%m-%d', timestamp)",
                 "session": "session_id"}
         if by not in keys:
             raise ValidationError(f"by must be one of {sorted(keys)}, not {by!r}")
@@ -116,13 +117,13 @@ class UsageAPI(StoreBase):
         lo = check.timestamp(params_since) if params_since is not None else None
         hi = check.timestamp(until) if until is not None else None
         for u in self._overlay().usage:
-            ts = u.timestamp or 0
+            ts = text_from_datetime(u.timestamp) if u.timestamp is not None else ""
             if (lo is not None and ts < lo) or (hi is not None and ts >= hi):
                 continue
             if session_id is not None and u.session_id != session_id:
                 continue
             key = {"model": u.model or "unknown", "session": u.session_id,
-                   "day": datetime.fromtimestamp(ts / 1000, tz=timezone.utc).strftime("%Y-%m-%d")}[by]
+                   "day": ts[:10] or None}[by]
             row = totals.setdefault(key, {by: key, "records": 0, "tokens_input": 0, "tokens_output": 0,
                                           "tokens_cache": 0, "cost_usd": 0.0})
             row["records"] += 1

@@ -12,6 +12,7 @@ from datetime import datetime
 from json import encoder as json_encoder
 from typing import Any
 
+from . import times
 from .entities import MESSAGE_TYPES, SESSION_STATUSES
 from .errors import ValidationError
 
@@ -120,23 +121,23 @@ def message_type(value: Any) -> str:
     return value
 
 
-def timestamp(value: Any, what: str = "timestamp") -> int | None:
-    """Milliseconds since the epoch from an int, a datetime or an ISO-8601 string."""
+def timestamp(value: Any, what: str = "timestamp") -> str | None:
+    """The column text (UTC) of epoch milliseconds, a datetime (naive: UTC) or ISO-8601 text."""
     if value is None:
         return None
     if isinstance(value, bool):
         raise ValidationError(f"{what} must be milliseconds, a datetime or ISO-8601 text")
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float) and math.isfinite(value):
-        return int(value)
-    if isinstance(value, datetime):
-        return int(value.timestamp() * 1000)
-    if isinstance(value, str):
-        try:
-            return int(datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp() * 1000)
-        except ValueError:
-            pass
+    try:
+        if isinstance(value, int):
+            return times.text_from_ms(value)
+        if isinstance(value, float) and math.isfinite(value):
+            return times.text_from_ms(int(value))
+        if isinstance(value, datetime):
+            return times.text_from_datetime(value)
+        if isinstance(value, str):
+            return times.text_from_datetime(datetime.fromisoformat(value.replace("Z", "+00:00")))
+    except (ValueError, OverflowError):
+        pass
     raise ValidationError(f"{what} must be milliseconds, a datetime or ISO-8601 text, not {value!r}")
 
 

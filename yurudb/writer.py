@@ -40,7 +40,7 @@ class Writer:
         batch_size: int = 500,
         linger: float = 0.0,
         queue_size: int = 10_000,
-        max_messages: int = 10_000,
+        keep_messages: int | None = None,
         lock_retries: int = 1,
         on_committed: Callable[[BatchEffects], None] | None = None,
         fallback: Fallback | None = None,
@@ -48,7 +48,7 @@ class Writer:
         self.connection = connection
         self.batch_size = batch_size
         self.linger = linger
-        self.max_messages = max_messages
+        self.keep_messages = keep_messages  # retention="delete" only; None deletes nothing
         self.lock_retries = lock_retries
         self.on_committed = on_committed
         self.fallback = fallback
@@ -242,7 +242,7 @@ class Writer:
         with errors.translated():
             try:
                 async with UnitOfWork(self.connection) as uow:
-                    results, effects = await uow.run(apply_batch, writes, self.max_messages, commit=True)
+                    results, effects = await uow.run(apply_batch, writes, self.keep_messages, commit=True)
             except BaseException:
                 # A failed commit can leave the connection unusable (I/O error); reconnect next time.
                 await self.connection.reset()

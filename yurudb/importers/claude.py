@@ -28,7 +28,7 @@ class Response:
     key: str
     model: str | None
     usage: dict[str, Any]
-    timestamp: int | None
+    timestamp: str | None
     cost: float | None
 
 
@@ -166,7 +166,7 @@ def _add_line(t: Transcript, line: dict[str, Any], line_id: str, report: ImportR
         t.responses[key] = Response(key, message.get("model"), usage, ts, cost)
 
 
-def _ms(value: Any) -> int | None:
+def _ms(value: Any) -> str | None:
     try:
         return to_ms(value)
     except YurudbError:

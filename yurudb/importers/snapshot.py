@@ -20,6 +20,7 @@ from typing import Any
 from ..entities import Session, Usage
 from ..errors import ValidationError, YurudbError
 from ..store import Store
+from ..times import to_ms
 
 KNOWN_KEYS = {"id", "name", "status", "messages", "workingDirectory", "claudeSessionId", "claudeTitle",
               "userRenamed", "createdAt", "updatedAt", "analytics", "metadata"}
@@ -134,8 +135,8 @@ async def export_session(store: Store, session: Session) -> dict[str, Any]:
         "claudeSessionId": session.claude_session_id,
         "claudeTitle": session.claude_title,
         "userRenamed": session.user_renamed,
-        "createdAt": session.created_at,
-        "updatedAt": session.updated_at,
+        "createdAt": to_ms(session.created_at),
+        "updatedAt": to_ms(session.updated_at),
         "analytics": meta.pop("snapshot_analytics", None) or [_usage_out(u) for u in usage],
     }
     out.update(meta.pop("snapshot_extra", {}))
@@ -152,5 +153,5 @@ def _usage_out(u: Usage) -> dict[str, Any]:
     elif not source.startswith(USAGE_NO_ID):
         record["id"] = source or u.id  # recorded by the app or an import: its own key
     record.update(model=u.model, tokensInput=u.tokens_input, tokensOutput=u.tokens_output,
-                  tokensCache=u.tokens_cache, costUsd=u.cost_usd, timestamp=u.timestamp)
+                  tokensCache=u.tokens_cache, costUsd=u.cost_usd, timestamp=to_ms(u.timestamp))
     return record

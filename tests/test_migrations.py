@@ -1,0 +1,83 @@
+"""Revision 0002 upgrades a populated 0001 database value for value, and downgrades it back exactly."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import datetime, timezone
+from pathlib import Path
+
+import yurudb
+from yurudb.entities import APPLICATION_ID
+from yurudb.times import to_ms
+
+from helpers import dump
+from test_schema import upgrade
+
+# Rows the way revision 0001 stored them: epoch milliseconds in INTEGER columns.
+SESSIONS = [
+    ("s1", "first", "active", "/repo", "claude-1", "title", 1, 1_700_000_000_123, 1_700_000_555_999, '{"k": 1}'),
+    ("s2", "before 1970", "pending", None, None, None, 0, -1, 0, None),
+    ("s3", "round second", "completed", None, None, None, 0, 1_767_225_600_000, 1_767_225_600_001, None),
+]
+MESSAGES = [
+    ("m1", "s1", 1, "user", "user", "hi", None, None, 1_700_000_000_500, '{"type": "user", "content": "hi"}'),
+    ("m2", "s1", 2, "assistant", "assistant", "yo", '[{"name": "Bash"}]', '{"output_tokens": 5}', None,
+     '{"type": "assistant"}'),
+    ("m3", "s3", 1, "user", None, None, None, None, 1_767_225_600_999, None),
+]
+USAGE = [
+    (1, "s1", 10, 20, 30, 0.5, "claude-opus-4-6", 1_700_000_001_000, "req-1"),
+    (2, "s1", 1, 2, 3, 0.25, None, None, None),
+]
+
+
+def populate_0001(path: Path) -> None:
+    conn = sqlite3.connect(path)
+    conn.executemany("INSERT INTO sessions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", SESSIONS)
+    conn.executemany("INSERT INTO messages VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", MESSAGES)
+    conn.executemany("INSERT INTO analytics VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", USAGE)
+    conn.commit()
+    conn.close()
+
+
+def as_text(ms: int | None) -> str | None:
+    if ms is None:
+        return None
+    return datetime.fromtimestamp(ms / 1000, tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
+
+
+async def test_0002_converts_every_value_of_a_populated_0001_database_and_back(db_path: Path) -> None:
+    await upgrade(db_path, "0001_initial")
+    populate_0001(db_path)
+    before = dump(db_path)
+
+    assert await upgrade(db_path) == "0002_timestamps"
+    after = dump(db_path)
+    stamp_columns = {"sessions": (7, 8), "messages": (8,), "analytics": (7,)}
+    for table, rows in before.items():
+        expected = [tuple(as_text(v) if i in stamp_columns[table] else v for i, v in enumerate(row)) for row in rows]
+        assert after[table] == expected, table
+    assert after["sessions"][1][7] == "1969-12-31 23:59:59.999"
+    conn = sqlite3.connect(db_path)
+    assert conn.execute("PRAGMA application_id").fetchone()[0] == APPLICATION_ID
+    assert conn.execute("SELECT date(created_at) FROM sessions WHERE id = 's1'").fetchone()[0] == "2023-11-14"
+    conn.close()
+
+    assert await upgrade(db_path, "0001_initial", "downgrade") == "0001_initial"
+    assert dump(db_path) == before
+    assert sqlite3.connect(db_path).execute("PRAGMA application_id").fetchone()[0] == 0
+
+
+async def test_a_store_opened_on_a_0001_database_reads_its_times_as_utc_datetimes(db_path: Path) -> None:
+    await upgrade(db_path, "0001_initial")
+    populate_0001(db_path)
+    async with yurudb.open(db_path, daily_backup=False) as store:
+        assert store.recovery.migrated_from == "0001_initial" and store.recovery.backup_made
+        assert any(step.name == "migrate" and "0002" in step.detail for step in store.recovery.steps)
+        session = await store.get_session("s1")
+        assert session.created_at == datetime(2023, 11, 14, 22, 13, 20, 123000, tzinfo=timezone.utc)
+        assert to_ms(session.updated_at) == 1_700_000_555_999
+        messages = await store.get_messages("s1")
+        assert [to_ms(m.timestamp) if m.timestamp else None for m in messages] == [1_700_000_000_500, None]
+        assert [to_ms(u.timestamp) if u.timestamp else None for u in await store.usage_records("s1")] == [
+            1_700_000_001_000, None]

@@ -1,0 +1,56 @@
+"""Timestamps: stored as the spec's UTC `TIMESTAMP` text, handed out as timezone-aware datetimes.
+
+The columns hold `YYYY-MM-DD HH:MM:SS.mmm` in UTC: SQLite's date functions read it, it sorts in
+time order as text, it reads well in a `sqlite3` shell, and `CURRENT_TIMESTAMP` (what a row
+written by another program gets) is the same form without the milliseconds.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+UTC = timezone.utc
+_EPOCH = datetime(1970, 1, 1)
+_EPOCH_UTC = _EPOCH.replace(tzinfo=UTC)
+_fromiso = datetime.fromisoformat
+
+
+def text_from_ms(ms: int) -> str:
+    """The column text of an epoch-milliseconds instant."""
+    return (_EPOCH + timedelta(milliseconds=ms)).isoformat(" ", "milliseconds")
+
+
+def text_from_datetime(value: datetime) -> str:
+    """The column text of a datetime (a naive one is taken as UTC, as SQLite does)."""
+    if value.tzinfo is not None:
+        value = value.astimezone(UTC).replace(tzinfo=None)
+    return value.isoformat(" ", "milliseconds")
+
+
+def now_text() -> str:
+    """The current instant as column text."""
+    return text_from_ms(time.time_ns() // 1_000_000)
+
+
+def from_column(value: Any) -> datetime | None:
+    """A column value as an aware UTC datetime (text as yurudb or CURRENT_TIMESTAMP writes it, or epoch ms)."""
+    if value is None:
+        return None
+    if type(value) is str:
+        parsed = _fromiso(value)
+        return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+    if isinstance(value, (int, float)):
+        # another program may have written epoch milliseconds, as yurudb's 0001 schema did
+        return _EPOCH_UTC + timedelta(milliseconds=value)
+    raise ValueError(f"not a timestamp: {value!r}")
+
+
+def to_ms(value: datetime | None) -> int | None:
+    """Epoch milliseconds of a datetime (what the app's JavaScript holds)."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return (value - _EPOCH_UTC) // timedelta(milliseconds=1)
