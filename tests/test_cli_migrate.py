@@ -9,6 +9,8 @@ from typer.testing import CliRunner
 
 from yurudb.cli import app
 
+from helpers import dump, rows
+
 runner = CliRunner()
 
 
@@ -35,12 +37,31 @@ def test_current_and_history_report_the_revision(db_path: Path) -> None:
     assert "0001_initial" in history.output
 
 
-def test_downgrade_to_base_removes_the_tables(db_path: Path) -> None:
+def test_downgrade_to_base_refuses_without_yes_and_backs_up_with_it(db_path: Path) -> None:
     runner.invoke(app, ["migrate", "upgrade"])
-    result = runner.invoke(app, ["migrate", "downgrade", "base"])
+    conn = sqlite3.connect(db_path)
+    conn.execute("INSERT INTO sessions(id, name) VALUES ('s', 'keep me')")
+    conn.commit()
+    conn.close()
+    refused = runner.invoke(app, ["migrate", "downgrade", "base"])
+    assert refused.exit_code == 2 and "--yes" in refused.output
+    assert rows(db_path, "SELECT name FROM sessions") == [("keep me",)]
+    assert not (db_path.parent / "backups").exists()  # refused before anything, a backup included
+
+    result = runner.invoke(app, ["migrate", "downgrade", "base", "--yes"])
     assert result.exit_code == 0, result.output
-    names = {r[0] for r in sqlite3.connect(db_path).execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    names = {r[0] for r in rows(db_path, "SELECT name FROM sqlite_master WHERE type='table'")}
     assert "sessions" not in names
+    [made] = list((db_path.parent / "backups").glob("*pre-downgrade*"))
+    assert str(made) in result.output.replace("\n", "")
+    assert rows(made, "SELECT name FROM sessions") == [("keep me",)]
+
+
+def test_every_downgrade_backs_up_first(db_path: Path) -> None:
+    runner.invoke(app, ["migrate", "upgrade"])
+    result = runner.invoke(app, ["migrate", "downgrade", "0001_initial"])
+    assert result.exit_code == 0, result.output
+    assert list((db_path.parent / "backups").glob("*pre-downgrade*"))
 
 
 def test_uncreatable_folder_exits_non_zero_with_one_line(tmp_path: Path) -> None:
@@ -53,7 +74,11 @@ def test_uncreatable_folder_exits_non_zero_with_one_line(tmp_path: Path) -> None
     assert len(lines) == 1 and "cannot create database" in lines[0]
 
 
-def test_bad_revision_exits_non_zero_without_traceback(db_path: Path) -> None:
-    result = runner.invoke(app, ["migrate", "upgrade", "zzz"])
-    assert result.exit_code == 1
-    assert "Traceback" not in result.output
+def test_an_unknown_revision_is_bad_input_and_changes_nothing(db_path: Path) -> None:
+    runner.invoke(app, ["migrate", "upgrade"])
+    before = dump(db_path)
+    for action in ("upgrade", "downgrade"):
+        result = runner.invoke(app, ["migrate", action, "nosuchrev"])
+        assert result.exit_code == 2, result.output
+        assert "Traceback" not in result.output and "nosuchrev" in result.output
+    assert dump(db_path) == before and not (db_path.parent / "backups").exists()

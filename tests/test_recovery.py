@@ -8,7 +8,10 @@ import shutil
 import sqlite3
 from pathlib import Path
 
+import pytest
+
 import yurudb
+from yurudb.errors import ForeignFileError
 from yurudb import backup
 from yurudb.events import BackupRestored, RecoveryProgress
 
@@ -81,14 +84,39 @@ async def test_truncated_file_is_detected_and_the_backup_restored(db_path: Path)
         assert await store.check() == ["ok"]
 
 
-async def test_corrupt_file_without_a_backup_starts_empty_and_keeps_the_damage_aside(db_path: Path) -> None:
+async def test_a_file_that_is_not_a_database_is_refused_and_left_untouched(db_path: Path) -> None:
     db_path.parent.mkdir(parents=True)
     db_path.write_bytes(b"this is not sqlite at all" * 100)
+    with pytest.raises(ForeignFileError):
+        await yurudb.open(db_path, daily_backup=False)
+    assert db_path.read_bytes() == b"this is not sqlite at all" * 100
+    assert sorted(p.name for p in db_path.parent.iterdir()) == [db_path.name]
+
+
+async def test_a_sqlite_file_of_another_program_is_refused_and_left_untouched(db_path: Path) -> None:
+    db_path.parent.mkdir(parents=True)
+    conn = sqlite3.connect(db_path)
+    conn.execute("CREATE TABLE notes (body TEXT)")
+    conn.execute("INSERT INTO notes VALUES ('mine')")
+    conn.commit()
+    conn.close()
+    before = db_path.read_bytes()
+    for read_only in (False, True):
+        with pytest.raises(ForeignFileError):
+            await yurudb.open(db_path, daily_backup=False, read_only=read_only)
+    assert db_path.read_bytes() == before
+    assert sorted(p.name for p in db_path.parent.iterdir()) == [db_path.name]
+
+
+async def test_a_damaged_yurudb_file_without_a_backup_starts_empty_and_keeps_the_damage_aside(db_path: Path) -> None:
+    await fill(db_path)
+    data = bytearray(db_path.read_bytes())
+    data[100:4096] = os.urandom(4096 - 100)  # the schema page: SQLite can no longer read anything
+    db_path.write_bytes(bytes(data))
     async with yurudb.open(db_path, daily_backup=False) as store:
         assert store.state == "ready"
         assert store.recovery.backup_restored is None
-        assert store.recovery.quarantined and Path(store.recovery.quarantined[0]).read_bytes().startswith(b"this")
-        assert await store.list_sessions() == []
+        assert store.recovery.quarantined and Path(store.recovery.quarantined[0]).read_bytes() == bytes(data)
         await store.create_session("works")
 
 

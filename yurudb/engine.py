@@ -6,6 +6,7 @@ import sqlite3
 import sys
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import quote
 
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
@@ -43,6 +44,23 @@ def pragmas(durability: Durability, *, busy_timeout_ms: int = BUSY_TIMEOUT_MS) -
         # A plain fsync on macOS stops at the drive's cache; F_FULLFSYNC reaches the platter.
         stmts += ["PRAGMA fullfsync = ON", "PRAGMA checkpoint_fullfsync = ON"]
     return stmts
+
+
+def read_only_uri(path: Path | str) -> str:
+    """A URI that opens the database read-only and creates nothing beside it.
+
+    SQLite's mode=ro still creates -wal and -shm files for a WAL database (and cannot remove them
+    at close). When no -wal file exists no connection has the database open, so the file is read
+    as immutable, which creates nothing; while one exists another connection owns them.
+    """
+    path = Path(path)
+    uri = f"file:{quote(str(path.absolute()))}?mode=ro"
+    return uri if Path(f"{path}-wal").exists() else uri + "&immutable=1"
+
+
+def read_only_pragmas(busy_timeout_ms: int = BUSY_TIMEOUT_MS) -> list[str]:
+    """The pragmas of a read-only connection (journal_mode cannot change without writing)."""
+    return [f"PRAGMA busy_timeout = {int(busy_timeout_ms)}", "PRAGMA foreign_keys = ON", "PRAGMA query_only = ON"]
 
 
 def apply_pragmas(dbapi_connection: Any, statements: list[str]) -> None:

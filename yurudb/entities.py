@@ -9,9 +9,10 @@ from sqlalchemy import JSON, REAL, TIMESTAMP, Column, ForeignKey, Index, Integer
 from pydantic import BaseModel, ConfigDict
 from sqlmodel import Field, SQLModel
 
+from .revision import APPLICATION_ID  # noqa: F401 - re-exported
+
 # Timestamps are the spec's `TIMESTAMP DEFAULT CURRENT_TIMESTAMP`: UTC text (yurudb/times.py) in the
 # database, timezone-aware datetimes in Python. Snapshots keep the app's epoch milliseconds.
-APPLICATION_ID: Final = 0x79757275  # "yuru": PRAGMA application_id of every yurudb database (revision 0002)
 
 SESSION_STATUSES: Final = frozenset({"pending", "active", "paused", "completed", "error", "interrupted"})
 MESSAGE_TYPES: Final = frozenset(

@@ -21,6 +21,10 @@ class NotFoundError(YurudbError, LookupError):
     """The session or message does not exist."""
 
 
+class ForeignFileError(ValidationError):
+    """The path holds a file that is not a yurudb database; it is left untouched."""
+
+
 class ConflictError(YurudbError):
     """The write contradicts what is stored (e.g. a message id owned by another session)."""
 
@@ -31,6 +35,10 @@ class StoreClosedError(YurudbError):
 
 class MigrationError(YurudbError):
     """The schema could not be brought to the wanted revision."""
+
+
+class UnknownRevisionError(ValidationError, MigrationError):
+    """No Alembic revision has that name (bad input: nothing was changed)."""
 
 
 class DatabaseError(YurudbError):

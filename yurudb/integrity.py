@@ -5,8 +5,11 @@ from __future__ import annotations
 import os
 import sqlite3
 from pathlib import Path
+from typing import Literal
 
-from .errors import CorruptDatabaseError, LockedError, UnavailableError, classify
+from .engine import read_only_uri
+from .revision import APPLICATION_ID
+from .errors import CorruptDatabaseError, ForeignFileError, LockedError, UnavailableError, classify
 
 HEADER = b"SQLite format 3\x00"
 # quick_check reads every page: fine for a few MB, far too slow for start-up on a 1 GB history.
@@ -70,7 +73,7 @@ def _check(db: Path, full_check_max_bytes: int | None) -> str | None:
     if counter_ok and not wal_pending and pages_in_header and size < pages_in_header * page_size:
         return f"file is truncated ({size} bytes, header says {pages_in_header * page_size})"
     try:
-        conn = sqlite3.connect(db, timeout=5)
+        conn = sqlite3.connect(read_only_uri(db), uri=True, timeout=5)  # a check changes nothing
     except sqlite3.Error as exc:
         raise classify(exc) from exc
     try:
@@ -98,6 +101,59 @@ def _check(db: Path, full_check_max_bytes: int | None) -> str | None:
         raise error from exc  # unreadable is not corrupt: never quarantine a file we cannot read
     finally:
         conn.close()
+
+
+Ownership = Literal["blank", "ours", "foreign"]
+YURUDB_TABLES = frozenset({"sessions", "messages", "analytics"})
+
+
+def ownership(db: Path) -> Ownership:
+    """Whether a path is free ("blank": missing, empty, or SQLite with no tables), yurudb's, or not ours.
+
+    Ours: yurudb's application_id in the header, or (an older file, revision 0001) yurudb's
+    tables. A file whose header is unreadable is ours only if yurudb has backups of it. Raises
+    UnavailableError when the file cannot be read at all.
+    """
+    try:
+        if not db.exists() or db.stat().st_size == 0:
+            return "blank"
+        with open(db, "rb") as f:
+            header = f.read(100)
+    except OSError as exc:
+        raise UnavailableError(f"cannot read {db}: {exc.strerror or exc}") from exc
+    if len(header) < 100 or not header.startswith(HEADER):
+        return "ours" if _backed_up_by_us(db) else "foreign"
+    app_id = int.from_bytes(header[68:72], "big")
+    if app_id == APPLICATION_ID:
+        return "ours"
+    if app_id != 0:
+        return "foreign"
+    try:
+        conn = sqlite3.connect(read_only_uri(db), uri=True)
+        try:
+            tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        finally:
+            conn.close()
+    except sqlite3.DatabaseError:
+        return "ours" if _backed_up_by_us(db) else "foreign"
+    if not tables:
+        return "blank"
+    return "ours" if YURUDB_TABLES <= tables else "foreign"
+
+
+def refuse_foreign(db: Path) -> Ownership:
+    """ownership(db), with ForeignFileError for a file that is not ours (which is left untouched)."""
+    found = ownership(db)
+    if found == "foreign":
+        raise ForeignFileError(f"{db} is not a yurudb database; yurudb leaves it untouched "
+                               "(point --db or YURUDB_PATH at a yurudb database)")
+    return found
+
+
+def _backed_up_by_us(db: Path) -> bool:
+    from .backup import list_backups
+
+    return bool(list_backups(db))
 
 
 def is_blank(db: Path) -> bool:

@@ -13,8 +13,8 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from .engine import BUSY_TIMEOUT_MS, Durability, create_engine
-from .errors import MigrationError
+from .engine import BUSY_TIMEOUT_MS, Durability, create_engine, read_only_uri
+from .errors import MigrationError, UnknownRevisionError
 
 _PACKAGE = Path(__file__).resolve().parent
 
@@ -43,6 +43,14 @@ def head_revision() -> str:
     if head is None:
         raise MigrationError("no Alembic revision found")
     return head
+
+
+def check_revision(revision: str) -> None:
+    """UnknownRevisionError unless `revision` names a revision (or head, base, a relative step)."""
+    try:
+        ScriptDirectory.from_config(alembic_config()).get_revisions(revision)
+    except Exception as exc:  # CommandError, ResolutionError, ValueError for malformed names
+        raise UnknownRevisionError(f"no schema revision {revision!r} (see `yurudb migrate history`)") from exc
 
 
 def history() -> list[tuple[str, str | None, str]]:
@@ -78,6 +86,7 @@ async def migrate(engine: AsyncEngine, action: str = "upgrade", revision: str = 
     """Upgrade or downgrade to `revision` in one transaction; returns the new current revision."""
     if action not in ("upgrade", "downgrade"):
         raise MigrationError(f"unknown migration action {action!r}")
+    check_revision(revision)
     try:
         async with engine.connect() as conn:
             # Batch migrations recreate tables; with foreign keys on, dropping the old parent
@@ -138,7 +147,7 @@ def _no_tables(path: Path) -> bool:
 
 def revision_of(path: Path) -> str | None:
     """The revision stamped in a database file, read without Alembic (None if blank)."""
-    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    conn = sqlite3.connect(read_only_uri(path), uri=True)
     try:
         return stamped_revision(conn)
     finally:

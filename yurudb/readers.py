@@ -16,16 +16,22 @@ from typing import Any
 
 import aiosqlite
 
-from .engine import BUSY_TIMEOUT_MS, READER_POOL_SIZE, Durability, pragmas
+from .engine import BUSY_TIMEOUT_MS, READER_POOL_SIZE, Durability, pragmas, read_only_pragmas, read_only_uri
 
 
 async def connect_reader(
-    path: Path, *, durability: Durability = "full", busy_timeout_ms: int = BUSY_TIMEOUT_MS
+    path: Path, *, durability: Durability = "full", busy_timeout_ms: int = BUSY_TIMEOUT_MS, read_only: bool = False
 ) -> aiosqlite.Connection:
     """One reader connection with yurudb's pragmas, in autocommit (each SELECT is its own snapshot)."""
-    conn = await aiosqlite.connect(path, isolation_level=None, timeout=busy_timeout_ms / 1000)
+    if read_only:
+        conn = await aiosqlite.connect(read_only_uri(path), uri=True, isolation_level=None,
+                                       timeout=busy_timeout_ms / 1000)
+        statements = read_only_pragmas(busy_timeout_ms)
+    else:
+        conn = await aiosqlite.connect(path, isolation_level=None, timeout=busy_timeout_ms / 1000)
+        statements = pragmas(durability, busy_timeout_ms=busy_timeout_ms)
     try:
-        for stmt in pragmas(durability, busy_timeout_ms=busy_timeout_ms):
+        for stmt in statements:
             await conn.execute(stmt)
     except BaseException:
         await conn.close()
@@ -43,8 +49,9 @@ class ReaderPool:
         size: int = READER_POOL_SIZE,
         durability: Durability = "full",
         busy_timeout_ms: int = BUSY_TIMEOUT_MS,
+        read_only: bool = False,
     ) -> None:
-        self.path, self.size = path, size
+        self.path, self.size, self.read_only = path, size, read_only
         self.durability, self.busy_timeout_ms = durability, busy_timeout_ms
         self._idle: asyncio.Queue[aiosqlite.Connection] = asyncio.Queue()
         self._opened: list[aiosqlite.Connection] = []
@@ -72,7 +79,7 @@ class ReaderPool:
             async with self._lock:
                 if len(self._opened) < self.size:
                     conn = await connect_reader(self.path, durability=self.durability,
-                                                busy_timeout_ms=self.busy_timeout_ms)
+                                                busy_timeout_ms=self.busy_timeout_ms, read_only=self.read_only)
                     self._opened.append(conn)
                     return conn
         return await self._idle.get()

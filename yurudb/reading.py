@@ -33,7 +33,8 @@ class StoreBase:
             with errors.translated():
                 return await self._readers.fetchall(sql, params)
         except CorruptDatabaseError as exc:
-            integrity.mark_suspect(self.path, str(exc))  # the next start checks in full and repairs
+            if not self._readers.read_only:  # a read-only store writes nothing, not even this note
+                integrity.mark_suspect(self.path, str(exc))  # the next start checks in full and repairs
             raise
 
     # ---- degraded mode: the database merged with what only memory holds ----------------------

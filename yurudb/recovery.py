@@ -17,9 +17,9 @@ from .batch import apply_batch
 from .checkpoint import Checkpointer
 from .dbthread import ThreadConnection
 from .engine import Durability, pragmas
-from .errors import DatabaseError, MigrationError, ValidationError, YurudbError
+from .errors import CorruptDatabaseError, DatabaseError, MigrationError, NotFoundError, ValidationError, YurudbError
 from .events import BackupRestored, EventBus, Listener, RecoveryProgress
-from .fallback import Fallback
+from .fallback import Fallback, SpillJournal, journal_path
 from .ops import Write
 from .readers import ReaderPool
 from .salvage import SalvageReport
@@ -100,6 +100,8 @@ class Options:
     backup_keep: int = backup.KEEP
     daily_backup: bool = True
     max_size_bytes: int | None = None
+    read_only: bool = False
+    repair: bool = True  # False: a damaged file is reported (CorruptDatabaseError), never moved
 
     @property
     def keep_messages(self) -> int | None:
@@ -128,8 +130,11 @@ async def start(path: str | Path | None, options: Options, on_event: Listener | 
     failure: BaseException | None = None
     db = paths.resolve(path)
     report.path = str(db)
+    if options.read_only:
+        return await _start_read_only(db, options, bus, report, steps)
     with steps.step("resolve path") as step:
         try:
+            integrity.refuse_foreign(db)  # a file that is not ours is never touched (ForeignFileError)
             paths.prepare(db)
         except DatabaseError as exc:
             failure, step.detail = exc, str(exc)
@@ -161,6 +166,42 @@ async def start(path: str | Path | None, options: Options, on_event: Listener | 
     return store
 
 
+async def _start_read_only(
+    db: Path, options: Options, bus: EventBus, report: RecoveryReport, steps: _Steps
+) -> Store:
+    """A store that only reads: no repair, no migration, no journal replay, nothing created on disk."""
+    with steps.step("resolve path") as step:
+        if not db.is_file():
+            raise NotFoundError(f"no yurudb database at {db}")
+        if integrity.refuse_foreign(db) == "blank":
+            raise NotFoundError(f"{db} holds no yurudb database yet")
+        step.detail = "read-only"
+    with steps.step("migrate") as step, errors.translated():
+        current = await asyncio.to_thread(migrations.revision_of, db)
+        if current != revision.HEAD:
+            raise MigrationError(f"{db} is at schema revision {current or '<none>'}, this yurudb reads "
+                                 f"{revision.HEAD}: run `yurudb migrate upgrade` (yurucode upgrades it at start)")
+        step.detail = f"at {current}"
+    journal, _ = SpillJournal(journal_path(db)).read()
+    report.journal_entries_pending = len(journal)  # written at the next start of yurucode; not shown here
+    writer = Writer(ThreadConnection(db, durability=options.durability), read_only=True)
+    readers = ReaderPool(db, size=options.readers, durability=options.durability,
+                         busy_timeout_ms=options.busy_timeout_ms, read_only=True)
+    store = Store(db, writer, readers, bus=bus, backup_keep=options.backup_keep,
+                  window=options.max_messages_per_session)
+    store.recovery = report
+    try:
+        with steps.step("load session index") as step:
+            report.sessions_restored = await store.count_sessions()
+            step.detail = f"{report.sessions_restored} sessions"
+    except BaseException:
+        await store.close()
+        raise
+    store._started = True
+    report.state = store.state
+    return store
+
+
 async def _recover(
     store: Store,
     db: Path,
@@ -177,14 +218,15 @@ async def _recover(
         log.warning("spill journal %s: %d unreadable lines skipped", fallback.journal.path, torn)
     if failure is None:
         try:
-            await _repair_if_corrupt(db, report, steps, store.bus)
+            await _repair_if_corrupt(db, report, steps, store.bus, repair=options.repair)
             with steps.step("migrate") as step, errors.translated():
                 # Alembic (and its engine) only when the stamp says the schema is behind.
                 if await conn.call(migrations.stamped_revision) == revision.HEAD:
                     step.detail = f"at {revision.HEAD}"
                 else:
                     step.detail = await _migrate_if_behind(db, options, report)
-            await _salvage_if_pending(db, report, steps)
+            if options.repair:
+                await _salvage_if_pending(db, report, steps)
             with steps.step("replay journal") as step:
                 report.journal_entries_replayed = await _replay(conn, journal, options)
                 if journal:
@@ -214,11 +256,15 @@ async def _recover(
     store._writer.start()
 
 
-async def _repair_if_corrupt(db: Path, report: RecoveryReport, steps: _Steps, bus: EventBus) -> None:
+async def _repair_if_corrupt(
+    db: Path, report: RecoveryReport, steps: _Steps, bus: EventBus, *, repair: bool = True
+) -> None:
     """Integrity check; a corrupt file is quarantined (never deleted) and the newest good backup restored."""
     with steps.step("integrity check") as step:
         problem = await asyncio.to_thread(integrity.check_file, db)
         step.detail = problem or "ok"
+    if problem is not None and not repair:
+        raise CorruptDatabaseError(f"{db} is damaged ({problem}); `yurudb repair` repairs it")
     if problem is None:
         if salvage.read_marker(db) is not None and integrity.is_blank(db):
             # A crash came between moving the corrupt file aside and restoring the backup: finish it.
@@ -345,12 +391,16 @@ def open(  # noqa: A001 - the public name the app calls: yurudb.open(...)
     daily_backup: bool = True,
     max_size_bytes: int | None = None,
     on_event: Listener | None = None,
+    read_only: bool = False,
+    repair: bool = True,
 ) -> Opening:
     """Open (creating or upgrading) the database: `async with yurudb.open() as store` or `await yurudb.open()`.
 
     `max_messages_per_session` is the window `get_messages` returns by default; older messages
     stay and are paged with `before=`. Only `retention="delete"` deletes beyond it (and emits
-    MessagesDeleted).
+    MessagesDeleted). `read_only=True` opens an existing database for reading only: nothing is
+    repaired, migrated, replayed or created on disk, and every write raises ReadOnlyError.
+    `repair=False` reports a damaged file instead of quarantining and repairing it.
 
     `on_event` receives start-up progress and later store events (degraded, recovered, ...).
     """
@@ -358,5 +408,6 @@ def open(  # noqa: A001 - the public name the app calls: yurudb.open(...)
         durability=durability, max_messages_per_session=max_messages_per_session, retention=retention,
         batch_size=batch_size,
         linger_ms=linger_ms, queue_size=queue_size, readers=readers, busy_timeout_ms=busy_timeout_ms,
-        backup_keep=backup_keep, daily_backup=daily_backup, max_size_bytes=max_size_bytes,
+        backup_keep=backup_keep, daily_backup=daily_backup, max_size_bytes=max_size_bytes, read_only=read_only,
+        repair=repair,
     ), on_event)

@@ -4,3 +4,4 @@ tests/test_schema.py keeps it equal to the newest revision under alembic/version
 """
 
 HEAD = "0002_timestamps"
+APPLICATION_ID = 0x79757275  # "yuru": PRAGMA application_id of every yurudb database (set by revision 0002)

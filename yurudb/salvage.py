@@ -18,7 +18,7 @@ import sqlite3
 import tempfile
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +53,15 @@ class SalvageReport:
     damaged_regions: int = 0  # stretches of rows that could not be read
     rows_skipped: int = 0  # rows read but unusable (garbled values, or clashing with the database)
     error: str | None = None  # the damaged file could not be read at all
+    # per table: rows that could not be brought back, at most (rowids stepped over + rows skipped);
+    # None when the end of the table could not be read, so the count is unknown
+    lost: dict[str, int | None] = field(default_factory=dict)
+
+    def lost_summary(self) -> str:
+        """What could not be brought back, per table (empty when nothing was lost)."""
+        parts = [f"{table}: {'an unknown number of rows' if n is None else f'up to {n:,} rows'}"
+                 for table, n in self.lost.items() if n != 0]
+        return "; ".join(parts)
 
     def summary(self) -> str:
         """One line for logs and the command line."""
@@ -172,14 +181,17 @@ def _merge(damaged: sqlite3.Connection, out: sqlite3.Connection, report: Salvage
             columns = [c for c in _columns(out, table) if c in source_columns[table]]
             if "id" not in columns:
                 continue  # the table is missing from the damaged file (or unreadable there)
-            regions = [0]
+            regions: list[int | None] = []
+            skipped = 0
             for rows in _scan(damaged, table, columns, regions):
                 usable = _timestamps_as_text(columns, [r for r in rows if _usable(table, columns, r)])
                 _adopt_orphans(table, columns, usable, known, out, report)
                 merged = _upsert(out, table, columns, usable)
-                report.rows_skipped += len(rows) - merged
+                skipped += len(rows) - merged
                 setattr(report, _COUNTER[table], getattr(report, _COUNTER[table]) + merged)
-            report.damaged_regions += regions[0]
+            report.rows_skipped += skipped
+            report.damaged_regions += len(regions)
+            report.lost[table] = None if None in regions else skipped + sum(n for n in regions if n is not None)
         after = _counts(out)
         # placeholders are counted apart: they hold no data of their own
         report.new_sessions = after["sessions"] - before["sessions"] - report.placeholder_sessions
@@ -235,7 +247,7 @@ def _columns(conn: sqlite3.Connection, table: str) -> list[str]:
 
 
 def _scan(
-    conn: sqlite3.Connection, table: str, columns: list[str], regions: list[int]
+    conn: sqlite3.Connection, table: str, columns: list[str], regions: list[int | None]
 ) -> Iterator[list[tuple[Any, ...]]]:
     """Rows of `table` in rowid order, in chunks, stepping over what cannot be read.
 
@@ -253,7 +265,9 @@ def _scan(
                 chunk = max(1, chunk // 8)
                 continue
             resume = _readable_from(conn, sql, start)
-            regions[0] += 1
+            # each damaged region: how many rowids were stepped over (None: up to the end of the table)
+            # (SQLite numbers rows from 1 up, so a scan that failed at its very start counts from 1)
+            regions.append(None if resume is None else max(0, resume - max(start, 1)))
             if resume is None:
                 return
             start, chunk = resume, CHUNK

@@ -69,6 +69,11 @@ class Store(UsageAPI):
         self.bus.subscribe(self._on_event)
 
     @property
+    def read_only(self) -> bool:
+        """Opened with read_only=True: reads only, nothing created or changed on disk."""
+        return self._writer.read_only
+
+    @property
     def state(self) -> State:
         """"ready", "degraded" (working from memory after a database failure), "starting" or "closed"."""
         if self._closed:
@@ -424,6 +429,8 @@ class Store(UsageAPI):
         """A consistent online copy (writes go on meanwhile): to `dest`, or rotated in backups/ beside the database."""
         self._live()
         target = Path(dest) if dest is not None else None
+        if target is None and self.read_only:
+            raise errors.ReadOnlyError("a read-only store makes no backups in backups/; give dest")
         return await asyncio.to_thread(backups.make_backup, self.path, target, keep=self.backup_keep)
 
     async def set_max_size(self, max_size_bytes: int | None) -> None:
@@ -431,6 +438,8 @@ class Store(UsageAPI):
         self._live()
         if max_size_bytes is not None:
             check.integer(max_size_bytes, "max_size_bytes")
+        if self.read_only:
+            raise errors.ReadOnlyError("the store was opened read-only")
         with errors.translated():
             await self._writer.connection.set_max_size(max_size_bytes)
 

@@ -11,7 +11,9 @@ from typing import Any
 from . import errors, integrity
 from .batch import BatchEffects, apply_batch
 from .dbthread import ThreadConnection
-from .errors import CorruptDatabaseError, DatabaseError, LockedError, MigrationError, StoreClosedError
+from .errors import (
+    CorruptDatabaseError, DatabaseError, LockedError, MigrationError, ReadOnlyError, StoreClosedError,
+)
 from .events import WriteFailed
 from .fallback import Fallback
 from .ops import Write, coalesce
@@ -44,8 +46,10 @@ class Writer:
         lock_retries: int = 1,
         on_committed: Callable[[BatchEffects], None] | None = None,
         fallback: Fallback | None = None,
+        read_only: bool = False,
     ) -> None:
         self.connection = connection
+        self.read_only = read_only  # a store opened read-only: every write is refused before it is queued
         self.batch_size = batch_size
         self.linger = linger
         self.keep_messages = keep_messages  # retention="delete" only; None deletes nothing
@@ -73,10 +77,15 @@ class Writer:
         """Nothing queued."""
         return self._queue.empty()
 
-    async def submit(self, write: Write) -> Any:
-        """Queue one write and wait until it is committed; returns its result."""
+    def _accepting(self) -> None:
         if self._closing:
             raise StoreClosedError("the store is closed")
+        if self.read_only:
+            raise ReadOnlyError("the store was opened read-only")
+
+    async def submit(self, write: Write) -> Any:
+        """Queue one write and wait until it is committed; returns its result."""
+        self._accepting()
         fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         write.waiters.append(fut)
         try:
@@ -87,8 +96,7 @@ class Writer:
 
     async def submit_many(self, writes: list[Write]) -> list[Any]:
         """Queue writes back to back (they usually share one transaction); results in order."""
-        if self._closing:
-            raise StoreClosedError("the store is closed")
+        self._accepting()
         loop = asyncio.get_running_loop()
         futs = []
         for w in writes:

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import sqlite3
 import sys
-from collections.abc import AsyncIterator, Coroutine
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Coroutine, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar
@@ -14,12 +16,13 @@ from typing import Any, NoReturn, TypeVar
 import typer
 from rich.console import Console
 
-from .. import paths
+from .. import errors, paths
 from ..errors import DatabaseError, NotFoundError, ValidationError, YurudbError
 from ..store import Store
 
 T = TypeVar("T")
-console = Console()
+# Piped or redirected output gets every value whole (no terminal width to fit); a terminal wraps.
+console = Console() if sys.stdout.isatty() else Console(width=100_000)
 err_console = Console(stderr=True)
 
 
@@ -42,15 +45,42 @@ def fail(message: str, code: int = 1) -> NoReturn:
 
 
 def run(coro: Coroutine[Any, Any, T]) -> T:
-    """Run a command's coroutine; yurudb errors become one line and a non-zero exit."""
-    try:
+    """Run a command's coroutine; every error becomes one line and a non-zero exit, never a traceback."""
+    with edge():
         return asyncio.run(coro)
+
+
+@contextmanager
+def edge() -> Iterator[None]:
+    """Where exceptions become exit codes: 2 for bad input, 1 for failures."""
+    try:
+        yield
+    except (typer.Exit, typer.Abort, typer.TyperException):
+        raise
     except (ValidationError, NotFoundError) as exc:
         fail(str(exc), 2)
     except YurudbError as exc:
         fail(str(exc), 1)
     except OSError as exc:
         fail(f"{exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), 1)
+    except sqlite3.Error as exc:
+        fail(str(errors.classify(exc)), 1)
+    except KeyboardInterrupt:
+        fail("interrupted", 130)
+    except Exception as exc:  # a bug: still one line (YURUDB_DEBUG=1 shows the traceback)
+        if os.environ.get("YURUDB_DEBUG"):
+            raise
+        fail(f"unexpected {type(exc).__name__}: {exc} (set YURUDB_DEBUG=1 for details)", 1)
+
+
+def write_output(path: Path, text: str) -> None:
+    """Write a command's output file: a missing folder or a directory is bad input, anything else a failure."""
+    if path.is_dir():
+        fail(f"-o {path} is a directory; give a file name", 2)
+    if not path.parent.is_dir():
+        fail(f"-o {path}: the folder {path.parent} does not exist", 2)
+    with edge():
+        path.write_text(text, encoding="utf-8")
 
 
 def options(ctx: typer.Context) -> Options:
@@ -65,11 +95,15 @@ def print_json(data: Any) -> None:
 
 
 @asynccontextmanager
-async def opened(path: Path) -> AsyncIterator[Store]:
-    """The store for one command; a degraded start is an error here (a command line is not the app)."""
+async def opened(path: Path, *, read_only: bool = False) -> AsyncIterator[Store]:
+    """The store for one command; a degraded start is an error here (a command line is not the app).
+
+    Read-only commands open with read_only=True: nothing is repaired, migrated or created.
+    """
     from .. import open as open_store
 
-    async with open_store(path) as store:
+    # Only the app's own store and `yurudb repair` repair a database; a command reports the damage.
+    async with open_store(path, read_only=read_only, repair=False, daily_backup=not read_only) as store:
         if store.state == "degraded":
             raise DatabaseError(f"database unavailable: {store.recovery.error or 'see the log'}")
         yield store

@@ -2,58 +2,70 @@
 
 from __future__ import annotations
 
+import asyncio
+from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from .. import migrations, paths
-from ..engine import create_engine
-from ._edge import console, options, run
+from .. import backup, integrity, migrations, paths
+from ..errors import translated
+from ._edge import console, fail, options, run
 
 app = typer.Typer(help="Schema migrations (Alembic revisions).", no_args_is_help=True)
 
 
-async def _migrate(path, action: str, revision: str) -> str | None:
-    engine = create_engine(paths.prepare(path), role="maintenance")
-    try:
-        return await migrations.migrate(engine, action, revision)
-    finally:
-        await engine.dispose()
+async def _migrate(path: Path, action: str, revision: str) -> tuple[str | None, Path | None]:
+    """Migrate, backing the database up first when it holds anything; returns (revision, backup)."""
+    migrations.check_revision(revision)  # a typo changes nothing, not even a backup
+    if integrity.refuse_foreign(path) == "blank":
+        if action == "downgrade":
+            fail(f"no yurudb database at {path}: nothing to downgrade", 2)
+        return await migrations.run(paths.prepare(path), action, revision), None
+    made = await asyncio.to_thread(backup.make_backup, path, None, label=f"pre-{action}")
+    return await migrations.run(path, action, revision), made
+
+
+def _report(path: Path, rev: str | None, made: Path | None) -> None:
+    if made is not None:
+        console.print(f"backup of the previous state: {made}", highlight=False)
+    console.print(f"{path}: at revision {rev or '<base>'}", highlight=False)
 
 
 @app.command()
 def upgrade(ctx: typer.Context, revision: Annotated[str, typer.Argument()] = "head") -> None:
-    """Upgrade the database to REVISION (default: head), creating it if missing."""
+    """Upgrade the database to REVISION (default: head), creating it if missing; backs up first."""
     path = options(ctx).path
-    rev = run(_migrate(path, "upgrade", revision))
-    console.print(f"{path}: at revision {rev or '<base>'}", highlight=False)
+    _report(path, *run(_migrate(path, "upgrade", revision)))
 
 
 @app.command()
-def downgrade(ctx: typer.Context, revision: Annotated[str, typer.Argument()]) -> None:
-    """Downgrade the database to REVISION ('base' removes every table)."""
+def downgrade(
+    ctx: typer.Context,
+    revision: Annotated[str, typer.Argument(help="A revision id, or 'base' (no tables at all).")],
+    yes: Annotated[bool, typer.Option("--yes", help="Confirm a downgrade to 'base', which removes every table.")] = False,
+) -> None:
+    """Downgrade the database to REVISION; backs up first. 'base' removes every table and needs --yes."""
     path = options(ctx).path
-    rev = run(_migrate(path, "downgrade", revision))
-    console.print(f"{path}: at revision {rev or '<base>'}", highlight=False)
-
-
-async def _current(path) -> str | None:
-    engine = create_engine(path, role="reader", pool_size=1)
-    try:
-        return await migrations.current_revision(engine)
-    finally:
-        await engine.dispose()
+    if revision == "base" and not yes:
+        fail("downgrade to 'base' removes every table and all their data; "
+             "run again with --yes if you mean it (a backup is made first)", 2)
+    _report(path, *run(_migrate(path, "downgrade", revision)))
 
 
 @app.command()
 def current(ctx: typer.Context) -> None:
-    """Show the database's revision and the newest one available."""
+    """Show the database's revision and the newest one available (reads only)."""
     path = options(ctx).path
-    if not path.exists():
-        from ._edge import fail
+    if not path.is_file():
+        fail(f"no database at {path} (run `yurudb migrate upgrade` to create it)", 2)
 
-        fail(f"no database at {path} (run `yurudb migrate upgrade` to create it)")
-    rev = run(_current(path))
+    async def go() -> str | None:
+        integrity.refuse_foreign(path)
+        with translated():
+            return await asyncio.to_thread(migrations.revision_of, path)
+
+    rev = run(go())
     head = migrations.head_revision()
     state = "up to date" if rev == head else "behind"
     console.print(f"{path}: {rev or '<base>'} (head {head}, {state})", highlight=False)
