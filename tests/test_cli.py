@@ -147,6 +147,7 @@ def _write(tmp_path: Path, data: object) -> Path:
 )
 def test_bad_input_is_one_red_line_and_a_usage_exit_code(db_path: Path, args: list[str], code: int,
                                                          message: str) -> None:
+    assert cli(db_path, "migrate", "upgrade").exit_code == 0
     result = cli(db_path, *args)
     assert result.exit_code == code, result.output
     assert message in result.output and "Traceback" not in result.output

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
 
-from .errors import BackupError
+from .errors import BackupError, ValidationError
 from .paths import DIR_MODE, FILE_MODE
 
 KEEP = 5
@@ -48,7 +48,6 @@ def verify(path: Path, *, require_schema: bool = False) -> str | None:
 
 def copy_database(source: sqlite3.Connection, dest: Path) -> Path:
     """A consistent copy of an open database through the online backup API (writers keep going)."""
-    dest.parent.mkdir(parents=True, exist_ok=True, mode=DIR_MODE)
     tmp = dest.with_name(dest.name + ".part")
     tmp.unlink(missing_ok=True)
     target = sqlite3.connect(tmp)
@@ -82,7 +81,11 @@ def make_backup(db: Path, dest: Path | None = None, *, keep: int = KEEP, label: 
     auto = dest is None
     if dest is None:
         dest = backups_dir(db) / f"{db.stem}-{_stamp()}-{label}{SUFFIX}"
+    elif not dest.parent.is_dir():
+        raise ValidationError(f"cannot write backup {dest}: the folder {dest.parent} does not exist")
     try:
+        if auto:
+            dest.parent.mkdir(parents=True, exist_ok=True, mode=DIR_MODE)
         source = sqlite3.connect(db, timeout=5)
         try:
             copy_database(source, dest)

@@ -268,6 +268,20 @@ class Store(UsageAPI):
         await self._writer.submit(Write("delete_session", check.ident(session_id, "session_id"), {}))
 
     # ---- messages --------------------------------------------------------------------------
+    def validate_message(self, session_id: str, message: Any, projection: Mapping[str, Any] | None = None) -> Write:
+        """What append_messages would queue for one message (ValidationError if it is bad); writes nothing."""
+        return self._message_write(session_id, message, dict(projection or {}))
+
+    async def message_owners(self, message_ids: Sequence[str]) -> dict[str, str]:
+        """The session of each of these message ids that the database holds."""
+        self._live()
+        owners: dict[str, str] = {}
+        for start in range(0, len(message_ids), 500):
+            chunk = list(message_ids[start : start + 500])
+            sql = f"SELECT id, session_id FROM messages WHERE id IN ({', '.join('?' * len(chunk))})"
+            owners.update((r[0], r[1]) for r in await self._read(sql, chunk))
+        return owners
+
     def _message_write(self, session_id: str, message: Mapping[str, Any] | None, kw: dict[str, Any]) -> Write:
         """Validate one append into a Write (raises ValidationError; nothing is queued)."""
         check.ident(session_id, "session_id")

@@ -39,4 +39,5 @@ maintenance.register(app)
 
 def main() -> None:
     """Console-script entry point."""
-    app()
+    with _edge.edge():  # what a command did not turn into an exit code still ends as one line
+        app()

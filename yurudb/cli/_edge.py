@@ -73,12 +73,17 @@ def edge() -> Iterator[None]:
         fail(f"unexpected {type(exc).__name__}: {exc} (set YURUDB_DEBUG=1 for details)", 1)
 
 
-def write_output(path: Path, text: str) -> None:
-    """Write a command's output file: a missing folder or a directory is bad input, anything else a failure."""
+def check_output(path: Path) -> None:
+    """An output path that cannot work (a directory, a missing folder) is bad input, said before any work."""
     if path.is_dir():
         fail(f"-o {path} is a directory; give a file name", 2)
     if not path.parent.is_dir():
         fail(f"-o {path}: the folder {path.parent} does not exist", 2)
+
+
+def write_output(path: Path, text: str) -> None:
+    """Write a command's output file (permission denied, a full disk: one line, exit 1)."""
+    check_output(path)
     with edge():
         path.write_text(text, encoding="utf-8")
 

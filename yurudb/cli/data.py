@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, Optional
@@ -16,7 +17,7 @@ from ..errors import NotFoundError, ValidationError
 from ..importers import claude, snapshot
 from ..store import Store
 from ..validation import timestamp
-from ._edge import console, fail, opened, options, print_json, run
+from ._edge import check_output, console, err_console, fail, opened, options, print_json, run, write_output
 
 import_app = typer.Typer(help="Import Claude Code transcripts or an app snapshot.", no_args_is_help=True)
 
@@ -43,10 +44,10 @@ def sessions(
 ) -> None:
     """List sessions, most recently updated first."""
     async def go() -> list[dict[str, Any]]:
-        async with opened(options(ctx).path) as store:
+        async with opened(options(ctx).path, read_only=True) as store:
             listed = await store.list_sessions(limit=limit)
             totals = await store.session_totals()
-        return [s.model_dump() | {"messages": totals.get(s.id, {}).get("messages", 0),
+        return [s.model_dump(mode="json") | {"messages": totals.get(s.id, {}).get("messages", 0),
                                   "cost_usd": totals.get(s.id, {}).get("cost_usd", 0.0)} for s in listed]
 
     rows = run(go())
@@ -54,12 +55,13 @@ def sessions(
         print_json(rows)
         return
     table = Table(title=f"{len(rows)} sessions in {options(ctx).path}")
-    for col, kw in (("id", {}), ("name", {"overflow": "ellipsis", "max_width": 40}), ("status", {}),
-                    ("messages", {"justify": "right"}), ("updated", {}), ("cost", {"justify": "right"})):
-        table.add_column(col, no_wrap=True, **kw)
+    # Values are never cut: a narrow terminal wraps them, piped output has room for all of them.
+    for col, kw in (("id", {}), ("name", {}), ("status", {}), ("messages", {"justify": "right"}),
+                    ("updated (UTC)", {}), ("cost", {"justify": "right"})):
+        table.add_column(col, overflow="fold", **kw)
     for r in rows:
-        table.add_row(r["id"][:13], r["name"], r["status"], str(r["messages"]), exporting.when(r["updated_at"])[:16],
-                      f"${r['cost_usd']:.4f}")
+        table.add_row(r["id"], r["name"], r["status"], str(r["messages"]),
+                      datetime.fromisoformat(r["updated_at"]).strftime("%Y-%m-%d %H:%M"), f"${r['cost_usd']:.4f}")
     console.print(table)
 
 
@@ -72,7 +74,7 @@ def show(
 ) -> None:
     """Print a conversation, newest page first; --before pages back."""
     async def go() -> tuple[Any, list[Any]]:
-        async with opened(options(ctx).path) as store:
+        async with opened(options(ctx).path, read_only=True) as store:
             s = await resolve_session(store, session)
             return s, await store.get_messages(s.id, limit=limit, before=before)
 
@@ -137,6 +139,10 @@ def import_snapshot(ctx: typer.Context, file: Annotated[Path, typer.Argument(hel
             return await snapshot.import_snapshot(store, sessions)
 
     r = run(go())
+    if r.problems and not (r.sessions_created or r.sessions_updated):
+        for problem in r.problems:
+            err_console.print(f"[yellow]bad record:[/] {problem}", highlight=False, soft_wrap=True)
+        fail(f"{file}: {len(r.problems)} bad records; nothing was imported", 2)
     console.print(f"{r.sessions_created} sessions created, {r.sessions_updated} updated, {r.messages} messages, "
                   f"{r.usage_records} usage records", highlight=False)
     for problem in r.problems:
@@ -159,7 +165,7 @@ def export(
         fail("give a SESSION or --all (not both)", 2)
 
     async def go() -> str:
-        async with opened(options(ctx).path) as store:
+        async with opened(options(ctx).path, read_only=True) as store:
             chosen = await store.list_sessions() if all_sessions else [await resolve_session(store, session or "")]
             if fmt == "json":
                 data = [await snapshot.export_session(store, s) for s in chosen]
@@ -168,11 +174,13 @@ def export(
             return "\n".join([exporting.to_markdown(s, await store.get_messages(s.id, limit=None), totals.get(s.id))
                               for s in chosen])
 
+    if output is not None:
+        check_output(output)  # before reading anything: a bad path is bad input
     text = run(go())
     if output is None:
         typer.echo(text)
     else:
-        output.write_text(text + "\n", encoding="utf-8")
+        write_output(output, text + "\n")
         console.print(f"wrote {output}", highlight=False)
 
 
@@ -190,7 +198,7 @@ def usage(
                 start = timestamp(since if "T" in since else f"{since}T00:00:00+00:00", "--since")
             except ValidationError:
                 raise ValidationError(f"--since must be a date like 2026-01-31, not {since!r}") from None
-        async with opened(options(ctx).path) as store:
+        async with opened(options(ctx).path, read_only=True) as store:
             return await store.usage_summary(by=by, since=start)  # type: ignore[arg-type]
 
     rows = run(go())

@@ -4,26 +4,66 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional
 
 import typer
 
 from .. import backup as backups
 from .. import salvage as salvaging
-from ..errors import BackupError, translated
-from ._edge import console, fail, opened, options, run
+from .. import integrity
+from ..errors import BackupError, DatabaseError, NotFoundError, translated
+from ._edge import console, edge, fail, opened, options, run
 
 
 def check(ctx: typer.Context) -> None:
-    """Run SQLite's integrity_check on the database."""
-    async def go() -> list[str]:
-        async with opened(options(ctx).path) as store:
-            return await store.check()
+    """Check the database in full (reads only: nothing is repaired, moved or created)."""
+    path = options(ctx).path
 
-    result = run(go())
-    if result != ["ok"]:
-        fail("integrity check failed: " + "; ".join(result[:10]))
-    console.print(f"{options(ctx).path}: ok", highlight=False)
+    async def go() -> str | None:
+        if not path.is_file():
+            raise NotFoundError(f"no yurudb database at {path}")
+        if integrity.refuse_foreign(path) == "blank":
+            return None
+        with translated():
+            return await asyncio.to_thread(integrity.check_file, path, full_check_max_bytes=None)
+
+    problem = run(go())
+    if problem is None:
+        console.print(f"{path}: ok", highlight=False)
+        return
+    good = backups.newest_good_backup(path)
+    restore = f"restore the newest good backup ({good})" if good else "start an empty database (no good backup)"
+    fail(f"{path} is damaged: {problem}. `yurudb repair` would move it aside as {path.name}.corrupt-<time> "
+         f"(kept, never deleted), {restore}, then salvage every row the damaged file still gives up", 1)
+
+
+def repair(ctx: typer.Context) -> None:
+    """Check the database in full and repair it as yurucode's start-up does: quarantine, restore, salvage."""
+    path = options(ctx).path
+
+    async def go() -> Any:
+        if not path.is_file():
+            raise NotFoundError(f"no yurudb database at {path}")
+        integrity.refuse_foreign(path)
+        # The marker makes this start run the full quick_check whatever the file's size.
+        integrity.mark_suspect(path, "yurudb repair")
+        from .. import open as open_store
+
+        async with open_store(path, daily_backup=False) as store:
+            if store.state == "degraded":
+                raise DatabaseError(f"database unavailable: {store.recovery.error or 'see the log'}")
+            return store.recovery
+
+    report = run(go())
+    if not report.quarantined:
+        console.print(f"{path}: ok, nothing to repair", highlight=False)
+        return
+    console.print(f"damaged file kept as {', '.join(report.quarantined)}", highlight=False)
+    console.print(f"restored {report.backup_restored or 'nothing (no good backup): started empty'}", highlight=False)
+    if report.salvage is not None:
+        console.print(report.salvage.summary(), highlight=False)
+        lost = report.salvage.lost_summary()
+        console.print(f"[yellow]could not be brought back:[/] {lost}" if lost else "nothing was lost", highlight=False)
 
 
 def backup(
@@ -43,6 +83,8 @@ def restore(ctx: typer.Context, file: Annotated[Path, typer.Argument(help="A bac
     path = options(ctx).path
     if not file.is_file():
         fail(f"no such backup file: {file}", 2)
+    with edge():
+        integrity.refuse_foreign(path)  # never replace a file that is not ours
 
     async def go() -> list[Path]:
         try:
@@ -84,6 +126,7 @@ def salvage(
 def register(app: typer.Typer) -> None:
     """Attach these commands to the root app."""
     app.command()(check)
+    app.command()(repair)
     app.command()(backup)
     app.command()(restore)
     app.command()(salvage)

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from ..entities import Session, Usage
+from .. import validation as check
 from ..errors import ValidationError, YurudbError
 from ..store import Store
 from ..times import to_ms
@@ -60,14 +61,79 @@ def load(path: Path) -> list[dict[str, Any]]:
 
 
 async def import_snapshot(store: Store, sessions: list[dict[str, Any]]) -> SnapshotReport:
-    """Write snapshot sessions to the store (re-importing replaces, never duplicates)."""
+    """Write snapshot sessions to the store (re-importing replaces, never duplicates).
+
+    All or nothing: every record is validated first, and if any is bad nothing is written and
+    `problems` names each bad record.
+    """
     report = SnapshotReport()
+    report.problems = await validate(store, sessions)
+    if report.problems:
+        return report
     for s in sessions:
         try:
             await _import_one(store, s, report)
-        except YurudbError as exc:
+        except YurudbError as exc:  # the database changed under us since the validation
             report.problems.append(f"session {s.get('id')}: {exc}")
     return report
+
+
+async def validate(store: Store, sessions: list[dict[str, Any]]) -> list[str]:
+    """Every problem of a snapshot, each naming its record; [] when all of it can be imported."""
+    problems: list[str] = []
+    owner: dict[str, str] = {}  # message id -> the snapshot session that holds it
+    for i, s in enumerate(sessions):
+        sid = s["id"]
+        where = f"session #{i} ({sid})"
+        try:
+            check.session_fields(_fields(s))
+            for key in ("createdAt", "updatedAt"):
+                check.timestamp(s.get(key), key)
+        except ValidationError as exc:
+            problems.append(f"{where}: {exc}")
+        for j, m in enumerate(s.get("messages") or []):
+            try:
+                write = store.validate_message(sid, m, {} if isinstance(m, dict) and m.get("id") else {"id": f"{sid}:{j}"})
+            except ValidationError as exc:
+                problems.append(f"{where}, message #{j}: {exc}")
+                continue
+            if owner.setdefault(write.target, sid) != sid:
+                problems.append(f"{where}, message #{j}: id {write.target} is also in session {owner[write.target]}")
+        analytics = s.get("analytics")
+        for j, u in enumerate(analytics if isinstance(analytics, list) else []):
+            try:
+                _usage_fields(u)
+            except ValidationError as exc:
+                problems.append(f"{where}, analytics #{j}: {exc}")
+    for mid, sid in (await store.message_owners(list(owner))).items():
+        if owner[mid] != sid:
+            problems.append(f"session {owner[mid]}: message id {mid} belongs to session {sid} in the database")
+    return problems
+
+
+def _fields(s: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "name": s.get("name") or f"Session {s['id'][:8]}",
+        "status": s.get("status") or "pending",
+        "working_directory": s.get("workingDirectory"),
+        "claude_session_id": s.get("claudeSessionId"),
+        "claude_title": s.get("claudeTitle"),
+        "user_renamed": bool(s.get("userRenamed", False)),
+    }
+
+
+def _usage_fields(u: Any) -> dict[str, Any]:
+    """record_usage's arguments from a snapshot analytics record (ValidationError when it has bad values)."""
+    if not isinstance(u, dict):
+        raise ValidationError("not an object")
+    fields = {"model": u.get("model"), "tokens_input": u.get("tokensInput", 0), "tokens_output": u.get("tokensOutput", 0),
+              "tokens_cache": u.get("tokensCache", 0), "cost_usd": u.get("costUsd", 0.0), "timestamp": u.get("timestamp")}
+    check.text(fields["model"], "model")
+    for key in ("tokens_input", "tokens_output", "tokens_cache"):
+        check.integer(fields[key], key)
+    check.number(fields["cost_usd"], "cost_usd")
+    check.timestamp(fields["timestamp"])
+    return fields
 
 
 async def _import_one(store: Store, s: dict[str, Any], report: SnapshotReport) -> None:
@@ -79,15 +145,7 @@ async def _import_one(store: Store, s: dict[str, Any], report: SnapshotReport) -
         meta["snapshot_extra"] = extra
     if analytics is not None and not isinstance(analytics, list):
         meta["snapshot_analytics"] = analytics
-    fields: dict[str, Any] = {
-        "name": s.get("name") or f"Session {sid[:8]}",
-        "status": s.get("status") or "pending",
-        "working_directory": s.get("workingDirectory"),
-        "claude_session_id": s.get("claudeSessionId"),
-        "claude_title": s.get("claudeTitle"),
-        "user_renamed": bool(s.get("userRenamed", False)),
-        "meta": meta or None,
-    }
+    fields: dict[str, Any] = {**_fields(s), "meta": meta or None}
     try:
         await store.get_session(sid)
         await store.update_session(sid, **fields)
@@ -108,13 +166,8 @@ async def _import_one(store: Store, s: dict[str, Any], report: SnapshotReport) -
             else:
                 report.messages += 1
     for i, u in enumerate(analytics if isinstance(analytics, list) else []):
-        if not isinstance(u, dict):
-            report.problems.append(f"session {sid}: analytics #{i} is not an object")
-            continue
         await store.record_usage(
-            sid, model=u.get("model"), tokens_input=u.get("tokensInput", 0), tokens_output=u.get("tokensOutput", 0),
-            tokens_cache=u.get("tokensCache", 0), cost_usd=u.get("costUsd", 0.0), timestamp=u.get("timestamp"),
-            source_id=USAGE_SOURCE + json.dumps(u["id"]) if "id" in u else f"{USAGE_NO_ID}{i}",
+            sid, **_usage_fields(u), source_id=USAGE_SOURCE + json.dumps(u["id"]) if "id" in u else f"{USAGE_NO_ID}{i}",
         )
         report.usage_records += 1
     if s.get("updatedAt") is not None:

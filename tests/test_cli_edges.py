@@ -1,0 +1,172 @@
+"""The command at its edges: never a traceback, 2 for bad input and 1 for failures, read-only
+commands that create nothing, files that are not ours left alone, whole values in tables."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from yurudb.cli import app
+
+from helpers import dump, rows
+from test_salvage import leaves, smash
+from transcripts import write_project
+
+runner = CliRunner()
+
+
+def cli(db: Path, *args: str):
+    return runner.invoke(app, ["--db", str(db), *args])
+
+
+def listing(folder: Path) -> dict[str, bytes]:
+    """Every file below a folder with its bytes: "nothing was created, moved or changed"."""
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture
+def imported(tmp_path: Path, db_path: Path) -> Path:
+    write_project(tmp_path / "projects")
+    assert cli(db_path, "import", "claude", str(tmp_path / "projects")).exit_code == 0
+    return db_path
+
+
+def no_traceback(result) -> None:
+    assert "Traceback" not in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
+
+
+def test_read_only_commands_create_change_and_move_nothing(imported: Path, tmp_path: Path) -> None:
+    folder = imported.parent
+    session = json.loads(cli(imported, "sessions", "--json").output)[0]["id"]
+    before = listing(folder)
+    assert not (folder / "backups").exists()
+    for args in (["sessions"], ["sessions", "--json"], ["show", session], ["usage"], ["usage", "--by", "day"],
+                 ["export", session], ["export", "--all", "--format", "markdown"], ["check"], ["migrate", "current"]):
+        result = cli(imported, *args)
+        assert result.exit_code == 0, (args, result.output)
+        assert listing(folder) == before, args
+
+
+def test_a_read_only_database_file_is_listed_without_leaving_files_behind(imported: Path) -> None:
+    os.chmod(imported, 0o444)
+    try:
+        before = listing(imported.parent)
+        result = cli(imported, "sessions")
+        assert result.exit_code == 0, result.output
+        assert listing(imported.parent) == before  # no -wal, no -shm
+    finally:
+        os.chmod(imported, 0o600)
+
+
+def test_commands_refuse_a_file_that_is_not_a_database_and_leave_it_alone(tmp_path: Path) -> None:
+    notes = tmp_path / "notes.txt"
+    notes.write_text("my notes\n")
+    for args in (["check"], ["repair"], ["sessions"], ["usage"], ["backup"], ["import", "claude", str(tmp_path)],
+                 ["migrate", "upgrade"], ["migrate", "downgrade", "base", "--yes"], ["migrate", "current"]):
+        result = cli(notes, *args)
+        assert result.exit_code == 2, (args, result.output)
+        assert "not a yurudb database" in result.output
+        no_traceback(result)
+    assert listing(tmp_path) == {"notes.txt": b"my notes\n"}
+
+
+def test_check_reports_damage_and_changes_nothing_then_repair_repairs(imported: Path) -> None:
+    folder = imported.parent
+    count = rows(imported, "SELECT COUNT(*) FROM messages")[0][0]
+    pages = sorted(leaves(imported, "messages"))
+    assert len(pages) > 2
+    smash(imported, pages[len(pages) // 2])
+    before = listing(folder)
+    checked = cli(imported, "check")
+    assert checked.exit_code == 1
+    assert "yurudb repair" in checked.output and "corrupt" in checked.output
+    assert listing(folder) == before  # reported, never quarantined or repaired
+
+    repaired = cli(imported, "repair")
+    assert repaired.exit_code == 0, repaired.output
+    assert "kept as" in repaired.output and "could not be brought back" in repaired.output
+    assert "messages: up to" in repaired.output
+    assert list(folder.glob("*.corrupt-*"))
+    kept = rows(imported, "SELECT COUNT(*) FROM messages")[0][0]
+    assert 0 < kept < count
+    assert cli(imported, "check").exit_code == 0
+    again = cli(imported, "repair")
+    assert again.exit_code == 0 and "nothing to repair" in again.output
+
+
+def test_export_output_paths_that_cannot_work(imported: Path, tmp_path: Path) -> None:
+    session = json.loads(cli(imported, "sessions", "--json").output)[0]["id"]
+    cases = [
+        (str(tmp_path / "no" / "such" / "dir" / "out.md"), 2, "does not exist"),
+        (str(tmp_path), 2, "is a directory"),
+        ("/proc/version", 1, ""),  # exists, cannot be written, even by root
+        ("/dev/full", 1, "No space left"),  # a full disk
+    ]
+    for target, code, message in cases:
+        result = cli(imported, "export", session, "--format", "markdown", "-o", target)
+        assert result.exit_code == code, (target, result.output)
+        assert message in result.output
+        no_traceback(result)
+
+
+BAD_INPUTS = [
+    ["show"], ["show", "nope"], ["show", "x", "--limit", "many"], ["show", "x", "--before", "-"],
+    ["sessions", "--limit", "x"], ["usage", "--by", "planet"], ["usage", "--since", "yesterday-ish"],
+    ["export"], ["export", "nope"], ["export", "x", "--all"], ["export", "--all", "--format", "pdf"],
+    ["import"], ["import", "claude", "/no/such/dir"], ["import", "snapshot", "/no/such.json"],
+    ["import", "snapshot", "/dev/null"], ["restore", "/no/such.db"], ["restore", "/dev/null"],
+    ["salvage", "/no/such.db"], ["migrate", "upgrade", "nosuchrev"], ["migrate", "downgrade", "nosuchrev"],
+    ["migrate", "downgrade", "base"], ["migrate", "frobnicate"], ["backup", "--dest", "/no/such/dir/b.db"],
+    ["frobnicate"], ["check", "extra-arg"],
+]
+
+
+@pytest.mark.parametrize("args", BAD_INPUTS, ids=lambda a: " ".join(a))
+def test_every_command_meets_bad_input_with_one_line_and_exit_2_or_1(imported: Path, args: list[str]) -> None:
+    before = dump(imported)
+    result = cli(imported, *args)
+    no_traceback(result)
+    assert result.exit_code in (1, 2), result.output
+    assert dump(imported) == before
+
+
+def test_the_installed_command_prints_no_traceback(tmp_path: Path) -> None:
+    notes = tmp_path / "notes.txt"
+    notes.write_text("x")
+    env = {**os.environ, "YURUDB_PATH": str(notes)}
+    for args in (["sessions"], ["export", "x", "-o", str(tmp_path)], ["migrate", "downgrade", "nosuchrev"]):
+        done = subprocess.run([sys.executable, "-m", "yurudb", *args], capture_output=True, text=True, env=env,
+                              timeout=60)
+        assert done.returncode == 2, done.stderr
+        assert "Traceback" not in done.stdout + done.stderr
+
+
+def test_tables_keep_whole_values_when_piped_and_label_times_utc(imported: Path) -> None:
+    sessions = json.loads(cli(imported, "sessions", "--json").output)
+    result = cli(imported, "sessions")
+    for s in sessions:
+        assert s["id"] in result.output and s["name"] in result.output
+    assert "UTC" in result.output
+    shown = cli(imported, "show", sessions[0]["id"])
+    assert "UTC" in shown.output
+
+
+def test_a_snapshot_with_one_bad_record_writes_nothing_and_names_it(db_path: Path, tmp_path: Path) -> None:
+    good = {"id": "a", "name": "fine", "messages": [{"type": "user", "content": "hi"}], "createdAt": 1_700_000_000_000}
+    bad = {"id": "b", "name": "bad time", "messages": [], "createdAt": "not a time"}
+    worse = {"id": "c", "name": "bad usage", "analytics": [{"tokensInput": -1}]}
+    path = tmp_path / "snap.json"
+    path.write_text(json.dumps([good, bad, worse]))
+    assert cli(db_path, "migrate", "upgrade").exit_code == 0
+    result = cli(db_path, "import", "snapshot", str(path))
+    assert result.exit_code == 2, result.output
+    assert "session #1 (b)" in result.output and "session #2 (c), analytics #0" in result.output
+    assert "nothing was imported" in result.output
+    assert rows(db_path, "SELECT COUNT(*) FROM sessions") == [(0,)]
