@@ -65,6 +65,38 @@ def test_a_read_only_database_file_is_listed_without_leaving_files_behind(import
         os.chmod(imported, 0o600)
 
 
+def test_a_read_only_file_lists_for_a_process_that_cannot_write_it(imported: Path) -> None:
+    from test_fallback import unprivileged
+
+    os.chmod(imported, 0o444)
+    try:
+        before = listing(imported.parent)
+        done = subprocess.run([*unprivileged(), sys.executable, "-m", "yurudb", "--db", str(imported), "sessions"],
+                              capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, done.stderr
+        assert "sessions in" in done.stdout and "Traceback" not in done.stderr
+        assert listing(imported.parent) == before  # no -wal, no -shm, nothing else
+    finally:
+        os.chmod(imported, 0o600)
+
+
+def test_an_import_longer_than_the_window_keeps_every_line(tmp_path: Path, db_path: Path) -> None:
+    project = tmp_path / "projects" / "-repo"
+    project.mkdir(parents=True)
+    sid = "5e55i0n0-0000-4000-8000-000000000000"
+    lines = [json.dumps({"type": "user", "sessionId": sid, "uuid": f"u{i}", "cwd": "/repo",
+                         "timestamp": f"2026-03-01T10:00:{i % 60:02d}.000Z",
+                         "message": {"role": "user", "content": f"line {i}"}}) for i in range(10_500)]
+    (project / f"{sid}.jsonl").write_text("\n".join(lines) + "\n")
+    result = cli(db_path, "import", "claude", str(tmp_path / "projects"))
+    assert result.exit_code == 0, result.output
+    assert "10500 new messages" in result.output
+    assert rows(db_path, "SELECT COUNT(*), MIN(content) FROM messages WHERE content = 'line 0'") == [(1, "line 0")]
+    assert rows(db_path, "SELECT COUNT(*) FROM messages") == [(10_500,)]
+    again = cli(db_path, "import", "claude", str(tmp_path / "projects"))
+    assert "0 new messages" in again.output and rows(db_path, "SELECT COUNT(*) FROM messages") == [(10_500,)]
+
+
 def test_commands_refuse_a_file_that_is_not_a_database_and_leave_it_alone(tmp_path: Path) -> None:
     notes = tmp_path / "notes.txt"
     notes.write_text("my notes\n")
