@@ -46,7 +46,13 @@ def check_file(db: Path, *, full_check_max_bytes: int = FULL_CHECK_MAX_BYTES) ->
     return problem
 
 
-def _check(db: Path, full_check_max_bytes: int | None) -> str | None:
+def inspect(db: Path) -> str | None:
+    """The full check of `yurudb check`: like check_file with quick_check at any size, changing nothing
+    (not even a suspect marker, and the file is opened read-only)."""
+    return _check(db, None, read_only=True)
+
+
+def _check(db: Path, full_check_max_bytes: int | None, *, read_only: bool = False) -> str | None:
     try:
         size = db.stat().st_size
     except FileNotFoundError:
@@ -73,7 +79,8 @@ def _check(db: Path, full_check_max_bytes: int | None) -> str | None:
     if counter_ok and not wal_pending and pages_in_header and size < pages_in_header * page_size:
         return f"file is truncated ({size} bytes, header says {pages_in_header * page_size})"
     try:
-        conn = sqlite3.connect(read_only_uri(db), uri=True, timeout=5)  # a check changes nothing
+        # Start-up opens it like any connection: immutable reads could meet another process's writes.
+        conn = sqlite3.connect(read_only_uri(db), uri=True, timeout=5) if read_only else sqlite3.connect(db, timeout=5)
     except sqlite3.Error as exc:
         raise classify(exc) from exc
     try:

@@ -145,9 +145,12 @@ def _no_tables(path: Path) -> bool:
         conn.close()
 
 
-def revision_of(path: Path) -> str | None:
-    """The revision stamped in a database file, read without Alembic (None if blank)."""
-    conn = sqlite3.connect(read_only_uri(path), uri=True)
+def revision_of(path: Path, *, read_only: bool = True) -> str | None:
+    """The revision stamped in a database file, read without Alembic (None if blank).
+
+    read_only=False opens it as the store does (start-up, where another process may be writing).
+    """
+    conn = sqlite3.connect(read_only_uri(path), uri=True) if read_only else sqlite3.connect(path)
     try:
         return stamped_revision(conn)
     finally:

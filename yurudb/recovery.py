@@ -319,7 +319,7 @@ async def _migrate_if_behind(
     db: Path, options: Options, report: RecoveryReport | None, *, backup_first: bool = True
 ) -> str:
     """Back up (unless the database is new), then upgrade to head; returns what was done."""
-    current = None if integrity.is_blank(db) else await asyncio.to_thread(migrations.revision_of, db)
+    current = None if integrity.is_blank(db) else await asyncio.to_thread(migrations.revision_of, db, read_only=False)
     if current == revision.HEAD:
         return f"at {current}"
     if backup_first and current is not None:

@@ -25,7 +25,7 @@ def check(ctx: typer.Context) -> None:
         if integrity.refuse_foreign(path) == "blank":
             return None
         with translated():
-            return await asyncio.to_thread(integrity.check_file, path, full_check_max_bytes=None)
+            return await asyncio.to_thread(integrity.inspect, path)
 
     problem = run(go())
     if problem is None:
