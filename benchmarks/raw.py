@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -53,11 +54,17 @@ def load_messages(conn: sqlite3.Connection, session_id: str, limit: int | None =
                             (session_id, limit)).fetchall()
         rows.reverse()
     loads = json.loads
-    return [(*r[:6], r[6] and loads(r[6]), r[7] and loads(r[7]), r[8], r[9] and loads(r[9])) for r in rows]
+    # timestamps become datetimes as yurudb hands them out (the same work)
+    return [(*r[:6], r[6] and loads(r[6]), r[7] and loads(r[7]), r[8] and _when(r[8]), r[9] and loads(r[9]))
+            for r in rows]
 
 
 def list_sessions(conn: sqlite3.Connection) -> list[tuple[Any, ...]]:
     """Every session, most recently updated first, metadata decoded."""
     rows = conn.execute("SELECT id, name, status, working_directory, claude_session_id, claude_title, user_renamed, "
                         "created_at, updated_at, metadata FROM sessions ORDER BY updated_at DESC, id").fetchall()
-    return [(*r[:9], r[9] and json.loads(r[9])) for r in rows]
+    return [(*r[:7], _when(r[7]), _when(r[8]), r[9] and json.loads(r[9])) for r in rows]
+
+
+def _when(text: str) -> datetime:
+    return datetime.fromisoformat(text).replace(tzinfo=timezone.utc)

@@ -30,6 +30,7 @@ import raw  # noqa: E402
 import workload  # noqa: E402
 
 import yurudb  # noqa: E402
+from yurudb.times import text_from_ms  # noqa: E402
 
 
 @dataclass
@@ -86,7 +87,7 @@ def schema_only(path: Path) -> None:
 def raw_sessions(conn: sqlite3.Connection, ids: list[str]) -> None:
     """Insert bare sessions for raw runs."""
     conn.execute("BEGIN")
-    conn.executemany("INSERT INTO sessions (id, name, created_at, updated_at) VALUES (?, ?, 1, 1)",
+    conn.executemany("INSERT INTO sessions (id, name) VALUES (?, ?)",
                      [(i, i) for i in ids])
     conn.execute("COMMIT")
 
@@ -380,15 +381,16 @@ def w5_fill(path: Path, n_sessions: int, n_messages: int) -> None:
     conn.executemany(
         "INSERT INTO sessions (id, name, status, working_directory, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)",
         [(f"s{i:05d}", f"session {i}", "active" if i % 50 == 0 else "completed", "/home/u/repo",
-          1_700_000_000_000 + i, 1_700_000_000_000 + i * 1000) for i in range(n_sessions)])
+          text_from_ms(1_700_000_000_000 + i), text_from_ms(1_700_000_000_000 + i * 1000)) for i in range(n_sessions)])
     per = n_messages // n_sessions
+    stamps = [text_from_ms(1_700_000_000_000 + k) for k in range(per)]
     batch = []
     for i in range(n_sessions):
         for k in range(per):
             text = f"message {k} of session {i} " + "lorem " * rng.randint(5, 30)
             payload = json.dumps({"type": "user", "content": text})
             batch.append((f"m{i:05d}-{k:04d}", f"s{i:05d}", k + 1, "user", "user", text, None, None,
-                          1_700_000_000_000 + k, payload))
+                          stamps[k], payload))
         if len(batch) >= 50_000:
             conn.executemany(raw.INSERT, batch)
             batch.clear()

@@ -169,3 +169,23 @@ async def test_an_insert_that_omits_the_timestamps_gets_the_default(db_path: Pat
     row = conn.execute("SELECT created_at, updated_at, (SELECT timestamp FROM messages), "
                        "(SELECT timestamp FROM analytics), date('now') FROM sessions").fetchone()
     assert all(value and value.startswith(row[4]) for value in row[:4]), row
+
+
+def test_import_yurudb_and_the_read_path_load_no_sqlalchemy_sqlmodel_or_alembic(db_path: Path) -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import asyncio, sys, yurudb\n"
+        "async def main():\n"
+        f"    async with yurudb.open({str(db_path)!r}, read_only=True) as store:\n"
+        "        await store.list_sessions()\n"
+        "asyncio.run(main())\n"
+        "print(sorted(m for m in ('sqlalchemy', 'sqlmodel', 'alembic') if m in sys.modules))\n"
+    )
+    import asyncio
+
+    asyncio.run(upgrade(db_path))  # a database at head, made beforehand (that does load Alembic)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "[]"

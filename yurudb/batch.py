@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from collections.abc import Sequence
 from typing import Any
 
-from .entities import Session
+from .models import Session
 from .errors import ConflictError, NotFoundError
 from .ops import Write
 from .rows import MESSAGE_COLUMNS, SESSION_COLUMNS, message_from_row, session_from_row

@@ -8,12 +8,13 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import quote
 
-from sqlalchemy import event
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
-from sqlalchemy.pool import AsyncAdaptedQueuePool, NullPool
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # SQLAlchemy loads only when an engine is made (migrations, maintenance)
+    from sqlalchemy.ext.asyncio import AsyncEngine
 
 Durability = Literal["full", "normal"]
-Role = Literal["writer", "reader", "maintenance"]
+Role = Literal["writer", "reader", "maintenance"]  # "writer": connect_sync only
 
 DURABILITY_SYNC: dict[str, str] = {"full": "FULL", "normal": "NORMAL"}
 BUSY_TIMEOUT_MS = 5_000
@@ -86,8 +87,10 @@ def create_engine(
     The store's own writer and readers do not go through SQLAlchemy (see yurudb/readers.py); these
     engines serve Alembic and the command line.
     """
-    if role == "writer":
-        raise ValueError("the writer is a plain sqlite3 connection: use connect_sync(role='writer')")
+    from sqlalchemy import event
+    from sqlalchemy.ext.asyncio import create_async_engine
+    from sqlalchemy.pool import AsyncAdaptedQueuePool, NullPool
+
     statements = pragmas(durability, busy_timeout_ms=busy_timeout_ms)
     kwargs: dict[str, Any]
     if role == "maintenance":

@@ -1,82 +1,21 @@
-"""The schema as SQLModel entities (owned by Alembic revisions) and the typed objects reads return."""
+"""The schema as SQLModel entities (owned by Alembic revisions); imported only for migrations and schema tests."""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Final
+from typing import Any
 
 from sqlalchemy import JSON, REAL, TIMESTAMP, Column, ForeignKey, Index, Integer, Text, text
-from pydantic import BaseModel, ConfigDict
 from sqlmodel import Field, SQLModel
 
+from .models import MESSAGE_TYPES, SESSION_STATUSES, Message, Session, Usage  # noqa: F401 - re-exported
 from .revision import APPLICATION_ID  # noqa: F401 - re-exported
 
 # Timestamps are the spec's `TIMESTAMP DEFAULT CURRENT_TIMESTAMP`: UTC text (yurudb/times.py) in the
 # database, timezone-aware datetimes in Python. Snapshots keep the app's epoch milliseconds.
 
-SESSION_STATUSES: Final = frozenset({"pending", "active", "paused", "completed", "error", "interrupted"})
-MESSAGE_TYPES: Final = frozenset(
-    {
-        # the app's own message types
-        "user", "assistant", "system", "result", "error", "thinking", "tool_use", "tool_result",
-        # line types Claude Code writes to its transcripts
-        "progress", "summary", "file-history-snapshot", "queue-operation",
-    }
-)
-
-
-class Session(BaseModel):
-    """A session as reads return it."""
-
-    model_config = ConfigDict(frozen=True)
-
-    id: str
-    name: str
-    status: str = "pending"
-    working_directory: str | None = None
-    claude_session_id: str | None = None
-    claude_title: str | None = None
-    user_renamed: bool = False
-    created_at: datetime
-    updated_at: datetime
-    meta: dict[str, Any] | None = None
-
-
-class Message(BaseModel):
-    """A message as reads return it; `payload` is the message exactly as the app gave it."""
-
-    model_config = ConfigDict(frozen=True)
-
-    id: str
-    session_id: str
-    seq: int
-    type: str
-    role: str | None = None
-    content: str | None = None
-    tool_uses: Any = None
-    usage: Any = None
-    timestamp: datetime | None = None
-    payload: Any = None
-
-
-class Usage(BaseModel):
-    """One token/cost record as reads return it."""
-
-    model_config = ConfigDict(frozen=True)
-
-    id: int | None = None
-    session_id: str | None = None
-    tokens_input: int = 0
-    tokens_output: int = 0
-    tokens_cache: int = 0
-    cost_usd: float = 0.0
-    model: str | None = None
-    timestamp: datetime | None = None
-    source_id: str | None = None
-
-
 # The table entities below are SQLModel (the schema Alembic's revisions must match); reads
-# return the plain pydantic models above because validating into them is 2-3x cheaper, which
+# return the plain pydantic models of yurudb/models.py because validating into them is 2-3x cheaper, which
 # matters when a session's 10,000 messages load. A test keeps both field lists identical.
 
 

@@ -6,7 +6,7 @@ import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from sqlalchemy import exc as sa_exc
+import sys
 
 
 class YurudbError(Exception):
@@ -81,10 +81,17 @@ class BackupError(YurudbError):
     """A backup could not be made, verified or restored."""
 
 
+def _sqlalchemy_error() -> type[BaseException] | None:
+    """SQLAlchemy's DBAPIError when SQLAlchemy is loaded (only migrations and maintenance load it)."""
+    exc_module = sys.modules.get("sqlalchemy.exc")
+    return getattr(exc_module, "DBAPIError", None)
+
+
 def _driver_error(exc: BaseException) -> BaseException:
     """The sqlite3 exception under a SQLAlchemy wrapper, if any."""
-    if isinstance(exc, sa_exc.DBAPIError) and exc.orig is not None:
-        return exc.orig
+    wrapper = _sqlalchemy_error()
+    if wrapper is not None and isinstance(exc, wrapper) and getattr(exc, "orig", None) is not None:
+        return exc.orig  # type: ignore[attr-defined, no-any-return]
     return exc
 
 
@@ -114,5 +121,10 @@ def translated() -> Iterator[None]:
         yield
     except YurudbError:
         raise
-    except (sqlite3.Error, sa_exc.DBAPIError) as exc:
+    except sqlite3.Error as exc:
         raise classify(exc) from exc
+    except Exception as exc:
+        wrapper = _sqlalchemy_error()
+        if wrapper is not None and isinstance(exc, wrapper):
+            raise classify(exc) from exc
+        raise

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
-from .entities import Message, Session
+from .models import Message, Session
 
 # Transcript bookkeeping lines a reader does not want in a conversation.
 HIDDEN_TYPES = frozenset({"progress", "file-history-snapshot", "queue-operation"})

@@ -11,7 +11,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from .entities import Message, Session, Usage
+from .models import Message, Session, Usage
 from .errors import STORAGE_FAULTS, ConflictError, NotFoundError
 from .ops import Write, coalesce
 from .times import from_column, now_text

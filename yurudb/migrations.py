@@ -13,8 +13,9 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from .engine import BUSY_TIMEOUT_MS, Durability, create_engine, read_only_uri
+from .engine import BUSY_TIMEOUT_MS, Durability, create_engine
 from .errors import MigrationError, UnknownRevisionError
+from .revision import revision_of, stamped_revision  # noqa: F401 - part of this module's API
 
 _PACKAGE = Path(__file__).resolve().parent
 
@@ -143,26 +144,3 @@ def _no_tables(path: Path) -> bool:
         return False
     finally:
         conn.close()
-
-
-def revision_of(path: Path, *, read_only: bool = True) -> str | None:
-    """The revision stamped in a database file, read without Alembic (None if blank).
-
-    read_only=False opens it as the store does (start-up, where another process may be writing).
-    """
-    conn = sqlite3.connect(read_only_uri(path), uri=True) if read_only else sqlite3.connect(path)
-    try:
-        return stamped_revision(conn)
-    finally:
-        conn.close()
-
-
-def stamped_revision(conn: sqlite3.Connection) -> str | None:
-    """The revision recorded in a database, read with a plain sqlite3 connection (None if blank)."""
-    try:
-        row = conn.execute("SELECT version_num FROM alembic_version").fetchone()
-    except sqlite3.OperationalError as exc:
-        if "no such table" in str(exc):
-            return None
-        raise
-    return row[0] if row else None

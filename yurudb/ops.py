@@ -7,7 +7,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from .entities import Message, Session, Usage
+from .models import Message, Session, Usage
 from .rows import trusted
 from .times import from_column as _when
 

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from . import errors, integrity
-from .entities import Message, Session
+from .models import Message, Session
 from .errors import CorruptDatabaseError, DatabaseError, NotFoundError, StoreClosedError
 from .fallback import Overlay
 from .readers import ReaderPool

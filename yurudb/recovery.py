@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import backup, errors, integrity, migrations, paths, revision, salvage
+from . import backup, errors, integrity, paths, revision, salvage
 from .batch import apply_batch
 from .checkpoint import Checkpointer
 from .dbthread import ThreadConnection
@@ -177,7 +177,7 @@ async def _start_read_only(
             raise NotFoundError(f"{db} holds no yurudb database yet")
         step.detail = "read-only"
     with steps.step("migrate") as step, errors.translated():
-        current = await asyncio.to_thread(migrations.revision_of, db)
+        current = await asyncio.to_thread(revision.revision_of, db)
         if current != revision.HEAD:
             raise MigrationError(f"{db} is at schema revision {current or '<none>'}, this yurudb reads "
                                  f"{revision.HEAD}: run `yurudb migrate upgrade` (yurucode upgrades it at start)")
@@ -221,7 +221,7 @@ async def _recover(
             await _repair_if_corrupt(db, report, steps, store.bus, repair=options.repair)
             with steps.step("migrate") as step, errors.translated():
                 # Alembic (and its engine) only when the stamp says the schema is behind.
-                if await conn.call(migrations.stamped_revision) == revision.HEAD:
+                if await conn.call(revision.stamped_revision) == revision.HEAD:
                     step.detail = f"at {revision.HEAD}"
                 else:
                     step.detail = await _migrate_if_behind(db, options, report)
@@ -319,7 +319,7 @@ async def _migrate_if_behind(
     db: Path, options: Options, report: RecoveryReport | None, *, backup_first: bool = True
 ) -> str:
     """Back up (unless the database is new), then upgrade to head; returns what was done."""
-    current = None if integrity.is_blank(db) else await asyncio.to_thread(migrations.revision_of, db, read_only=False)
+    current = None if integrity.is_blank(db) else await asyncio.to_thread(revision.revision_of, db, read_only=False)
     if current == revision.HEAD:
         return f"at {current}"
     if backup_first and current is not None:
@@ -327,6 +327,8 @@ async def _migrate_if_behind(
                                        label="pre-migrate")
         if report is not None:
             report.backup_made = str(made)
+    from . import migrations  # Alembic and SQLAlchemy load only when a migration runs
+
     new = await migrations.run(db, durability=options.durability, busy_timeout_ms=options.busy_timeout_ms)
     if report is not None:
         report.migrated_from, report.migrated_to = current, new

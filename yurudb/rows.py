@@ -7,7 +7,7 @@ import json
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
-from .entities import Message, Session, Usage
+from .models import Message, Session, Usage
 from .times import from_column as _when
 
 T = TypeVar("T")

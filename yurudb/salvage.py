@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from .engine import connect_sync
-from .entities import MESSAGE_TYPES
+from .models import MESSAGE_TYPES
 from .times import now_text, text_from_ms
 
 CHUNK = 500

@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from . import backup as backups, errors, validation as check
 from .batch import BatchEffects
-from .entities import Message, Session
+from .models import Message, Session
 from .errors import NotFoundError, ValidationError
 from .events import Event, EventBus, Listener, MessagesDeleted, Recovered
 from .fallback import Base

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 import pytest_asyncio
 
-from .entities import Message, Session
+from .models import Message, Session
 from .store import Store
 
 

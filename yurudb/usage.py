@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from . import validation as check
-from .entities import Usage
+from .models import Usage
 from .errors import ValidationError
 from .ops import Write
 from .reading import StoreBase

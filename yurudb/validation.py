@@ -13,7 +13,7 @@ from json import encoder as json_encoder
 from typing import Any
 
 from . import times
-from .entities import MESSAGE_TYPES, SESSION_STATUSES
+from .models import MESSAGE_TYPES, SESSION_STATUSES
 from .errors import ValidationError
 
 MAX_NAME_LENGTH = 1_000

@@ -6,18 +6,19 @@ import json
 from datetime import datetime
 from importlib import resources
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
-from .. import export as exporting
 from ..errors import NotFoundError, ValidationError
-from ..importers import claude, snapshot
-from ..store import Store
-from ..validation import timestamp
-from ._edge import check_output, console, err_console, fail, opened, options, print_json, run, write_output
+from ._edge import (
+    check_output, console, err_console, fail, opened, options, print_json, print_table, run, write_output,
+)
+
+if TYPE_CHECKING:  # the library loads when a command runs, not for --help
+    from ..importers import claude, snapshot
+    from ..store import Store
 
 import_app = typer.Typer(help="Import Claude Code transcripts or an app snapshot.", no_args_is_help=True)
 
@@ -43,26 +44,23 @@ def sessions(
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
     """List sessions, most recently updated first."""
-    async def go() -> list[dict[str, Any]]:
-        async with opened(options(ctx).path, read_only=True) as store:
-            listed = await store.list_sessions(limit=limit)
-            totals = await store.session_totals()
-        return [s.model_dump(mode="json") | {"messages": totals.get(s.id, {}).get("messages", 0),
-                                  "cost_usd": totals.get(s.id, {}).get("cost_usd", 0.0)} for s in listed]
 
-    rows = run(go())
+    async def go() -> tuple[list[Any], dict[str, dict[str, Any]]]:
+        async with opened(options(ctx).path, read_only=True) as store:
+            return await store.list_sessions(limit=limit), await store.session_totals()
+
+    listed, totals = run(go())
     if as_json:
-        print_json(rows)
+        print_json([s.model_dump(mode="json") | {"messages": totals.get(s.id, {}).get("messages", 0),
+                                                 "cost_usd": totals.get(s.id, {}).get("cost_usd", 0.0)}
+                    for s in listed])
         return
-    table = Table(title=f"{len(rows)} sessions in {options(ctx).path}")
-    # Values are never cut: a narrow terminal wraps them, piped output has room for all of them.
-    for col, kw in (("id", {}), ("name", {}), ("status", {}), ("messages", {"justify": "right"}),
-                    ("updated (UTC)", {}), ("cost", {"justify": "right"})):
-        table.add_column(col, overflow="fold", **kw)
-    for r in rows:
-        table.add_row(r["id"], r["name"], r["status"], str(r["messages"]),
-                      datetime.fromisoformat(r["updated_at"]).strftime("%Y-%m-%d %H:%M"), f"${r['cost_usd']:.4f}")
-    console.print(table)
+    none: dict[str, Any] = {}
+    print_table(f"{len(listed)} sessions in {options(ctx).path}",
+                ["id", "name", "status", "messages", "updated (UTC)", "cost"],
+                [[s.id, s.name, s.status, str(totals.get(s.id, none).get("messages", 0)),
+                  s.updated_at.isoformat(" ", "minutes")[:16], f"${totals.get(s.id, none).get('cost_usd', 0.0):.4f}"]
+                 for s in listed], right=frozenset({"messages", "cost"}))
 
 
 def show(
@@ -73,6 +71,8 @@ def show(
     all_events: Annotated[bool, typer.Option("--all", help="Include progress/bookkeeping lines.")] = False,
 ) -> None:
     """Print a conversation, newest page first; --before pages back."""
+    from .. import export as exporting
+
     async def go() -> tuple[Any, list[Any]]:
         async with opened(options(ctx).path, read_only=True) as store:
             s = await resolve_session(store, session)
@@ -100,6 +100,8 @@ def import_claude(
     directory: Annotated[Optional[Path], typer.Argument(help="Default: ~/.claude/projects.")] = None,
 ) -> None:
     """Import every Claude Code transcript under DIRECTORY (subagent files included)."""
+    from ..importers import claude
+
     root = directory
     if root is None:
         root = claude.DEFAULT_DIR
@@ -133,6 +135,8 @@ def import_claude(
 @import_app.command("snapshot")
 def import_snapshot(ctx: typer.Context, file: Annotated[Path, typer.Argument(help="The app's sessions as JSON.")]) -> None:
     """Import the app's in-memory sessions (a JSON array of session objects)."""
+    from ..importers import snapshot
+
     async def go() -> snapshot.SnapshotReport:
         sessions = snapshot.load(file)
         async with opened(options(ctx).path) as store:
@@ -159,6 +163,9 @@ def export(
     output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write here instead of stdout.")] = None,
 ) -> None:
     """Export a session (or --all) as JSON (re-importable snapshot) or Markdown."""
+    from .. import export as exporting
+    from ..importers import snapshot
+
     if fmt not in ("json", "markdown"):
         fail(f"--format must be json or markdown, not {fmt!r}", 2)
     if (session is None) == (not all_sessions):
@@ -191,6 +198,8 @@ def usage(
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
     """Tokens and cost, grouped by model, day or session."""
+    from ..validation import timestamp
+
     async def go() -> list[dict[str, Any]]:
         start = None
         if since is not None:
@@ -205,18 +214,17 @@ def usage(
     if as_json:
         print_json(rows)
         return
-    table = Table(title=f"usage by {by}" + (f" since {since}" if since else ""))
-    for col in (by, "responses", "input", "output", "cache", "cost"):
-        table.add_column(col, justify="left" if col == by else "right")
-    for r in rows:
-        table.add_row(str(r[by]), f"{r['records']:,}", f"{r['tokens_input']:,}", f"{r['tokens_output']:,}",
-                      f"{r['tokens_cache']:,}", f"${r['cost_usd']:.4f}")
+    key = f"{by} (UTC)" if by == "day" else by
+    total = None
     if rows:
-        table.add_section()
-        table.add_row("total", f"{sum(r['records'] for r in rows):,}", f"{sum(r['tokens_input'] for r in rows):,}",
-                      f"{sum(r['tokens_output'] for r in rows):,}", f"{sum(r['tokens_cache'] for r in rows):,}",
-                      f"${sum(r['cost_usd'] for r in rows):.4f}")
-    console.print(table)
+        total = ["total", f"{sum(r['records'] for r in rows):,}", f"{sum(r['tokens_input'] for r in rows):,}",
+                 f"{sum(r['tokens_output'] for r in rows):,}", f"{sum(r['tokens_cache'] for r in rows):,}",
+                 f"${sum(r['cost_usd'] for r in rows):.4f}"]
+    print_table(f"usage by {by}" + (f" since {since}" if since else ""),
+                [key, "responses", "input", "output", "cache", "cost"],
+                [[str(r[by]), f"{r['records']:,}", f"{r['tokens_input']:,}", f"{r['tokens_output']:,}",
+                  f"{r['tokens_cache']:,}", f"${r['cost_usd']:.4f}"] for r in rows],
+                right=frozenset({"responses", "input", "output", "cache", "cost"}), total=total)
 
 
 def register(app: typer.Typer) -> None:

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 
 from .. import backup as backups
-from .. import salvage as salvaging
 from .. import integrity
 from ..errors import BackupError, DatabaseError, NotFoundError, translated
 from ._edge import console, edge, fail, opened, options, run
+
+if TYPE_CHECKING:
+    from .. import salvage as salvaging
 
 
 def check(ctx: typer.Context) -> None:
@@ -103,6 +105,8 @@ def salvage(
     file: Annotated[Path, typer.Argument(help="A damaged (or any) yurudb database file, e.g. a quarantined one.")],
 ) -> None:
     """Copy every readable session, message and usage record of FILE into the database (never deletes)."""
+    from .. import salvage as salvaging
+
     path = options(ctx).path
     if not file.is_file():
         fail(f"no such file: {file}", 2)

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from .. import backup, integrity, migrations, paths
+from .. import backup, integrity, paths, revision as revisions
 from ..errors import translated
 from ._edge import console, fail, options, run
 
@@ -17,6 +17,8 @@ app = typer.Typer(help="Schema migrations (Alembic revisions).", no_args_is_help
 
 async def _migrate(path: Path, action: str, revision: str) -> tuple[str | None, Path | None]:
     """Migrate, backing the database up first when it holds anything; returns (revision, backup)."""
+    from .. import migrations  # Alembic loads only for the commands that need it
+
     migrations.check_revision(revision)  # a typo changes nothing, not even a backup
     if integrity.refuse_foreign(path) == "blank":
         if action == "downgrade":
@@ -63,10 +65,10 @@ def current(ctx: typer.Context) -> None:
     async def go() -> str | None:
         integrity.refuse_foreign(path)
         with translated():
-            return await asyncio.to_thread(migrations.revision_of, path)
+            return await asyncio.to_thread(revisions.revision_of, path)
 
     rev = run(go())
-    head = migrations.head_revision()
+    head = revisions.HEAD
     state = "up to date" if rev == head else "behind"
     console.print(f"{path}: {rev or '<base>'} (head {head}, {state})", highlight=False)
 
@@ -74,5 +76,7 @@ def current(ctx: typer.Context) -> None:
 @app.command()
 def history() -> None:
     """List the revisions, newest first."""
+    from .. import migrations
+
     for rev, down, doc in migrations.history():
         console.print(f"{down or '<base>'} -> {rev}: {doc}", highlight=False)

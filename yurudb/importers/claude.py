@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..entities import MESSAGE_TYPES
+from ..models import MESSAGE_TYPES
 from ..errors import ConflictError, NotFoundError, YurudbError
 from ..pricing import cost_usd
 from ..store import Store

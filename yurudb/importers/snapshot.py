@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..entities import Session, Usage
+from ..models import Session, Usage
 from .. import validation as check
 from ..errors import ValidationError, YurudbError
 from ..store import Store

@@ -1,0 +1,68 @@
+"""The typed objects reads return, and the value sets they draw from (no SQLAlchemy: cheap to import)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Final
+
+from pydantic import BaseModel, ConfigDict
+
+SESSION_STATUSES: Final = frozenset({"pending", "active", "paused", "completed", "error", "interrupted"})
+MESSAGE_TYPES: Final = frozenset(
+    {
+        # the app's own message types
+        "user", "assistant", "system", "result", "error", "thinking", "tool_use", "tool_result",
+        # line types Claude Code writes to its transcripts
+        "progress", "summary", "file-history-snapshot", "queue-operation",
+    }
+)
+
+
+class Session(BaseModel):
+    """A session as reads return it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    name: str
+    status: str = "pending"
+    working_directory: str | None = None
+    claude_session_id: str | None = None
+    claude_title: str | None = None
+    user_renamed: bool = False
+    created_at: datetime
+    updated_at: datetime
+    meta: dict[str, Any] | None = None
+
+
+class Message(BaseModel):
+    """A message as reads return it; `payload` is the message exactly as the app gave it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    session_id: str
+    seq: int
+    type: str
+    role: str | None = None
+    content: str | None = None
+    tool_uses: Any = None
+    usage: Any = None
+    timestamp: datetime | None = None
+    payload: Any = None
+
+
+class Usage(BaseModel):
+    """One token/cost record as reads return it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: int | None = None
+    session_id: str | None = None
+    tokens_input: int = 0
+    tokens_output: int = 0
+    tokens_cache: int = 0
+    cost_usd: float = 0.0
+    model: str | None = None
+    timestamp: datetime | None = None
+    source_id: str | None = None
