@@ -15,6 +15,7 @@ import platform
 import random
 import sqlite3
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -431,9 +432,62 @@ def w5(tmp: Path, res: Results, quick: bool) -> None:
                         "< 100 ms", f"steps (ms, last run): {steps}; raw: connect + count + newest 200"))
 
 
-WORKLOADS: dict[str, Callable[[Path, Results, bool], None]] = {
-    "W1": w1, "W1b": w1b, "W2": w2, "W3": w3, "W4": w4, "W5": w5,
-}
+
+
+# ---- W6: commands and import, as a person starts them ---------------------------------------
+RAW_SESSIONS = """
+import sqlite3, sys
+conn = sqlite3.connect(sys.argv[1])
+counts = dict(conn.execute("SELECT session_id, COUNT(*) FROM messages GROUP BY session_id"))
+costs = dict(conn.execute("SELECT session_id, SUM(cost_usd) FROM analytics GROUP BY session_id"))
+out = [f"{i}  {n}  {s}  {counts.get(i, 0)}  {u[:16]}  ${costs.get(i) or 0:.4f}"
+       for i, n, s, u in conn.execute("SELECT id, name, status, updated_at FROM sessions ORDER BY updated_at DESC, id")]
+sys.stdout.write("\\n".join(out) + "\\n")
+"""
+RAW_USAGE = """
+import sqlite3, sys
+conn = sqlite3.connect(sys.argv[1])
+for r in conn.execute("SELECT COALESCE(model, 'unknown') AS k, COUNT(*), SUM(tokens_input), SUM(tokens_output), "
+                      "SUM(tokens_cache), SUM(cost_usd) FROM analytics GROUP BY k ORDER BY k"):
+    print(*r)
+"""
+
+
+def wall(argv: list[str], runs: int = 7) -> float:
+    """Median wall time of a whole command, output to a pipe (as when a script reads it)."""
+    times = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        subprocess.run(argv, check=True, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def w6(tmp: Path, res: Results, quick: bool) -> None:
+    path = fresh(tmp, "w6")
+    w5_fill(path, 10_000, 100_000)
+    conn = sqlite3.connect(path)
+    conn.executemany("INSERT INTO analytics (session_id, tokens_input, tokens_output, cost_usd, model, timestamp, "
+                     "source_id) VALUES (?, 10, 20, 0.01, 'claude-opus-4-6', '2026-01-01 00:00:00.000', ?)",
+                     [(f"s{i:05d}", f"r{i}") for i in range(10_000)])
+    conn.commit()
+    conn.close()
+    py = sys.executable
+    cli = [py, "-m", "yurudb", "--db", str(path)]
+    bare = wall([py, "-c", "import sqlite3"])
+    label = "W6 start-up (10,000 sessions, 100,000 messages)"
+    res.rows.append(Row(label, "import yurudb", wall([py, "-c", "import yurudb"]) * 1000, bare * 1000, "ms", False,
+                        "< 150 ms", "raw: python -c 'import sqlite3'; public names load on first use"))
+    res.rows.append(Row(label, "import yurudb; yurudb.open", wall([py, "-c", "import yurudb; yurudb.open"]) * 1000,
+                        bare * 1000, "ms", False, "", "the whole store loaded (no SQLAlchemy, SQLModel or Alembic)"))
+    res.rows.append(Row(label, "yurudb --help", wall([*cli, "--help"]) * 1000, bare * 1000, "ms", False, "< 200 ms",
+                        "raw: python -c 'import sqlite3'"))
+    res.rows.append(Row(label, "yurudb sessions (piped)", wall([*cli, "sessions"]) * 1000,
+                        wall([py, "-c", RAW_SESSIONS, str(path)]) * 1000, "ms", False, "< 300 ms",
+                        "raw: python + sqlite3, the same three queries, one line per session"))
+    res.rows.append(Row(label, "yurudb usage", wall([*cli, "usage"]) * 1000,
+                        wall([py, "-c", RAW_USAGE, str(path)]) * 1000, "ms", False, "< 300 ms",
+                        "raw: python + sqlite3, the same GROUP BY"))
 
 
 def machine() -> str:
@@ -460,6 +514,11 @@ def table(res: Results) -> str:
         lines.append(f"| {r.workload} | {r.metric} | {r.yurudb:,.2f} {r.unit} | {raw_cell} | {ratio} | "
                      f"{r.target} | {r.notes} |")
     return "\n".join(lines)
+
+
+WORKLOADS: dict[str, Callable[[Path, Results, bool], None]] = {
+    "W1": w1, "W1b": w1b, "W2": w2, "W3": w3, "W4": w4, "W5": w5, "W6": w6,
+}
 
 
 def main(argv: list[str] | None = None) -> int:
