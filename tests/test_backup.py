@@ -55,6 +55,18 @@ async def test_check_reports_ok(store) -> None:
     assert await store.check() == ["ok"]
 
 
+async def test_check_reports_what_sqlite_finds_in_a_damaged_file(db_path: Path) -> None:
+    from test_salvage import leaves, smash
+
+    async with yurudb.open(db_path, daily_backup=False) as store:
+        s = await store.create_session("s")
+        await store.append_messages(s.id, [{"type": "user", "content": "x" * 400} for _ in range(300)])
+    smash(db_path, sorted(leaves(db_path, "idx_messages_session"))[0])  # an index leaf: the table stays readable
+    async with yurudb.open(db_path, read_only=True) as store:  # read-only: no start-up repair first
+        found = await store.check()
+    assert found != ["ok"] and found
+
+
 async def test_restore_refuses_while_the_database_is_open(db_path: Path) -> None:
     async with yurudb.open(db_path, daily_backup=False) as store:
         await store.create_session("s")

@@ -190,3 +190,38 @@ async def test_a_start_up_that_fails_outright_leaves_no_threads_behind(db_path: 
     with pytest.raises(yurudb.ValidationError):
         await yurudb.open(db_path, batch_size=0)
     assert threading.active_count() == before
+
+
+def store_threads() -> list[str]:
+    """Threads a store owns: its writer and its aiosqlite readers (asyncio's own executor is not ours)."""
+    import threading
+
+    return [t.name for t in threading.enumerate() if t.name.startswith("yurudb") or "_connection_worker" in t.name]
+
+
+async def test_a_start_up_cancelled_midway_closes_what_it_opened(db_path: Path) -> None:
+    import subprocess
+    import sys
+
+    await fill(db_path)  # an active session: start-up must write to mark it interrupted
+    child = Path(__file__).with_name("child.py")
+    holder = subprocess.Popen([sys.executable, str(child), "hold-lock", str(db_path)],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
+
+        async def opening() -> object:
+            return await yurudb.open(db_path, daily_backup=False, busy_timeout_ms=1_000)
+
+        task = asyncio.get_running_loop().create_task(opening())
+        await asyncio.sleep(0.4)  # inside start-up, waiting for the lock the child holds
+        assert not task.done()
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+    finally:
+        assert holder.stdin is not None
+        holder.stdin.write("go\n")
+        holder.stdin.close()
+        holder.wait(timeout=30)
+    assert store_threads() == []

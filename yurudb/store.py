@@ -460,7 +460,10 @@ class Store(UsageAPI):
     async def check(self) -> list[str]:
         """PRAGMA integrity_check: ["ok"] for a healthy database, else SQLite's findings."""
         self._live()
-        return [r[0] for r in await self._read("PRAGMA integrity_check")]
+        try:
+            return [r[0] for r in await self._read("PRAGMA integrity_check")]
+        except errors.CorruptDatabaseError as exc:  # damage bad enough that the check itself cannot run
+            return [str(exc)]
 
     # ---- internals -------------------------------------------------------------------------
     def _apply_effects(self, effects: BatchEffects) -> None:
