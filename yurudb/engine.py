@@ -14,7 +14,7 @@ if TYPE_CHECKING:  # SQLAlchemy loads only when an engine is made (migrations, m
     from sqlalchemy.ext.asyncio import AsyncEngine
 
 Durability = Literal["full", "normal"]
-Role = Literal["writer", "reader", "maintenance"]  # "writer": connect_sync only
+Role = Literal["reader", "maintenance"]  # an engine's job; the writer is a plain sqlite3 connection (connect_sync)
 
 DURABILITY_SYNC: dict[str, str] = {"full": "FULL", "normal": "NORMAL"}
 BUSY_TIMEOUT_MS = 5_000
@@ -120,7 +120,7 @@ def connect_sync(
     *,
     durability: Durability = "full",
     busy_timeout_ms: int = BUSY_TIMEOUT_MS,
-    role: Role = "writer",
+    role: Literal["writer", "maintenance"] = "writer",
 ) -> sqlite3.Connection:
     """A plain sqlite3 connection with the same pragmas, for the writer thread and maintenance tools."""
     statements = pragmas(durability, busy_timeout_ms=busy_timeout_ms)

@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import sqlite3
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-import sys
+__all__ = [
+    "BackupError", "ConflictError", "CorruptDatabaseError", "DatabaseError", "ForeignFileError", "LockedError",
+    "MigrationError", "NotFoundError", "ReadOnlyError", "RecoveryError", "STORAGE_FAULTS", "StorageFullError",
+    "StoreClosedError", "UnavailableError", "UnknownRevisionError", "ValidationError", "YurudbError", "classify",
+    "translated",
+]
 
 
 class YurudbError(Exception):
@@ -44,10 +50,6 @@ class UnknownRevisionError(ValidationError, MigrationError):
 class DatabaseError(YurudbError):
     """SQLite refused the operation (I/O error, disk full, locked, corrupt...)."""
 
-    def __init__(self, message: str, *, transient: bool = False) -> None:
-        super().__init__(message)
-        self.transient = transient
-
 
 class StorageFullError(DatabaseError):
     """The disk (or the database's page limit) is full."""
@@ -74,7 +76,7 @@ STORAGE_FAULTS = (StorageFullError, LockedError, ReadOnlyError, CorruptDatabaseE
 
 
 class RecoveryError(YurudbError):
-    """Start-up could not bring the database to a usable state."""
+    """A repair could not bring the database to a usable state (`yurudb repair` on a database it cannot reach)."""
 
 
 class BackupError(YurudbError):
@@ -104,7 +106,7 @@ def classify(exc: BaseException) -> DatabaseError:
     if "full" in lower or code == "SQLITE_FULL":
         return StorageFullError(text)
     if "locked" in lower or "busy" in lower or code.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")):
-        return LockedError(text, transient=True)
+        return LockedError(text)
     if "readonly" in lower or "read-only" in lower or code.startswith("SQLITE_READONLY"):
         return ReadOnlyError(text)
     if "malformed" in lower or "not a database" in lower or code.startswith(("SQLITE_CORRUPT", "SQLITE_NOTADB")):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import os
@@ -283,7 +284,6 @@ class Fallback:
         self.prepare: Callable[[], Awaitable[Any]] | None = None
         self.emit = emit
         self.active = False
-        self.reason = ""
         self.attempts = 0
         self.first_delay, self.max_delay = first_delay, max_delay
         self.delay = first_delay
@@ -299,7 +299,6 @@ class Fallback:
             from .events import Degraded
 
             self.active = True
-            self.reason = reason
             self.delay = self.first_delay
             self._retry_at = now + self.delay
             log.warning("yurudb degraded: %s", reason)
@@ -315,7 +314,10 @@ class Fallback:
         results = await self.overlay.apply(writes, self.base)
         accepted = [w for w, r in results if not isinstance(r, BaseException)]
         if journal and accepted:
-            self.journal.append(accepted)  # fsynced before anyone hears "saved"
+            # fsynced before anyone hears "saved", on a worker thread: an fsync can take milliseconds
+            # and the event loop serves every other caller meanwhile (the writer task awaits it, so
+            # journal order stays the order of acceptance)
+            await asyncio.to_thread(self.journal.append, accepted)
         for w, r in results:
             if isinstance(r, BaseException):
                 w.fail(r)
@@ -339,7 +341,6 @@ class Fallback:
         self.journal.clear()
         self.overlay.clear()
         self.active = False
-        self.reason = ""
         self.attempts = 0
         self.emit(Recovered(replayed=count))
         return count

@@ -10,7 +10,7 @@ import typer
 
 from .. import backup as backups
 from .. import integrity
-from ..errors import BackupError, DatabaseError, NotFoundError, translated
+from ..errors import BackupError, NotFoundError, RecoveryError, translated
 from ._edge import console, edge, fail, opened, options, run
 
 if TYPE_CHECKING:
@@ -53,7 +53,7 @@ def repair(ctx: typer.Context) -> None:
 
         async with open_store(path, daily_backup=False) as store:
             if store.state == "degraded":
-                raise DatabaseError(f"database unavailable: {store.recovery.error or 'see the log'}")
+                raise RecoveryError(f"repair could not finish: {store.recovery.error or 'see the log'}")
             return store.recovery
 
     report = run(go())
