@@ -4,6 +4,7 @@
     python tests/child.py hold-lock DB                 # BEGIN IMMEDIATE, print "locked", wait for a line on stdin
     python tests/child.py append-n DB NAME N           # append N messages to a new session NAME
     python tests/child.py probe DB                     # open, write, read; print a JSON report
+    python tests/child.py degraded-ack DB              # degrade on a full "disk", save once more, print "acked"
 """
 
 from __future__ import annotations
@@ -58,6 +59,18 @@ async def append_n(db: str, name: str, count: int) -> None:
         print(json.dumps({"session": session.id, "state": store.state}), flush=True)
 
 
+async def degraded_ack(db: str) -> None:
+    """Fill the "disk", then save once more: that save is journaled; print "acked" once it returns."""
+    async with yurudb.open(db, daily_backup=False) as store:
+        session = await store.create_session("s")
+        await store.set_max_size(Path(db).stat().st_size)
+        while store.state != "degraded":
+            await store.append_message(session.id, type="user", content="x" * 4000)
+        await store.append_message(session.id, type="user", content="the save under test")
+        sys.stdout.write("acked\n")
+        sys.stdout.flush()
+
+
 async def probe(db: str) -> None:
     """Open whatever is at `db`, write and read through the store, and report what happened."""
     events: list[str] = []
@@ -82,6 +95,8 @@ if __name__ == "__main__":
         hold_lock(args[0])
     elif cmd == "append-n":
         asyncio.run(append_n(args[0], args[1], int(args[2])))
+    elif cmd == "degraded-ack":
+        asyncio.run(degraded_ack(args[0]))
     elif cmd == "probe":
         asyncio.run(probe(args[0]))
     else:

@@ -216,3 +216,29 @@ async def test_an_unreadable_journal_is_kept_aside_never_deleted(db_path: Path) 
         assert store.recovery.journal_entries_replayed >= 10
         assert await store.count_messages(s.id) == 10
     assert not list(db_path.parent.glob(journal.name + "*"))
+
+
+def test_a_journaled_save_is_fsynced_before_it_is_acknowledged(db_path: Path, tmp_path: Path) -> None:
+    """Seen from the kernel's side: the journal's fsync comes before the process says "saved"."""
+    strace = shutil.which("strace")
+    if strace is None:
+        pytest.skip("strace is not installed: the system calls cannot be watched")
+    db_path.parent.mkdir(parents=True)
+    log = tmp_path / "strace.log"
+    done = subprocess.run([strace, "-f", "-qq", "-o", str(log), "-e", "trace=openat,fsync,fdatasync,write",
+                           sys.executable, CHILD, "degraded-ack", str(db_path)], capture_output=True, text=True,
+                          timeout=120)
+    if done.returncode != 0 and "ptrace" in done.stderr:
+        pytest.skip(f"strace cannot trace here: {done.stderr.strip()[:200]}")
+    assert done.returncode == 0 and done.stdout.strip() == "acked", done.stderr
+    journal_fd, synced = None, False  # the journal's latest opening, and whether it was fsynced since
+    for line in log.read_text().splitlines():
+        call = line.split(None, 1)[1] if line[:1].isdigit() else line
+        if call.startswith("openat(") and ".journal" in call and "= " in call:
+            journal_fd, synced = call.rsplit("= ", 1)[1].split()[0], False
+        elif call.startswith(("fsync(", "fdatasync(")) and call.split("(", 1)[1].split(")", 1)[0] == journal_fd:
+            synced = True
+        elif call.startswith('write(1, "acked'):
+            assert synced, "the save was acknowledged before its journal entry was fsynced"
+            return
+    raise AssertionError("no acknowledgement seen in the trace")
