@@ -189,3 +189,14 @@ def test_import_yurudb_and_the_read_path_load_no_sqlalchemy_sqlmodel_or_alembic(
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip().splitlines()[-1] == "[]"
+
+
+async def test_the_in_memory_schema_is_the_head_schema(db_path: Path, tmp_path: Path) -> None:
+    from yurudb import schema
+
+    await upgrade(db_path)
+    twin = tmp_path / "twin.db"
+    conn = sqlite3.connect(twin)
+    schema.create(conn)
+    conn.close()
+    assert read_schema(twin) == read_schema(db_path)

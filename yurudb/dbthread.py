@@ -29,18 +29,26 @@ class ThreadConnection:
         durability: Durability = "full",
         busy_timeout_ms: int = 5_000,
         max_size_bytes: int | None = None,
+        connect: Callable[[], sqlite3.Connection] | None = None,
+        executor: ThreadPoolExecutor | None = None,
     ) -> None:
         self.path = path
         self.durability = durability
         self.busy_timeout_ms = busy_timeout_ms
         self.max_size_bytes = max_size_bytes
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="yurudb-writer")
+        # Another way to connect (the in-memory twin), and a thread shared with sibling connections.
+        self._connect = connect
+        self._owns_executor = executor is None
+        self._executor = executor or ThreadPoolExecutor(max_workers=1, thread_name_prefix="yurudb-writer")
         self._conn: sqlite3.Connection | None = None
         self._closed = False
 
     def _connection(self) -> sqlite3.Connection:
         if self._conn is None:
-            self._conn = connect_sync(self.path, durability=self.durability, busy_timeout_ms=self.busy_timeout_ms)
+            if self._connect is not None:
+                self._conn = self._connect()
+            else:
+                self._conn = connect_sync(self.path, durability=self.durability, busy_timeout_ms=self.busy_timeout_ms)
             if self.max_size_bytes is not None:
                 _limit(self._conn, self.max_size_bytes)
         return self._conn
@@ -70,15 +78,17 @@ class ThreadConnection:
     def abandon(self) -> None:
         """Stop the thread without a running loop (a store garbage-collected unclosed)."""
         self._executor.submit(self._close)
-        self._executor.shutdown(wait=False)
+        if self._owns_executor:
+            self._executor.shutdown(wait=False)
 
     async def close(self) -> None:
-        """Close the connection and stop the thread (idempotent)."""
+        """Close the connection and stop the thread if it is this connection's own (idempotent)."""
         if self._closed:
             return
         self._closed = True
         await self.reset()
-        self._executor.shutdown(wait=True)
+        if self._owns_executor:
+            self._executor.shutdown(wait=True)
 
 
 # SQLite's own ceiling on max_page_count: "no limit".

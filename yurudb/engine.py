@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import sys
 from pathlib import Path
@@ -56,7 +57,14 @@ def read_only_uri(path: Path | str) -> str:
     """
     path = Path(path)
     uri = f"file:{quote(str(path.absolute()))}?mode=ro"
-    return uri if Path(f"{path}-wal").exists() else uri + "&immutable=1"
+    try:
+        os.lstat(f"{path}-wal")
+        wal = True
+    except FileNotFoundError:
+        wal = False
+    except OSError:
+        wal = True  # cannot tell: the careful reading
+    return uri if wal else uri + "&immutable=1"
 
 
 def read_only_pragmas(busy_timeout_ms: int = BUSY_TIMEOUT_MS) -> list[str]:

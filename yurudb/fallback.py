@@ -1,4 +1,4 @@
-"""Degraded mode: the spill journal beside the database and the in-memory overlay that serves reads meanwhile."""
+"""Degraded mode: the spill journal beside the database, and the policy around the in-memory twin (yurudb/memory.py)."""
 
 from __future__ import annotations
 
@@ -7,15 +7,14 @@ import json
 import logging
 import os
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from .models import Message, Session, Usage
-from .errors import STORAGE_FAULTS, ConflictError, NotFoundError
+from .batch import BatchEffects
+from .errors import STORAGE_FAULTS
+from .events import Degraded, Recovered, Retrying
+from .memory import MemoryTwin
 from .ops import Write, coalesce
-from .times import from_column, now_text
 from .validation import new_id, now_ms
 
 log = logging.getLogger(__name__)
@@ -101,188 +100,27 @@ class SpillJournal:
             log.warning("could not remove spill journal %s: %s", self.path, exc)
 
 
-class Base:
-    """What the overlay reads from the database (each may fail: then it knows nothing)."""
+class Fallback:
+    """The degraded-mode policy: journal + in-memory twin, exponential backoff, and the way back to `ready`."""
 
     def __init__(
         self,
-        session: Callable[[str], Awaitable[Session | None]],
-        message: Callable[[str], Awaitable[Message | None]],
-        max_seq: Callable[[str], Awaitable[int]],
+        db: Path,
+        emit: Callable[[Any], None],
+        *,
+        first_delay: float = 0.1,
+        max_delay: float = 30.0,
+        busy_timeout_ms: int = 5_000,
+        on_applied: Callable[[BatchEffects], None] | None = None,
     ) -> None:
-        self.session, self.message, self.max_seq = session, message, max_seq
-
-
-@dataclass
-class Overlay:
-    """Writes the database has not taken yet, and the state they produce, for reads while degraded."""
-
-    writes: list[Write] = field(default_factory=list)
-    sessions: dict[str, Session | None] = field(default_factory=dict)  # None: deleted
-    messages: dict[str, dict[str, Message]] = field(default_factory=dict)  # session -> id -> message
-    message_owner: dict[str, str] = field(default_factory=dict)
-    usage: list[Usage] = field(default_factory=list)
-    next_seq: dict[str, int] = field(default_factory=dict)
-
-    def __len__(self) -> int:
-        return len(self.writes)
-
-    async def _session(self, sid: str, base: Base) -> Session | None:
-        if sid in self.sessions:
-            return self.sessions[sid]
-        return await base.session(sid)
-
-    async def _message(self, mid: str, base: Base) -> Message | None:
-        owner = self.message_owner.get(mid)
-        if owner is not None:
-            if self.sessions.get(owner, True) is None:
-                return None
-            return self.messages.get(owner, {}).get(mid)
-        found = await base.message(mid)
-        if found is not None and self.sessions.get(found.session_id, True) is None:
-            return None
-        return found
-
-    async def apply(self, writes: list[Write], base: Base) -> list[Any]:
-        """Apply writes in memory with the writer's semantics; one result or exception per write."""
-        results: list[Any] = []
-        for w in coalesce(writes):
-            try:
-                result = await self._apply_one(w, base)
-            except (NotFoundError, ConflictError) as exc:
-                results.append((w, exc))
-                continue
-            self.writes.append(w)
-            results.append((w, result))
-        return results
-
-    async def _apply_one(self, w: Write, base: Base) -> Any:
-        v, now = w.values, from_column(now_text())
-        if w.kind == "create_session":
-            if await self._session(w.target, base) is not None:
-                raise ConflictError(f"session {w.target} already exists")
-            created = w.created_session()
-            self.sessions[w.target] = created
-            return created
-        if w.kind == "delete_session":
-            if await self._session(w.target, base) is None:
-                raise NotFoundError(f"session {w.target} not found")
-            self.sessions[w.target] = None
-            self.messages.pop(w.target, None)
-            self.usage = [u for u in self.usage if u.session_id != w.target]
-            return None
-        if w.kind == "update_session":
-            current = await self._session(w.target, base)
-            if current is None:
-                raise NotFoundError(f"session {w.target} not found")
-            changes: dict[str, Any] = {k: v[k] for k in ("name", "status", "working_directory",
-                                                         "claude_session_id", "claude_title", "user_renamed")
-                                       if k in v}
-            if "meta_json" in v:
-                changes["meta"] = w.obj("meta")
-            stamp = from_column(v["updated_at"]) if v.get("updated_at") is not None else now
-            updated = current.model_copy(update={**changes, "updated_at": stamp})
-            self.sessions[w.target] = updated
-            return updated
-        if w.kind == "append_message":
-            sid = v["session_id"]
-            session = await self._session(sid, base)
-            if session is None:
-                raise NotFoundError(f"session {sid} not found")
-            existing = await self._message(w.target, base)
-            if existing is not None and existing.session_id != sid:
-                raise ConflictError(f"message {w.target} belongs to another session ({existing.session_id})")
-            if existing is not None:
-                seq = existing.seq
-            else:
-                if sid not in self.next_seq:
-                    self.next_seq[sid] = await base.max_seq(sid) + 1
-                seq = self.next_seq[sid]
-                self.next_seq[sid] = seq + 1
-            appended = w.appended_message(seq)
-            self._put_message(appended, now, session)
-            return appended
-        if w.kind == "update_message":
-            found = await self._message(w.target, base)
-            if found is None:
-                raise NotFoundError(f"message {w.target} not found")
-            patched = _patched(found, w)
-            self._put_message(patched, now, await self._session(patched.session_id, base))
-            return patched
-        # record_usage
-        sid = v["session_id"]
-        if await self._session(sid, base) is None:
-            raise NotFoundError(f"session {sid} not found")
-        if v.get("source_id") is None:
-            # Replaying the journal twice (a crash between commit and clear) must not count twice.
-            v["source_id"] = f"yurudb-journal:{new_id()}"
-        usage = w.recorded_usage(None)
-        self.usage.append(usage)
-        return usage
-
-    def _put_message(self, message: Message, now: datetime, session: Session | None) -> None:
-        self.messages.setdefault(message.session_id, {})[message.id] = message
-        self.message_owner[message.id] = message.session_id
-        if session is not None:
-            self.sessions[message.session_id] = session.model_copy(update={"updated_at": now})
-
-    # ---- reads while degraded: what the database returned, with the overlay laid over it ----
-    def merge_sessions(self, from_db: list[Session]) -> list[Session]:
-        """Every session, most recently updated first."""
-        merged = {s.id: s for s in from_db}
-        for sid, session in self.sessions.items():
-            if session is None:
-                merged.pop(sid, None)
-            else:
-                merged[sid] = session
-        by_id = sorted(merged.values(), key=lambda s: s.id)
-        return sorted(by_id, key=lambda s: s.updated_at, reverse=True)  # stable: ties stay in id order
-
-    def merge_messages(self, session_id: str, from_db: list[Message]) -> list[Message]:
-        """A session's messages in seq order."""
-        merged = {m.id: m for m in from_db}
-        merged.update(self.messages.get(session_id, {}))
-        return sorted(merged.values(), key=lambda m: m.seq)
-
-    def clear(self) -> None:
-        """Forget everything (after the writes reached the database)."""
-        self.writes.clear()
-        self.sessions.clear()
-        self.messages.clear()
-        self.message_owner.clear()
-        self.usage.clear()
-        self.next_seq.clear()
-
-
-def _patched(message: Message, w: Write) -> Message:
-    """A message with an update_message write applied (the same rules as the SQL in batch.py)."""
-    v = w.values
-    payload = w.obj("payload") if "payload_json" in v else message.payload
-    payload = dict(payload) if isinstance(payload, dict) else {}
-    changes: dict[str, Any] = {}
-    for col in ("type", "role"):
-        if col in v:
-            changes[col] = v[col]
-    for key in ("content", "tool_uses", "usage"):
-        if f"{key}_json" in v:
-            value = w.obj(key)
-            payload[key] = value
-            changes[key] = v["content"] if key == "content" else value
-    changes["payload"] = payload
-    return message.model_copy(update=changes)
-
-
-class Fallback:
-    """The degraded-mode policy: journal + overlay, exponential backoff, and the way back to `ready`."""
-
-    def __init__(self, db: Path, emit: Callable[[Any], None], *, first_delay: float = 0.1, max_delay: float = 30.0) -> None:
         self.journal = SpillJournal(journal_path(db))
-        self.overlay = Overlay()
-        self.base: Base | None = None
+        self.memory = MemoryTwin(db, busy_timeout_ms=busy_timeout_ms)
         # Run before each replay attempt (start-up sets it to "migrate if behind": a database that
         # could not be created at start-up has no tables yet when it comes back).
         self.prepare: Callable[[], Awaitable[Any]] | None = None
         self.emit = emit
+        # What a batch applied in memory changed (the store keeps its session cache exact with it).
+        self.on_applied = on_applied
         self.active = False
         self.attempts = 0
         self.first_delay, self.max_delay = first_delay, max_delay
@@ -296,8 +134,6 @@ class Fallback:
     def enter(self, reason: str, now: float) -> None:
         """Switch to degraded (idempotent)."""
         if not self.active:
-            from .events import Degraded
-
             self.active = True
             self.delay = self.first_delay
             self._retry_at = now + self.delay
@@ -310,15 +146,21 @@ class Fallback:
 
     async def accept(self, writes: list[Write], *, journal: bool = True) -> None:
         """Take writes in memory (and the journal), then answer their callers."""
-        assert self.base is not None
-        results = await self.overlay.apply(writes, self.base)
-        accepted = [w for w, r in results if not isinstance(r, BaseException)]
+        writes = coalesce(writes)
+        for w in writes:
+            if w.kind == "record_usage" and w.values.get("source_id") is None:
+                # Replaying the journal twice (a crash between commit and clear) must not count twice.
+                w.values["source_id"] = f"yurudb-journal:{new_id()}"
+        results, effects = await self.memory.apply(writes)
+        accepted = [w for w, r in zip(writes, results, strict=True) if not isinstance(r, BaseException)]
         if journal and accepted:
             # fsynced before anyone hears "saved", on a worker thread: an fsync can take milliseconds
             # and the event loop serves every other caller meanwhile (the writer task awaits it, so
             # journal order stays the order of acceptance)
             await asyncio.to_thread(self.journal.append, accepted)
-        for w, r in results:
+        if self.on_applied is not None:
+            self.on_applied(effects)
+        for w, r in zip(writes, results, strict=True):
             if isinstance(r, BaseException):
                 w.fail(r)
             else:
@@ -326,25 +168,25 @@ class Fallback:
 
     def retry_failed(self, exc: BaseException, now: float) -> None:
         """Back off after another failed attempt."""
-        from .events import Retrying
-
         self.attempts += 1
         self.delay = min(self.delay * 2, self.max_delay)
         self._retry_at = now + self.delay
         self.emit(Retrying(attempt=self.attempts, delay=self.delay, reason=str(exc)))
 
-    def recovered(self) -> int:
-        """Everything reached the database: clear the journal and the overlay; returns how many writes."""
-        from .events import Recovered
-
-        count = len(self.overlay)
+    async def recovered(self) -> int:
+        """Everything reached the database: clear the journal and memory; returns how many writes."""
+        count = len(self.memory)
         self.journal.clear()
-        self.overlay.clear()
+        await self.memory.clear()
         self.active = False
         self.attempts = 0
         self.emit(Recovered(replayed=count))
         return count
 
     def pending(self) -> list[Write]:
-        """Fresh copies of the overlay's writes, for a replay (no callers attached)."""
-        return [Write.from_record(w.to_record()) for w in self.overlay.writes]
+        """Fresh copies of what memory holds, for a replay (no callers attached)."""
+        return [Write.from_record(w.to_record()) for w in self.memory.applied]
+
+    async def close(self) -> None:
+        """Release the in-memory twin."""
+        await self.memory.close()

@@ -38,7 +38,7 @@ class Write:
         """Rebuild a write from its journal form."""
         return cls(kind=record["kind"], target=record["target"], values=dict(record["values"]), replay=True)
 
-    def obj(self, key: str) -> Any:
+    def decoded(self, key: str) -> Any:
         """The Python value of a JSON column: the caller's object, or decoded from the journal's text."""
         if key in self.objects:
             return self.objects[key]
@@ -52,7 +52,7 @@ class Write:
             "id": self.target, "name": v["name"], "status": v["status"],
             "working_directory": v["working_directory"], "claude_session_id": v["claude_session_id"],
             "claude_title": v["claude_title"], "user_renamed": v["user_renamed"],
-            "created_at": _when(v["created_at"]), "updated_at": _when(v["updated_at"]), "meta": self.obj("meta"),
+            "created_at": _when(v["created_at"]), "updated_at": _when(v["updated_at"]), "meta": self.decoded("meta"),
         })
 
     def appended_message(self, seq: int) -> Message:
@@ -60,8 +60,8 @@ class Write:
         v = self.values
         return trusted(Message, {
             "id": self.target, "session_id": v["session_id"], "seq": seq, "type": v["type"], "role": v["role"],
-            "content": v["content"], "tool_uses": self.obj("tool_uses"), "usage": self.obj("usage"),
-            "timestamp": _when(v["timestamp"]), "payload": self.obj("payload"),
+            "content": v["content"], "tool_uses": self.decoded("tool_uses"), "usage": self.decoded("usage"),
+            "timestamp": _when(v["timestamp"]), "payload": self.decoded("payload"),
         })
 
     def recorded_usage(self, row_id: int | None) -> Usage:

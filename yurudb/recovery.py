@@ -17,11 +17,11 @@ from .batch import apply_batch
 from .checkpoint import Checkpointer
 from .dbthread import ThreadConnection
 from .engine import Durability, pragmas
-from .errors import CorruptDatabaseError, DatabaseError, MigrationError, NotFoundError, ValidationError, YurudbError
+from .errors import CorruptDatabaseError, DatabaseError, MigrationError, NotFoundError, ValidationError
 from .events import BackupRestored, EventBus, Listener, RecoveryProgress
 from .fallback import Fallback, SpillJournal, journal_path
 from .ops import Write
-from .readers import ReaderPool
+from .reader_pool import ReaderPool
 from .salvage import SalvageReport
 from .store import Store
 from .unit_of_work import UnitOfWork
@@ -141,7 +141,7 @@ async def start(path: str | Path | None, options: Options, on_event: Listener | 
 
     conn = ThreadConnection(db, durability=options.durability, busy_timeout_ms=options.busy_timeout_ms,
                             max_size_bytes=options.max_size_bytes)
-    fallback = Fallback(db, bus.emit)
+    fallback = Fallback(db, bus.emit, busy_timeout_ms=options.busy_timeout_ms)
     # Retries migrate too (a database that came back may be behind); one backup before it is enough.
     fallback.prepare = lambda: _migrate_if_behind(db, options, None, backup_first=report.backup_made is None)
     writer = Writer(conn, batch_size=options.batch_size, linger=options.linger_ms / 1000,
@@ -151,18 +151,15 @@ async def start(path: str | Path | None, options: Options, on_event: Listener | 
                          busy_timeout_ms=options.busy_timeout_ms)
     store = Store(db, writer, readers, bus=bus, backup_keep=options.backup_keep,
                   window=options.max_messages_per_session)
-    store.recovery = report
     try:
         await _recover(store, db, conn, fallback, options, report, steps, failure)
     except BaseException:
         await store.close()  # nothing may leak from a start-up that did not finish
         raise
-    store._attach_checkpointer(Checkpointer(db, writer, options.durability, options.checkpoint_interval))
-    store._started = True
+    due = not writer.degraded and options.daily_backup and bool(report.sessions_restored) and backup.backup_is_due(db)
+    store.start(report, checkpointer=Checkpointer(db, writer, options.durability, options.checkpoint_interval),
+                daily_backup=due)
     report.state = store.state
-    if not writer.degraded and options.daily_backup and report.sessions_restored and backup.backup_is_due(db):
-        # Off the start-up path: a backup of a large history takes seconds.
-        store._spawn(_daily_backup(store), finish_at_close=True)
     return store
 
 
@@ -189,7 +186,6 @@ async def _start_read_only(
                          busy_timeout_ms=options.busy_timeout_ms, read_only=True)
     store = Store(db, writer, readers, bus=bus, backup_keep=options.backup_keep,
                   window=options.max_messages_per_session)
-    store.recovery = report
     try:
         with steps.step("load session index") as step:
             report.sessions_restored = await store.count_sessions()
@@ -197,7 +193,7 @@ async def _start_read_only(
     except BaseException:
         await store.close()
         raise
-    store._started = True
+    store.start(report)
     report.state = store.state
     return store
 
@@ -247,13 +243,12 @@ async def _recover(
         report.error = str(failure)
         fallback.enter(f"database unavailable at start-up: {failure}", asyncio.get_running_loop().time())
         if journal:
-            # Still in the journal file; the overlay serves them until the database comes back.
+            # Still in the journal file; memory serves them until the database comes back.
             await fallback.accept(journal, journal=False)
             report.journal_entries_pending = len(journal)
         with steps.step("load session index") as step:
             report.sessions_restored = await store.count_sessions()  # whatever can be read, plus memory
             step.detail = f"{report.sessions_restored} sessions (degraded)"
-    store._writer.start()
 
 
 async def _repair_if_corrupt(
@@ -349,14 +344,6 @@ async def _replay(conn: ThreadConnection, journal: list[Write], options: Options
 def _mark_interrupted(conn: sqlite3.Connection) -> int:
     # The process that had these sessions running is gone; the app offers to resume them.
     return conn.execute("UPDATE sessions SET status = 'interrupted' WHERE status = 'active'").rowcount
-
-
-async def _daily_backup(store: Store) -> None:
-    try:
-        made = await store.backup()
-        store.recovery.backup_made = str(made)
-    except YurudbError as exc:
-        log.warning("yurudb: daily backup failed: %s", exc)
 
 
 class Opening:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import warnings
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from datetime import datetime
@@ -12,12 +13,14 @@ from typing import Any, Literal
 
 from . import backup as backups, errors, validation as check
 from .batch import BatchEffects
-from .models import Message, Session
-from .errors import NotFoundError, ValidationError
+from .cache import SessionCache
+from .checkpoint import Checkpointer
+from .errors import NotFoundError, StoreClosedError, ValidationError
 from .events import Event, EventBus, Listener, MessagesDeleted, Recovered
-from .fallback import Base
+from .models import Message, Session, Usage
 from .ops import Write
-from .readers import ReaderPool
+from .reader_pool import ReaderPool
+from .reads import Reads
 from .rows import (
     MESSAGE_COLUMNS,
     SESSION_COLUMNS,
@@ -26,14 +29,22 @@ from .rows import (
     session_from_row,
 )
 from .times import now_text
-from .usage import UsageAPI
+from .usage import GroupBy, UsageBook
 from .writer import Writer
+
+log = logging.getLogger(__name__)
 
 State = Literal["starting", "ready", "degraded", "closed"]
 
 
-class Store(UsageAPI):
-    """An open yurudb database. Get one from `yurudb.open(...)`."""
+class Store:
+    """An open yurudb database. Get one from `yurudb.open(...)`.
+
+    It composes its parts, and calls flow one way, down: the public methods validate, writes go to
+    the `Writer` (the file, or while degraded the in-memory twin, by the same code), reads go to
+    `Reads` (a reader connection, or while degraded memory laid over the file), usage to its
+    `UsageBook`, and the `SessionCache` is kept exact by the effects the writer reports back.
+    """
 
     def __init__(
         self,
@@ -47,25 +58,21 @@ class Store(UsageAPI):
     ) -> None:
         self.path = path
         self.window = window  # max_messages_per_session: how many messages a load returns by default
-        self.recovery: Any = None
+        self.recovery: Any = None  # the RecoveryReport, handed over by start()
         self.bus = bus or EventBus()
         self.backup_keep = backup_keep
         self._started = False
         self._writer = writer
         self._readers = readers
-        self._cache: dict[str, Session] = {}
-        # Bumped by every commit: a read that raced a commit must not put its older row in the cache.
-        self._generation = 0
-        # updated_at moved by message writes, folded into cached rows only when read (streaming
-        # moves it on every batch; copying the row each time would cost more than the write).
-        self._touched: dict[str, datetime] = {}
+        memory = writer.fallback.memory if writer.fallback is not None else None
+        self._reads = Reads(path, readers, degraded=lambda: writer.degraded, memory=memory)
+        self._cache = SessionCache()
+        self.usage = UsageBook(self._reads, writer)
         self._background: list[asyncio.Task[None]] = []
         self._jobs: list[asyncio.Task[None]] = []
-        self._checkpointer: Any = None
+        self._checkpointer: Checkpointer | None = None
         self._closed = False
-        writer.on_committed = self._apply_effects
-        if writer.fallback is not None:
-            writer.fallback.base = Base(self._db_session, self._db_message, self._db_max_seq)
+        writer.listeners.append(self._apply_effects)
         self.bus.subscribe(self._on_event)
 
     @property
@@ -93,10 +100,8 @@ class Store(UsageAPI):
 
     def _on_event(self, event: Event) -> None:
         if isinstance(event, Recovered):
-            # What the overlay served may differ from the cache's rows; start from the database again.
+            # What memory served may differ from the file's rows in details (updated_at); start afresh.
             self._cache.clear()
-            self._touched.clear()
-            self._generation += 1
 
     # ---- lifecycle -------------------------------------------------------------------------
     async def flush(self) -> None:
@@ -118,6 +123,26 @@ class Store(UsageAPI):
         await self._readers.close()
         self.bus.close()
 
+    def start(self, report: Any, *, checkpointer: Checkpointer | None = None, daily_backup: bool = False) -> None:
+        """Put the store to work after start-up: the writer, the checkpointer, the day's backup."""
+        self.recovery = report
+        if not self._writer.read_only:
+            self._writer.start()
+        if checkpointer is not None:
+            self._checkpointer = checkpointer
+            self._spawn(checkpointer.run())
+        if daily_backup:
+            # Off the start-up path: a backup of a large history takes seconds.
+            self._spawn(self._daily_backup(), finish_at_close=True)
+        self._started = True
+
+    async def _daily_backup(self) -> None:
+        try:
+            made = await self.backup()
+            self.recovery.backup_made = str(made)
+        except errors.YurudbError as exc:
+            log.warning("yurudb: daily backup failed: %s", exc)
+
     async def __aenter__(self) -> Store:
         return self
 
@@ -134,12 +159,10 @@ class Store(UsageAPI):
                 if self._checkpointer is not None:
                     self._checkpointer.abandon()
                 self._writer.connection.abandon()
+                if self._writer.fallback is not None:
+                    self._writer.fallback.memory.abandon()
             except RuntimeError:  # the interpreter is shutting down: its threads are going anyway
                 pass
-
-    def _attach_checkpointer(self, checkpointer: Any) -> None:
-        self._checkpointer = checkpointer
-        self._spawn(checkpointer.run())
 
     def _spawn(self, coro: Any, *, finish_at_close: bool = False) -> None:
         """A background task: loops are cancelled at close, jobs (a backup) are waited for."""
@@ -185,25 +208,15 @@ class Store(UsageAPI):
         """One session by id (NotFoundError if missing)."""
         self._live()
         check.ident(session_id, "session_id")
-        if self._writer.degraded:
-            found = await self._overlay_session(session_id)
-            if found is None:
-                raise NotFoundError(f"session {session_id} not found")
-            return found
         cached = self._cache.get(session_id)
         if cached is not None:
-            touched = self._touched.pop(session_id, None)
-            if touched is not None and touched > cached.updated_at:
-                cached = self._cache[session_id] = cached.model_copy(update={"updated_at": touched})
             return cached
-        generation = self._generation
-        rows = await self._read(f"SELECT {SESSION_COLUMNS} FROM sessions WHERE id = ?", (session_id,))
+        generation = self._cache.generation
+        rows = await self._reads.fetch(f"SELECT {SESSION_COLUMNS} FROM sessions WHERE id = ?", (session_id,))
         if not rows:
             raise NotFoundError(f"session {session_id} not found")
         session = session_from_row(rows[0])
-        if generation == self._generation:
-            self._cache[session_id] = session
-            self._touched.pop(session_id, None)
+        self._cache.put([session], generation)
         return session
 
     async def list_sessions(
@@ -218,31 +231,19 @@ class Store(UsageAPI):
             params.append(check.status(status))
         limit = -1 if limit is None else check.integer(limit, "limit")
         offset = check.integer(offset, "offset")
-        if self._writer.degraded:
-            merged = self._overlay().merge_sessions(
-                [session_from_row(r) for r in await self._read_or_nothing(sql, params)])
-            if status is not None:
-                merged = [s for s in merged if s.status == status]
-            return merged[offset:] if limit < 0 else merged[offset : offset + limit]
         sql += " ORDER BY updated_at DESC, id LIMIT ? OFFSET ?"
         params += [limit, offset]
-        generation = self._generation
-        sessions = build_all(session_from_row, await self._read(sql, params))
-        if generation == self._generation:
-            self._cache.update((s.id, s) for s in sessions)
-            for s in sessions:
-                self._touched.pop(s.id, None)
+        generation = self._cache.generation
+        sessions = build_all(session_from_row, await self._reads.fetch(sql, params))
+        self._cache.put(sessions, generation)
         return sessions
 
     async def find_session(self, *, claude_session_id: str) -> Session | None:
         """The session that mirrors a Claude Code session id, if any (the oldest when several do)."""
         self._live()
         check.ident(claude_session_id, "claude_session_id")
-        sql = f"SELECT {SESSION_COLUMNS} FROM sessions WHERE claude_session_id = ? ORDER BY created_at, id"
-        if self._writer.degraded:
-            found = [s for s in await self.list_sessions() if s.claude_session_id == claude_session_id]
-            return min(found, key=lambda s: (s.created_at, s.id)) if found else None
-        rows = await self._read(sql + " LIMIT 1", (claude_session_id,))
+        sql = f"SELECT {SESSION_COLUMNS} FROM sessions WHERE claude_session_id = ? ORDER BY created_at, id LIMIT 1"
+        rows = await self._reads.fetch(sql, (claude_session_id,))
         return session_from_row(rows[0]) if rows else None
 
     async def update_session(self, session_id: str, **fields: Any) -> Session:
@@ -279,7 +280,7 @@ class Store(UsageAPI):
         for start in range(0, len(message_ids), 500):
             chunk = list(message_ids[start : start + 500])
             sql = f"SELECT id, session_id FROM messages WHERE id IN ({', '.join('?' * len(chunk))})"
-            owners.update((r[0], r[1]) for r in await self._read(sql, chunk))
+            owners.update((r[0], r[1]) for r in await self._reads.fetch(sql, chunk))
         return owners
 
     def _message_write(self, session_id: str, message: Mapping[str, Any] | None, kw: dict[str, Any]) -> Write:
@@ -409,13 +410,11 @@ class Store(UsageAPI):
             params.append(check.integer(before, "before"))
         if limit is not None:
             check.integer(limit, "limit")
-        if self._writer.degraded:
-            return await self._overlay_messages(session_id, limit, before)
         if limit is None:
-            rows = await self._read(f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE {where} ORDER BY seq", params)
+            rows = await self._reads.fetch(f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE {where} ORDER BY seq", params)
         else:
             params.append(limit)
-            rows = await self._read(
+            rows = await self._reads.fetch(
                 f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE {where} ORDER BY seq DESC LIMIT ?", params
             )
             rows.reverse()
@@ -426,17 +425,53 @@ class Store(UsageAPI):
     async def count_sessions(self) -> int:
         """How many sessions the database holds."""
         self._live()
-        if self._writer.degraded:
-            return len(await self.list_sessions())
-        return int((await self._read("SELECT COUNT(*) FROM sessions"))[0][0])
+        return int(await self._reads.one("SELECT COUNT(*) FROM sessions"))
 
     async def count_messages(self, session_id: str) -> int:
         """How many messages a session holds."""
         self._live()
-        if self._writer.degraded:
-            return len(await self.get_messages(session_id, limit=None))
-        rows = await self._read("SELECT COUNT(*) FROM messages WHERE session_id = ?", (session_id,))
-        return int(rows[0][0])
+        return int(await self._reads.one("SELECT COUNT(*) FROM messages WHERE session_id = ?", (session_id,)))
+
+    # ---- usage (the UsageBook's) --------------------------------------------------------------
+    async def record_usage(
+        self,
+        session_id: str,
+        *,
+        model: str | None = None,
+        tokens_input: int = 0,
+        tokens_output: int = 0,
+        tokens_cache: int = 0,
+        cost_usd: float = 0.0,
+        timestamp: int | datetime | str | None = None,
+        source_id: str | None = None,
+    ) -> Usage:
+        """Record tokens and cost; a repeated `source_id` in the same session replaces, never double-counts."""
+        self._live()
+        return await self.usage.record(session_id, model=model, tokens_input=tokens_input,
+                                       tokens_output=tokens_output, tokens_cache=tokens_cache, cost_usd=cost_usd,
+                                       timestamp=timestamp, source_id=source_id)
+
+    async def usage_records(self, session_id: str) -> list[Usage]:
+        """A session's usage records, oldest first."""
+        self._live()
+        return await self.usage.records(session_id)
+
+    async def session_totals(self) -> dict[str, dict[str, Any]]:
+        """Per session: message count, tokens and cost (for listings)."""
+        self._live()
+        return await self.usage.session_totals()
+
+    async def usage_summary(
+        self,
+        *,
+        by: GroupBy = "model",
+        since: int | datetime | str | None = None,
+        until: int | datetime | str | None = None,
+        session_id: str | None = None,
+    ) -> list[dict[str, Any]]:
+        """Totals of tokens and cost grouped by model, day (UTC) or session, over an optional time range."""
+        self._live()
+        return await self.usage.summary(by=by, since=since, until=until, session_id=session_id)
 
     # ---- maintenance -----------------------------------------------------------------------
     async def backup(self, dest: str | Path | None = None) -> Path:
@@ -461,20 +496,18 @@ class Store(UsageAPI):
         """PRAGMA integrity_check: ["ok"] for a healthy database, else SQLite's findings."""
         self._live()
         try:
-            return [r[0] for r in await self._read("PRAGMA integrity_check")]
+            with errors.translated():
+                return [r[0] for r in await self._readers.fetchall("PRAGMA integrity_check")]
         except errors.CorruptDatabaseError as exc:  # damage bad enough that the check itself cannot run
             return [str(exc)]
 
     # ---- internals -------------------------------------------------------------------------
+    def _live(self) -> None:
+        if self._closed:
+            raise StoreClosedError("the store is closed")
+
     def _apply_effects(self, effects: BatchEffects) -> None:
-        """Keep the session cache exact after every commit through this store."""
-        self._generation += 1
-        for sid, session in effects.sessions.items():
-            self._touched.pop(sid, None)
-            if session is None:
-                self._cache.pop(sid, None)
-            else:
-                self._cache[sid] = session
-        self._touched.update(effects.touched)
+        """Keep the session cache exact after every batch applied through this store (file or memory)."""
+        self._cache.apply(effects)
         for sid, count in effects.trimmed.items():
             self.bus.emit(MessagesDeleted(session_id=sid, count=count))

@@ -6,20 +6,26 @@ from datetime import datetime
 from typing import Any, Literal
 
 from . import validation as check
-from .models import Usage
 from .errors import ValidationError
+from .models import Usage
 from .ops import Write
-from .reading import StoreBase
+from .reads import Reads
 from .rows import USAGE_COLUMNS, usage_from_row
-from .times import now_text, text_from_datetime
+from .times import now_text
+from .writer import Writer
 
 GroupBy = Literal["model", "day", "session"]
+_KEYS = {"model": "COALESCE(model, 'unknown')", "day": "strftime('%Y-%m-%d', timestamp)", "session": "session_id"}
 
 
-class UsageAPI(StoreBase):
-    """The usage half of the store's API."""
+class UsageBook:
+    """The usage records of a store: writes through its writer, reads through its one read path."""
 
-    async def record_usage(
+    def __init__(self, reads: Reads, writer: Writer) -> None:
+        self._reads = reads
+        self._writer = writer
+
+    async def record(
         self,
         session_id: str,
         *,
@@ -32,7 +38,6 @@ class UsageAPI(StoreBase):
         source_id: str | None = None,
     ) -> Usage:
         """Record tokens and cost; a repeated `source_id` in the same session replaces, never double-counts."""
-        self._live()
         values = {
             "session_id": check.ident(session_id, "session_id"),
             "model": check.text(model, "model"),
@@ -45,24 +50,19 @@ class UsageAPI(StoreBase):
         }
         return await self._writer.submit(Write("record_usage", session_id, values))
 
-    async def usage_records(self, session_id: str) -> list[Usage]:
+    async def records(self, session_id: str) -> list[Usage]:
         """A session's usage records, oldest first."""
-        self._live()
         check.ident(session_id, "session_id")
-        rows = await self._read(f"SELECT {USAGE_COLUMNS} FROM analytics WHERE session_id = ? ORDER BY id",
-                                (session_id,))
-        found = [usage_from_row(r) for r in rows]
-        if self._writer.degraded:
-            found += [u for u in self._overlay().usage if u.session_id == session_id]
-        return found
+        rows = await self._reads.fetch(f"SELECT {USAGE_COLUMNS} FROM analytics WHERE session_id = ? ORDER BY id",
+                                       (session_id,))
+        return [usage_from_row(r) for r in rows]
 
     async def session_totals(self) -> dict[str, dict[str, Any]]:
         """Per session: message count, tokens and cost (for listings)."""
-        self._live()
         totals: dict[str, dict[str, Any]] = {}
-        for sid, count in await self._read("SELECT session_id, COUNT(*) FROM messages GROUP BY session_id"):
+        for sid, count in await self._reads.fetch("SELECT session_id, COUNT(*) FROM messages GROUP BY session_id"):
             totals.setdefault(sid, {"messages": 0, "tokens": 0, "cost_usd": 0.0})["messages"] = count
-        for sid, tokens, cost in await self._read(
+        for sid, tokens, cost in await self._reads.fetch(
             "SELECT session_id, SUM(tokens_input + tokens_output + tokens_cache), SUM(cost_usd) "
             "FROM analytics GROUP BY session_id"
         ):
@@ -70,7 +70,7 @@ class UsageAPI(StoreBase):
             row["tokens"], row["cost_usd"] = tokens or 0, float(cost or 0.0)
         return totals
 
-    async def usage_summary(
+    async def summary(
         self,
         *,
         by: GroupBy = "model",
@@ -79,12 +79,8 @@ class UsageAPI(StoreBase):
         session_id: str | None = None,
     ) -> list[dict[str, Any]]:
         """Totals of tokens and cost grouped by model, day (UTC) or session, over an optional time range."""
-        self._live()
-        keys = {"model": "COALESCE(model, 'unknown')",
-                "day": "strftime('%Y-%m-%d', timestamp)",
-                "session": "session_id"}
-        if by not in keys:
-            raise ValidationError(f"by must be one of {sorted(keys)}, not {by!r}")
+        if by not in _KEYS:
+            raise ValidationError(f"by must be one of {sorted(_KEYS)}, not {by!r}")
         where: list[str] = []
         params: list[Any] = []
         if since is not None:
@@ -97,37 +93,13 @@ class UsageAPI(StoreBase):
             where.append("session_id = ?")
             params.append(check.ident(session_id, "session_id"))
         sql = (
-            f"SELECT {keys[by]} AS k, COUNT(*), SUM(tokens_input), SUM(tokens_output), SUM(tokens_cache), "
+            f"SELECT {_KEYS[by]} AS k, COUNT(*), SUM(tokens_input), SUM(tokens_output), SUM(tokens_cache), "
             f"SUM(cost_usd) FROM analytics {'WHERE ' + ' AND '.join(where) if where else ''} "
             f"GROUP BY k ORDER BY k"
         )
-        read = self._read_or_nothing if self._writer.degraded else self._read
         totals = {
             r[0]: {by: r[0], "records": r[1], "tokens_input": r[2] or 0, "tokens_output": r[3] or 0,
                    "tokens_cache": r[4] or 0, "cost_usd": float(r[5] or 0.0)}
-            for r in await read(sql, params)
+            for r in await self._reads.fetch(sql, params)
         }
-        if self._writer.degraded:
-            self._add_overlay_usage(totals, by, params_since=since, until=until, session_id=session_id)
         return [totals[k] for k in sorted(totals, key=lambda k: (k is None, k))]
-
-    def _add_overlay_usage(self, totals: dict[Any, dict[str, Any]], by: str, *, params_since: Any,
-                           until: Any, session_id: str | None) -> None:
-        """Fold usage records still waiting in the overlay into database totals."""
-        lo = check.timestamp(params_since) if params_since is not None else None
-        hi = check.timestamp(until) if until is not None else None
-        for u in self._overlay().usage:
-            ts = text_from_datetime(u.timestamp) if u.timestamp is not None else ""
-            if (lo is not None and ts < lo) or (hi is not None and ts >= hi):
-                continue
-            if session_id is not None and u.session_id != session_id:
-                continue
-            key = {"model": u.model or "unknown", "session": u.session_id,
-                   "day": ts[:10] or None}[by]
-            row = totals.setdefault(key, {by: key, "records": 0, "tokens_input": 0, "tokens_output": 0,
-                                          "tokens_cache": 0, "cost_usd": 0.0})
-            row["records"] += 1
-            row["tokens_input"] += u.tokens_input
-            row["tokens_output"] += u.tokens_output
-            row["tokens_cache"] += u.tokens_cache
-            row["cost_usd"] += u.cost_usd

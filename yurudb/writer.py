@@ -44,7 +44,6 @@ class Writer:
         queue_size: int = 10_000,
         keep_messages: int | None = None,
         lock_retries: int = 1,
-        on_committed: Callable[[BatchEffects], None] | None = None,
         fallback: Fallback | None = None,
         read_only: bool = False,
     ) -> None:
@@ -54,14 +53,22 @@ class Writer:
         self.linger = linger
         self.keep_messages = keep_messages  # retention="delete" only; None deletes nothing
         self.lock_retries = lock_retries
-        self.on_committed = on_committed
+        # Told what every applied batch changed, in the file or (degraded) in memory: the write path
+        # calls nothing above it, it only reports to whoever listens (the store's session cache).
+        self.listeners: list[Callable[[BatchEffects], None]] = []
         self.fallback = fallback
+        if fallback is not None:
+            fallback.on_applied = self._notify
         self.commits = 0  # committed transactions, for tests and benchmarks
         self.written = 0  # writes committed (what the WAL has grown by, roughly)
         self.last_commit = 0.0
         self._queue: asyncio.Queue[Any] = asyncio.Queue(maxsize=queue_size)
         self._task: asyncio.Task[None] | None = None
         self._closing = False
+
+    def _notify(self, effects: BatchEffects) -> None:
+        for listener in self.listeners:
+            listener(effects)
 
     def start(self) -> None:
         """Start the writer task."""
@@ -121,6 +128,8 @@ class Writer:
             await self._queue.put(_STOP)
             await self._task
         await self.connection.close()
+        if self.fallback is not None:
+            await self.fallback.close()
 
     async def _run(self) -> None:
         stop = False
@@ -146,7 +155,7 @@ class Writer:
             if batch:
                 if self.degraded and self.fallback is not None:
                     # Order matters: nothing may reach the database ahead of what the journal holds.
-                    await self.fallback.accept(batch)
+                    await self._to_memory(batch)
                 else:
                     await self._commit(batch)
             for b in barriers:
@@ -156,7 +165,7 @@ class Writer:
             await self._try_recover()  # one last attempt at close; the journal keeps the rest
 
     async def _try_recover(self) -> bool:
-        """Replay what the overlay holds in one transaction; back to normal on success."""
+        """Replay what memory holds in one transaction; back to normal on success."""
         fallback = self.fallback
         assert fallback is not None
         loop = asyncio.get_running_loop()
@@ -168,9 +177,8 @@ class Writer:
         except (DatabaseError, MigrationError, OSError) as exc:
             fallback.retry_failed(exc, loop.time())
             return False
-        fallback.recovered()
-        if self.on_committed is not None:
-            self.on_committed(effects)
+        await fallback.recovered()
+        self._notify(effects)
         return True
 
     def _take(self, item: Any, batch: list[Write], barriers: list[_Barrier]) -> bool:
@@ -229,8 +237,7 @@ class Writer:
                     self.fallback.emit(WriteFailed(error=repr(exc), writes=1))
                 return
             break
-        if self.on_committed is not None:
-            self.on_committed(effects)
+        self._notify(effects)
         for w, result in zip(writes, results, strict=True):
             if isinstance(result, BaseException):
                 w.fail(result)
@@ -242,7 +249,7 @@ class Writer:
         go to the fallback in order (nothing may reach the database ahead of the journal)."""
         for k, w in enumerate(writes):
             if self.degraded and self.fallback is not None:
-                await self.fallback.accept(writes[k:])
+                await self._to_memory(writes[k:])
                 return
             await self._commit([w])
 
@@ -260,6 +267,17 @@ class Writer:
         self.last_commit = asyncio.get_running_loop().time()
         return results, effects
 
+    async def _to_memory(self, writes: list[Write]) -> None:
+        """Hand writes to the degraded path; if even that fails, their callers get the error (never a hang)."""
+        assert self.fallback is not None
+        try:
+            await self.fallback.accept(writes)
+        except Exception as exc:
+            log.exception("yurudb writer: the degraded path failed")
+            for w in writes:
+                w.fail(exc)
+            self.fallback.emit(WriteFailed(error=repr(exc), writes=len(writes)))
+
     async def _handle_failure(self, writes: list[Write], exc: DatabaseError) -> None:
         reason = str(exc)
         if isinstance(exc, CorruptDatabaseError):
@@ -269,7 +287,7 @@ class Writer:
         fallback = self.fallback
         if fallback is not None and fallback.handles(exc):
             fallback.enter(reason, asyncio.get_running_loop().time())
-            await fallback.accept(writes)
+            await self._to_memory(writes)
             return
         for w in writes:
             w.fail(exc)

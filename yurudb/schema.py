@@ -1,0 +1,38 @@
+"""The head schema as plain DDL, for the in-memory twin of degraded mode (no Alembic at run time).
+
+tests/test_schema.py checks it against what the Alembic revisions build, column for column.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+TABLES = ("sessions", "messages", "analytics")
+
+DDL = """
+CREATE TABLE sessions (
+    id TEXT NOT NULL, name TEXT NOT NULL, status TEXT DEFAULT 'pending', working_directory TEXT,
+    claude_session_id TEXT, claude_title TEXT, user_renamed BOOLEAN DEFAULT 0 NOT NULL,
+    created_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP NOT NULL, updated_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP NOT NULL,
+    metadata JSON, PRIMARY KEY (id)
+);
+CREATE TABLE messages (
+    id TEXT NOT NULL, session_id TEXT NOT NULL, seq INTEGER NOT NULL, type TEXT NOT NULL, role TEXT, content TEXT,
+    tool_uses JSON, usage JSON, timestamp TIMESTAMP DEFAULT CURRENT_TIMESTAMP, payload JSON, PRIMARY KEY (id),
+    FOREIGN KEY(session_id) REFERENCES sessions (id) ON DELETE CASCADE
+);
+CREATE TABLE analytics (
+    id INTEGER NOT NULL PRIMARY KEY AUTOINCREMENT, session_id TEXT, tokens_input INTEGER DEFAULT 0 NOT NULL,
+    tokens_output INTEGER DEFAULT 0 NOT NULL, tokens_cache INTEGER DEFAULT 0 NOT NULL,
+    cost_usd REAL DEFAULT 0 NOT NULL, model TEXT, timestamp TIMESTAMP DEFAULT CURRENT_TIMESTAMP, source_id TEXT,
+    FOREIGN KEY(session_id) REFERENCES sessions (id) ON DELETE CASCADE
+);
+CREATE INDEX idx_sessions_updated ON sessions (updated_at);
+CREATE UNIQUE INDEX idx_messages_session ON messages (session_id, seq);
+CREATE UNIQUE INDEX idx_analytics_session ON analytics (session_id, source_id);
+"""
+
+
+def create(conn: sqlite3.Connection) -> None:
+    """Create the head schema's tables and indexes on an empty database."""
+    conn.executescript(DDL)
