@@ -30,7 +30,8 @@ if TYPE_CHECKING:
     )
     from .models import Message, Session, Usage
     from .paths import default_db_path
-    from .recovery import RecoveryReport, open
+    from .recovery import open
+    from .startup import RecoveryReport
     from .store import Store
 
 # public name -> the module that defines it
@@ -41,7 +42,7 @@ _WHERE = {
          "UnavailableError", "UnknownRevisionError", "ValidationError", "YurudbError"], ".errors"),
     **dict.fromkeys(["Message", "Session", "Usage"], ".models"),
     "default_db_path": ".paths",
-    "RecoveryReport": ".recovery",
+    "RecoveryReport": ".startup",
     "open": ".recovery",
     "Store": ".store",
 }

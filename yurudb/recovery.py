@@ -5,24 +5,21 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
-import time
-from collections.abc import Generator, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+from collections.abc import Generator
 from pathlib import Path
 from typing import Any
 
-from . import backup, errors, integrity, paths, revision, salvage
+from . import backup, errors, integrity, paths, revision, salvage, startup
 from .batch import apply_batch
 from .checkpoint import Checkpointer
 from .dbthread import ThreadConnection
-from .engine import Durability, pragmas
-from .errors import CorruptDatabaseError, DatabaseError, MigrationError, NotFoundError, ValidationError
-from .events import BackupRestored, EventBus, Listener, RecoveryProgress
+from .engine import Durability
+from .errors import CorruptDatabaseError, DatabaseError, MigrationError, NotFoundError
+from .events import BackupRestored, EventBus, Listener
 from .fallback import Fallback, SpillJournal, journal_path
 from .ops import Write
 from .reader_pool import ReaderPool
-from .salvage import SalvageReport
+from .startup import Options, RecoveryReport, Steps, StepTiming  # noqa: F401 - RecoveryReport is public here too
 from .store import Store
 from .unit_of_work import UnitOfWork
 from .writer import Writer
@@ -32,93 +29,6 @@ log = logging.getLogger(__name__)
 INDEX_PRELOAD = 200  # sessions put in the cache at start-up: the sidebar's first screen
 
 
-@dataclass
-class StepTiming:
-    """One start-up step and how long it took."""
-
-    name: str
-    ms: float
-    detail: str = ""
-
-
-@dataclass
-class RecoveryReport:
-    """What start-up found and did."""
-
-    path: str = ""
-    steps: list[StepTiming] = field(default_factory=list)
-    sessions_restored: int = 0
-    sessions_interrupted: int = 0
-    journal_entries_replayed: int = 0
-    journal_entries_pending: int = 0
-    migrated_from: str | None = None
-    migrated_to: str | None = None
-    backup_restored: str | None = None
-    backup_made: str | None = None
-    quarantined: list[str] = field(default_factory=list)
-    salvage: SalvageReport | None = None  # rows rescued from a quarantined file
-    state: str = "starting"
-    error: str | None = None
-
-    @property
-    def total_ms(self) -> float:
-        """Start-up time in milliseconds."""
-        return sum(s.ms for s in self.steps)
-
-
-class _Steps:
-    """Times each start-up step into the report and announces it as a RecoveryProgress event."""
-
-    def __init__(self, report: RecoveryReport, bus: EventBus) -> None:
-        self.report, self.bus = report, bus
-
-    @contextmanager
-    def step(self, name: str) -> Iterator[StepTiming]:
-        timing = StepTiming(name, 0.0)
-        t0 = time.perf_counter()
-        try:
-            yield timing
-        finally:
-            timing.ms = (time.perf_counter() - t0) * 1000
-            self.report.steps.append(timing)
-            self.bus.emit(RecoveryProgress(step=name, ms=timing.ms, detail=timing.detail))
-
-
-@dataclass
-class Options:
-    """Everything `open` accepts besides the path."""
-
-    durability: Durability = "full"
-    max_messages_per_session: int = 10_000
-    retention: str = "keep"  # "delete": keep only the window, deleting older messages (opt-in)
-    batch_size: int = 500
-    linger_ms: float = 0.0
-    queue_size: int = 10_000
-    readers: int = 4
-    busy_timeout_ms: int = 5_000
-    checkpoint_interval: float = 0.1
-    backup_keep: int = backup.KEEP
-    daily_backup: bool = True
-    max_size_bytes: int | None = None
-    read_only: bool = False
-    repair: bool = True  # False: a damaged file is reported (CorruptDatabaseError), never moved
-
-    @property
-    def keep_messages(self) -> int | None:
-        """What the writer's retention keeps per session: None unless retention="delete"."""
-        return self.max_messages_per_session if self.retention == "delete" else None
-
-    def validate(self) -> None:
-        """ValidationError for options that cannot work."""
-        pragmas(self.durability)
-        if self.retention not in ("keep", "delete"):
-            raise ValidationError(f"retention must be 'keep' or 'delete', not {self.retention!r}")
-        for name in ("max_messages_per_session", "batch_size", "queue_size", "readers", "backup_keep"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValidationError(f"{name} must be a positive integer, not {value!r}")
-
-
 async def start(path: str | Path | None, options: Options, on_event: Listener | None = None) -> Store:
     """Run the recovery coordinator and return a store: `ready`, or `degraded` if the database is unusable."""
     options.validate()
@@ -126,7 +36,7 @@ async def start(path: str | Path | None, options: Options, on_event: Listener | 
     if on_event is not None:
         bus.subscribe(on_event)
     report = RecoveryReport()
-    steps = _Steps(report, bus)
+    steps = Steps(report, bus)
     failure: BaseException | None = None
     db = paths.resolve(path)
     report.path = str(db)
@@ -156,7 +66,7 @@ async def start(path: str | Path | None, options: Options, on_event: Listener | 
     except BaseException:
         await store.close()  # nothing may leak from a start-up that did not finish
         raise
-    due = not writer.degraded and options.daily_backup and bool(report.sessions_restored) and backup.backup_is_due(db)
+    due = not writer.degraded and startup.daily_backup_due(db, options, report.sessions_restored)
     store.start(report, checkpointer=Checkpointer(db, writer, options.durability, options.checkpoint_interval),
                 daily_backup=due)
     report.state = store.state
@@ -164,7 +74,7 @@ async def start(path: str | Path | None, options: Options, on_event: Listener | 
 
 
 async def _start_read_only(
-    db: Path, options: Options, bus: EventBus, report: RecoveryReport, steps: _Steps
+    db: Path, options: Options, bus: EventBus, report: RecoveryReport, steps: Steps
 ) -> Store:
     """A store that only reads: no repair, no migration, no journal replay, nothing created on disk."""
     with steps.step("resolve path") as step:
@@ -175,7 +85,7 @@ async def _start_read_only(
         step.detail = "read-only"
     with steps.step("migrate") as step, errors.translated():
         current = await asyncio.to_thread(revision.revision_of, db)
-        if current != revision.HEAD:
+        if not startup.schema_is_current(current):
             raise MigrationError(f"{db} is at schema revision {current or '<none>'}, this yurudb reads "
                                  f"{revision.HEAD}: run `yurudb migrate upgrade` (yurucode upgrades it at start)")
         step.detail = f"at {current}"
@@ -205,7 +115,7 @@ async def _recover(
     fallback: Fallback,
     options: Options,
     report: RecoveryReport,
-    steps: _Steps,
+    steps: Steps,
     failure: BaseException | None,
 ) -> None:
     """The steps after the path: repair, migrate, replay, mark, load; any storage failure degrades."""
@@ -217,7 +127,7 @@ async def _recover(
             await _repair_if_corrupt(db, report, steps, store.bus, repair=options.repair)
             with steps.step("migrate") as step, errors.translated():
                 # Alembic (and its engine) only when the stamp says the schema is behind.
-                if await conn.call(revision.stamped_revision) == revision.HEAD:
+                if startup.schema_is_current(await conn.call(revision.stamped_revision)):
                     step.detail = f"at {revision.HEAD}"
                 else:
                     step.detail = await _migrate_if_behind(db, options, report)
@@ -252,19 +162,22 @@ async def _recover(
 
 
 async def _repair_if_corrupt(
-    db: Path, report: RecoveryReport, steps: _Steps, bus: EventBus, *, repair: bool = True
+    db: Path, report: RecoveryReport, steps: Steps, bus: EventBus, *, repair: bool = True
 ) -> None:
     """Integrity check; a corrupt file is quarantined (never deleted) and the newest good backup restored."""
     with steps.step("integrity check") as step:
-        problem = await asyncio.to_thread(integrity.check_file, db)
-        step.detail = problem or "ok"
-    if problem is not None and not repair:
-        raise CorruptDatabaseError(f"{db} is damaged ({problem}); `yurudb repair` repairs it")
-    if problem is None:
-        if salvage.read_marker(db) is not None and integrity.is_blank(db):
-            # A crash came between moving the corrupt file aside and restoring the backup: finish it.
-            await _restore_newest_backup(db, report, steps, bus, "repair interrupted before the restore")
+        verdict = await asyncio.to_thread(startup.examine, db)
+        step.detail = verdict.problem or "ok"
+    if verdict.healthy:
         return
+    if not repair:
+        raise CorruptDatabaseError(f"{db} is damaged ({verdict.problem or 'a repair was interrupted'}); "
+                                   "`yurudb repair` repairs it")
+    if verdict.restore_unfinished:
+        # A crash came between moving the corrupt file aside and restoring the backup: finish it.
+        await _restore_newest_backup(db, report, steps, bus, "repair interrupted before the restore")
+        return
+    problem = verdict.problem
     log.error("yurudb: %s is corrupt (%s); quarantining it", db, problem)
     # The marker goes down before anything moves: salvage must happen even after a crash here.
     moved = await asyncio.to_thread(backup.quarantine, db, record=lambda files: salvage.write_marker(db, files))
@@ -273,7 +186,7 @@ async def _repair_if_corrupt(
     await _restore_newest_backup(db, report, steps, bus, problem)
 
 
-async def _restore_newest_backup(db: Path, report: RecoveryReport, steps: _Steps, bus: EventBus, why: str) -> None:
+async def _restore_newest_backup(db: Path, report: RecoveryReport, steps: Steps, bus: EventBus, why: str) -> None:
     """Put the newest good backup where the (moved-aside) database was, or start an empty one."""
     with steps.step("restore backup") as step:
         good = await asyncio.to_thread(backup.newest_good_backup, db)
@@ -286,17 +199,17 @@ async def _restore_newest_backup(db: Path, report: RecoveryReport, steps: _Steps
         bus.emit(BackupRestored(backup=report.backup_restored, quarantined=tuple(report.quarantined)))
 
 
-async def _salvage_if_pending(db: Path, report: RecoveryReport, steps: _Steps) -> None:
+async def _salvage_if_pending(db: Path, report: RecoveryReport, steps: Steps) -> None:
     """Merge what the quarantined file still holds (written since the restored backup) into the database."""
-    files = salvage.read_marker(db)
-    if files is None:
+    main = startup.salvage_source(db)
+    if main is None:
         return
     with steps.step("salvage") as step:
-        main = salvage.main_file(files)
-        if main is None or not main.exists():
+        if main is False:
             step.detail = "nothing to salvage (the quarantined file is gone)"
             salvage.clear_marker(db)
             return
+        assert isinstance(main, Path)
         try:
             with errors.translated():
                 report.salvage = await asyncio.to_thread(salvage.salvage, main, db, wal=salvage.wal_beside(main))
@@ -315,7 +228,7 @@ async def _migrate_if_behind(
 ) -> str:
     """Back up (unless the database is new), then upgrade to head; returns what was done."""
     current = None if integrity.is_blank(db) else await asyncio.to_thread(revision.revision_of, db, read_only=False)
-    if current == revision.HEAD:
+    if startup.schema_is_current(current):
         return f"at {current}"
     if backup_first and current is not None:
         made = await asyncio.to_thread(backup.make_backup, db, None, keep=options.backup_keep,
