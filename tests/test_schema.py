@@ -200,3 +200,11 @@ async def test_the_in_memory_schema_is_the_head_schema(db_path: Path, tmp_path: 
     schema.create(conn)
     conn.close()
     assert read_schema(twin) == read_schema(db_path)
+
+
+def test_every_public_name_loads() -> None:
+    import yurudb
+
+    assert sorted(yurudb.__all__) == sorted(yurudb._WHERE)
+    for name in yurudb.__all__:
+        assert getattr(yurudb, name) is not None

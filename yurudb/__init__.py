@@ -47,7 +47,12 @@ _WHERE = {
     "Store": ".store",
 }
 
-__all__ = sorted(_WHERE)
+__all__ = [
+    "BackupError", "ConflictError", "CorruptDatabaseError", "DatabaseError", "ForeignFileError", "LockedError",
+    "Message", "MigrationError", "NotFoundError", "ReadOnlyError", "RecoveryError", "RecoveryReport", "Session",
+    "StorageFullError", "Store", "StoreClosedError", "UnavailableError", "UnknownRevisionError", "Usage",
+    "ValidationError", "YurudbError", "default_db_path", "open",
+]
 __version__ = "0.1.0"
 
 

@@ -60,6 +60,7 @@ def apply_batch(
     """
     now = now_text()
     now_dt = from_column(now)
+    assert now_dt is not None
     results: list[Any] = [None] * len(writes)
     effects = BatchEffects()
 

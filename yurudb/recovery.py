@@ -177,7 +177,7 @@ async def _repair_if_corrupt(
         # A crash came between moving the corrupt file aside and restoring the backup: finish it.
         await _restore_newest_backup(db, report, steps, bus, "repair interrupted before the restore")
         return
-    problem = verdict.problem
+    problem = verdict.problem or "damaged"
     log.error("yurudb: %s is corrupt (%s); quarantining it", db, problem)
     # The marker goes down before anything moves: salvage must happen even after a crash here.
     moved = await asyncio.to_thread(backup.quarantine, db, record=lambda files: salvage.write_marker(db, files))

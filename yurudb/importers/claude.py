@@ -43,8 +43,8 @@ class Transcript:
     cwd: str | None = None
     first_prompt: str | None = None
     summary: str | None = None
-    first_ts: int | None = None
-    last_ts: int | None = None
+    first_ts: str | None = None  # timestamps as column text: it sorts in time order
+    last_ts: str | None = None
 
 
 @dataclass
@@ -177,7 +177,7 @@ def _int(value: Any) -> int:
     return value if isinstance(value, int) and value >= 0 else 0
 
 
-def project(line: dict[str, Any], line_id: str, fallback_ts: int | None) -> dict[str, Any]:
+def project(line: dict[str, Any], line_id: str, fallback_ts: str | None) -> dict[str, Any]:
     """The append_message fields of one transcript line (its full JSON is the payload)."""
     message = line.get("message") if isinstance(line.get("message"), dict) else {}
     content = message.get("content") if message else line.get("content", line.get("summary"))
