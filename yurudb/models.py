@@ -21,7 +21,7 @@ MESSAGE_TYPES: Final = frozenset(
 class Session(BaseModel):
     """A session as reads return it."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)  # schemas build on first use: start-up stays fast
 
     id: str
     name: str
@@ -38,7 +38,7 @@ class Session(BaseModel):
 class Message(BaseModel):
     """A message as reads return it; `payload` is the message exactly as the app gave it."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)  # schemas build on first use: start-up stays fast
 
     id: str
     session_id: str
@@ -55,7 +55,7 @@ class Message(BaseModel):
 class Usage(BaseModel):
     """One token/cost record as reads return it."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)  # schemas build on first use: start-up stays fast
 
     id: int | None = None
     session_id: str | None = None

@@ -14,18 +14,37 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import typer
-from rich.console import Console
-
 from .. import errors, paths
 from ..errors import DatabaseError, NotFoundError, ValidationError, YurudbError
 
 if TYPE_CHECKING:
+    from rich.console import Console
+
     from ..store import Store
 
 T = TypeVar("T")
+class _Lazy:
+    """A rich Console made on first use: a command that prints plain text never loads rich's console."""
+
+    def __init__(self, **options: Any) -> None:
+        self._options = options
+        self._console: Console | None = None
+
+    def real(self) -> Console:
+        """The Console itself (for rich objects that take one)."""
+        if self._console is None:
+            from rich.console import Console
+
+            self._console = Console(**self._options)
+        return self._console
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.real(), name)
+
+
 # Piped or redirected output gets every value whole (no terminal width to fit); a terminal wraps.
-console = Console() if sys.stdout.isatty() else Console(width=100_000)
-err_console = Console(stderr=True)
+console = _Lazy() if sys.stdout.isatty() else _Lazy(width=100_000)
+err_console = _Lazy(stderr=True)
 
 
 @dataclass
@@ -103,7 +122,7 @@ RICH_TABLE_MAX_ROWS = 1_000
 def print_table(title: str, columns: list[str], rows: list[list[str]], *, right: frozenset[str] = frozenset(),
                 total: list[str] | None = None) -> None:
     """A table with every value whole: rich (wrapping) on a terminal, aligned plain text when piped or long."""
-    if console.is_terminal and len(rows) <= RICH_TABLE_MAX_ROWS:
+    if sys.stdout.isatty() and len(rows) <= RICH_TABLE_MAX_ROWS:
         from rich.table import Table
 
         table = Table(title=title)

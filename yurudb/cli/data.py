@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from ..errors import NotFoundError, ValidationError
 from ._edge import (
@@ -112,8 +111,10 @@ def import_claude(
 
     async def go() -> claude.ImportReport:
         async with opened(options(ctx).path) as store:
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
             with Progress(TextColumn("importing"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                          console=console, transient=True) as bar:
+                          console=console.real(), transient=True) as bar:
                 task = bar.add_task("lines", total=None)
                 return await claude.import_transcripts(
                     store, root, progress=lambda done, total: bar.update(task, completed=done, total=total))
