@@ -51,7 +51,7 @@ async def test_0002_converts_every_value_of_a_populated_0001_database_and_back(d
     populate_0001(db_path)
     before = dump(db_path)
 
-    assert await upgrade(db_path) == "0002_timestamps"
+    assert await upgrade(db_path, "0002_timestamps") == "0002_timestamps"
     after = dump(db_path)
     stamp_columns = {"sessions": (7, 8), "messages": (8,), "analytics": (7,)}
     for table, rows in before.items():
@@ -73,7 +73,7 @@ async def test_a_store_opened_on_a_0001_database_reads_its_times_as_utc_datetime
     populate_0001(db_path)
     async with yurudb.open(db_path, daily_backup=False) as store:
         assert store.recovery.migrated_from == "0001_initial" and store.recovery.backup_made
-        assert any(step.name == "migrate" and "0002" in step.detail for step in store.recovery.steps)
+        assert any(step.name == "migrate" and "0001_initial -> 0003" in step.detail for step in store.recovery.steps)
         session = await store.get_session("s1")
         assert session.created_at == datetime(2023, 11, 14, 22, 13, 20, 123000, tzinfo=timezone.utc)
         assert to_ms(session.updated_at) == 1_700_000_555_999
@@ -81,3 +81,21 @@ async def test_a_store_opened_on_a_0001_database_reads_its_times_as_utc_datetime
         assert [to_ms(m.timestamp) if m.timestamp else None for m in messages] == [1_700_000_000_500, None]
         assert [to_ms(u.timestamp) if u.timestamp else None for u in await store.usage_records("s1")] == [
             1_700_000_001_000, None]
+
+
+async def test_0003_adds_the_cache_split_to_a_populated_0002_database_and_removes_it_exactly(db_path: Path) -> None:
+    await upgrade(db_path, "0001_initial")
+    populate_0001(db_path)
+    await upgrade(db_path, "0002_timestamps")
+    before = dump(db_path)
+
+    assert await upgrade(db_path, "0003_cache_split") == "0003_cache_split"
+    after = dump(db_path)
+    assert after["sessions"] == before["sessions"] and after["messages"] == before["messages"]
+    # every old row keeps its values, and its split is unknown: NULL, never a guessed 0
+    assert after["analytics"] == [(*row, None, None) for row in before["analytics"]]
+
+    assert await upgrade(db_path, "0002_timestamps", "downgrade") == "0002_timestamps"
+    assert dump(db_path) == before
+    sql = sqlite3.connect(db_path).execute("SELECT sql FROM sqlite_master WHERE name = 'analytics'").fetchone()[0]
+    assert "AUTOINCREMENT" in sql

@@ -40,10 +40,10 @@ def test_message_from_row_equals_a_validated_message() -> None:
 
 
 def test_usage_from_row_equals_a_validated_usage() -> None:
-    row = (1, "s1", 10, 20, 30, 0, "opus", 5, "req")  # epoch ms, as another program may write it
+    row = (1, "s1", 10, 20, 30, 0, "opus", 5, "req", 25, 5)  # epoch ms, as another program may write it
     assert usage_from_row(row) == Usage(id=1, session_id="s1", tokens_input=10, tokens_output=20, tokens_cache=30,
                                         cost_usd=0.0, model="opus", timestamp=datetime(1970, 1, 1, 0, 0, 0, 5000, tzinfo=UTC),
-                                        source_id="req")
+                                        source_id="req", tokens_cache_write=25, tokens_cache_read=5)
     assert isinstance(usage_from_row(row).cost_usd, float)
 
 

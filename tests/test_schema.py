@@ -48,6 +48,8 @@ EXPECTED_COLUMNS = {
         ("model", "TEXT", 0, None, 0),
         ("timestamp", "TIMESTAMP", 0, "CURRENT_TIMESTAMP", 0),
         ("source_id", "TEXT", 0, None, 0),
+        ("tokens_cache_write", "INTEGER", 0, None, 0),
+        ("tokens_cache_read", "INTEGER", 0, None, 0),
     ],
 }
 # (index name, unique, columns)

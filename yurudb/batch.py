@@ -28,10 +28,11 @@ UPSERT_MESSAGE = (
 )
 INSERT_USAGE = (
     "INSERT INTO analytics (session_id, tokens_input, tokens_output, tokens_cache, cost_usd, model, "
-    "timestamp, source_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+    "timestamp, source_id, tokens_cache_write, tokens_cache_read) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
     "ON CONFLICT(session_id, source_id) DO UPDATE SET tokens_input = excluded.tokens_input, "
     "tokens_output = excluded.tokens_output, tokens_cache = excluded.tokens_cache, "
-    "cost_usd = excluded.cost_usd, model = excluded.model, timestamp = excluded.timestamp RETURNING id"
+    "cost_usd = excluded.cost_usd, model = excluded.model, timestamp = excluded.timestamp, "
+    "tokens_cache_write = excluded.tokens_cache_write, tokens_cache_read = excluded.tokens_cache_read RETURNING id"
 )
 SESSION_UPDATE_COLUMNS = {
     "name": "name", "status": "status", "working_directory": "working_directory",
@@ -137,7 +138,8 @@ def apply_batch(
                 results[i] = NotFoundError(f"session {sid} not found")
                 continue
             singles[i] = (INSERT_USAGE, (sid, v["tokens_input"], v["tokens_output"], v["tokens_cache"],
-                                         v["cost_usd"], v["model"], v["timestamp"], v["source_id"]))
+                                         v["cost_usd"], v["model"], v["timestamp"], v["source_id"],
+                                         v.get("tokens_cache_write"), v.get("tokens_cache_read")))
             plan.append(("", (), i))
         elif w.kind == "update_session":
             if w.target not in live:

@@ -79,6 +79,9 @@ class UsageRow(SQLModel, table=True):
     # What this row accounts for (e.g. an imported response's message id + request id), so that
     # re-imports and retried record_usage calls count once. NULL rows are never deduplicated.
     source_id: str | None = Field(default=None, sa_type=Text)
+    # tokens_cache split by what it cost: writes and reads (NULL: unknown, a row from before 0003).
+    tokens_cache_write: int | None = Field(default=None, sa_type=Integer)
+    tokens_cache_read: int | None = Field(default=None, sa_type=Integer)
 
 
 metadata = SQLModel.metadata

@@ -66,3 +66,5 @@ class Usage(BaseModel):
     model: str | None = None
     timestamp: datetime | None = None
     source_id: str | None = None
+    tokens_cache_write: int | None = None  # tokens_cache split by price; None: not known
+    tokens_cache_read: int | None = None

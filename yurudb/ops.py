@@ -71,6 +71,7 @@ class Write:
             "id": row_id, "session_id": v["session_id"], "tokens_input": v["tokens_input"],
             "tokens_output": v["tokens_output"], "tokens_cache": v["tokens_cache"], "cost_usd": v["cost_usd"],
             "model": v["model"], "timestamp": _when(v["timestamp"]), "source_id": v["source_id"],
+            "tokens_cache_write": v.get("tokens_cache_write"), "tokens_cache_read": v.get("tokens_cache_read"),
         })
 
     @property

@@ -17,7 +17,8 @@ SESSION_COLUMNS = (
     "created_at, updated_at, metadata"
 )
 MESSAGE_COLUMNS = "id, session_id, seq, type, role, content, tool_uses, usage, timestamp, payload"
-USAGE_COLUMNS = "id, session_id, tokens_input, tokens_output, tokens_cache, cost_usd, model, timestamp, source_id"
+USAGE_COLUMNS = ("id, session_id, tokens_input, tokens_output, tokens_cache, cost_usd, model, timestamp, source_id, "
+                 "tokens_cache_write, tokens_cache_read")
 
 # The C scanner behind json.loads, called directly: our columns hold compact JSON we wrote
 # ourselves, so the whitespace handling json.loads wraps around it is pure overhead on a
@@ -80,6 +81,7 @@ def usage_from_row(r: Sequence[Any]) -> Usage:
     return trusted(Usage, {
         "id": r[0], "session_id": r[1], "tokens_input": r[2], "tokens_output": r[3], "tokens_cache": r[4],
         "cost_usd": float(r[5]), "model": r[6], "timestamp": _when(r[7]), "source_id": r[8],
+        "tokens_cache_write": r[9], "tokens_cache_read": r[10],
     })
 
 

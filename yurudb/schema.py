@@ -25,7 +25,7 @@ CREATE TABLE analytics (
     id INTEGER NOT NULL PRIMARY KEY AUTOINCREMENT, session_id TEXT, tokens_input INTEGER DEFAULT 0 NOT NULL,
     tokens_output INTEGER DEFAULT 0 NOT NULL, tokens_cache INTEGER DEFAULT 0 NOT NULL,
     cost_usd REAL DEFAULT 0 NOT NULL, model TEXT, timestamp TIMESTAMP DEFAULT CURRENT_TIMESTAMP, source_id TEXT,
-    FOREIGN KEY(session_id) REFERENCES sessions (id) ON DELETE CASCADE
+    tokens_cache_write INTEGER, tokens_cache_read INTEGER, FOREIGN KEY(session_id) REFERENCES sessions (id) ON DELETE CASCADE
 );
 CREATE INDEX idx_sessions_updated ON sessions (updated_at);
 CREATE UNIQUE INDEX idx_messages_session ON messages (session_id, seq);

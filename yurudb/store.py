@@ -444,12 +444,18 @@ class Store:
         cost_usd: float = 0.0,
         timestamp: int | datetime | str | None = None,
         source_id: str | None = None,
+        tokens_cache_write: int | None = None,
+        tokens_cache_read: int | None = None,
     ) -> Usage:
-        """Record tokens and cost; a repeated `source_id` in the same session replaces, never double-counts."""
+        """Record tokens and cost; a repeated `source_id` in the same session replaces, never double-counts.
+
+        `tokens_cache_write` / `tokens_cache_read` split `tokens_cache` by price (writes cost more).
+        """
         self._live()
         return await self.usage.record(session_id, model=model, tokens_input=tokens_input,
                                        tokens_output=tokens_output, tokens_cache=tokens_cache, cost_usd=cost_usd,
-                                       timestamp=timestamp, source_id=source_id)
+                                       timestamp=timestamp, source_id=source_id,
+                                       tokens_cache_write=tokens_cache_write, tokens_cache_read=tokens_cache_read)
 
     async def usage_records(self, session_id: str) -> list[Usage]:
         """A session's usage records, oldest first."""

@@ -36,8 +36,21 @@ class UsageBook:
         cost_usd: float = 0.0,
         timestamp: int | datetime | str | None = None,
         source_id: str | None = None,
+        tokens_cache_write: int | None = None,
+        tokens_cache_read: int | None = None,
     ) -> Usage:
-        """Record tokens and cost; a repeated `source_id` in the same session replaces, never double-counts."""
+        """Record tokens and cost; a repeated `source_id` in the same session replaces, never double-counts.
+
+        `tokens_cache_write` / `tokens_cache_read` split `tokens_cache` by price; given alone, they
+        make `tokens_cache` their sum.
+        """
+        split = [check.integer(n, what) for n, what in ((tokens_cache_write, "tokens_cache_write"),
+                                                        (tokens_cache_read, "tokens_cache_read")) if n is not None]
+        if split and not tokens_cache:
+            tokens_cache = sum(split)
+        elif split and len(split) == 2 and sum(split) != tokens_cache:
+            raise ValidationError(f"tokens_cache ({tokens_cache}) is not tokens_cache_write + tokens_cache_read "
+                                  f"({sum(split)})")
         values = {
             "session_id": check.ident(session_id, "session_id"),
             "model": check.text(model, "model"),
@@ -47,6 +60,8 @@ class UsageBook:
             "cost_usd": check.number(cost_usd, "cost_usd"),
             "timestamp": check.timestamp(timestamp) or now_text(),
             "source_id": check.text(source_id, "source_id"),
+            "tokens_cache_write": tokens_cache_write,
+            "tokens_cache_read": tokens_cache_read,
         }
         return await self._writer.submit(Write("record_usage", session_id, values))
 
@@ -94,12 +109,14 @@ class UsageBook:
             params.append(check.ident(session_id, "session_id"))
         sql = (
             f"SELECT {_KEYS[by]} AS k, COUNT(*), SUM(tokens_input), SUM(tokens_output), SUM(tokens_cache), "
-            f"SUM(cost_usd) FROM analytics {'WHERE ' + ' AND '.join(where) if where else ''} "
+            f"SUM(cost_usd), SUM(tokens_cache_write), SUM(tokens_cache_read) FROM analytics {'WHERE ' + ' AND '.join(where) if where else ''} "
             f"GROUP BY k ORDER BY k"
         )
         totals = {
             r[0]: {by: r[0], "records": r[1], "tokens_input": r[2] or 0, "tokens_output": r[3] or 0,
-                   "tokens_cache": r[4] or 0, "cost_usd": float(r[5] or 0.0)}
+                   "tokens_cache": r[4] or 0, "cost_usd": float(r[5] or 0.0),
+                   # of which writes / reads, over the rows that know their split
+                   "tokens_cache_write": r[6] or 0, "tokens_cache_read": r[7] or 0}
             for r in await self._reads.fetch(sql, params)
         }
         return [totals[k] for k in sorted(totals, key=lambda k: (k is None, k))]
