@@ -11,7 +11,6 @@ import pytest
 
 import yurudb
 from yurudb.importers.claude import import_transcripts
-from yurudb.pricing import cost_usd
 
 from helpers import dump
 from transcripts import write_project
@@ -95,9 +94,10 @@ async def test_our_transcripts_import_with_subagents_names_and_final_usage(tmp_p
         assert by_session[a]["tokens_output"] == 254 + 44 and by_session[a]["records"] == 5
         assert by_session[b]["tokens_output"] == 254 and by_session[b]["tokens_input"] == 9
         assert by_session[b]["tokens_cache"] == 3 * 21000
-        opus = cost_usd("claude-opus-4-6", input=3, output=48, cache_write=1000, cache_read=20000)
-        opus += cost_usd("claude-opus-4-6", input=3, output=171, cache_write=1000, cache_read=20000)
+        # claude-opus-4-6 lists $5 input, $25 output, $6.25 5-minute cache writes, $0.50 reads per million
+        opus = (3 * 5 + 48 * 25 + 1000 * 6.25 + 20000 * 0.5) / 1e6 + (3 * 5 + 171 * 25 + 1000 * 6.25 + 20000 * 0.5) / 1e6
         assert by_session[b]["cost_usd"] == pytest.approx(opus + 0.0123)  # costUSD wins where present
+        assert by_session[b]["tokens_cache_write"] == 3 * 1000 and by_session[b]["tokens_cache_read"] == 3 * 20000
         [message] = [m for m in await store.get_messages(b) if m.type == "summary"] or [None]
         assert message is None
 

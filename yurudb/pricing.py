@@ -1,46 +1,74 @@
-"""Model prices (USD per million tokens), in one place: the importer's fallback when a line has no costUSD."""
+"""What a Claude response cost, from genai-prices (a maintained price database): cache writes priced
+by their TTL, cache reads, and long-context tiers.
+
+Chosen over the hand-kept table this module had: genai-prices knows every Claude model Claude Code
+has used, including new ones, prices 1-hour cache writes at their own rate (2x base input; 5-minute
+writes 1.25x), and applies Anthropic's long-context tiers (over 200k input tokens). It loads only
+when an import prices something. A model it does not know is None here, never $0: the caller uses
+Claude Code's own figures or reports the model as unpriced.
+"""
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass(frozen=True)
-class Price:
-    """Per-million-token prices of one model family."""
+class Tokens:
+    """One response's usage, as Anthropic reports it (input excludes the cache)."""
 
-    input: float
-    output: float
-    cache_write: float
-    cache_read: float
+    input: int = 0
+    output: int = 0
+    cache_write_5m: int = 0
+    cache_write_1h: int = 0
+    cache_read: int = 0
+
+    @property
+    def cache_write(self) -> int:
+        """Cache writes of either TTL."""
+        return self.cache_write_5m + self.cache_write_1h
+
+    @classmethod
+    def from_usage(cls, usage: Mapping[str, Any]) -> Tokens:
+        """From a transcript's `message.usage`: the TTL split from `cache_creation` when it is there."""
+        written = _int(usage.get("cache_creation_input_tokens"))
+        split = usage.get("cache_creation")
+        hour = _int(split.get("ephemeral_1h_input_tokens")) if isinstance(split, Mapping) else 0
+        five = _int(split.get("ephemeral_5m_input_tokens")) if isinstance(split, Mapping) else 0
+        if hour + five != written:
+            # No split (older transcripts): every write was a 5-minute one, the only TTL there was.
+            hour, five = 0, written
+        return cls(input=_int(usage.get("input_tokens")), output=_int(usage.get("output_tokens")),
+                   cache_write_5m=five, cache_write_1h=hour, cache_read=_int(usage.get("cache_read_input_tokens")))
 
 
-# Anthropic's list prices; the longest matching prefix wins (claude-opus-4-6 before claude-opus-4).
-PRICES: dict[str, Price] = {
-    "claude-opus-4-6": Price(5.0, 25.0, 6.25, 0.50),
-    "claude-opus-4-5": Price(5.0, 25.0, 6.25, 0.50),
-    "claude-opus-4-1": Price(15.0, 75.0, 18.75, 1.50),
-    "claude-opus-4": Price(15.0, 75.0, 18.75, 1.50),
-    "claude-sonnet-4": Price(3.0, 15.0, 3.75, 0.30),
-    "claude-3-7-sonnet": Price(3.0, 15.0, 3.75, 0.30),
-    "claude-3-5-sonnet": Price(3.0, 15.0, 3.75, 0.30),
-    "claude-haiku-4-5": Price(1.0, 5.0, 1.25, 0.10),
-    "claude-3-5-haiku": Price(0.80, 4.0, 1.0, 0.08),
-}
-
-
-def price_for(model: str | None) -> Price | None:
-    """The price of a model id, or None if unknown."""
-    if not model:
+def response_cost(model: str | None, tokens: Tokens) -> float | None:
+    """USD for one response, or None when the price database does not know the model."""
+    if not model or model == "<synthetic>":
         return None
-    best = max((p for p in PRICES if model.startswith(p)), key=len, default=None)
-    return PRICES[best] if best else None
+    from genai_prices import Usage, calc_price
 
-
-def cost_usd(model: str | None, *, input: int, output: int, cache_write: int, cache_read: int) -> float | None:
-    """The cost of one response, or None when the model has no price here."""
-    price = price_for(model)
-    if price is None:
+    usage = Usage(input_tokens=tokens.input + tokens.cache_write + tokens.cache_read,  # its input counts all
+                  output_tokens=tokens.output, cache_write_tokens=tokens.cache_write,
+                  cache_write_1h_tokens=tokens.cache_write_1h, cache_read_tokens=tokens.cache_read)
+    if not _known(model):
         return None
-    return (input * price.input + output * price.output + cache_write * price.cache_write
-            + cache_read * price.cache_read) / 1_000_000
+    return float(calc_price(usage, model, provider_id="anthropic").total_price)
+
+
+@functools.cache
+def _known(model: str) -> bool:
+    from genai_prices import Usage, calc_price
+
+    try:
+        calc_price(Usage(input_tokens=1), model, provider_id="anthropic")
+    except LookupError:
+        return False
+    return True
+
+
+def _int(value: Any) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else 0

@@ -11,7 +11,7 @@ from typing import Any
 
 from ..models import MESSAGE_TYPES
 from ..errors import ConflictError, NotFoundError, YurudbError
-from ..pricing import cost_usd
+from ..pricing import Tokens, response_cost
 from ..store import Store
 from ..validation import content_text, timestamp as to_ms
 
@@ -27,9 +27,9 @@ class Response:
 
     key: str
     model: str | None
-    usage: dict[str, Any]
+    tokens: Tokens
     timestamp: str | None
-    cost: float | None
+    cost: float | None  # the line's costUSD, else the price database's; None: not priced yet
 
 
 @dataclass
@@ -45,6 +45,8 @@ class Transcript:
     summary: str | None = None
     first_ts: str | None = None  # timestamps as column text: it sorts in time order
     last_ts: str | None = None
+    # Claude Code's own cost per model for the whole session (its latest cost-state line)
+    claude_costs: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass
@@ -124,6 +126,12 @@ def read_transcripts(
                 if not isinstance(line, dict) or not isinstance(line.get("type"), str):
                     report.malformed += 1
                     continue
+                if line["type"] == "cost-state" and isinstance(line.get("sessionId"), str):
+                    # Claude Code's own figures: the cost of models no price database knows yet
+                    costs = out.setdefault(line["sessionId"], Transcript(line["sessionId"])).claude_costs
+                    for model, used in (line.get("modelUsage") or {}).items():
+                        if isinstance(used, dict) and isinstance(used.get("costUSD"), (int, float)):
+                            costs[model] = float(used["costUSD"])
                 if line["type"] not in MESSAGE_TYPES:
                     report.unknown_types[line["type"]] = report.unknown_types.get(line["type"], 0) + 1
                     continue
@@ -153,17 +161,12 @@ def _add_line(t: Transcript, line: dict[str, Any], line_id: str, report: ImportR
     message = line.get("message") if isinstance(line.get("message"), dict) else None
     if line["type"] == "assistant" and message and isinstance(message.get("usage"), dict):
         key = f"{message.get('id')}:{line.get('requestId')}"
-        usage = message["usage"]
+        tokens = Tokens.from_usage(message["usage"])
         cost = line.get("costUSD")
-        if not isinstance(cost, (int, float)):
-            cost = cost_usd(message.get("model"), input=_int(usage.get("input_tokens")),
-                            output=_int(usage.get("output_tokens")),
-                            cache_write=_int(usage.get("cache_creation_input_tokens")),
-                            cache_read=_int(usage.get("cache_read_input_tokens")))
-            if cost is None and message.get("model") and message.get("model") != "<synthetic>":
-                report.unpriced_models.add(message["model"])
+        if not isinstance(cost, (int, float)) or isinstance(cost, bool):
+            cost = response_cost(message.get("model"), tokens)
         # Later lines of a streamed response carry the growing output count: the last one wins.
-        t.responses[key] = Response(key, message.get("model"), usage, ts, cost)
+        t.responses[key] = Response(key, message.get("model"), tokens, ts, cost)
 
 
 def _ms(value: Any) -> str | None:
@@ -229,12 +232,12 @@ async def import_transcripts(
             done += len(chunk_lines)
             if progress is not None:
                 progress(done, total)
+        _price_from_claude_code(t, report)
         for response in t.responses.values():
-            u = response.usage
+            tokens = response.tokens
             await store.record_usage(
-                session_id, model=response.model, tokens_input=_int(u.get("input_tokens")),
-                tokens_output=_int(u.get("output_tokens")),
-                tokens_cache=_int(u.get("cache_creation_input_tokens")) + _int(u.get("cache_read_input_tokens")),
+                session_id, model=response.model, tokens_input=tokens.input, tokens_output=tokens.output,
+                tokens_cache_write=tokens.cache_write, tokens_cache_read=tokens.cache_read,
                 cost_usd=response.cost or 0.0, timestamp=response.timestamp, source_id=response.key,
             )
             report.usage_records += 1
@@ -243,6 +246,27 @@ async def import_transcripts(
             # the sidebar orders by last activity in the conversation, not by when it was imported
             await store.update_session(session_id, updated_at=t.last_ts)
     return report
+
+
+def _price_from_claude_code(t: Transcript, report: ImportReport) -> None:
+    """Responses of a model the price database does not know get Claude Code's own cost for it (from
+    its cost-state line, less what lines priced themselves), shared by tokens; else the model is
+    reported as unpriced."""
+    unpriced: dict[str, list[Response]] = {}
+    for r in t.responses.values():
+        if r.cost is None and r.model and r.model != "<synthetic>":
+            unpriced.setdefault(r.model, []).append(r)
+    for model, responses in unpriced.items():
+        total = t.claude_costs.get(model)
+        if total is None:
+            report.unpriced_models.add(model)
+            continue
+        known = sum(r.cost or 0.0 for r in t.responses.values() if r.model == model and r.cost is not None)
+        left = max(0.0, total - known)
+        weights = [max(1, r.tokens.input + r.tokens.output + r.tokens.cache_write + r.tokens.cache_read)
+                   for r in responses]
+        for r, w in zip(responses, weights, strict=True):
+            r.cost = left * w / sum(weights)
 
 
 def _chunks(lines: list[Any], ids: list[str]) -> Iterator[tuple[list[Any], list[str]]]:

@@ -1,0 +1,79 @@
+"""The real Claude Code CLI (bundled in claude-agent-sdk, a test dependency), run offline against
+tests/fake_anthropic.py on loopback: what it writes, yurudb imports, and prices as Claude Code does."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+import yurudb
+from yurudb.importers.claude import import_transcripts
+
+from fake_anthropic import FakeAnthropic, Reply, serving
+
+sdk = pytest.importorskip("claude_agent_sdk", reason="the real CLI ships in claude-agent-sdk (pip install -e '.[test]')")
+CLAUDE = Path(sdk.__file__).parent / "_bundled" / "claude"
+
+
+def run_claude(home: Path, fake: FakeAnthropic, prompt: str, *extra: str) -> list[dict]:
+    """One `claude -p` run in `home`/repo; its stream-json events."""
+    if not CLAUDE.exists():
+        pytest.skip("this claude-agent-sdk wheel has no bundled CLI")
+    repo = home / "repo"
+    repo.mkdir(exist_ok=True)
+    env = {"PATH": os.environ.get("PATH", ""), "HOME": str(home), "ANTHROPIC_BASE_URL": fake.url,
+           "ANTHROPIC_API_KEY": "sk-test-not-a-key", "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
+           "IS_SANDBOX": "1"}
+    done = subprocess.run([str(CLAUDE), "-p", prompt, "--output-format", "stream-json", "--verbose",
+                           "--allowedTools", "Bash", *extra], cwd=repo, env=env, capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
+
+
+def transcript_lines(home: Path) -> list[dict]:
+    return [json.loads(line) for f in sorted((home / ".claude" / "projects").rglob("*.jsonl"))
+            for line in f.read_text().splitlines() if line.strip()]
+
+
+async def test_a_real_tool_use_session_imports_with_its_messages_and_claude_codes_cost(
+    tmp_path: Path, db_path: Path
+) -> None:
+    state = FakeAnthropic(replies=[
+        Reply(text="Let me run it.", tool="Bash", tool_input={"command": "echo hello-from-the-tool",
+                                                               "description": "print a greeting"},
+              input_tokens=1200, output_tokens=40, cache_creation_1h=30_000, cache_read=5_000),
+        Reply(text="The command printed hello-from-the-tool.", input_tokens=1500, output_tokens=25,
+              cache_creation_5m=2_000, cache_read=31_000),
+    ])
+    home = tmp_path / "home"
+    home.mkdir()
+    with serving(state) as fake:
+        events = run_claude(home, fake, "run echo for me")
+    result = [e for e in events if e.get("type") == "result"][-1]
+    assert result["subtype"] == "success" and "hello-from-the-tool" in result["result"]
+    lines = transcript_lines(home)
+    tool_results = [b for line in lines if line.get("type") == "user"
+                    for b in ((line.get("message") or {}).get("content") or []) if isinstance(b, dict)
+                    and b.get("type") == "tool_result"]
+    assert tool_results and "hello-from-the-tool" in json.dumps(tool_results)  # the CLI really ran the tool
+    claude_cost = [line for line in lines if line.get("type") == "cost-state"][-1]["totalCostUSD"]
+
+    async with yurudb.open(db_path, daily_backup=False) as store:
+        report = await import_transcripts(store, home / ".claude" / "projects")
+        [session] = await store.list_sessions()
+        messages = await store.get_messages(session.id)
+        usage = await store.usage_summary(by="session")
+    assert report.sessions_created == 1 and session.claude_session_id == lines[-1]["sessionId"]
+    # every user and assistant line is a message whose payload is the line exactly
+    conversation = [line for line in lines if line.get("type") in ("user", "assistant")]
+    payloads = [m.payload for m in messages if m.type in ("user", "assistant")]
+    assert payloads == conversation
+    # two responses, each counted once, priced like Claude Code prices them (1-hour writes at 2x)
+    [row] = usage
+    assert row["records"] == 2 and row["tokens_cache_write"] == 32_000 and row["tokens_cache_read"] == 36_000
+    assert row["cost_usd"] == pytest.approx(claude_cost, rel=1e-6)
