@@ -30,12 +30,12 @@ def test_session_from_row_equals_a_validated_session() -> None:
 
 def test_message_from_row_equals_a_validated_message() -> None:
     row = ("m1", "s1", 3, "assistant", "assistant", "hi", '[{"name": "Bash"}]', '{"output_tokens": 5}', "1970-01-01 00:00:00.099",
-           '{"type": "assistant", "content": "hi"}')
+           '{"type": "assistant", "content": "hi"}', None, None, None)
     assert message_from_row(row) == Message(
         id="m1", session_id="s1", seq=3, type="assistant", role="assistant", content="hi",
         tool_uses=[{"name": "Bash"}], usage={"output_tokens": 5}, timestamp=datetime(1970, 1, 1, 0, 0, 0, 99000, tzinfo=UTC),
         payload={"type": "assistant", "content": "hi"})
-    assert message_from_row(("m", "s", 1, "user", None, None, None, None, None, None)) == Message(
+    assert message_from_row(("m", "s", 1, "user", None, None, None, None, None, None, None, None, None)) == Message(
         id="m", session_id="s", seq=1, type="user")
 
 
@@ -66,3 +66,12 @@ def test_json_columns_with_whitespace_still_decode() -> None:
 def test_encoder_matches_json_dumps(value: object) -> None:
     expected = json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
     assert encode_json(value, "v") == expected
+
+
+def test_a_synced_lines_payload_is_read_from_its_raw_bytes() -> None:
+    from yurudb import codec
+
+    raw = b'{"type":"user","uuid":"u1","message":{"content":"h\\u00e9"}}'
+    row = ("u1", "s1", 1, "user", "user", "hé", None, None, None, None, "t/sub.jsonl", 7, 3, codec.encode(raw))
+    message = message_from_row(row)
+    assert message.payload == json.loads(raw) and (message.thread, message.file_id, message.line) == ("t/sub.jsonl", 7, 3)

@@ -37,6 +37,9 @@ EXPECTED_COLUMNS = {
         ("usage", "JSON", 0, None, 0),
         ("timestamp", "TIMESTAMP", 0, "CURRENT_TIMESTAMP", 0),
         ("payload", "JSON", 0, None, 0),
+        ("thread", "TEXT", 0, None, 0),
+        ("file_id", "INTEGER", 0, None, 0),
+        ("line", "INTEGER", 0, None, 0),
     ],
     "analytics": [
         ("id", "INTEGER", 1, None, 1),
@@ -51,17 +54,50 @@ EXPECTED_COLUMNS = {
         ("tokens_cache_write", "INTEGER", 0, None, 0),
         ("tokens_cache_read", "INTEGER", 0, None, 0),
     ],
+    "transcript_files": [
+        ("id", "INTEGER", 1, None, 1),
+        ("root", "TEXT", 1, None, 0),
+        ("path", "TEXT", 1, None, 0),
+        ("session_id", "TEXT", 0, None, 0),
+        ("thread", "TEXT", 0, None, 0),
+        ("device", "INTEGER", 0, None, 0),
+        ("inode", "INTEGER", 0, None, 0),
+        ("size", "INTEGER", 1, "0", 0),
+        ("mtime_ns", "INTEGER", 0, None, 0),
+        ("consumed", "INTEGER", 1, "0", 0),
+        ("lines", "INTEGER", 1, "0", 0),
+        ("prefix_sha256", "TEXT", 0, None, 0),
+        ("synced_at", "TIMESTAMP", 0, "CURRENT_TIMESTAMP", 0),
+        ("gone_at", "TIMESTAMP", 0, None, 0),
+    ],
+    "transcript_lines": [
+        ("id", "INTEGER", 1, None, 1),
+        ("file_id", "INTEGER", 1, None, 0),
+        ("line", "INTEGER", 1, None, 0),
+        ("message_id", "TEXT", 0, None, 0),
+        ("raw", "BLOB", 1, None, 0),
+    ],
+    "archive_dicts": [
+        ("id", "INTEGER", 1, None, 1),
+        ("data", "BLOB", 1, None, 0),
+    ],
 }
 # (index name, unique, columns)
 EXPECTED_INDEXES = {
     "sessions": {("idx_sessions_updated", 0, ("updated_at",))},
     "messages": {("idx_messages_session", 1, ("session_id", "seq"))},
     "analytics": {("idx_analytics_session", 1, ("session_id", "source_id"))},
+    "transcript_files": {("idx_transcript_files_path", 1, ("root", "path")),
+                         ("idx_transcript_files_session", 0, ("session_id",))},
+    "transcript_lines": {("idx_transcript_lines", 1, ("file_id", "line"))},
+    "archive_dicts": set(),
 }
 # (table, from column, to table, to column, on delete)
 EXPECTED_FOREIGN_KEYS = {
     ("messages", "session_id", "sessions", "id", "CASCADE"),
     ("analytics", "session_id", "sessions", "id", "CASCADE"),
+    ("transcript_files", "session_id", "sessions", "id", "CASCADE"),
+    ("transcript_lines", "file_id", "transcript_files", "id", "CASCADE"),
 }
 
 

@@ -69,10 +69,9 @@ def apply_batch(
                    if w.kind not in ("update_message",)}
     live = {r[0] for r in uow.select_in("SELECT id FROM sessions WHERE id IN ({})", session_ids)}
     message_ids = {w.target for w in writes if w.kind in ("append_message", "update_message")}
-    owners: dict[str, tuple[str, int]] = {
-        r[0]: (r[1], r[2])
-        for r in uow.select_in("SELECT id, session_id, seq FROM messages WHERE id IN ({})", message_ids)
-    }
+    found = uow.select_in("SELECT id, session_id, seq, file_id FROM messages WHERE id IN ({})", message_ids)
+    owners: dict[str, tuple[str, int]] = {r[0]: (r[1], r[2]) for r in found}
+    synced = {r[0] for r in found if r[3] is not None}  # transcript lines: kept as Claude Code wrote them
     appended_to = {w.values["session_id"] for w in writes if w.kind == "append_message"}
     # One MAX per session, each answered from the end of idx_messages_session in O(log n). The
     # obvious `WHERE session_id IN (...) GROUP BY session_id` scans every message of every session
@@ -110,6 +109,9 @@ def apply_batch(
                 results[i] = NotFoundError(f"session {sid} not found")
                 continue
             owner = owners.get(w.target)
+            if owner is not None and w.target in synced:
+                results[i] = ConflictError(f"message {w.target} is a synced transcript line")
+                continue
             if owner is not None and owner[0] != sid:
                 results[i] = ConflictError(f"message {w.target} belongs to another session ({owner[0]})")
                 continue
@@ -128,6 +130,10 @@ def apply_batch(
             owner = owners.get(w.target)
             if owner is None:
                 results[i] = NotFoundError(f"message {w.target} not found")
+                continue
+            if w.target in synced:
+                results[i] = ConflictError(f"message {w.target} is a synced transcript line: the archive keeps "
+                                           "it as Claude Code wrote it")
                 continue
             effects.touched[owner[0]] = now_dt
             singles[i] = _message_update(w)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, REAL, TIMESTAMP, Column, ForeignKey, Index, Integer, Text, text
+from sqlalchemy import JSON, REAL, TIMESTAMP, Column, ForeignKey, Index, Integer, LargeBinary, Text, text
 from sqlmodel import Field, SQLModel
 
 from .models import MESSAGE_TYPES, SESSION_STATUSES, Message, Session, Usage  # noqa: F401 - re-exported
@@ -55,6 +55,11 @@ class MessageRow(SQLModel, table=True):
     usage: Any = Field(default=None, sa_column=Column(JSON))
     timestamp: datetime | None = Field(default=None, sa_column=Column(TIMESTAMP, server_default=text("CURRENT_TIMESTAMP")))
     payload: Any = Field(default=None, sa_column=Column(JSON))
+    # A synced transcript line's thread (its subagent file's subpath; NULL: the main conversation),
+    # file and line number; its payload is read from transcript_lines.raw.
+    thread: str | None = Field(default=None, sa_type=Text)
+    file_id: int | None = Field(default=None, sa_type=Integer)
+    line: int | None = Field(default=None, sa_type=Integer)
 
 
 class UsageRow(SQLModel, table=True):
@@ -82,6 +87,57 @@ class UsageRow(SQLModel, table=True):
     # tokens_cache split by what it cost: writes and reads (NULL: unknown, a row from before 0003).
     tokens_cache_write: int | None = Field(default=None, sa_type=Integer)
     tokens_cache_read: int | None = Field(default=None, sa_type=Integer)
+
+
+class TranscriptFileRow(SQLModel, table=True):
+    """Table `transcript_files`: a Claude Code transcript and its sync cursor."""
+
+    __tablename__ = "transcript_files"
+    __table_args__ = (
+        Index("idx_transcript_files_path", "root", "path", unique=True),
+        Index("idx_transcript_files_session", "session_id"),
+        {"sqlite_autoincrement": True},
+    )
+
+    id: int | None = Field(default=None, sa_column=Column(Integer, primary_key=True, autoincrement=True))
+    root: str = Field(sa_column=Column(Text, nullable=False))
+    path: str = Field(sa_column=Column(Text, nullable=False))  # relative to root, "/"-separated
+    session_id: str | None = Field(
+        default=None, sa_column=Column(Text, ForeignKey("sessions.id", ondelete="CASCADE")))
+    thread: str | None = Field(default=None, sa_type=Text)
+    device: int | None = Field(default=None, sa_type=Integer)
+    inode: int | None = Field(default=None, sa_type=Integer)
+    size: int = Field(default=0, sa_column_kwargs={"server_default": text("0")})
+    mtime_ns: int | None = Field(default=None, sa_type=Integer)
+    consumed: int = Field(default=0, sa_column_kwargs={"server_default": text("0")})  # bytes read
+    lines: int = Field(default=0, sa_column_kwargs={"server_default": text("0")})  # complete lines read
+    prefix_sha256: str | None = Field(default=None, sa_type=Text)  # of the first bytes: a rewrite shows
+    synced_at: datetime | None = Field(default=None, sa_column=Column(TIMESTAMP, server_default=text("CURRENT_TIMESTAMP")))
+    gone_at: datetime | None = Field(default=None, sa_column=Column(TIMESTAMP))
+
+
+class TranscriptLineRow(SQLModel, table=True):
+    """Table `transcript_lines`: every line of every transcript, its exact bytes zstd-compressed."""
+
+    __tablename__ = "transcript_lines"
+    __table_args__ = (Index("idx_transcript_lines", "file_id", "line", unique=True),)
+
+    # the rowid itself (salvage reads damaged tables by rowid; an INTEGER PRIMARY KEY costs nothing)
+    id: int | None = Field(default=None, sa_column=Column(Integer, primary_key=True))
+    file_id: int = Field(sa_column=Column(Integer, ForeignKey("transcript_files.id", ondelete="CASCADE"),
+                                          nullable=False))
+    line: int = Field(sa_column=Column(Integer, nullable=False))
+    message_id: str | None = Field(default=None, sa_type=Text)
+    raw: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+
+
+class ArchiveDictRow(SQLModel, table=True):
+    """Table `archive_dicts`: zstd dictionaries the raw lines are compressed with, by their own id."""
+
+    __tablename__ = "archive_dicts"
+
+    id: int = Field(sa_column=Column(Integer, primary_key=True, autoincrement=False))
+    data: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
 
 
 metadata = SQLModel.metadata

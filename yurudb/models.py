@@ -50,6 +50,11 @@ class Message(BaseModel):
     usage: Any = None
     timestamp: datetime | None = None
     payload: Any = None
+    # a synced transcript line's thread (a subagent file's subpath; None: the main conversation),
+    # and which file (transcript_files.id) and line it is
+    thread: str | None = None
+    file_id: int | None = None
+    line: int | None = None
 
 
 class Usage(BaseModel):

@@ -62,6 +62,7 @@ class Write:
             "id": self.target, "session_id": v["session_id"], "seq": seq, "type": v["type"], "role": v["role"],
             "content": v["content"], "tool_uses": self.decoded("tool_uses"), "usage": self.decoded("usage"),
             "timestamp": _when(v["timestamp"]), "payload": self.decoded("payload"),
+            "thread": None, "file_id": None, "line": None,
         })
 
     def recorded_usage(self, row_id: int | None) -> Usage:

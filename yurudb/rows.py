@@ -7,6 +7,7 @@ import json
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
+from . import codec
 from .models import Message, Session, Usage
 from .times import from_column as _when
 
@@ -16,7 +17,10 @@ SESSION_COLUMNS = (
     "id, name, status, working_directory, claude_session_id, claude_title, user_renamed, "
     "created_at, updated_at, metadata"
 )
-MESSAGE_COLUMNS = "id, session_id, seq, type, role, content, tool_uses, usage, timestamp, payload"
+MESSAGE_COLUMNS = "id, session_id, seq, type, role, content, tool_uses, usage, timestamp, payload, thread, file_id, line"
+# What reads select: the columns, and a synced line's raw bytes when its payload lives there.
+MESSAGE_READ = (MESSAGE_COLUMNS + ", (SELECT raw FROM transcript_lines AS t WHERE messages.payload IS NULL "
+                "AND t.file_id = messages.file_id AND t.line = messages.line)")
 USAGE_COLUMNS = ("id, session_id, tokens_input, tokens_output, tokens_cache, cost_usd, model, timestamp, source_id, "
                  "tokens_cache_write, tokens_cache_read")
 
@@ -72,8 +76,15 @@ def message_from_row(r: Sequence[Any]) -> Message:
     """A Message from a MESSAGE_COLUMNS row."""
     return trusted(Message, {
         "id": r[0], "session_id": r[1], "seq": r[2], "type": r[3], "role": r[4], "content": r[5],
-        "tool_uses": _json(r[6]), "usage": _json(r[7]), "timestamp": _when(r[8]), "payload": _json(r[9]),
+        "tool_uses": _json(r[6]), "usage": _json(r[7]), "timestamp": _when(r[8]),
+        "payload": _json(r[9]) if r[9] is not None or len(r) < 14 or r[13] is None else _from_raw(r[13]),
+        "thread": r[10], "file_id": r[11], "line": r[12],
     })
+
+
+def _from_raw(frame: bytes) -> Any:
+    """A synced line's payload: its exact bytes, decompressed and parsed (UnknownDictionary: load, retry)."""
+    return json.loads(codec.decode(frame))
 
 
 def usage_from_row(r: Sequence[Any]) -> Usage:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import sqlite3
 
-TABLES = ("sessions", "messages", "analytics")
+TABLES = ("sessions", "messages", "analytics")  # what degraded mode lays memory over
 
 DDL = """
 CREATE TABLE sessions (
@@ -18,7 +18,8 @@ CREATE TABLE sessions (
 );
 CREATE TABLE messages (
     id TEXT NOT NULL, session_id TEXT NOT NULL, seq INTEGER NOT NULL, type TEXT NOT NULL, role TEXT, content TEXT,
-    tool_uses JSON, usage JSON, timestamp TIMESTAMP DEFAULT CURRENT_TIMESTAMP, payload JSON, PRIMARY KEY (id),
+    tool_uses JSON, usage JSON, timestamp TIMESTAMP DEFAULT CURRENT_TIMESTAMP, payload JSON, thread TEXT,
+    file_id INTEGER, line INTEGER, PRIMARY KEY (id),
     FOREIGN KEY(session_id) REFERENCES sessions (id) ON DELETE CASCADE
 );
 CREATE TABLE analytics (
@@ -27,7 +28,22 @@ CREATE TABLE analytics (
     cost_usd REAL DEFAULT 0 NOT NULL, model TEXT, timestamp TIMESTAMP DEFAULT CURRENT_TIMESTAMP, source_id TEXT,
     tokens_cache_write INTEGER, tokens_cache_read INTEGER, FOREIGN KEY(session_id) REFERENCES sessions (id) ON DELETE CASCADE
 );
+CREATE TABLE transcript_files (
+    id INTEGER NOT NULL PRIMARY KEY AUTOINCREMENT, root TEXT NOT NULL, path TEXT NOT NULL, session_id TEXT,
+    thread TEXT, device INTEGER, inode INTEGER, size INTEGER DEFAULT 0 NOT NULL, mtime_ns INTEGER,
+    consumed INTEGER DEFAULT 0 NOT NULL, lines INTEGER DEFAULT 0 NOT NULL, prefix_sha256 TEXT,
+    synced_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP, gone_at TIMESTAMP,
+    FOREIGN KEY(session_id) REFERENCES sessions (id) ON DELETE CASCADE
+);
+CREATE TABLE transcript_lines (
+    id INTEGER NOT NULL, file_id INTEGER NOT NULL, line INTEGER NOT NULL, message_id TEXT, raw BLOB NOT NULL,
+    PRIMARY KEY (id), FOREIGN KEY(file_id) REFERENCES transcript_files (id) ON DELETE CASCADE
+);
+CREATE UNIQUE INDEX idx_transcript_lines ON transcript_lines (file_id, line);
+CREATE TABLE archive_dicts (id INTEGER NOT NULL, data BLOB NOT NULL, PRIMARY KEY (id));
 CREATE INDEX idx_sessions_updated ON sessions (updated_at);
+CREATE UNIQUE INDEX idx_transcript_files_path ON transcript_files (root, path);
+CREATE INDEX idx_transcript_files_session ON transcript_files (session_id);
 CREATE UNIQUE INDEX idx_messages_session ON messages (session_id, seq);
 CREATE UNIQUE INDEX idx_analytics_session ON analytics (session_id, source_id);
 """

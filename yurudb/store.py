@@ -11,7 +11,7 @@ from types import EllipsisType
 from pathlib import Path
 from typing import Any, Literal
 
-from . import backup as backups, errors, validation as check
+from . import backup as backups, codec, errors, validation as check
 from .batch import BatchEffects
 from .cache import SessionCache
 from .checkpoint import Checkpointer
@@ -22,7 +22,7 @@ from .ops import Write
 from .reader_pool import ReaderPool
 from .reads import Reads
 from .rows import (
-    MESSAGE_COLUMNS,
+    MESSAGE_READ,
     SESSION_COLUMNS,
     build_all,
     message_from_row,
@@ -395,32 +395,63 @@ class Store:
         return await self._writer.submit(Write("update_message", message_id, values))
 
     async def get_messages(
-        self, session_id: str, *, limit: int | None | EllipsisType = ..., before: int | None = None
+        self,
+        session_id: str,
+        *,
+        limit: int | None | EllipsisType = ...,
+        before: int | None = None,
+        thread: str | None | EllipsisType = None,
     ) -> list[Message]:
         """The newest `limit` messages, oldest first (default: the `max_messages_per_session` window,
-        the whole session for any session under it; None: all); `before=seq` pages further back."""
+        the whole session for any session under it; None: all); `before=seq` pages further back.
+
+        A synced Claude Code session keeps its subagents' lines in threads of their own: `thread`
+        None is the main conversation, a subpath (see `threads()`) one subagent, `...` every line.
+        """
         self._live()
         check.ident(session_id, "session_id")
         if limit is ...:
             limit = self.window
         where = "session_id = ?"
         params: list[Any] = [session_id]
+        if thread is None:
+            where += " AND thread IS NULL"
+        elif thread is not ...:
+            where += " AND thread = ?"
+            params.append(check.text(thread, "thread"))
         if before is not None:
             where += " AND seq < ?"
             params.append(check.integer(before, "before"))
         if limit is not None:
             check.integer(limit, "limit")
         if limit is None:
-            rows = await self._reads.fetch(f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE {where} ORDER BY seq", params)
+            rows = await self._reads.fetch(f"SELECT {MESSAGE_READ} FROM messages WHERE {where} ORDER BY seq", params)
         else:
             params.append(limit)
             rows = await self._reads.fetch(
-                f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE {where} ORDER BY seq DESC LIMIT ?", params
+                f"SELECT {MESSAGE_READ} FROM messages WHERE {where} ORDER BY seq DESC LIMIT ?", params
             )
             rows.reverse()
         if not rows:
             await self.get_session(session_id)  # an unknown session is an error, an empty one is not
-        return build_all(message_from_row, rows)
+        try:
+            return build_all(message_from_row, rows)
+        except codec.UnknownDictionary:
+            await self.load_dictionaries()  # another process trained one since: load, convert again
+            return build_all(message_from_row, rows)
+
+    async def threads(self, session_id: str) -> list[str]:
+        """The subagent threads of a synced session (their files' subpaths), in the order they began."""
+        self._live()
+        check.ident(session_id, "session_id")
+        rows = await self._reads.fetch("SELECT thread, MIN(seq) FROM messages WHERE session_id = ? AND thread IS NOT "
+                                       "NULL GROUP BY thread ORDER BY 2", (session_id,))
+        return [r[0] for r in rows]
+
+    async def load_dictionaries(self) -> None:
+        """Load the archive's zstd dictionaries (raw transcript lines are compressed with them)."""
+        for dict_id, data in await self._reads.fetch("SELECT id, data FROM archive_dicts"):
+            codec.register(dict_id, data)
 
     async def count_sessions(self) -> int:
         """How many sessions the database holds."""
