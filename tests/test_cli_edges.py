@@ -90,11 +90,11 @@ def test_an_import_longer_than_the_window_keeps_every_line(tmp_path: Path, db_pa
     (project / f"{sid}.jsonl").write_text("\n".join(lines) + "\n")
     result = cli(db_path, "import", "claude", str(tmp_path / "projects"))
     assert result.exit_code == 0, result.output
-    assert "10500 new messages" in result.output
-    assert rows(db_path, "SELECT COUNT(*), MIN(content) FROM messages WHERE content = 'line 0'") == [(1, "line 0")]
+    assert "10,500 new messages" in result.output
+    assert rows(db_path, "SELECT COUNT(*), MIN(line), MAX(line) FROM transcript_lines") == [(10_500, 1, 10_500)]
     assert rows(db_path, "SELECT COUNT(*) FROM messages") == [(10_500,)]
     again = cli(db_path, "import", "claude", str(tmp_path / "projects"))
-    assert "0 new messages" in again.output and rows(db_path, "SELECT COUNT(*) FROM messages") == [(10_500,)]
+    assert " 0 new messages" in again.output and rows(db_path, "SELECT COUNT(*) FROM messages") == [(10_500,)]
 
 
 def test_commands_refuse_a_file_that_is_not_a_database_and_leave_it_alone(tmp_path: Path) -> None:
@@ -110,6 +110,16 @@ def test_commands_refuse_a_file_that_is_not_a_database_and_leave_it_alone(tmp_pa
 
 
 def test_check_reports_damage_and_changes_nothing_then_repair_repairs(imported: Path) -> None:
+    import asyncio
+
+    import yurudb
+
+    async def app_messages() -> None:  # pages of messages to smash
+        async with yurudb.open(imported, daily_backup=False) as store:
+            s = await store.create_session("long one")
+            await store.append_messages(s.id, [{"type": "user", "content": "x" * 400} for _ in range(300)])
+
+    asyncio.run(app_messages())
     folder = imported.parent
     count = rows(imported, "SELECT COUNT(*) FROM messages")[0][0]
     pages = sorted(leaves(imported, "messages"))

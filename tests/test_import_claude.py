@@ -1,4 +1,4 @@
-"""Importing Claude Code transcripts: ours (written for the tests) and the real ones in ../shared."""
+"""Syncing Claude Code transcripts into the archive: ours (written for the tests) and the real ones in ../shared."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 import yurudb
+from yurudb.claude import transcript_files
 from yurudb.importers.claude import import_transcripts
 
 from helpers import dump
@@ -45,7 +46,7 @@ async def stored_counts(store) -> tuple[dict[str, Counter], dict[str, dict[str, 
     counts, tokens = {}, {}
     by_session = {r["session"]: r for r in await store.usage_summary(by="session")}
     for s in await store.list_sessions():
-        messages = await store.get_messages(s.id, limit=None)
+        messages = await store.get_messages(s.id, limit=None, thread=...)  # every thread
         counts[s.claude_session_id] = Counter(m.type for m in messages)
         row = by_session.get(s.id, {})
         tokens[s.claude_session_id] = {"input": row.get("tokens_input", 0), "output": row.get("tokens_output", 0),
@@ -58,8 +59,12 @@ async def test_every_shared_transcript_imports_with_exact_counts_and_tokens(shar
     expected_counts, expected_tokens = independent_counts(shared_transcripts)
     async with yurudb.open(db_path, daily_backup=False) as store:
         report = await import_transcripts(store, shared_transcripts)
-        assert report.skipped == 0 and report.problems == []
+        assert report.not_json == report.oversized == 0 and report.problems == []
         counts, tokens = await stored_counts(store)
+        # and every file comes back byte for byte
+        for session in await store.list_sessions():
+            for rel, data in (await transcript_files(store, session.id)).items():
+                assert data == (shared_transcripts / rel).read_bytes(), rel
     assert counts == expected_counts
     assert tokens == expected_tokens
 
@@ -87,8 +92,12 @@ async def test_our_transcripts_import_with_subagents_names_and_final_usage(tmp_p
         second = await store.get_session(b)
         assert second.name == "the /todos endpoint returns 500 when the list is empty"
         assert second.claude_title is None
-        # the subagent's lines belong to its parent's session
-        assert len(await store.get_messages(a, limit=None)) == 14 + 5
+        # the subagent's lines belong to its parent's session, in a thread of their own
+        main = await store.get_messages(a, limit=None)
+        assert len(main) == 14 and all(m.thread is None for m in main)
+        [thread] = await store.threads(a)
+        assert thread.startswith(f"{a}/subagents/") and len(await store.get_messages(a, thread=thread)) == 5
+        assert [m.seq for m in main] == sorted(m.seq for m in main)
         by_session = {r["session"]: r for r in await store.usage_summary(by="session")}
         # streamed responses count once with their final output: 48 + 171 + 35, and 30 + 14 for the subagent
         assert by_session[a]["tokens_output"] == 254 + 44 and by_session[a]["records"] == 5
@@ -98,42 +107,44 @@ async def test_our_transcripts_import_with_subagents_names_and_final_usage(tmp_p
         opus = (3 * 5 + 48 * 25 + 1000 * 6.25 + 20000 * 0.5) / 1e6 + (3 * 5 + 171 * 25 + 1000 * 6.25 + 20000 * 0.5) / 1e6
         assert by_session[b]["cost_usd"] == pytest.approx(opus + 0.0123)  # costUSD wins where present
         assert by_session[b]["tokens_cache_write"] == 3 * 1000 and by_session[b]["tokens_cache_read"] == 3 * 20000
-        [message] = [m for m in await store.get_messages(b) if m.type == "summary"] or [None]
-        assert message is None
+        # the summary line is kept like any other line (it titles session a)
+        assert [m.type for m in await store.get_messages(a) if m.type == "summary"] == ["summary"]
 
 
-async def test_bad_lines_are_counted_and_the_rest_imported(tmp_path: Path, db_path: Path) -> None:
+async def test_every_line_is_kept_whatever_it_is(tmp_path: Path, db_path: Path) -> None:
     project = write_project(tmp_path / "projects")
     a = project["sessions"][0]
     path = project["project"] / f"{a}.jsonl"
-    with open(path, "a") as f:
-        f.write("this is not json\n")
-        f.write('{"no": "type"}\n')
-        f.write('{"type": "telepathy", "sessionId": "%s"}\n' % a)
-        f.write(json.dumps({"type": "user", "sessionId": a, "uuid": "big", "message": {"content": "x" * 5000}}) + "\n")
+    odd = [b"this is not json", b'{"no": "type"}', b'{"type": "telepathy", "sessionId": "%s"}' % a.encode(),
+           b"\xff\xfe not utf-8 \x80", b"   "]
+    with open(path, "ab") as f:
+        f.write(b"\n".join(odd) + b"\n")
     async with yurudb.open(db_path, daily_backup=False) as store:
-        report = await import_transcripts(store, tmp_path / "projects", max_line_bytes=4096)
-        assert report.malformed == 2 and report.unknown_types == {"telepathy": 1} and report.oversized == 1
-        assert report.skipped == 4
-        assert len(await store.get_messages(a, limit=None)) == 14 + 5
+        report = await import_transcripts(store, tmp_path / "projects")
+        assert report.not_json == 4 and report.problems == []
+        # the unknown type is a message with its type as written; the rest are kept as bytes
+        assert [m.type for m in await store.get_messages(a)][-1] == "telepathy"
+        [data] = [d for rel, d in (await transcript_files(store, a)).items() if rel.endswith(f"{a}.jsonl")]
+    assert data == path.read_bytes()
 
 
-async def test_a_message_id_owned_by_another_session_is_a_reported_conflict(tmp_path: Path, db_path: Path) -> None:
+async def test_a_uuid_another_session_holds_is_archived_under_an_id_of_its_own(tmp_path: Path, db_path: Path) -> None:
     project = write_project(tmp_path / "projects")
     a = project["sessions"][0]
     uuid_in_a = json.loads((project["project"] / f"{a}.jsonl").read_text().splitlines()[2])["uuid"]
     async with yurudb.open(db_path, daily_backup=False) as store:
         other = await store.create_session("app session")
         await store.append_message(other.id, id=uuid_in_a, type="user", content="mine")
-        report = await import_transcripts(store, tmp_path / "projects")
-        assert report.conflicts == 1
+        await import_transcripts(store, tmp_path / "projects")
         assert [m.content for m in await store.get_messages(other.id)] == ["mine"]
+        [copy] = [m for m in await store.get_messages(a) if m.payload.get("uuid") == uuid_in_a]
+        assert copy.id != uuid_in_a and copy.id.startswith(uuid_in_a)
 
 
 async def test_the_bundled_example_imports(db_path: Path) -> None:
     from importlib import resources
 
-    example = Path(str(resources.files("yurudb.examples") / "example-transcript.jsonl"))
+    example = Path(str(resources.files("yurudb.examples") / "projects"))
     async with yurudb.open(db_path, daily_backup=False) as store:
         report = await import_transcripts(store, example)
         assert report.sessions_created == 1 and report.messages_new == report.lines == 14

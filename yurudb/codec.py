@@ -42,7 +42,7 @@ def known(dict_id: int) -> bool:
 
 def train(samples: Sequence[bytes]) -> tuple[int, bytes] | None:
     """A dictionary trained on sample lines: (its id, its bytes), or None when the samples will not do."""
-    chosen: list[bytes] = []
+    chosen: list[bytes | bytearray | memoryview] = []
     total = 0
     for s in samples:
         if total >= TRAIN_MAX_BYTES:

@@ -7,7 +7,7 @@ import json
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
-from . import codec
+from . import codec, transcript
 from .models import Message, Session, Usage
 from .times import from_column as _when
 
@@ -73,18 +73,25 @@ def session_from_row(r: Sequence[Any]) -> Session:
 
 
 def message_from_row(r: Sequence[Any]) -> Message:
-    """A Message from a MESSAGE_COLUMNS row."""
+    """A Message from a MESSAGE_COLUMNS row (or a MESSAGE_READ row: a synced line's raw bytes at the end)."""
+    if r[9] is None and len(r) > 13 and r[13] is not None:
+        return _synced(r)
     return trusted(Message, {
         "id": r[0], "session_id": r[1], "seq": r[2], "type": r[3], "role": r[4], "content": r[5],
-        "tool_uses": _json(r[6]), "usage": _json(r[7]), "timestamp": _when(r[8]),
-        "payload": _json(r[9]) if r[9] is not None or len(r) < 14 or r[13] is None else _from_raw(r[13]),
+        "tool_uses": _json(r[6]), "usage": _json(r[7]), "timestamp": _when(r[8]), "payload": _json(r[9]),
         "thread": r[10], "file_id": r[11], "line": r[12],
     })
 
 
-def _from_raw(frame: bytes) -> Any:
-    """A synced line's payload: its exact bytes, decompressed and parsed (UnknownDictionary: load, retry)."""
-    return json.loads(codec.decode(frame))
+def _synced(r: Sequence[Any]) -> Message:
+    """A synced transcript line: payload, content, tool uses and usage all come from its exact bytes."""
+    payload = json.loads(codec.decode(r[13]))  # UnknownDictionary: the caller loads dictionaries, retries
+    cols = transcript.project(payload)
+    return trusted(Message, {
+        "id": r[0], "session_id": r[1], "seq": r[2], "type": r[3], "role": r[4], "content": cols["content"],
+        "tool_uses": cols["tool_uses"], "usage": cols["usage"], "timestamp": _when(r[8]), "payload": payload,
+        "thread": r[10], "file_id": r[11], "line": r[12],
+    })
 
 
 def usage_from_row(r: Sequence[Any]) -> Usage:

@@ -13,6 +13,7 @@ from .batch import BatchEffects, apply_batch
 from .dbthread import ThreadConnection
 from .errors import (
     CorruptDatabaseError, DatabaseError, LockedError, MigrationError, ReadOnlyError, StoreClosedError,
+    UnavailableError,
 )
 from .events import WriteFailed
 from .fallback import Fallback
@@ -277,6 +278,24 @@ class Writer:
             for w in writes:
                 w.fail(exc)
             self.fallback.emit(WriteFailed(error=repr(exc), writes=len(writes)))
+
+    async def run_exclusive(self, fn: Callable[..., tuple[BatchEffects, Any]], *args: Any) -> Any:
+        """Run fn(Tx, *args) as one transaction on the writer's connection, between batches (a bulk write:
+        the archive's sync). fn returns (effects, result); listeners hear the effects after the commit."""
+        self._accepting()
+        if self.degraded:
+            raise UnavailableError("the database is unavailable (the store is degraded); try again later")
+        with errors.translated():
+            try:
+                async with UnitOfWork(self.connection) as uow:
+                    effects, result = await uow.run(fn, *args, commit=True)
+            except BaseException:
+                await self.connection.reset()  # as after a failed batch: reconnect next time
+                raise
+        self.commits += 1
+        self.last_commit = asyncio.get_running_loop().time()
+        self._notify(effects)
+        return result
 
     async def _handle_failure(self, writes: list[Write], exc: DatabaseError) -> None:
         reason = str(exc)

@@ -31,9 +31,10 @@ def _root(
     ctx.obj = _edge.Options(db=db)
 
 
-from . import data, maintenance  # noqa: E402
+from . import archive, data, maintenance  # noqa: E402
 
 data.register(app)
+archive.register(app, data.import_app)
 maintenance.register(app)
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Optional
 
@@ -15,12 +14,11 @@ from ._edge import (
 )
 
 if TYPE_CHECKING:  # the library loads when a command runs, not for --help
-    from ..importers import claude, snapshot
+    from ..importers import snapshot
     from ..store import Store
 
 import_app = typer.Typer(help="Import Claude Code transcripts or an app snapshot.", no_args_is_help=True)
 
-EXAMPLE = "example-transcript.jsonl"
 
 
 async def resolve_session(store: Store, ref: str) -> Any:
@@ -92,46 +90,6 @@ def show(
         console.print(f"[dim]older messages: yurudb show {s.id} --before {messages[0].seq}[/]")
 
 
-@import_app.command("claude")
-def import_claude(
-    ctx: typer.Context,
-    directory: Annotated[Optional[Path], typer.Argument(help="Default: ~/.claude/projects.")] = None,
-) -> None:
-    """Import every Claude Code transcript under DIRECTORY (subagent files included)."""
-    from ..importers import claude
-
-    root = directory
-    if root is None:
-        root = claude.DEFAULT_DIR
-        if not root.is_dir() or not claude.transcript_files(root):
-            root = Path(str(resources.files("yurudb.examples") / EXAMPLE))
-            console.print(f"[dim]no Claude Code history in {claude.DEFAULT_DIR}; importing the bundled example[/]")
-    elif not root.exists():
-        fail(f"no such directory: {root}", 2)
-
-    async def go() -> claude.ImportReport:
-        async with opened(options(ctx).path) as store:
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-            with Progress(TextColumn("importing"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                          console=console.real(), transient=True) as bar:
-                task = bar.add_task("lines", total=None)
-                return await claude.import_transcripts(
-                    store, root, progress=lambda done, total: bar.update(task, completed=done, total=total))
-
-    r = run(go())
-    console.print(
-        f"imported {r.files} files, {r.lines} lines: {r.sessions_created} sessions created, "
-        f"{r.sessions_updated} updated, {r.messages_new} new messages, {r.usage_records} responses counted",
-        highlight=False)
-    if r.skipped:
-        unknown = ", ".join(f"{k} x{v}" for k, v in r.unknown_types.items()) or "none"
-        console.print(f"[yellow]skipped {r.skipped} lines[/]: {r.malformed} malformed, {r.oversized} oversized, "
-                      f"{r.conflicts} id conflicts, unknown types: {unknown}", highlight=False)
-    if r.unpriced_models:
-        console.print(f"[yellow]no price for[/] {', '.join(sorted(r.unpriced_models))}: cost counted as 0")
-
-
 @import_app.command("snapshot")
 def import_snapshot(ctx: typer.Context, file: Annotated[Path, typer.Argument(help="The app's sessions as JSON.")]) -> None:
     """Import the app's in-memory sessions (a JSON array of session objects)."""
@@ -158,16 +116,20 @@ def import_snapshot(ctx: typer.Context, file: Annotated[Path, typer.Argument(hel
 def export(
     ctx: typer.Context,
     session: Annotated[Optional[str], typer.Argument(help="Session id (or a unique prefix).")] = None,
-    fmt: Annotated[str, typer.Option("--format", help="json or markdown.")] = "json",
+    fmt: Annotated[str, typer.Option("--format", help="json, markdown, or jsonl (the transcript files, -o DIR).")] = "json",
     all_sessions: Annotated[bool, typer.Option("--all", help="Every session (JSON: a snapshot array).")] = False,
     output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write here instead of stdout.")] = None,
 ) -> None:
-    """Export a session (or --all) as JSON (re-importable snapshot) or Markdown."""
+    """Export a session (or --all) as JSON (re-importable snapshot) or Markdown, or a synced session's
+    transcript files as Claude Code wrote them (--format jsonl -o DIR)."""
     from .. import export as exporting
     from ..importers import snapshot
 
-    if fmt not in ("json", "markdown"):
-        fail(f"--format must be json or markdown, not {fmt!r}", 2)
+    if fmt not in ("json", "markdown", "jsonl"):
+        fail(f"--format must be json, markdown or jsonl, not {fmt!r}", 2)
+    if fmt == "jsonl":
+        export_transcripts(ctx, session, all_sessions, output)
+        return
     if (session is None) == (not all_sessions):
         fail("give a SESSION or --all (not both)", 2)
 
@@ -189,6 +151,36 @@ def export(
     else:
         write_output(output, text + "\n")
         console.print(f"wrote {output}", highlight=False)
+
+
+def export_transcripts(ctx: typer.Context, session: str | None, all_sessions: bool, output: Path | None) -> None:
+    """Write synced sessions' transcript files under DIR in Claude Code's layout, byte for byte."""
+    from ..claude import restore_files, transcript_files
+
+    if output is None or (output.exists() and not output.is_dir()):
+        fail("--format jsonl writes a folder of transcript files: give -o DIR", 2)
+    if (session is None) == (not all_sessions):
+        fail("give a SESSION or --all (not both)", 2)
+
+    async def go() -> dict[str, bytes]:
+        async with opened(options(ctx).path, read_only=True) as store:
+            if all_sessions:
+                chosen = [s for s in await store.list_sessions() if s.claude_session_id]
+            else:
+                chosen = [await resolve_session(store, session or "")]
+            files: dict[str, bytes] = {}
+            for s in chosen:
+                files.update(await transcript_files(store, s.id))
+            return files
+
+    files = run(go())
+    report = restore_files(files, output)
+    for rel in report.written:
+        console.print(f"wrote {output / rel}", highlight=False)
+    for rel in report.differing:
+        err_console.print(f"[yellow]left alone (it differs):[/] {output / rel}", highlight=False)
+    if report.differing:
+        raise typer.Exit(1)
 
 
 def usage(

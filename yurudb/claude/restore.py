@@ -1,0 +1,67 @@
+"""Rebuilding Claude Code's transcript files from the archive, byte for byte, and putting them back."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .. import codec
+from ..errors import NotFoundError
+from ..store import Store
+
+
+@dataclass
+class RestoreReport:
+    """What putting files back did: written, already there identical, and refused (a differing file)."""
+
+    written: list[str] = field(default_factory=list)
+    identical: list[str] = field(default_factory=list)
+    differing: list[str] = field(default_factory=list)
+
+
+async def transcript_files(store: Store, session_id: str) -> dict[str, bytes]:
+    """A session's transcript files as Claude Code wrote them: {path under the projects folder: bytes}.
+
+    Each file is its archived lines 1..n in order, each with its newline: exactly the bytes the
+    sync consumed. A line missing from the archive (lost to a damaged page) is an error, not a gap.
+    """
+    await store.get_session(session_id)  # NotFoundError for an unknown session
+    files = await store._reads.fetch(
+        "SELECT id, path, lines FROM transcript_files WHERE session_id = ? ORDER BY thread IS NOT NULL, path",
+        (session_id,))
+    if not files:
+        raise NotFoundError(f"session {session_id} has no archived transcript (it was not synced from Claude Code)")
+    await store.load_dictionaries()
+    out: dict[str, bytes] = {}
+    for file_id, path, count in files:
+        rows = await store._reads.fetch(
+            "SELECT line, raw FROM transcript_lines WHERE file_id = ? AND line <= ? ORDER BY line", (file_id, count))
+        if [r[0] for r in rows] != list(range(1, count + 1)):
+            missing = sorted(set(range(1, count + 1)) - {r[0] for r in rows})
+            raise NotFoundError(f"{path}: {len(missing)} archived lines are missing (first: line {missing[0]})")
+        out[path] = b"".join(codec.decode(raw) + b"\n" for _, raw in rows)
+    return out
+
+
+def restore_files(files: dict[str, bytes], dest: Path, *, overwrite: bool = False) -> RestoreReport:
+    """Write files under dest; a file already there with other bytes is never overwritten (reported)."""
+    report = RestoreReport()
+    for rel, data in files.items():
+        target = dest / rel
+        if target.exists():
+            if target.read_bytes() == data:
+                report.identical.append(rel)
+                continue
+            if not overwrite:
+                report.differing.append(rel)
+                continue
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(f".{target.name}.yurudb-restore")
+        with open(tmp, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, target)
+        report.written.append(rel)
+    return report

@@ -1,0 +1,101 @@
+"""`yurudb sync | import claude | restore-claude`: the archive of Claude Code's transcripts."""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, Optional
+
+import typer
+
+from ._edge import console, err_console, fail, opened, options, run
+
+if TYPE_CHECKING:
+    from ..claude import SyncReport
+
+
+def _root(directory: Path | None) -> Path:
+    """DIR, else ~/.claude/projects, else (a fresh machine) the bundled example history."""
+    from ..claude import DEFAULT_ROOT
+
+    if directory is not None:
+        if not directory.is_dir():
+            fail(f"no such directory: {directory}", 2)
+        return directory
+    if DEFAULT_ROOT.is_dir() and any(DEFAULT_ROOT.rglob("*.jsonl")):
+        return DEFAULT_ROOT
+    console.print(f"[dim]no Claude Code history in {DEFAULT_ROOT}; syncing the bundled example[/]")
+    return Path(str(resources.files("yurudb.examples") / "projects"))
+
+
+def sync(
+    ctx: typer.Context,
+    directory: Annotated[Optional[Path], typer.Argument(help="Default: ~/.claude/projects.")] = None,
+) -> None:
+    """Archive Claude Code's transcripts: every line byte-exact, only what is new since the last sync."""
+    root = _root(directory)
+
+    async def go() -> SyncReport:
+        from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn
+
+        from ..claude import sync as syncing
+
+        async with opened(options(ctx).path) as store:
+            with Progress(TextColumn("syncing"), BarColumn(), DownloadColumn(), TimeElapsedColumn(),
+                          console=console.real(), transient=True) as bar:
+                task = bar.add_task("bytes", total=None)
+                return await syncing(store, root,
+                                     progress=lambda done, total: bar.update(task, completed=done, total=total))
+
+    report = run(go())
+    console.print(report.summary(), highlight=False)
+    kept = [f"{n} {what}" for n, what in ((report.not_json, "lines that are not JSON"),
+                                           (report.oversized, "oversized lines")) if n]
+    if kept:
+        console.print(f"[yellow]kept byte-exact without a message:[/] {', '.join(kept)}", highlight=False)
+    if report.waiting:
+        console.print(f"[dim]{report.waiting} files end in a line still being written: the next sync takes it[/]")
+    if report.unpriced_models:
+        console.print(f"[yellow]no price for[/] {', '.join(sorted(report.unpriced_models))} "
+                      "(and no figure from Claude Code): their cost counts as $0", highlight=False)
+    for problem in report.problems:
+        err_console.print(f"[yellow]not archived:[/] {problem}", highlight=False, soft_wrap=True)
+    if report.problems:
+        raise typer.Exit(1)
+
+
+def restore_claude(
+    ctx: typer.Context,
+    session: Annotated[str, typer.Argument(help="Session id (or a unique prefix).")],
+    into: Annotated[Optional[Path], typer.Option(help="Default: ~/.claude/projects.")] = None,
+) -> None:
+    """Put a session's transcript files back where Claude Code looks for them (never overwriting a differing file)."""
+    from ..claude import DEFAULT_ROOT, restore_files, transcript_files
+    from .data import resolve_session
+
+    dest = into or DEFAULT_ROOT
+
+    async def go() -> Any:
+        async with opened(options(ctx).path, read_only=True) as store:
+            s = await resolve_session(store, session)
+            return s, await transcript_files(store, s.id)
+
+    s, files = run(go())
+    report = restore_files(files, dest)
+    for rel in report.written:
+        console.print(f"restored {dest / rel}", highlight=False)
+    for rel in report.identical:
+        console.print(f"[dim]already there, identical: {dest / rel}[/]", highlight=False)
+    for rel in report.differing:
+        err_console.print(f"[yellow]left alone (it differs from the archive):[/] {dest / rel}", highlight=False)
+    if report.differing:
+        fail(f"{len(report.differing)} files differ from the archive and were not overwritten; "
+             f"`yurudb export {s.id} --format jsonl -o DIR` writes the archived ones elsewhere")
+    console.print(f"`claude --resume {s.claude_session_id or s.id}` continues it", highlight=False)
+
+
+def register(app: typer.Typer, import_app: typer.Typer) -> None:
+    """Attach these commands to the root app (and `import claude`, sync's old name)."""
+    app.command()(sync)
+    import_app.command("claude", help="The same as `yurudb sync` (its older name).")(sync)
+    app.command("restore-claude")(restore_claude)
