@@ -1,0 +1,179 @@
+"""`sync`: incremental by cursor, complete lines only, rewrites and gone files, bad input, crashes."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+import yurudb
+from yurudb.claude import restore_files, sync, transcript_files
+
+from helpers import rows
+
+SID = "5e550000-0000-4000-8000-0000000000a1"
+
+
+def line(n: int, sid: str = SID, **extra: object) -> bytes:
+    return json.dumps({"type": "user", "sessionId": sid, "uuid": f"{sid}-u{n}", "cwd": "/repo",
+                       "timestamp": f"2026-03-01T10:00:{n % 60:02d}.000Z",
+                       "message": {"role": "user", "content": f"line {n}"}, **extra}).encode()
+
+
+def project(tmp_path: Path) -> tuple[Path, Path]:
+    root = tmp_path / "projects"
+    (root / "-repo").mkdir(parents=True)
+    return root, root / "-repo" / f"{SID}.jsonl"
+
+
+async def archived(store: yurudb.Store) -> dict[str, bytes]:
+    files: dict[str, bytes] = {}
+    for s in await store.list_sessions():
+        files.update(await transcript_files(store, s.id))
+    return files
+
+
+async def test_only_new_complete_lines_are_read_and_a_line_being_written_waits(tmp_path: Path, db_path: Path) -> None:
+    root, path = project(tmp_path)
+    path.write_bytes(b"\n".join(line(i) for i in range(3)) + b"\n" + line(3)[:20])  # the last is half written
+    async with yurudb.open(db_path, daily_backup=False) as store:
+        first = await sync(store, root)
+        assert (first.lines, first.waiting) == (3, 1)
+        with open(path, "ab") as f:
+            f.write(line(3)[20:] + b"\n" + line(4) + b"\n")
+        second = await sync(store, root)
+        assert second.lines == 2 and second.bytes == len(line(3)) + len(line(4)) + 2  # read from the cursor
+        again = await sync(store, root)
+        assert (again.files_unchanged, again.lines) == (1, 0)  # a stat, nothing read
+        assert await archived(store) == {f"-repo/{SID}.jsonl": path.read_bytes()}
+        assert [m.content for m in await store.get_messages(SID)] == [f"line {i}" for i in range(5)]
+
+
+async def test_a_rewritten_or_shrunk_file_is_read_again_and_nothing_is_lost(tmp_path: Path, db_path: Path) -> None:
+    root, path = project(tmp_path)
+    path.write_bytes(b"".join(line(i) + b"\n" for i in range(6)))
+    async with yurudb.open(db_path, daily_backup=False) as store:
+        await sync(store, root)
+        # Replaced by a different file (a new inode), then shrunk in place: both read from the start.
+        tmp = path.with_suffix(".tmp")
+        tmp.write_bytes(b"".join(line(i, extra="rewritten") + b"\n" for i in range(6)))
+        os.replace(tmp, path)
+        report = await sync(store, root)
+        assert report.files_rewritten == 1
+        assert await archived(store) == {f"-repo/{SID}.jsonl": path.read_bytes()}
+        path.write_bytes(b"".join(line(i) + b"\n" for i in range(2)))
+        report = await sync(store, root)
+        assert report.files_rewritten == 1
+        assert await archived(store) == {f"-repo/{SID}.jsonl": path.read_bytes()}
+        # every message ever archived is still there
+        assert len(await store.get_messages(SID, limit=None)) == 6
+
+
+async def test_a_file_claude_code_deleted_keeps_its_session_and_can_be_restored(tmp_path: Path, db_path: Path) -> None:
+    root, path = project(tmp_path)
+    original = b"".join(line(i) + b"\n" for i in range(4))
+    path.write_bytes(original)
+    async with yurudb.open(db_path, daily_backup=False) as store:
+        await sync(store, root)
+        path.unlink()
+        report = await sync(store, root)
+        assert report.files_gone == 1
+        session = await store.get_session(SID)
+        assert session.meta and "source_gone" in session.meta
+        assert len(await store.get_messages(SID)) == 4
+        files = await transcript_files(store, SID)
+    restored = restore_files(files, root)
+    assert restored.written == [f"-repo/{SID}.jsonl"] and path.read_bytes() == original
+    # never over a differing file
+    path.write_bytes(b"changed by someone\n")
+    again = restore_files(files, root)
+    assert again.differing == [f"-repo/{SID}.jsonl"] and path.read_bytes() == b"changed by someone\n"
+
+
+async def test_bad_input_is_reported_and_everything_else_archived(tmp_path: Path, db_path: Path) -> None:
+    root, path = project(tmp_path)
+    path.write_bytes(b"".join(line(i) + b"\n" for i in range(3)))
+    (root / "-repo" / "folder.jsonl").mkdir()  # a directory with a transcript's name
+    loop = root / "-repo" / "loop.jsonl"
+    loop.symlink_to(loop)  # a symlink loop
+    (root / "-repo" / "dangling.jsonl").symlink_to(root / "nowhere.jsonl")
+    big_sid = "5e550000-0000-4000-8000-0000000000b2"
+    big = root / "-repo" / f"{big_sid}.jsonl"
+    huge = json.dumps({"type": "user", "sessionId": big_sid, "uuid": "huge",
+                       "message": {"role": "user", "content": "x" * (50 * 1024 * 1024)}}).encode()
+    big.write_bytes(line(0, big_sid) + b"\n" + huge + b"\n" + line(2, big_sid) + b"\n")
+    async with yurudb.open(db_path, daily_backup=False) as store:
+        report = await sync(store, root)
+        problems = "\n".join(report.problems)
+        assert "folder.jsonl: not a file" in problems and "loop.jsonl" in problems and "dangling.jsonl" in problems
+        assert report.oversized == 1  # kept byte-exact, without a message
+        assert len(await store.get_messages(SID)) == 3
+        assert [m.payload["uuid"] for m in await store.get_messages(big_sid)] == [f"{big_sid}-u0", f"{big_sid}-u2"]
+        files = await archived(store)
+    assert files[f"-repo/{big_sid}.jsonl"] == big.read_bytes()
+
+
+def test_an_unreadable_file_is_reported_and_the_rest_archived(tmp_path: Path, db_path: Path) -> None:
+    from test_fallback import unprivileged
+
+    root, path = project(tmp_path)
+    path.write_bytes(b"".join(line(i) + b"\n" for i in range(3)))
+    secret = root / "-repo" / "5e550000-0000-4000-8000-0000000000c3.jsonl"
+    secret.write_bytes(line(0, "5e550000-0000-4000-8000-0000000000c3") + b"\n")
+    secret.chmod(0o000)
+    try:
+        done = subprocess.run([*unprivileged(), sys.executable, "-m", "yurudb", "--db", str(db_path), "sync",
+                               str(root)], capture_output=True, text=True, timeout=120)
+    finally:
+        secret.chmod(0o600)
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert "Permission denied" in done.stderr and secret.name in done.stderr
+    assert rows(db_path, "SELECT COUNT(*) FROM transcript_lines") == [(3,)]
+
+
+SYNC_CHILD = """
+import asyncio, sys
+import yurudb
+from yurudb.claude import sync
+async def main():
+    async with yurudb.open(sys.argv[1], daily_backup=False) as store:
+        print("syncing", flush=True)
+        await sync(store, sys.argv[2])
+asyncio.run(main())
+"""
+
+
+def test_a_sync_killed_midway_finishes_at_the_next_one_with_every_line_once(tmp_path: Path, db_path: Path) -> None:
+    root = tmp_path / "projects"
+    files = {}
+    for s in range(8):
+        sid = f"5e550000-0000-4000-8000-00000000{s:04d}"
+        (root / f"-p{s}").mkdir(parents=True)
+        data = b"".join(line(i, sid, pad="p" * 2000) + b"\n" for i in range(3000))
+        (root / f"-p{s}" / f"{sid}.jsonl").write_bytes(data)
+        files[f"-p{s}/{sid}.jsonl"] = data
+    rounds = int(os.environ.get("YURUDB_SYNC_KILL_ROUNDS", "3"))
+    for k in range(rounds):
+        child = subprocess.Popen([sys.executable, "-c", SYNC_CHILD, str(db_path), str(root)],
+                                 stdout=subprocess.PIPE, text=True, cwd=Path(__file__).parents[1])
+        assert child.stdout is not None and child.stdout.readline().strip() == "syncing"
+        time.sleep(0.2 + 0.3 * k)
+        child.send_signal(signal.SIGKILL)
+        child.wait()
+
+    async def finish() -> dict[str, bytes]:
+        async with yurudb.open(db_path, daily_backup=False) as store:
+            await sync(store, root)
+            return await archived(store)
+
+    assert asyncio.run(finish()) == files
+    assert rows(db_path, "SELECT COUNT(*), COUNT(DISTINCT file_id || ':' || line) FROM transcript_lines") == [
+        (8 * 3000, 8 * 3000)]
+    assert rows(db_path, "SELECT COUNT(*) FROM messages") == [(8 * 3000,)]
