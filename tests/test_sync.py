@@ -159,7 +159,7 @@ def test_a_sync_killed_midway_finishes_at_the_next_one_with_every_line_once(tmp_
         data = b"".join(line(i, sid, pad="p" * 2000) + b"\n" for i in range(3000))
         (root / f"-p{s}" / f"{sid}.jsonl").write_bytes(data)
         files[f"-p{s}/{sid}.jsonl"] = data
-    rounds = int(os.environ.get("YURUDB_SYNC_KILL_ROUNDS", "3"))
+    rounds = int(os.environ.get("YURUDB_SYNC_KILL_ROUNDS", "4"))
     for k in range(rounds):
         child = subprocess.Popen([sys.executable, "-c", SYNC_CHILD, str(db_path), str(root)],
                                  stdout=subprocess.PIPE, text=True, cwd=Path(__file__).parents[1])
@@ -177,3 +177,20 @@ def test_a_sync_killed_midway_finishes_at_the_next_one_with_every_line_once(tmp_
     assert rows(db_path, "SELECT COUNT(*), COUNT(DISTINCT file_id || ':' || line) FROM transcript_lines") == [
         (8 * 3000, 8 * 3000)]
     assert rows(db_path, "SELECT COUNT(*) FROM messages") == [(8 * 3000,)]
+
+
+async def test_a_repair_salvages_the_archive_too(tmp_path: Path, db_path: Path) -> None:
+    from test_salvage import leaves, smash
+
+    root, path = project(tmp_path)
+    path.write_bytes(b"".join(line(i, pad="q" * 300) + b"\n" for i in range(400)))
+    async with yurudb.open(db_path, daily_backup=False) as store:
+        await sync(store, root)
+    smash(db_path, sorted(leaves(db_path, "messages"))[1])  # no backup: salvage is all there is
+    async with yurudb.open(db_path, daily_backup=False) as store:
+        report = store.recovery
+        assert report.quarantined and report.salvage is not None and report.salvage.archive_rows >= 400
+        # the raw lines came through whole: the transcript is rebuilt byte for byte
+        assert await archived(store) == {f"-repo/{SID}.jsonl": path.read_bytes()}
+        survivors = await store.get_messages(SID, limit=None)
+        assert 0 < len(survivors) < 400 and all(m.payload["uuid"].startswith(SID) for m in survivors)

@@ -23,16 +23,19 @@ from pathlib import Path
 from typing import Any
 
 from .engine import connect_sync
-from .models import MESSAGE_TYPES
 from .times import now_text, text_from_ms
 
 CHUNK = 500
 # Rowids are signed 64-bit integers.
 _FIRST_ROWID, _LAST_ROWID = -(2**63), 2**63 - 1
-_TABLES = ("sessions", "messages", "analytics")
+# Parents before children; the archive's raw lines too: a synced message's payload lives there.
+_TABLES = ("sessions", "transcript_files", "messages", "analytics", "archive_dicts", "transcript_lines")
+_COUNTED = ("sessions", "messages", "analytics")
 _TIMESTAMP_COLUMNS = frozenset({"created_at", "updated_at", "timestamp"})
-_JSON_COLUMNS = {"sessions": ("metadata",), "messages": ("tool_uses", "usage", "payload"), "analytics": ()}
-_COUNTER = {"sessions": "sessions", "messages": "messages", "analytics": "usage"}  # SalvageReport fields
+_JSON_COLUMNS = {"sessions": ("metadata",), "messages": ("tool_uses", "usage", "payload"), "analytics": (),
+                 "transcript_files": (), "archive_dicts": (), "transcript_lines": ()}
+_COUNTER = {"sessions": "sessions", "messages": "messages", "analytics": "usage",  # SalvageReport fields
+            "transcript_files": "archive_rows", "archive_dicts": "archive_rows", "transcript_lines": "archive_rows"}
 # Working copies of damaged files live beside the database; a killed salvage's are removed later.
 _COPY_PREFIX = ".yurudb-salvage-"
 STALE_COPY_SECONDS = 3600
@@ -46,6 +49,7 @@ class SalvageReport:
     sessions: int = 0  # rows read and merged (new, or refreshing an older copy)
     messages: int = 0
     usage: int = 0
+    archive_rows: int = 0  # transcript files, raw lines and dictionaries of the Claude Code archive
     new_sessions: int = 0  # rows the database did not have before (written after its backup)
     new_messages: int = 0
     new_usage: int = 0
@@ -176,6 +180,7 @@ def _merge(damaged: sqlite3.Connection, out: sqlite3.Connection, report: Salvage
     out.execute("BEGIN IMMEDIATE")
     try:
         known = {r[0] for r in out.execute("SELECT id FROM sessions")}
+        files = {r[0] for r in out.execute("SELECT id FROM transcript_files")}
         before = _counts(out)
         for table in _TABLES:
             columns = [c for c in _columns(out, table) if c in source_columns[table]]
@@ -186,6 +191,7 @@ def _merge(damaged: sqlite3.Connection, out: sqlite3.Connection, report: Salvage
             for rows in _scan(damaged, table, columns, regions):
                 usable = _timestamps_as_text(columns, [r for r in rows if _usable(table, columns, r)])
                 _adopt_orphans(table, columns, usable, known, out, report)
+                _adopt_orphan_lines(table, columns, usable, files, out)
                 merged = _upsert(out, table, columns, usable)
                 skipped += len(rows) - merged
                 setattr(report, _COUNTER[table], getattr(report, _COUNTER[table]) + merged)
@@ -238,8 +244,26 @@ def _timestamps_as_text(columns: list[str], rows: list[tuple[Any, ...]]) -> list
     return [tuple(text_from_ms(v) if i in at and type(v) is int else v for i, v in enumerate(r)) for r in rows]
 
 
+def _adopt_orphan_lines(
+    table: str, columns: list[str], rows: list[tuple[Any, ...]], files: set[int], out: sqlite3.Connection
+) -> None:
+    """Raw lines whose file row was lost get a rebuilt file row (the bytes are what matters)."""
+    if table == "transcript_files":
+        files.update(r[columns.index("id")] for r in rows)
+        return
+    if table != "transcript_lines":
+        return
+    at = columns.index("file_id")
+    for r in rows:
+        fid = r[at]
+        if isinstance(fid, int) and fid not in files:
+            out.execute("INSERT OR IGNORE INTO transcript_files (id, root, path) VALUES (?, '(salvaged)', ?)",
+                        (fid, f"salvaged-file-{fid}.jsonl"))
+            files.add(fid)
+
+
 def _counts(conn: sqlite3.Connection) -> dict[str, int]:
-    return {t: conn.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0] for t in _TABLES}
+    return {t: conn.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0] for t in _COUNTED}
 
 
 def _columns(conn: sqlite3.Connection, table: str) -> list[str]:
@@ -313,7 +337,13 @@ def _usable(table: str, columns: list[str], row: tuple[Any, ...]) -> bool:
     values = dict(zip(columns, row, strict=True))
     if table in ("sessions", "messages") and not isinstance(values.get("id"), str):
         return False
-    if table == "messages" and (not isinstance(values.get("seq"), int) or values.get("type") not in MESSAGE_TYPES):
+    # a synced transcript line's type is whatever Claude Code wrote: any non-empty text
+    if table == "messages" and (not isinstance(values.get("seq"), int) or not isinstance(values.get("type"), str)
+                                or not values["type"]):
+        return False
+    if table == "transcript_lines" and (not isinstance(values.get("raw"), bytes)
+                                        or not isinstance(values.get("file_id"), int)
+                                        or not isinstance(values.get("line"), int)):
         return False
     for column in _JSON_COLUMNS[table]:
         text = values.get(column)

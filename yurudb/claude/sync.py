@@ -98,6 +98,7 @@ class _Chunk:
     lines: list[bytes]
     end: int  # the byte offset after the last line
     prefix_sha256: str
+    final: bool = True  # the file's last chunk of this pass: its cursor may take the file's stat
 
 
 @dataclass
@@ -233,7 +234,7 @@ def _read(f: _File, cursor: dict[str, Any] | None, report: SyncReport) -> Iterat
                 size += len(raw) + 1
                 if len(batch) >= BATCH_LINES or size >= BATCH_BYTES:
                     offset += size
-                    yield _Chunk(f, file_id, first, batch, offset, _prefix_hash(handle, offset))
+                    yield _Chunk(f, file_id, first, batch, offset, _prefix_hash(handle, offset), final=False)
                     first += len(batch)
                     batch, size = [], 0
         if pending:
@@ -421,9 +422,12 @@ def _archive(tx: Tx, root: str, chunk: _Chunk, dict_id: int) -> tuple[BatchEffec
 def _move_cursor(tx: Tx, chunk: _Chunk, file_id: int) -> None:
     """The file's cursor past this chunk, in the chunk's transaction."""
     st = chunk.file.st
+    # Until the pass reaches the file's end, the cursor must not look like the whole file was seen:
+    # a sync stopped here (killed) would take the file for unchanged and never read the rest.
+    size, mtime = (st.st_size, st.st_mtime_ns) if chunk.final else (chunk.end, None)
     tx.execute("UPDATE transcript_files SET device = ?, inode = ?, size = ?, mtime_ns = ?, consumed = ?, lines = ?, "
                "prefix_sha256 = ?, synced_at = ?, gone_at = NULL WHERE id = ?",
-               (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, chunk.end, chunk.first + len(chunk.lines) - 1,
+               (st.st_dev, st.st_ino, size, mtime, chunk.end, chunk.first + len(chunk.lines) - 1,
                 chunk.prefix_sha256, now_text(), file_id))
 
 
