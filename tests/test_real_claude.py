@@ -77,3 +77,47 @@ async def test_a_real_tool_use_session_imports_with_its_messages_and_claude_code
     [row] = usage
     assert row["records"] == 2 and row["tokens_cache_write"] == 32_000 and row["tokens_cache_read"] == 36_000
     assert row["cost_usd"] == pytest.approx(claude_cost, rel=1e-6)
+
+
+async def test_sync_archives_real_sessions_byte_exact_and_resume_works_after_claude_code_deleted_them(
+    tmp_path: Path, db_path: Path
+) -> None:
+    from yurudb.claude import restore_files, sync, transcript_files
+
+    home = tmp_path / "home"
+    home.mkdir()
+    projects = home / ".claude" / "projects"
+    state = FakeAnthropic(replies=[
+        Reply(text="Checking.", tool="Bash", tool_input={"command": "echo first-turn", "description": "echo"}),
+        Reply(text="First turn done."),
+    ])
+    with serving(state) as fake:
+        first = run_claude(home, fake, "first task")  # a tool use
+        session_id = [e for e in first if e.get("type") == "result"][-1]["session_id"]
+        state.default = Reply(text="Second turn, plain.")
+        run_claude(home, fake, "second task", "--resume", session_id)  # several turns, --resume
+        async with yurudb.open(db_path, daily_backup=False) as store:
+            report = await sync(store, projects)
+            assert report.problems == [] and report.not_json == 0
+            archived: dict[str, bytes] = {}
+            for s in await store.list_sessions():
+                archived.update(await transcript_files(store, s.id))
+        on_disk = {p.relative_to(projects).as_posix(): p.read_bytes() for p in projects.rglob("*.jsonl")}
+        assert archived == on_disk  # every line of every file, byte for byte
+
+        # Claude Code deletes old transcripts (cleanupPeriodDays): all of them are gone...
+        for p in projects.rglob("*.jsonl"):
+            p.unlink()
+        async with yurudb.open(db_path, daily_backup=False) as store:
+            assert (await sync(store, projects)).files_gone == len(on_disk)
+            restored = {}
+            for s in await store.list_sessions():
+                restored.update(await transcript_files(store, s.id))
+        assert restore_files(restored, projects).written  # ...and come back from yurudb
+        state.default = Reply(text="Third turn, after the restore.")
+        state.requests.clear()
+        third = run_claude(home, fake, "what did we do?", "--resume", session_id)
+    assert [e for e in third if e.get("type") == "result"][-1]["subtype"] == "success"
+    # the CLI resumed the restored conversation: the earlier turns went back to the model
+    sent = json.dumps(state.requests[-1]["messages"])
+    assert "first task" in sent and "second task" in sent and "first-turn" in sent
