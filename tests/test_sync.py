@@ -194,3 +194,72 @@ async def test_a_repair_salvages_the_archive_too(tmp_path: Path, db_path: Path) 
         assert await archived(store) == {f"-repo/{SID}.jsonl": path.read_bytes()}
         survivors = await store.get_messages(SID, limit=None)
         assert 0 < len(survivors) < 400 and all(m.payload["uuid"].startswith(SID) for m in survivors)
+
+
+async def test_watch_archives_appended_lines_new_files_and_stops_with_everything_committed(
+    tmp_path: Path, db_path: Path
+) -> None:
+    from yurudb.claude import watch
+
+    root, path = project(tmp_path)
+    path.write_bytes(line(0) + b"\n")
+    stop = asyncio.Event()
+    async with yurudb.open(db_path, daily_backup=False) as store:
+        task = asyncio.get_running_loop().create_task(watch(store, root, stop=stop))
+
+        async def archived_lines() -> int:
+            return len(await store.get_messages(SID, limit=None, thread=...)) if await store.count_sessions() else 0
+
+        async def eventually(check, expected, seconds: float = 5.0):  # noqa: ANN001
+            deadline = asyncio.get_running_loop().time() + seconds
+            while (got := await check()) != expected and asyncio.get_running_loop().time() < deadline:
+                await asyncio.sleep(0.02)
+            return got
+
+        assert await eventually(archived_lines, 1) == 1  # the first full pass
+        with open(path, "ab") as f:  # Claude Code appending a response
+            f.write(line(1) + b"\n" + line(2) + b"\n")
+        assert await eventually(archived_lines, 3) == 3
+        other = "5e550000-0000-4000-8000-0000000000d4"
+        (root / "-repo" / f"{other}.jsonl").write_bytes(line(0, other) + b"\n")  # a new session
+        assert await eventually(store.count_sessions, 2) == 2
+        with open(path, "ab") as f:
+            f.write(line(3) + b"\n")
+        await asyncio.sleep(0.01)
+        stop.set()
+        status = await asyncio.wait_for(task, 10)
+        assert status.passes >= 3
+    async with yurudb.open(db_path, daily_backup=False) as store:
+        files = await archived(store)
+    assert files[f"-repo/{SID}.jsonl"] == path.read_bytes()
+
+
+def test_the_watch_command_stops_on_ctrl_c_with_everything_committed(tmp_path: Path, db_path: Path) -> None:
+    root, path = project(tmp_path)
+    path.write_bytes(line(0) + b"\n")
+    child = subprocess.Popen([sys.executable, "-m", "yurudb", "--db", str(db_path), "watch", str(root)],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and not (db_path.exists() and _lines(db_path) >= 1):
+            time.sleep(0.05)
+        with open(path, "ab") as f:
+            f.write(line(1) + b"\n" + line(2) + b"\n")
+        while time.monotonic() < deadline and _lines(db_path) < 3:
+            time.sleep(0.05)
+        with open(path, "ab") as f:
+            f.write(line(3) + b"\n")
+        child.send_signal(signal.SIGINT)  # Ctrl-C
+        out, err = child.communicate(timeout=30)
+    finally:
+        child.kill()
+    assert child.returncode == 0, err
+    assert "all committed" in out and "Traceback" not in err
+    assert _lines(db_path) == 4
+
+
+def _lines(db: Path) -> int:
+    try:
+        return rows(db, "SELECT COUNT(*) FROM transcript_lines")[0][0]
+    except Exception:  # the schema is not there yet
+        return 0

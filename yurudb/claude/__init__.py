@@ -2,5 +2,6 @@
 
 from .restore import restore_files, transcript_files
 from .sync import DEFAULT_ROOT, SyncReport, sync
+from .watch import WatchStatus, watch
 
-__all__ = ["DEFAULT_ROOT", "SyncReport", "restore_files", "sync", "transcript_files"]
+__all__ = ["DEFAULT_ROOT", "SyncReport", "WatchStatus", "restore_files", "sync", "transcript_files", "watch"]

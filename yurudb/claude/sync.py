@@ -22,7 +22,7 @@ import logging
 import os
 import stat
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -67,6 +67,7 @@ class SyncReport:
     oversized: int = 0  # kept byte-exact, without a message
     waiting: int = 0  # files whose last line has no newline yet: left for the next pass
     unpriced_models: set[str] = field(default_factory=set)
+    last_session: str | None = None  # the last session a new line went to
     problems: list[str] = field(default_factory=list)  # files that could not be read, and why
     seconds: float = 0.0
 
@@ -115,18 +116,30 @@ class _Done:
     sessions_updated: set[str] = field(default_factory=set)
     unpriced: set[str] = field(default_factory=set)
     claude_costs: dict[tuple[str, str], float] = field(default_factory=dict)  # (session, model) -> USD
+    last_session: str | None = None
     effects: BatchEffects = field(default_factory=BatchEffects)
 
 
-async def sync(store: Store, root: str | Path | None = None, *, progress: Progress | None = None) -> SyncReport:
-    """Archive every transcript under `root` (default ~/.claude/projects) that changed since the last sync."""
+async def sync(
+    store: Store,
+    root: str | Path | None = None,
+    *,
+    progress: Progress | None = None,
+    only: Iterable[str | Path] | None = None,
+) -> SyncReport:
+    """Archive every transcript under `root` (default ~/.claude/projects) that changed since the last sync.
+
+    `only` limits the pass to these files (what a watcher saw change); one of them that no longer
+    exists is marked gone, and the other files are not looked at.
+    """
     started = time.perf_counter()
     base = Path(root).expanduser() if root is not None else DEFAULT_ROOT
     if not base.is_dir():
         raise NotFoundError(f"no such directory: {base}")
     base = base.resolve()
     report = SyncReport(root=str(base))
-    found = list(_walk(base, report))
+    chosen = None if only is None else {_relative(base, p) for p in only} - {None}
+    found = list(_walk(base, report, chosen))
     report.files = len(found)
     cursors, dict_id = await store._writer.run_exclusive(_load_state, str(base))
     todo = sum(f.st.st_size - _resume_at(cursors.get(f.rel), f) for f in found if _changed(cursors.get(f.rel), f))
@@ -151,7 +164,8 @@ async def sync(store: Store, root: str | Path | None = None, *, progress: Progre
             report.files_read += 1
         except OSError as exc:  # removed mid-read, unreadable, a symlink loop: say so, go on
             report.problems.append(f"{f.rel}: {exc.strerror or exc}")
-    report.files_gone = await store._writer.run_exclusive(_mark_gone, str(base), [f.rel for f in found])
+    present = [f.rel for f in found]
+    report.files_gone = await store._writer.run_exclusive(_mark_gone, str(base), present, chosen)
     if costs:
         await store._writer.run_exclusive(_price_from_claude_code, costs, report.unpriced_models)
     report.seconds = time.perf_counter() - started
@@ -159,32 +173,51 @@ async def sync(store: Store, root: str | Path | None = None, *, progress: Progre
 
 
 # ---- the files ---------------------------------------------------------------------------------
-def _walk(root: Path, report: SyncReport) -> Iterator[_File]:
-    """Every transcript file under root, main transcripts before subagents, in a stable order."""
-    found: list[_File] = []
+def _relative(root: Path, path: str | Path) -> str | None:
+    """A path's name under root ("/"-separated), or None when it is not a transcript under root."""
+    p = Path(path)
+    p = p if p.is_absolute() else root / p
+    try:
+        rel = p.relative_to(root).as_posix()
+    except ValueError:
+        return None
+    return rel if rel.endswith(".jsonl") else None
 
+
+def _candidates(root: Path, report: SyncReport) -> Iterator[Path]:
     def failed(exc: OSError) -> None:
         report.problems.append(f"{exc.filename}: {exc.strerror or exc}")
 
     for folder, dirs, names in os.walk(root, onerror=failed):  # never follows links to folders
         dirs.sort()
         for name in sorted(names) + [d for d in dirs if d.endswith(".jsonl")]:
-            if not name.endswith(".jsonl"):
-                continue
-            path = Path(folder) / name
-            rel = path.relative_to(root).as_posix()
-            try:
-                st = path.stat()  # follows a link to a file; a loop or a dangling link raises
-            except OSError as exc:
-                report.problems.append(f"{rel}: {exc.strerror or exc}")
-                continue
-            if not stat.S_ISREG(st.st_mode):
-                report.problems.append(f"{rel}: not a file")
-                continue
-            parts = rel.split("/")
-            thread = "/".join(parts[1:]) if "subagents" in parts[:-1] and len(parts) > 2 else None
-            hint = parts[1] if thread is not None else Path(name).stem
-            found.append(_File(path, rel, thread, hint, st))
+            if name.endswith(".jsonl"):
+                yield Path(folder) / name
+
+
+def _walk(root: Path, report: SyncReport, only: set[str] | None = None) -> Iterator[_File]:
+    """The transcript files under root (or just `only`), main transcripts before subagents, in a stable order."""
+    found: list[_File] = []
+    paths = _candidates(root, report) if only is None else (root / rel for rel in sorted(only))
+    for path in paths:
+        rel = path.relative_to(root).as_posix()
+        try:
+            st = path.stat()  # follows a link to a file; a loop or a dangling link raises
+        except FileNotFoundError:
+            if only is not None:
+                continue  # a watched file that went away: marked gone below
+            report.problems.append(f"{rel}: no such file (a dangling link?)")
+            continue
+        except OSError as exc:
+            report.problems.append(f"{rel}: {exc.strerror or exc}")
+            continue
+        if not stat.S_ISREG(st.st_mode):
+            report.problems.append(f"{rel}: not a file")
+            continue
+        parts = rel.split("/")
+        thread = "/".join(parts[1:]) if "subagents" in parts[:-1] and len(parts) > 2 else None
+        hint = parts[1] if thread is not None else Path(path.name).stem
+        found.append(_File(path, rel, thread, hint, st))
     found.sort(key=lambda f: (f.thread is not None, f.rel))
     yield from found
 
@@ -254,6 +287,8 @@ def _tally(report: SyncReport, done: _Done) -> None:
     report.sessions_created += done.sessions_created
     report.sessions_updated += len(done.sessions_updated)
     report.unpriced_models |= done.unpriced
+    if done.last_session is not None:
+        report.last_session = done.last_session
 
 
 async def _maybe_train(store: Store, samples: list[bytes]) -> int:
@@ -375,6 +410,7 @@ def _archive(tx: Tx, root: str, chunk: _Chunk, dict_id: int) -> tuple[BatchEffec
             else:
                 seq = owner[3]  # archived before (a re-read): it keeps its place
             owners[message_id] = (yid, file_id, n, seq)
+            done.last_session = yid
             cols = meaning.project(line)
             when = meaning.stamp(line.get("timestamp"))
             # content, tool uses and usage are read from the raw line (the JSON is stored once)
@@ -462,12 +498,12 @@ def _describe(tx: Tx, yid: str, known: dict[str, Any], fresh: bool) -> None:
         (title, title, title, prompt, prompt, known.get("cwd"), known.get("first"), known.get("last"), yid))
 
 
-def _mark_gone(tx: Tx, root: str, present: list[str]) -> tuple[BatchEffects, int]:
-    """Files no longer on disk: mark them and their sessions gone; delete nothing."""
+def _mark_gone(tx: Tx, root: str, present: list[str], only: set[str] | None) -> tuple[BatchEffects, int]:
+    """Files no longer on disk (of those looked at): mark them and their sessions gone; delete nothing."""
     seen = set(present)
     gone = [(fid, sid) for fid, path, sid in tx.execute(
         "SELECT id, path, session_id FROM transcript_files WHERE root = ? AND gone_at IS NULL", (root,))
-        if path not in seen]
+        if path not in seen and (only is None or path in only)]
     effects = BatchEffects()
     now = now_text()
     for fid, sid in gone:

@@ -64,6 +64,52 @@ def sync(
         raise typer.Exit(1)
 
 
+def watch(
+    ctx: typer.Context,
+    directory: Annotated[Optional[Path], typer.Argument(help="Default: ~/.claude/projects.")] = None,
+) -> None:
+    """Follow Claude Code's transcripts live: every appended line archived within a second. Ctrl-C stops."""
+    import asyncio
+    import signal
+    import time
+
+    root = _root(directory)
+
+    async def go() -> Any:
+        from rich.live import Live
+
+        from ..claude import watch as watching
+
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)  # stop between passes: what was seen is committed
+        started = time.monotonic()
+        async with opened(options(ctx).path) as store:
+            names: dict[str, str] = {}
+
+            def line(status: Any) -> str:
+                rate = status.lines / max(time.monotonic() - started, 1e-9)
+                return (f"watching {root} · {len(status.files)} files changed · {status.lines:,} lines "
+                        f"({rate:,.1f}/s) · last session: {names.get(status.last_session or '', '-')}")
+
+            with Live(line(type("S", (), {"files": (), "lines": 0, "last_session": None})()),
+                      console=console.real(), transient=False, auto_refresh=False) as live:
+                def on_pass(report: Any, status: Any) -> None:
+                    if report.last_session and report.last_session not in names:
+                        names[report.last_session] = report.last_session[:8]
+                    live.update(line(status), refresh=True)
+                    for problem in report.problems:
+                        err_console.print(f"[yellow]not archived:[/] {problem}", highlight=False)
+
+                status = await watching(store, root, stop=stop, on_pass=on_pass)
+        return status
+
+    status = run(go())
+    console.print(f"stopped: {status.lines:,} lines archived in {status.passes} passes, all committed",
+                  highlight=False)
+
+
 def restore_claude(
     ctx: typer.Context,
     session: Annotated[str, typer.Argument(help="Session id (or a unique prefix).")],
@@ -97,5 +143,6 @@ def restore_claude(
 def register(app: typer.Typer, import_app: typer.Typer) -> None:
     """Attach these commands to the root app (and `import claude`, sync's old name)."""
     app.command()(sync)
+    app.command()(watch)
     import_app.command("claude", help="The same as `yurudb sync` (its older name).")(sync)
     app.command("restore-claude")(restore_claude)
