@@ -11,7 +11,6 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
 
 import yurudb
 from yurudb.claude import restore_files, sync, transcript_files

@@ -138,7 +138,7 @@ async def sync(
         raise NotFoundError(f"no such directory: {base}")
     base = base.resolve()
     report = SyncReport(root=str(base))
-    chosen = None if only is None else {_relative(base, p) for p in only} - {None}
+    chosen = None if only is None else {rel for p in only if (rel := _relative(base, p)) is not None}
     found = list(_walk(base, report, chosen))
     report.files = len(found)
     cursors, dict_id = await store._writer.run_exclusive(_load_state, str(base))
