@@ -82,3 +82,19 @@ async def test_import_prices_one_hour_writes_and_uses_claude_codes_figures_for_u
     # no price anywhere but Claude Code's own: its $0.50 for the model, shared by tokens (40 and 60)
     assert by_model["claude-future-7"]["cost_usd"] == pytest.approx(0.5)
     assert report.unpriced_models == {"claude-unheard-of"}
+
+
+def test_the_fast_path_prices_exactly_as_genai_prices_does() -> None:
+    import random
+
+    from yurudb.pricing import exact_cost
+
+    rng = random.Random(3)
+    models = ["claude-opus-4-6", "claude-sonnet-4-5", "claude-haiku-4-5", "claude-opus-4-1", "claude-opus-5-5"]
+    cases = [Tokens(input=199_999), Tokens(input=200_000), Tokens(input=200_001, output=5),
+             Tokens(input=10, cache_read=200_000, output=3), Tokens(cache_write_1h=150_000, cache_read=60_000)]
+    cases += [Tokens(*(rng.choice([0, rng.randint(1, 400_000)]) for _ in range(5))) for _ in range(200)]
+    for model in models:
+        for tokens in cases:
+            assert response_cost(model, tokens) == pytest.approx(exact_cost(model, tokens), rel=1e-9, abs=1e-12), (
+                model, tokens)

@@ -16,6 +16,7 @@ import zstandard
 LEVEL = 3
 DICT_SIZE = 112_640  # zstd's default dictionary size
 TRAIN_MIN_LINES = 400  # fewer samples than this make a poor dictionary (or none: training fails)
+TRAIN_SAMPLES = 4_000  # the lines a dictionary is trained on
 TRAIN_MAX_BYTES = 8 * 1024 * 1024
 
 _lock = threading.Lock()

@@ -58,6 +58,21 @@ def project(line: dict[str, Any]) -> dict[str, Any]:
             "usage": message.get("usage") if message else None}
 
 
+def role(line: dict[str, Any]) -> str | None:
+    """The message role of a line (user, assistant), if it has one."""
+    message = line.get("message")
+    found = message.get("role") if isinstance(message, dict) else None
+    return found if isinstance(found, str) else None
+
+
+def response_key(line: dict[str, Any]) -> str | None:
+    """The response an assistant line with usage belongs to (message.id and requestId), else None."""
+    message = line.get("message")
+    if line.get("type") != "assistant" or not isinstance(message, dict) or not isinstance(message.get("usage"), dict):
+        return None
+    return f"{message.get('id')}:{line.get('requestId')}"
+
+
 def response(line: dict[str, Any]) -> tuple[str, str | None, Tokens, float | None] | None:
     """An assistant line's response: (key, model, tokens, cost); None for other lines.
 
@@ -65,10 +80,10 @@ def response(line: dict[str, Any]) -> tuple[str, str | None, Tokens, float | Non
     cache counts repeat and output grows, so the last line's usage is the response's. The cost is
     the line's costUSD, else the price database's (None: no price known).
     """
-    message = line.get("message")
-    if line.get("type") != "assistant" or not isinstance(message, dict) or not isinstance(message.get("usage"), dict):
+    key = response_key(line)
+    if key is None:
         return None
-    key = f"{message.get('id')}:{line.get('requestId')}"
+    message = line["message"]
     model = message.get("model") if isinstance(message.get("model"), str) else None
     tokens = Tokens.from_usage(message["usage"])
     cost = line.get("costUSD")

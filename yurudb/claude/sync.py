@@ -145,6 +145,7 @@ async def sync(
     todo = sum(f.st.st_size - _resume_at(cursors.get(f.rel), f) for f in found if _changed(cursors.get(f.rel), f))
     done_bytes = 0
     costs: dict[tuple[str, str], float] = {}
+    samples: list[bytes] = []  # lines to train the archive's dictionary on, until there are enough
     for f in found:
         cursor = cursors.get(f.rel)
         if not _changed(cursor, f):
@@ -153,7 +154,8 @@ async def sync(
         try:
             for chunk in _read(f, cursor, report):
                 if dict_id == 0:
-                    dict_id = await _maybe_train(store, chunk.lines)
+                    samples += chunk.lines[: max(0, codec.TRAIN_SAMPLES - len(samples))]
+                    dict_id = await _maybe_train(store, samples)
                 result = await store._writer.run_exclusive(_archive, str(base), chunk, dict_id)
                 cursor = {"id": result.file_id}
                 _tally(report, result)
@@ -388,6 +390,7 @@ def _archive(tx: Tx, root: str, chunk: _Chunk, dict_id: int) -> tuple[BatchEffec
     message_rows: list[tuple[Any, ...]] = []
     line_rows: list[tuple[Any, ...]] = []
     usage: dict[tuple[str, str], tuple[Any, ...]] = {}
+    finals: dict[tuple[str, str], tuple[dict[str, Any], str | None]] = {}  # each response's last line
     for n, raw, line in parsed:
         message_id = None
         if line is not None:
@@ -411,24 +414,25 @@ def _archive(tx: Tx, root: str, chunk: _Chunk, dict_id: int) -> tuple[BatchEffec
                 seq = owner[3]  # archived before (a re-read): it keeps its place
             owners[message_id] = (yid, file_id, n, seq)
             done.last_session = yid
-            cols = meaning.project(line)
             when = meaning.stamp(line.get("timestamp"))
             # content, tool uses and usage are read from the raw line (the JSON is stored once)
-            message_rows.append((message_id, yid, seq, line["type"], cols["role"], when, f.thread, file_id, n))
+            message_rows.append((message_id, yid, seq, line["type"], meaning.role(line), when, f.thread, file_id, n))
             _learn(facts.setdefault(yid, {}), line, when)
-            found = meaning.response(line)
-            if found is not None:
-                key, model, tokens, cost = found
-                if cost is None and model and model != "<synthetic>":
-                    done.unpriced.add(model)
+            key = meaning.response_key(line)
+            if key is not None:
                 # later lines of a streamed response replace earlier ones: the last is final
-                usage[(yid, key)] = (yid, tokens.input, tokens.output, tokens.cache_write + tokens.cache_read,
-                                     cost or 0.0, model, when, key, tokens.cache_write, tokens.cache_read)
+                finals[(yid, key)] = (line, when)
             if line["type"] == "cost-state" and isinstance(line.get("modelUsage"), dict):
                 for model, used in line["modelUsage"].items():
                     if isinstance(used, dict) and isinstance(used.get("costUSD"), (int, float)):
                         done.claude_costs[(yid, model)] = float(used["costUSD"])
         line_rows.append((file_id, n, message_id, codec.encode(raw, dict_id)))
+    for (yid, key), (last, when) in finals.items():  # priced once, on the final figures
+        _, model, tokens, cost = meaning.response(last)  # type: ignore[misc]
+        if cost is None and model and model != "<synthetic>":
+            done.unpriced.add(model)
+        usage[(yid, key)] = (yid, tokens.input, tokens.output, tokens.cache_write + tokens.cache_read,
+                             cost or 0.0, model, when, key, tokens.cache_write, tokens.cache_read)
     tx.executemany(
         "INSERT INTO messages (id, session_id, seq, type, role, timestamp, thread, file_id, line) "
         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET type = excluded.type, role = excluded.role, "
@@ -436,14 +440,13 @@ def _archive(tx: Tx, root: str, chunk: _Chunk, dict_id: int) -> tuple[BatchEffec
     tx.executemany("INSERT INTO transcript_lines (file_id, line, message_id, raw) VALUES (?, ?, ?, ?) "
                    "ON CONFLICT(file_id, line) DO UPDATE SET message_id = excluded.message_id, raw = excluded.raw",
                    line_rows)
-    for usage_row in usage.values():
-        tx.execute(
-            "INSERT INTO analytics (session_id, tokens_input, tokens_output, tokens_cache, cost_usd, model, timestamp, "
-            "source_id, tokens_cache_write, tokens_cache_read) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-            "ON CONFLICT(session_id, source_id) DO UPDATE SET tokens_input = excluded.tokens_input, "
-            "tokens_output = excluded.tokens_output, tokens_cache = excluded.tokens_cache, cost_usd = excluded.cost_usd, "
-            "model = excluded.model, timestamp = excluded.timestamp, tokens_cache_write = excluded.tokens_cache_write, "
-            "tokens_cache_read = excluded.tokens_cache_read", usage_row)
+    tx.executemany(
+        "INSERT INTO analytics (session_id, tokens_input, tokens_output, tokens_cache, cost_usd, model, timestamp, "
+        "source_id, tokens_cache_write, tokens_cache_read) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+        "ON CONFLICT(session_id, source_id) DO UPDATE SET tokens_input = excluded.tokens_input, "
+        "tokens_output = excluded.tokens_output, tokens_cache = excluded.tokens_cache, cost_usd = excluded.cost_usd, "
+        "model = excluded.model, timestamp = excluded.timestamp, tokens_cache_write = excluded.tokens_cache_write, "
+        "tokens_cache_read = excluded.tokens_cache_read", list(usage.values()))
     done.usage_records = len(usage)
     for yid, known in facts.items():
         _describe(tx, yid, known, fresh=yid in done.created)
