@@ -27,6 +27,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import archive  # noqa: E402
 import raw  # noqa: E402
 import workload  # noqa: E402
 
@@ -516,8 +517,16 @@ def table(res: Results) -> str:
     return "\n".join(lines)
 
 
+def w7(tmp: Path, res: Results, quick: bool) -> None:
+    archive.w7(tmp, res, quick, Row)
+
+
+def w8(tmp: Path, res: Results, quick: bool) -> None:
+    archive.w8(tmp, res, quick, Row)
+
+
 WORKLOADS: dict[str, Callable[[Path, Results, bool], None]] = {
-    "W1": w1, "W1b": w1b, "W2": w2, "W3": w3, "W4": w4, "W5": w5, "W6": w6,
+    "W1": w1, "W1b": w1b, "W2": w2, "W3": w3, "W4": w4, "W5": w5, "W6": w6, "W7": w7, "W8": w8,
 }
 
 

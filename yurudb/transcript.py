@@ -15,6 +15,9 @@ NAME_LENGTH = 80
 
 def stamp(value: Any) -> str | None:
     """A line's timestamp as column text, or None when it has none (or a malformed one)."""
+    if type(value) is str and len(value) == 24 and value[23] == "Z" and value[10] == "T" and value[19] == ".":
+        # Claude Code's own form, 2026-03-01T10:00:01.000Z: already UTC to the millisecond
+        return f"{value[:10]} {value[11:23]}"
     try:
         return to_text(value)
     except YurudbError:
