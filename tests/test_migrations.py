@@ -99,3 +99,35 @@ async def test_0003_adds_the_cache_split_to_a_populated_0002_database_and_remove
     assert dump(db_path) == before
     sql = sqlite3.connect(db_path).execute("SELECT sql FROM sqlite_master WHERE name = 'analytics'").fetchone()[0]
     assert "AUTOINCREMENT" in sql
+
+
+async def test_0004_adds_the_archive_to_a_populated_0003_database_and_removes_it_exactly(db_path: Path) -> None:
+    await upgrade(db_path, "0001_initial")
+    populate_0001(db_path)
+    await upgrade(db_path, "0003_cache_split")
+    before = dump(db_path)
+
+    assert await upgrade(db_path, "0004_archive") == "0004_archive"
+    after = dump(db_path)
+    assert after["sessions"] == before["sessions"] and after["analytics"] == before["analytics"]
+    # the app's messages keep every value; they have no file, line or thread
+    assert after["messages"] == [(*row, None, None, None) for row in before["messages"]]
+    assert await upgrade(db_path, "0003_cache_split", "downgrade") == "0003_cache_split"
+    assert dump(db_path) == before
+
+
+async def test_0004_refuses_to_downgrade_away_synced_lines(db_path: Path, tmp_path: Path) -> None:
+    import pytest
+
+    from yurudb.claude import sync
+    from yurudb.errors import MigrationError
+
+    root = tmp_path / "projects" / "-repo"
+    root.mkdir(parents=True)
+    (root / "s.jsonl").write_text('{"type": "user", "sessionId": "s", "uuid": "u", "message": {"content": "x"}}\n')
+    async with yurudb.open(db_path, daily_backup=False) as store:
+        await sync(store, root.parent)
+    before = dump(db_path)
+    with pytest.raises(MigrationError, match="synced transcript lines"):
+        await upgrade(db_path, "0003_cache_split", "downgrade")
+    assert dump(db_path) == before

@@ -12,6 +12,8 @@ import time
 from pathlib import Path
 
 
+import pytest
+
 import yurudb
 from yurudb.claude import restore_files, sync, transcript_files
 
@@ -139,6 +141,8 @@ def test_an_unreadable_file_is_reported_and_the_rest_archived(tmp_path: Path, db
 
 SYNC_CHILD = """
 import asyncio, sys
+import pytest
+
 import yurudb
 from yurudb.claude import sync
 async def main():
@@ -262,3 +266,25 @@ def _lines(db: Path) -> int:
         return rows(db, "SELECT COUNT(*) FROM transcript_lines")[0][0]
     except Exception:  # the schema is not there yet
         return 0
+
+
+async def test_a_response_whose_lines_span_two_syncs_counts_once_with_its_final_usage(
+    tmp_path: Path, db_path: Path
+) -> None:
+    root, path = project(tmp_path)
+
+    def streamed(n: int, output: int) -> bytes:
+        return json.dumps({"type": "assistant", "sessionId": SID, "uuid": f"a{n}", "requestId": "req-1",
+                           "message": {"id": "msg-1", "role": "assistant", "model": "claude-opus-4-6",
+                                       "content": [{"type": "text", "text": f"part {n}"}],
+                                       "usage": {"input_tokens": 10, "output_tokens": output}}}).encode()
+
+    path.write_bytes(line(0) + b"\n" + streamed(1, 5) + b"\n")
+    async with yurudb.open(db_path, daily_backup=False) as store:
+        await sync(store, root)
+        with open(path, "ab") as f:
+            f.write(streamed(2, 480) + b"\n")
+        await sync(store, root)
+        [row] = await store.usage_summary(by="session")
+    assert row["records"] == 1 and row["tokens_output"] == 480
+    assert row["cost_usd"] == pytest.approx((10 * 5 + 480 * 25) / 1e6)  # claude-opus-4-6: $5 in, $25 out
