@@ -16,12 +16,13 @@ usage row (one per response, its last line's figures, priced by `yurudb/pricing.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
-import json
 import logging
 import os
 import stat
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,7 +35,8 @@ from ..store import Store
 from ..times import now_text
 from ..unit_of_work import Tx
 from ..validation import new_id
-from .. import transcript as meaning
+from .prepare import Prepared, prepare
+from .worker import Worker
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +44,9 @@ DEFAULT_ROOT = Path.home() / ".claude" / "projects"
 BATCH_LINES = 2_000
 BATCH_BYTES = 8 * 1024 * 1024
 READ_BLOCK = 4 * 1024 * 1024
-PROJECT_MAX_BYTES = 8 * 1024 * 1024  # a longer line keeps its bytes but gets no message (reported)
+POOL_MIN_BYTES = 32 * 1024 * 1024  # a first sync this big is worth worker processes
+WORKERS = 2  # the commits take a fraction of one core: two workers keep both cores busy
+PIPELINE_DEPTH = 4  # chunks prepared ahead of the one being committed
 PREFIX_BYTES = 4096  # the rewrite check: a hash of the file's first bytes
 Progress = Callable[[int, int], None]
 
@@ -141,31 +145,59 @@ async def sync(
     chosen = None if only is None else {rel for p in only if (rel := _relative(base, p)) is not None}
     found = list(_walk(base, report, chosen))
     report.files = len(found)
-    cursors, dict_id = await store._writer.run_exclusive(_load_state, str(base))
+    cursors, dictionary = await store._writer.run_exclusive(_load_state, str(base))
     todo = sum(f.st.st_size - _resume_at(cursors.get(f.rel), f) for f in found if _changed(cursors.get(f.rel), f))
     done_bytes = 0
     costs: dict[tuple[str, str], float] = {}
     samples: list[bytes] = []  # lines to train the archive's dictionary on, until there are enough
-    for f in found:
-        cursor = cursors.get(f.rel)
-        if not _changed(cursor, f):
-            report.files_unchanged += 1
-            continue
-        try:
-            for chunk in _read(f, cursor, report):
-                if dict_id == 0:
-                    samples += chunk.lines[: max(0, codec.TRAIN_SAMPLES - len(samples))]
-                    dict_id = await _maybe_train(store, samples)
-                result = await store._writer.run_exclusive(_archive, str(base), chunk, dict_id)
-                cursor = {"id": result.file_id}
-                _tally(report, result)
-                costs.update(result.claude_costs)
-                done_bytes += sum(len(x) + 1 for x in chunk.lines)
-                if progress is not None:
-                    progress(done_bytes, todo)
-            report.files_read += 1
-        except OSError as exc:  # removed mid-read, unreadable, a symlink loop: say so, go on
-            report.problems.append(f"{f.rel}: {exc.strerror or exc}")
+    # A big first sync parses and compresses in worker processes while this one commits; a small
+    # pass (watch) does it on a thread.
+    workers = [await Worker.start() for _ in range(WORKERS)] if todo >= POOL_MIN_BYTES and (os.cpu_count() or 1) > 1 \
+        else []
+    pipeline: deque[tuple[_Chunk, asyncio.Future[Prepared]]] = deque()
+    # Small files' chunks share a transaction (one fsync per ~8 MB, not per file); a file's chunks
+    # stay in order, and each file's cursor moves in the transaction that holds its lines.
+    group: list[tuple[_Chunk, Prepared]] = []
+
+    async def commit() -> None:
+        nonlocal done_bytes
+        results = await store._writer.run_exclusive(_archive_all, str(base), list(group))
+        for (_, prepared), result in zip(group, results, strict=True):
+            _tally(report, result)
+            costs.update(result.claude_costs)
+            done_bytes += prepared.size
+        group.clear()
+        if progress is not None:
+            progress(done_bytes, todo)
+
+    async def apply(chunk: _Chunk, ready: asyncio.Future[Prepared]) -> None:
+        group.append((chunk, await ready))
+        if sum(p.size for _, p in group) >= BATCH_BYTES:
+            await commit()
+
+    turn = 0
+    try:
+        for chunk in _chunks(found, cursors, report):
+            if dictionary is None and chunk.lines:
+                samples += chunk.lines[: max(0, codec.TRAIN_SAMPLES - len(samples))]
+                dictionary = await _maybe_train(store, samples)
+            args = (chunk.lines, chunk.first, chunk.file.rel, chunk.file.session_hint, dictionary)
+            turn += 1
+            ready: asyncio.Future[Prepared] = asyncio.ensure_future(
+                workers[turn % len(workers)].prepare(*args) if workers else asyncio.to_thread(prepare, *args))
+            chunk.lines = []  # the preparation has them; a chunk's bytes are held once
+            pipeline.append((chunk, ready))
+            if len(pipeline) > PIPELINE_DEPTH:
+                await apply(*pipeline.popleft())
+        while pipeline:
+            await apply(*pipeline.popleft())
+        if group:
+            await commit()
+    finally:
+        for _, ready in pipeline:
+            ready.cancel()
+        for worker in workers:
+            await worker.close()
     present = [f.rel for f in found]
     report.files_gone = await store._writer.run_exclusive(_mark_gone, str(base), present, chosen)
     if costs:
@@ -279,6 +311,20 @@ def _read(f: _File, cursor: dict[str, Any] | None, report: SyncReport) -> Iterat
             yield _Chunk(f, file_id, first, batch, offset, _prefix_hash(handle, offset))
 
 
+def _chunks(found: list[_File], cursors: dict[str, dict[str, Any]], report: SyncReport) -> Iterator[_Chunk]:
+    """The new lines of every changed file, chunk by chunk; a file that fails to read is reported."""
+    for f in found:
+        cursor = cursors.get(f.rel)
+        if not _changed(cursor, f):
+            report.files_unchanged += 1
+            continue
+        try:
+            yield from _read(f, cursor, report)
+            report.files_read += 1
+        except OSError as exc:  # removed mid-read, unreadable, a symlink loop: say so, go on
+            report.problems.append(f"{f.rel}: {exc.strerror or exc}")
+
+
 def _tally(report: SyncReport, done: _Done) -> None:
     report.lines += done.lines
     report.bytes += done.bytes
@@ -293,29 +339,28 @@ def _tally(report: SyncReport, done: _Done) -> None:
         report.last_session = done.last_session
 
 
-async def _maybe_train(store: Store, samples: list[bytes]) -> int:
-    """Train the archive's dictionary from the first lines there are enough of (0: not yet)."""
+async def _maybe_train(store: Store, samples: list[bytes]) -> tuple[int, bytes] | None:
+    """Train the archive's dictionary once there are enough sample lines (None: not yet)."""
     trained = codec.train(samples)
     if trained is None:
-        return 0
-    dict_id, data = trained
-    await store._writer.run_exclusive(_save_dict, dict_id, data)
-    return dict_id
+        return None
+    await store._writer.run_exclusive(_save_dict, *trained)
+    return trained
 
 
 # ---- inside a transaction on the writer connection --------------------------------------------
-def _load_state(tx: Tx, root: str) -> tuple[BatchEffects, tuple[dict[str, dict[str, Any]], int]]:
+def _load_state(tx: Tx, root: str) -> tuple[BatchEffects, tuple[dict[str, dict[str, Any]], tuple[int, bytes] | None]]:
     cursors = {
         r[0]: {"id": r[1], "device": r[2], "inode": r[3], "size": r[4], "mtime_ns": r[5], "consumed": r[6],
                "lines": r[7], "prefix_sha256": r[8], "gone_at": r[9]}
         for r in tx.execute("SELECT path, id, device, inode, size, mtime_ns, consumed, lines, prefix_sha256, gone_at "
                             "FROM transcript_files WHERE root = ?", (root,))
     }
-    dict_id = 0
+    dictionary = None
     for known_id, data in tx.execute("SELECT id, data FROM archive_dicts ORDER BY rowid"):
         codec.register(known_id, data)
-        dict_id = known_id  # the newest compresses from now on
-    return BatchEffects(), (cursors, dict_id)
+        dictionary = (known_id, data)  # the newest compresses from now on
+    return BatchEffects(), (cursors, dictionary)
 
 
 def _save_dict(tx: Tx, dict_id: int, data: bytes) -> tuple[BatchEffects, None]:
@@ -345,8 +390,19 @@ def _session_for(tx: Tx, claude_id: str, cache: dict[str, str], done: _Done) -> 
     return found
 
 
-def _archive(tx: Tx, root: str, chunk: _Chunk, dict_id: int) -> tuple[BatchEffects, _Done]:
-    """Archive one chunk of lines and move the file's cursor past them, in one transaction."""
+def _archive_all(tx: Tx, root: str, group: list[tuple[_Chunk, Prepared]]) -> tuple[BatchEffects, list[_Done]]:
+    """Archive several prepared chunks in one transaction."""
+    effects = BatchEffects()
+    done = []
+    for chunk, ready in group:
+        chunk_effects, result = _archive(tx, root, chunk, ready)
+        effects.sessions.update(chunk_effects.sessions)
+        done.append(result)
+    return effects, done
+
+
+def _archive(tx: Tx, root: str, chunk: _Chunk, ready: Prepared) -> tuple[BatchEffects, _Done]:
+    """Archive one prepared chunk of lines and move the file's cursor past them, in one transaction."""
     f = chunk.file
     file_id = chunk.file_id
     if file_id is None:
@@ -355,110 +411,73 @@ def _archive(tx: Tx, root: str, chunk: _Chunk, dict_id: int) -> tuple[BatchEffec
             "INSERT INTO transcript_files (root, path, thread) VALUES (?, ?, ?) RETURNING id",
             (root, f.rel, f.thread))[0][0]
     done = _Done(file_id)
-    if not chunk.lines:  # nothing new but the file's stat (a partial last line grew)
-        _move_cursor(tx, chunk, file_id)
+    if not ready.lines:  # nothing new but the file's stat (a partial last line grew)
+        _move_cursor(tx, chunk, file_id, 0)
         return done.effects, done
+    done.not_json, done.oversized, done.unpriced = ready.not_json, ready.oversized, set(ready.unpriced)
     sessions: dict[str, str] = {}
-    facts: dict[str, dict[str, Any]] = {}  # yurudb session -> what the lines say of it
-    parsed: list[tuple[int, bytes, dict[str, Any] | None]] = []
-    for n, raw in enumerate(chunk.lines, start=chunk.first):
-        line: dict[str, Any] | None = None
-        if len(raw) > PROJECT_MAX_BYTES:
-            done.oversized += 1
-        else:
-            try:
-                decoded = json.loads(raw)
-                line = decoded if isinstance(decoded, dict) and isinstance(decoded.get("type"), str) else None
-            except ValueError:  # not JSON, or not UTF-8
-                pass
-            if line is None:
-                done.not_json += 1
-        parsed.append((n, raw, line))
-    file_session = next((ln["sessionId"] for _, _, ln in parsed if ln and isinstance(ln.get("sessionId"), str)),
-                        f.session_hint)
-    file_yid = _session_for(tx, file_session, sessions, done)
+    file_yid = _session_for(tx, ready.file_session, sessions, done)
     tx.execute("UPDATE transcript_files SET session_id = COALESCE(session_id, ?) WHERE id = ?", (file_yid, file_id))
-
-    ids: dict[int, str] = {}
-    for n, raw, line in parsed:
-        if line is not None:
-            uuid = line.get("uuid")
-            ids[n] = uuid if isinstance(uuid, str) and uuid else meaning.derived_id(line, f.rel, n, raw)
     owners = {r[0]: (r[1], r[2], r[3], r[4]) for r in tx.select_in(
-        "SELECT id, session_id, file_id, line, seq FROM messages WHERE id IN ({})", set(ids.values()))}
+        "SELECT id, session_id, file_id, line, seq FROM messages WHERE id IN ({})", {m[1] for m in ready.messages})}
     next_seq: dict[str, int] = {}
     message_rows: list[tuple[Any, ...]] = []
-    line_rows: list[tuple[Any, ...]] = []
-    usage: dict[tuple[str, str], tuple[Any, ...]] = {}
-    finals: dict[tuple[str, str], tuple[dict[str, Any], str | None]] = {}  # each response's last line
-    for n, raw, line in parsed:
-        message_id = None
-        if line is not None:
-            claude_id: str = line["sessionId"] if isinstance(line.get("sessionId"), str) else file_session
-            yid = _session_for(tx, claude_id, sessions, done)
-            message_id = ids[n]
+    line_ids: dict[int, str] = {}
+    for n, candidate, claude_id, kind, role, when in ready.messages:
+        yid = _session_for(tx, claude_id, sessions, done)
+        message_id = candidate
+        owner = owners.get(message_id)
+        if owner is not None and (owner[1], owner[2]) != (file_id, n):
+            # The same uuid in another line (a resumed session replays earlier lines): archived in
+            # each, under an id of its own.
+            message_id = f"{message_id}@{file_id}:{n}"
             owner = owners.get(message_id)
-            if owner is not None and (owner[1], owner[2]) != (file_id, n):
-                # The same uuid in another line (a resumed session replays earlier lines): archived
-                # in each, under an id of its own.
-                message_id = f"{message_id}@{file_id}:{n}"
-                owner = owners.get(message_id)
-            if owner is None:
-                if yid not in next_seq:
-                    top = tx.execute("SELECT MAX(seq) FROM messages WHERE session_id = ?", (yid,))[0][0]
-                    next_seq[yid] = (top or 0) + 1
-                seq = next_seq[yid]
-                next_seq[yid] = seq + 1
-                done.messages_new += 1
-            else:
-                seq = owner[3]  # archived before (a re-read): it keeps its place
-            owners[message_id] = (yid, file_id, n, seq)
-            done.last_session = yid
-            when = meaning.stamp(line.get("timestamp"))
-            # content, tool uses and usage are read from the raw line (the JSON is stored once)
-            message_rows.append((message_id, yid, seq, line["type"], meaning.role(line), when, f.thread, file_id, n))
-            _learn(facts.setdefault(yid, {}), line, when)
-            key = meaning.response_key(line)
-            if key is not None:
-                # later lines of a streamed response replace earlier ones: the last is final
-                finals[(yid, key)] = (line, when)
-            if line["type"] == "cost-state" and isinstance(line.get("modelUsage"), dict):
-                for model, used in line["modelUsage"].items():
-                    if isinstance(used, dict) and isinstance(used.get("costUSD"), (int, float)):
-                        done.claude_costs[(yid, model)] = float(used["costUSD"])
-        line_rows.append((file_id, n, message_id, codec.encode(raw, dict_id)))
-    for (yid, key), (last, when) in finals.items():  # priced once, on the final figures
-        _, model, tokens, cost = meaning.response(last)  # type: ignore[misc]
-        if cost is None and model and model != "<synthetic>":
-            done.unpriced.add(model)
-        usage[(yid, key)] = (yid, tokens.input, tokens.output, tokens.cache_write + tokens.cache_read,
-                             cost or 0.0, model, when, key, tokens.cache_write, tokens.cache_read)
+        if owner is None:
+            if yid not in next_seq:
+                top = tx.execute("SELECT MAX(seq) FROM messages WHERE session_id = ?", (yid,))[0][0]
+                next_seq[yid] = (top or 0) + 1
+            seq = next_seq[yid]
+            next_seq[yid] = seq + 1
+            done.messages_new += 1
+        else:
+            seq = owner[3]  # archived before (a re-read): it keeps its place
+        owners[message_id] = (yid, file_id, n, seq)
+        line_ids[n] = message_id
+        done.last_session = yid
+        # content, tool uses and usage are read from the raw line (the JSON is stored once)
+        message_rows.append((message_id, yid, seq, kind, role, when, f.thread, file_id, n))
     tx.executemany(
         "INSERT INTO messages (id, session_id, seq, type, role, timestamp, thread, file_id, line) "
         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET type = excluded.type, role = excluded.role, "
         "content = NULL, tool_uses = NULL, usage = NULL, timestamp = excluded.timestamp, payload = NULL", message_rows)
     tx.executemany("INSERT INTO transcript_lines (file_id, line, message_id, raw) VALUES (?, ?, ?, ?) "
                    "ON CONFLICT(file_id, line) DO UPDATE SET message_id = excluded.message_id, raw = excluded.raw",
-                   line_rows)
+                   [(file_id, n, line_ids.get(n), frame) for n, frame in enumerate(ready.frames, start=chunk.first)])
+    usage = []
+    for (claude_id, key), (model, tin, tout, cw, cr, cost, when) in ready.responses.items():
+        usage.append((_session_for(tx, claude_id, sessions, done), tin, tout, cw + cr, cost or 0.0, model, when, key,
+                      cw, cr))
     tx.executemany(
         "INSERT INTO analytics (session_id, tokens_input, tokens_output, tokens_cache, cost_usd, model, timestamp, "
         "source_id, tokens_cache_write, tokens_cache_read) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
         "ON CONFLICT(session_id, source_id) DO UPDATE SET tokens_input = excluded.tokens_input, "
         "tokens_output = excluded.tokens_output, tokens_cache = excluded.tokens_cache, cost_usd = excluded.cost_usd, "
         "model = excluded.model, timestamp = excluded.timestamp, tokens_cache_write = excluded.tokens_cache_write, "
-        "tokens_cache_read = excluded.tokens_cache_read", list(usage.values()))
+        "tokens_cache_read = excluded.tokens_cache_read", usage)
     done.usage_records = len(usage)
-    for yid, known in facts.items():
+    for (claude_id, model), cost in ready.claude_costs.items():
+        done.claude_costs[(_session_for(tx, claude_id, sessions, done), model)] = cost
+    for claude_id, known in ready.facts.items():
+        yid = _session_for(tx, claude_id, sessions, done)
         _describe(tx, yid, known, fresh=yid in done.created)
         done.sessions_updated.add(yid)
         done.effects.sessions.setdefault(yid, None)
-    _move_cursor(tx, chunk, file_id)
-    done.lines = len(chunk.lines)
-    done.bytes = sum(len(raw) + 1 for raw in chunk.lines)
+    _move_cursor(tx, chunk, file_id, ready.lines)
+    done.lines, done.bytes = ready.lines, ready.size
     return done.effects, done
 
 
-def _move_cursor(tx: Tx, chunk: _Chunk, file_id: int) -> None:
+def _move_cursor(tx: Tx, chunk: _Chunk, file_id: int, count: int) -> None:
     """The file's cursor past this chunk, in the chunk's transaction."""
     st = chunk.file.st
     # Until the pass reaches the file's end, the cursor must not look like the whole file was seen:
@@ -466,23 +485,8 @@ def _move_cursor(tx: Tx, chunk: _Chunk, file_id: int) -> None:
     size, mtime = (st.st_size, st.st_mtime_ns) if chunk.final else (chunk.end, None)
     tx.execute("UPDATE transcript_files SET device = ?, inode = ?, size = ?, mtime_ns = ?, consumed = ?, lines = ?, "
                "prefix_sha256 = ?, synced_at = ?, gone_at = NULL WHERE id = ?",
-               (st.st_dev, st.st_ino, size, mtime, chunk.end, chunk.first + len(chunk.lines) - 1,
+               (st.st_dev, st.st_ino, size, mtime, chunk.end, chunk.first + count - 1,
                 chunk.prefix_sha256, now_text(), file_id))
-
-
-def _learn(known: dict[str, Any], line: dict[str, Any], when: str | None) -> None:
-    """Fold what a line says about its session (cwd, title, first prompt, first and last time) in."""
-    if when is not None:
-        known["first"] = min(known.get("first", when), when)
-        known["last"] = max(known.get("last", when), when)
-    if "cwd" not in known and isinstance(line.get("cwd"), str):
-        known["cwd"] = line["cwd"]
-    if line.get("type") == "summary" and isinstance(line.get("summary"), str):
-        known["title"] = line["summary"]
-    if "prompt" not in known:
-        prompt = meaning.prompt_text(line)
-        if prompt:
-            known["prompt"] = prompt
 
 
 def _describe(tx: Tx, yid: str, known: dict[str, Any], fresh: bool) -> None:

@@ -1,0 +1,98 @@
+"""The half of archiving a chunk that needs no database: parse each line, say what it is, compress it.
+
+It runs where there is a free core (a worker process during a large first sync, inline otherwise)
+while the writer commits the chunk before; `yurudb/claude/sync.py` applies what it returns in one
+transaction. Sessions here are Claude session ids; the apply maps them to yurudb sessions.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from .. import codec
+from .. import transcript as meaning
+
+PROJECT_MAX_BYTES = 8 * 1024 * 1024  # a longer line keeps its bytes but gets no message (reported)
+
+
+@dataclass
+class Prepared:
+    """One chunk's lines, understood and compressed."""
+
+    lines: int = 0
+    size: int = 0  # bytes of the lines, newlines included
+    frames: list[bytes] = field(default_factory=list)  # each line's compressed bytes, in order
+    # (line number, candidate id, Claude session, type, role, timestamp text) per line with a message
+    messages: list[tuple[int, str, str, str, str | None, str | None]] = field(default_factory=list)
+    file_session: str = ""
+    # (Claude session, response key) -> (model, input, output, cache write, cache read, cost, timestamp)
+    responses: dict[tuple[str, str], tuple[Any, ...]] = field(default_factory=dict)
+    unpriced: set[str] = field(default_factory=set)
+    facts: dict[str, dict[str, Any]] = field(default_factory=dict)  # Claude session -> what lines say of it
+    claude_costs: dict[tuple[str, str], float] = field(default_factory=dict)  # (Claude session, model) -> USD
+    not_json: int = 0
+    oversized: int = 0
+
+
+def prepare(lines: list[bytes], first: int, rel: str, session_hint: str,
+            dictionary: tuple[int, bytes] | None) -> Prepared:
+    """Everything about a chunk's lines that their bytes alone tell."""
+    if dictionary is not None:
+        codec.register(*dictionary)
+    dict_id = dictionary[0] if dictionary is not None else 0
+    out = Prepared(lines=len(lines), size=sum(len(raw) + 1 for raw in lines))
+    parsed: list[tuple[int, bytes, dict[str, Any]]] = []
+    for n, raw in enumerate(lines, start=first):
+        out.frames.append(codec.encode(raw, dict_id))
+        if len(raw) > PROJECT_MAX_BYTES:
+            out.oversized += 1
+            continue
+        try:
+            decoded = json.loads(raw)
+        except ValueError:  # not JSON, or not UTF-8
+            decoded = None
+        if not isinstance(decoded, dict) or not isinstance(decoded.get("type"), str):
+            out.not_json += 1
+            continue
+        parsed.append((n, raw, decoded))
+    out.file_session = next((ln["sessionId"] for _, _, ln in parsed if isinstance(ln.get("sessionId"), str)),
+                            session_hint)
+    finals: dict[tuple[str, str], tuple[dict[str, Any], str | None]] = {}
+    for n, raw, line in parsed:
+        claude_id = line["sessionId"] if isinstance(line.get("sessionId"), str) else out.file_session
+        uuid = line.get("uuid")
+        candidate = uuid if isinstance(uuid, str) and uuid else meaning.derived_id(line, rel, n, raw)
+        when = meaning.stamp(line.get("timestamp"))
+        out.messages.append((n, candidate, claude_id, line["type"], meaning.role(line), when))
+        _learn(out.facts.setdefault(claude_id, {}), line, when)
+        key = meaning.response_key(line)
+        if key is not None:
+            finals[(claude_id, key)] = (line, when)  # later lines of a streamed response: the last is final
+        if line["type"] == "cost-state" and isinstance(line.get("modelUsage"), dict):
+            for model, used in line["modelUsage"].items():
+                if isinstance(used, dict) and isinstance(used.get("costUSD"), (int, float)):
+                    out.claude_costs[(claude_id, model)] = float(used["costUSD"])
+    for (claude_id, key), (last, when) in finals.items():  # priced once, on the final figures
+        _, model, tokens, cost = meaning.response(last)  # type: ignore[misc]
+        if cost is None and model and model != "<synthetic>":
+            out.unpriced.add(model)
+        out.responses[(claude_id, key)] = (model, tokens.input, tokens.output, tokens.cache_write,
+                                           tokens.cache_read, cost, when)
+    return out
+
+
+def _learn(known: dict[str, Any], line: dict[str, Any], when: str | None) -> None:
+    """Fold what a line says about its session (cwd, title, first prompt, first and last time) in."""
+    if when is not None:
+        known["first"] = min(known.get("first", when), when)
+        known["last"] = max(known.get("last", when), when)
+    if "cwd" not in known and isinstance(line.get("cwd"), str):
+        known["cwd"] = line["cwd"]
+    if line.get("type") == "summary" and isinstance(line.get("summary"), str):
+        known["title"] = line["summary"]
+    if "prompt" not in known:
+        prompt = meaning.prompt_text(line)
+        if prompt:
+            known["prompt"] = prompt
