@@ -11,7 +11,7 @@ from .models import Usage
 from .ops import Write
 from .reads import Reads
 from .rows import USAGE_COLUMNS, usage_from_row
-from .times import now_text
+from .times import from_column, now_text
 from .writer import Writer
 
 GroupBy = Literal["model", "day", "session"]
@@ -84,6 +84,18 @@ class UsageBook:
             row = totals.setdefault(sid, {"messages": 0, "tokens": 0, "cost_usd": 0.0})
             row["tokens"], row["cost_usd"] = tokens or 0, float(cost or 0.0)
         return totals
+
+    async def listing(self, limit: int | None = None) -> list[tuple[str, str, str, datetime, int, float]]:
+        """Per session, most recently updated first: (id, name, status, updated_at, messages, cost).
+
+        One query with no models built: what `yurudb sessions` prints for 10,000 sessions in a blink.
+        """
+        rows = await self._reads.fetch(
+            "SELECT s.id, s.name, COALESCE(s.status, 'pending'), s.updated_at, "
+            "(SELECT COUNT(*) FROM messages AS m WHERE m.session_id = s.id), "
+            "(SELECT TOTAL(cost_usd) FROM analytics AS a WHERE a.session_id = s.id) "
+            "FROM sessions AS s ORDER BY s.updated_at DESC, s.id LIMIT ?", (-1 if limit is None else limit,))
+        return [(r[0], r[1], r[2], from_column(r[3]), r[4], r[5]) for r in rows]  # type: ignore[misc]
 
     async def summary(
         self,

@@ -41,22 +41,23 @@ def sessions(
 ) -> None:
     """List sessions, most recently updated first."""
 
-    async def go() -> tuple[list[Any], dict[str, dict[str, Any]]]:
+    async def go() -> Any:
         async with opened(options(ctx).path, read_only=True) as store:
-            return await store.list_sessions(limit=limit), await store.session_totals()
+            if as_json:
+                return await store.list_sessions(limit=limit), await store.session_totals()
+            return await store.usage.listing(limit)
 
-    listed, totals = run(go())
     if as_json:
+        listed, totals = run(go())
         print_json([s.model_dump(mode="json") | {"messages": totals.get(s.id, {}).get("messages", 0),
                                                  "cost_usd": totals.get(s.id, {}).get("cost_usd", 0.0)}
                     for s in listed])
         return
-    none: dict[str, Any] = {}
-    print_table(f"{len(listed)} sessions in {options(ctx).path}",
+    rows = run(go())
+    print_table(f"{len(rows)} sessions in {options(ctx).path}",
                 ["id", "name", "status", "messages", "updated (UTC)", "cost"],
-                [[s.id, s.name, s.status, str(totals.get(s.id, none).get("messages", 0)),
-                  s.updated_at.isoformat(" ", "minutes")[:16], f"${totals.get(s.id, none).get('cost_usd', 0.0):.4f}"]
-                 for s in listed], right=frozenset({"messages", "cost"}))
+                [[sid, name, status, str(count), updated.isoformat(" ", "minutes")[:16], f"${cost:.4f}"]
+                 for sid, name, status, updated, count, cost in rows], right=frozenset({"messages", "cost"}))
 
 
 def show(
