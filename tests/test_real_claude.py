@@ -121,3 +121,56 @@ async def test_sync_archives_real_sessions_byte_exact_and_resume_works_after_cla
     # the CLI resumed the restored conversation: the earlier turns went back to the model
     sent = json.dumps(state.requests[-1]["messages"])
     assert "first task" in sent and "second task" in sent and "first-turn" in sent
+
+
+@pytest.mark.parametrize("flush", ["batched", "eager"])
+async def test_the_sdk_mirrors_a_real_session_into_yurudb_and_resumes_it_from_yurudb(
+    tmp_path: Path, db_path: Path, flush: str
+) -> None:
+    from claude_agent_sdk import (ClaudeAgentOptions, fork_session_via_store, get_session_messages_from_store,
+                                  list_sessions_from_store, query)
+
+    from yurudb.claude import SessionStore
+
+    home = tmp_path / "home"
+    repo = home / "repo"
+    repo.mkdir(parents=True)
+    state = FakeAnthropic(replies=[
+        Reply(text="Running it.", tool="Bash", tool_input={"command": "echo mirrored-turn", "description": "echo"}),
+        Reply(text="Mirrored turn done."),
+    ])
+
+    def options(config: Path, **extra: object) -> ClaudeAgentOptions:
+        env = {"HOME": str(home), "CLAUDE_CONFIG_DIR": str(config), "ANTHROPIC_BASE_URL": fake.url,
+               "ANTHROPIC_API_KEY": "sk-test-not-a-key", "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
+               "IS_SANDBOX": "1"}
+        return ClaudeAgentOptions(cwd=str(repo), cli_path=str(CLAUDE), env=env, allowed_tools=["Bash"],
+                                  session_store=adapter, session_store_flush=flush, **extra)  # type: ignore[arg-type]
+
+    async with yurudb.open(db_path, daily_backup=False) as store:
+        adapter = SessionStore(store)
+        with serving(state) as fake:
+            events = [m async for m in query(prompt="run echo", options=options(tmp_path / "config-1"))]
+            session_id = next(m.session_id for m in events if type(m).__name__ == "ResultMessage")
+            [session] = await store.list_sessions()
+            assert session.claude_session_id == session_id
+            mirrored = await store.get_messages(session.id)
+            assert any("mirrored-turn" in json.dumps(m.payload) for m in mirrored)  # the tool's output
+            # the local transcripts are gone (a fresh config dir): the conversation comes from yurudb
+            state.default = Reply(text="Resumed from yurudb.")
+            state.requests.clear()
+            resumed = [m async for m in query(prompt="what did we run?",
+                                              options=options(tmp_path / "config-2", resume=session_id))]
+            assert any(type(m).__name__ == "ResultMessage" for m in resumed)
+            sent = json.dumps(state.requests[-1]["messages"])
+            assert "run echo" in sent and "mirrored-turn" in sent
+            infos = list_sessions_from_store(adapter, directory=str(repo))
+            infos = await infos if hasattr(infos, "__await__") else infos
+            assert session_id in [i.session_id for i in infos]
+            messages = get_session_messages_from_store(adapter, session_id, directory=str(repo))
+            messages = await messages if hasattr(messages, "__await__") else messages
+            assert len(messages) >= 4
+            forked = fork_session_via_store(adapter, session_id, directory=str(repo), title="a fork")
+            forked = await forked if hasattr(forked, "__await__") else forked
+            assert forked.session_id != session_id
+            assert len(await store.list_sessions()) == 2

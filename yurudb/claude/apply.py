@@ -75,7 +75,7 @@ def save_dict(tx: Tx, dict_id: int, data: bytes) -> tuple[BatchEffects, None]:
     return BatchEffects(), None
 
 
-def _session_for(tx: Tx, claude_id: str, cache: dict[str, str], done: Done) -> str:
+def session_for(tx: Tx, claude_id: str, cache: dict[str, str], done: Done) -> str:
     """The yurudb session of a Claude session id: found, or created (its id is the Claude id when free)."""
     found = cache.get(claude_id)
     if found is None:
@@ -123,7 +123,7 @@ def _archive(tx: Tx, root: str, chunk: Chunk, ready: Prepared) -> tuple[BatchEff
         return done.effects, done
     done.not_json, done.oversized, done.unpriced = ready.not_json, ready.oversized, set(ready.unpriced)
     sessions: dict[str, str] = {}
-    file_yid = _session_for(tx, ready.file_session, sessions, done)
+    file_yid = session_for(tx, ready.file_session, sessions, done)
     tx.execute("UPDATE transcript_files SET session_id = COALESCE(session_id, ?) WHERE id = ?", (file_yid, file_id))
     owners = {r[0]: (r[1], r[2], r[3], r[4]) for r in tx.select_in(
         "SELECT id, session_id, file_id, line, seq FROM messages WHERE id IN ({})", {m[1] for m in ready.messages})}
@@ -131,7 +131,7 @@ def _archive(tx: Tx, root: str, chunk: Chunk, ready: Prepared) -> tuple[BatchEff
     message_rows: list[tuple[Any, ...]] = []
     line_ids: dict[int, str] = {}
     for n, candidate, claude_id, kind, role, when in ready.messages:
-        yid = _session_for(tx, claude_id, sessions, done)
+        yid = session_for(tx, claude_id, sessions, done)
         message_id = candidate
         owner = owners.get(message_id)
         if owner is not None and (owner[1], owner[2]) != (file_id, n):
@@ -162,7 +162,7 @@ def _archive(tx: Tx, root: str, chunk: Chunk, ready: Prepared) -> tuple[BatchEff
                    [(file_id, n, line_ids.get(n), frame) for n, frame in enumerate(ready.frames, start=chunk.first)])
     usage = []
     for (claude_id, key), (model, tin, tout, cw, cr, cost, when) in ready.responses.items():
-        usage.append((_session_for(tx, claude_id, sessions, done), tin, tout, cw + cr, cost or 0.0, model, when, key,
+        usage.append((session_for(tx, claude_id, sessions, done), tin, tout, cw + cr, cost or 0.0, model, when, key,
                       cw, cr))
     tx.executemany(
         "INSERT INTO analytics (session_id, tokens_input, tokens_output, tokens_cache, cost_usd, model, timestamp, "
@@ -173,10 +173,10 @@ def _archive(tx: Tx, root: str, chunk: Chunk, ready: Prepared) -> tuple[BatchEff
         "tokens_cache_read = excluded.tokens_cache_read", usage)
     done.usage_records = len(usage)
     for (claude_id, model), cost in ready.claude_costs.items():
-        done.claude_costs[(_session_for(tx, claude_id, sessions, done), model)] = cost
+        done.claude_costs[(session_for(tx, claude_id, sessions, done), model)] = cost
     for claude_id, known in ready.facts.items():
-        yid = _session_for(tx, claude_id, sessions, done)
-        _describe(tx, yid, known, fresh=yid in done.created)
+        yid = session_for(tx, claude_id, sessions, done)
+        describe(tx, yid, known, fresh=yid in done.created)
         done.sessions_updated.add(yid)
         done.effects.sessions.setdefault(yid, None)
     _move_cursor(tx, chunk, file_id, ready.lines)
@@ -196,7 +196,7 @@ def _move_cursor(tx: Tx, chunk: Chunk, file_id: int, count: int) -> None:
                 chunk.prefix_sha256, now_text(), file_id))
 
 
-def _describe(tx: Tx, yid: str, known: dict[str, Any], fresh: bool) -> None:
+def describe(tx: Tx, yid: str, known: dict[str, Any], fresh: bool) -> None:
     """Name, title, folder and times of a session from its lines (a name the user gave stays)."""
     title, prompt = known.get("title"), known.get("prompt")
     # A title names a session; else its first prompt does, while it has only the placeholder name.

@@ -1,0 +1,240 @@
+"""yurudb as the Claude Agent SDK's `SessionStore`: mirrored transcript entries go into the archive.
+
+`ClaudeAgentOptions(session_store=SessionStore(store))` mirrors every line of a running session.
+A key `{project_key, session_id, subpath?}` is a transcript file of the archive (root
+`claude-agent-sdk`, path `<project_key>/<session_id>.jsonl`, a subagent at
+`<project_key>/<session_id>/<subpath>.jsonl`, its thread as `yurudb sync` names subagent files),
+and its session is the yurudb session of that Claude session id, as for synced files. Each
+entry is kept as one line (its compact JSON); an entry with a uuid is written once per key. An
+append commits through the store's writer connection in one transaction before it returns.
+
+The SDK is not a dependency of yurudb: this module needs it only for `list_session_summaries`
+(the SDK's `fold_session_summary`, imported when an append maintains a summary).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+from .. import codec, transcript
+from ..batch import BatchEffects
+from ..errors import ValidationError
+from ..store import Store
+from ..times import from_column, now_text, to_ms
+from ..unit_of_work import Tx
+from .apply import Done, describe, session_for
+from .prepare import Prepared, prepare
+
+ROOT = "claude-agent-sdk"  # transcript_files.root of mirrored keys
+SUMMARY = "agent_sdk_summaries"  # sessions.metadata: {project_key: the SDK's summary}
+
+
+def _path(key: Any) -> tuple[str, str | None]:
+    """A key's file path and thread; ValidationError for a key that is not one."""
+    if not isinstance(key, dict):
+        raise ValidationError("a session key is a dict {project_key, session_id, subpath?}")
+    project, session = key.get("project_key"), key.get("session_id")
+    for what, value in (("project_key", project), ("session_id", session)):
+        if not isinstance(value, str) or not value or "/" in value or value in (".", ".."):
+            raise ValidationError(f"{what} must be a non-empty name without '/', not {value!r}")
+    subpath = key.get("subpath")
+    if subpath is None:
+        return f"{project}/{session}.jsonl", None
+    if (not isinstance(subpath, str) or not subpath or subpath.startswith("/") or "\\" in subpath
+            or any(part in ("", ".", "..") for part in subpath.split("/"))):
+        raise ValidationError(f"subpath must be a relative path inside the session, not {subpath!r}")
+    return f"{project}/{session}/{subpath}.jsonl", f"{session}/{subpath}.jsonl"
+
+
+class SessionStore:
+    """The Agent SDK's SessionStore protocol over a yurudb store (`append`, `load` and every optional method)."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self._owned = False
+        # One append at a time per key in this process (another process waits on the write lock).
+        self._locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+
+    @classmethod
+    async def open(cls, path: str | Path | None = None, **options: Any) -> SessionStore:
+        """Open a yurudb database (`yurudb.open` options) as a SessionStore; `close()` closes it."""
+        from ..recovery import open as open_store
+
+        adapter = cls(await open_store(path, **options))
+        adapter._owned = True
+        return adapter
+
+    async def close(self) -> None:
+        """Close the store if this adapter opened it."""
+        if self._owned:
+            await self.store.close()
+
+    async def append(self, key: Any, entries: list[Any]) -> None:
+        """Mirror a batch of entries; returns once they are committed."""
+        path, thread = _path(key)
+        if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
+            raise ValidationError("entries must be a list of JSON objects")
+        try:
+            lines = [json.dumps(e, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
+                     for e in entries]
+        except (TypeError, ValueError) as exc:
+            raise ValidationError(f"an entry is not JSON: {exc}") from None
+        if not lines:
+            return
+        fold: Any = None
+        if thread is None:
+            from claude_agent_sdk._internal.session_summary import fold_session_summary as fold
+        prepared = await asyncio.to_thread(prepare, lines, 1, path, key["session_id"], None)
+        async with self._locks[path]:
+            await self.store._writer.run_exclusive(_append, path, thread, dict(key), prepared, entries, fold)
+
+    async def load(self, key: Any) -> list[dict[str, Any]] | None:
+        """Every entry of a key, in append order (None for a key never appended to)."""
+        path, _ = _path(key)
+        reads = self.store._reads
+        found = await reads.fetch("SELECT id FROM transcript_files WHERE root = ? AND path = ?", (ROOT, path))
+        if not found:
+            return None
+        rows = await reads.fetch("SELECT raw FROM transcript_lines WHERE file_id = ? ORDER BY line", (found[0][0],))
+        try:
+            return [json.loads(codec.decode(raw)) for (raw,) in rows]
+        except codec.UnknownDictionary:
+            await self.store.load_dictionaries()
+            return [json.loads(codec.decode(raw)) for (raw,) in rows]
+
+    async def list_sessions(self, project_key: str) -> list[dict[str, Any]]:
+        """The main sessions of a project: session_id and mtime (storage time, epoch ms)."""
+        _path({"project_key": project_key, "session_id": "x"})
+        rows = await self.store._reads.fetch(
+            "SELECT path, synced_at FROM transcript_files WHERE root = ? AND thread IS NULL AND path LIKE ? ESCAPE '\\'",
+            (ROOT, _like(project_key) + "/%"))
+        return [{"session_id": p[len(project_key) + 1 : -len(".jsonl")], "mtime": _ms(at)} for p, at in rows]
+
+    async def list_session_summaries(self, project_key: str) -> list[dict[str, Any]]:
+        """The summaries `append` folded (the SDK's fold_session_summary), for a project's sessions."""
+        _path({"project_key": project_key, "session_id": "x"})
+        rows = await self.store._reads.fetch(
+            "SELECT json_extract(s.metadata, ?) FROM transcript_files AS f JOIN sessions AS s ON s.id = f.session_id "
+            "WHERE f.root = ? AND f.thread IS NULL AND f.path LIKE ? ESCAPE '\\'",
+            (f'$.{SUMMARY}."{project_key}"', ROOT, _like(project_key) + "/%"))
+        summaries = [json.loads(r[0]) for r in rows if r[0]]
+        return [s for s in summaries if isinstance(s, dict)]
+
+    async def delete(self, key: Any) -> None:
+        """Delete a key's entries; a main key takes its subkeys (and a session left empty) with it."""
+        path, thread = _path(key)
+        await self.store._writer.run_exclusive(_delete, path, thread, dict(key))
+
+    async def list_subkeys(self, key: Any) -> list[str]:
+        """The subpaths appended to under a main key."""
+        path, _ = _path(key)
+        prefix = path[: -len(".jsonl")] + "/"
+        rows = await self.store._reads.fetch(
+            "SELECT path FROM transcript_files WHERE root = ? AND path LIKE ? ESCAPE '\\' ORDER BY id",
+            (ROOT, _like(prefix) + "%"))
+        return [p[len(prefix) : -len(".jsonl")] for (p,) in rows]
+
+
+def _like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _ms(column: Any) -> int:
+    moment = from_column(column)
+    return to_ms(moment) or 0
+
+
+def _append(tx: Tx, path: str, thread: str | None, key: dict[str, Any], ready: Prepared,
+            entries: list[dict[str, Any]], fold: Any) -> tuple[BatchEffects, None]:
+    """Append entries to a key's file in one transaction: line numbers and ids decided inside it."""
+    row = tx.execute("SELECT id, lines, consumed FROM transcript_files WHERE root = ? AND path = ?", (ROOT, path))
+    if row:
+        file_id, count, consumed = row[0]
+    else:
+        file_id = tx.execute("INSERT INTO transcript_files (root, path, thread) VALUES (?, ?, ?) RETURNING id",
+                             (ROOT, path, thread))[0][0]
+        count, consumed = 0, 0
+    done = Done(file_id)
+    sessions: dict[str, str] = {}
+    yid = session_for(tx, key["session_id"], sessions, done)
+    tx.execute("UPDATE transcript_files SET session_id = COALESCE(session_id, ?) WHERE id = ?", (yid, file_id))
+    by_line = {m[0]: m for m in ready.messages}
+    seq = (tx.execute("SELECT MAX(seq) FROM messages WHERE session_id = ?", (yid,))[0][0] or 0) + 1
+    kept = 0
+    for k, (frame, raw_entry) in enumerate(zip(ready.frames, entries, strict=True), start=1):
+        message = by_line.get(k)
+        uuid = raw_entry.get("uuid")
+        message_id = None
+        if message is not None:
+            if isinstance(uuid, str) and uuid:
+                mine = tx.execute("SELECT 1 FROM transcript_lines WHERE file_id = ? AND message_id IN (?, ?) "
+                                  "OR (file_id = ? AND message_id LIKE ? ESCAPE '\\')",
+                                  (file_id, uuid, uuid, file_id, _like(uuid) + "@%"))
+                if mine:
+                    continue  # this key has it: an entry with a uuid is written once
+                taken = tx.execute("SELECT 1 FROM messages WHERE id = ?", (uuid,))
+                message_id = uuid if not taken else f"{uuid}@{file_id}:{count + kept + 1}"
+            else:
+                raw = codec.decode(frame)  # no uuid: appended every time, under an id of its line
+                message_id = transcript.derived_id(json.loads(raw), path, count + kept + 1, raw)
+        kept += 1
+        n = count + kept
+        if message is not None:
+            _, _, _, kind, role, when = message
+            tx.execute("INSERT INTO messages (id, session_id, seq, type, role, timestamp, thread, file_id, line) "
+                       "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", (message_id, yid, seq, kind, role, when, thread, file_id, n))
+            seq += 1
+        tx.execute("INSERT INTO transcript_lines (file_id, line, message_id, raw) VALUES (?, ?, ?, ?)",
+                   (file_id, n, message_id, frame))
+    for (_claude, response_key), (model, tin, tout, cw, cr, cost, when) in ready.responses.items():
+        # each response once, with the figures of its last line so far (a later batch updates it)
+        tx.execute(
+            "INSERT INTO analytics (session_id, tokens_input, tokens_output, tokens_cache, cost_usd, model, timestamp, "
+            "source_id, tokens_cache_write, tokens_cache_read) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT(session_id, source_id) DO UPDATE SET tokens_input = excluded.tokens_input, "
+            "tokens_output = excluded.tokens_output, tokens_cache = excluded.tokens_cache, cost_usd = excluded.cost_usd, "
+            "model = excluded.model, timestamp = excluded.timestamp, tokens_cache_write = excluded.tokens_cache_write, "
+            "tokens_cache_read = excluded.tokens_cache_read",
+            (yid, tin, tout, cw + cr, cost or 0.0, model, when, response_key, cw, cr))
+    for known in ready.facts.values():
+        describe(tx, yid, known, fresh=yid in done.created)
+    stamp = now_text()
+    size = consumed + sum(len(f) for f in ready.frames)  # stored bytes, not file bytes: there is no file
+    tx.execute("UPDATE transcript_files SET lines = ?, consumed = ?, size = ?, synced_at = ?, gone_at = NULL "
+               "WHERE id = ?", (count + kept, size, size, stamp, file_id))
+    if fold is not None:
+        prev = tx.execute("SELECT json_extract(metadata, ?) FROM sessions WHERE id = ?",
+                          (f'$.{SUMMARY}."{key["project_key"]}"', yid))[0][0]
+        summary = fold(json.loads(prev) if prev else None, key, entries)
+        summary["mtime"] = _ms(stamp)  # storage time, the clock list_sessions reports
+        tx.execute("UPDATE sessions SET metadata = json_set(COALESCE(metadata, '{}'), ?, json(?)) WHERE id = ?",
+                   (f'$.{SUMMARY}."{key["project_key"]}"', json.dumps(summary), yid))
+    effects = BatchEffects()
+    effects.sessions[yid] = None  # the cache reads it again
+    return effects, None
+
+
+def _delete(tx: Tx, path: str, thread: str | None, key: dict[str, Any]) -> tuple[BatchEffects, None]:
+    prefix = path[: -len(".jsonl")] + "/"
+    where = "root = ? AND path = ?" if thread is not None else "root = ? AND (path = ? OR path LIKE ? ESCAPE '\\')"
+    params: tuple[Any, ...] = (ROOT, path) if thread is not None else (ROOT, path, _like(prefix) + "%")
+    files = tx.execute(f"SELECT id, session_id FROM transcript_files WHERE {where}", params)
+    effects = BatchEffects()
+    for file_id, sid in files:
+        tx.execute("DELETE FROM messages WHERE file_id = ?", (file_id,))
+        tx.execute("DELETE FROM transcript_files WHERE id = ?", (file_id,))  # its lines go with it
+        if sid is not None:
+            effects.sessions[sid] = None
+    for sid in {sid for _, sid in files if sid is not None}:
+        if thread is None:
+            tx.execute("UPDATE sessions SET metadata = json_remove(metadata, ?) WHERE id = ? AND metadata IS NOT NULL",
+                       (f'$.{SUMMARY}."{key["project_key"]}"', sid))
+        left = tx.execute("SELECT (SELECT COUNT(*) FROM messages WHERE session_id = ?) + "
+                          "(SELECT COUNT(*) FROM transcript_files WHERE session_id = ?)", (sid, sid))[0][0]
+        if not left:
+            tx.execute("DELETE FROM sessions WHERE id = ?", (sid,))  # it held only what was deleted
+    return effects, None
