@@ -156,6 +156,10 @@ async def test_the_sdk_mirrors_a_real_session_into_yurudb_and_resumes_it_from_yu
             assert session.claude_session_id == session_id
             mirrored = await store.get_messages(session.id)
             assert any("mirrored-turn" in json.dumps(m.payload) for m in mirrored)  # the tool's output
+            # usage: each response once, with its final figures, priced as Claude Code prices it
+            result = next(m for m in events if type(m).__name__ == "ResultMessage")
+            [row] = await store.usage_summary(by="session")
+            assert row["records"] == 2 and row["cost_usd"] == pytest.approx(result.total_cost_usd, rel=1e-6)
             # the local transcripts are gone (a fresh config dir): the conversation comes from yurudb
             state.default = Reply(text="Resumed from yurudb.")
             state.requests.clear()
@@ -174,3 +178,42 @@ async def test_the_sdk_mirrors_a_real_session_into_yurudb_and_resumes_it_from_yu
             forked = await forked if hasattr(forked, "__await__") else forked
             assert forked.session_id != session_id
             assert len(await store.list_sessions()) == 2
+
+
+async def test_one_archive_two_ways_in_each_line_once(tmp_path: Path, db_path: Path) -> None:
+    from claude_agent_sdk import ClaudeAgentOptions, query
+
+    from yurudb.claude import SessionStore, sync, transcript_files
+
+    home = tmp_path / "home"
+    repo = home / "repo"
+    repo.mkdir(parents=True)
+    config = tmp_path / "config"
+    state = FakeAnthropic(replies=[
+        Reply(text="Running.", tool="Bash", tool_input={"command": "echo two-ways", "description": "echo"}),
+        Reply(text="Done."),
+    ])
+    async with yurudb.open(db_path, daily_backup=False) as store:
+        adapter = SessionStore(store)
+        with serving(state) as fake:
+            env = {"HOME": str(home), "CLAUDE_CONFIG_DIR": str(config), "ANTHROPIC_BASE_URL": fake.url,
+                   "ANTHROPIC_API_KEY": "sk-test-not-a-key", "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
+                   "IS_SANDBOX": "1"}
+            options = ClaudeAgentOptions(cwd=str(repo), cli_path=str(CLAUDE), env=env, allowed_tools=["Bash"],
+                                         session_store=adapter)
+            [m async for m in query(prompt="run echo", options=options)]
+        [session] = await store.list_sessions()
+        mirrored = await store.get_messages(session.id, thread=...)
+        await sync(store, config / "projects")  # the same session's file, the other way in
+        assert [s.id for s in await store.list_sessions()] == [session.id]
+        synced = await store.get_messages(session.id, thread=...)
+        ids = [m.id for m in synced]
+        assert len(ids) == len(set(ids))  # each line once
+        uuids = [m.payload.get("uuid") for m in synced if m.payload.get("uuid")]
+        assert len(uuids) == len(set(uuids))
+        # lines the SDK does not mirror (request shapes, cost state) came in from the file
+        assert len(synced) > len(mirrored)
+        assert {m.id for m in mirrored} <= set(ids)
+        on_disk = {p.relative_to(config / "projects").as_posix(): p.read_bytes()
+                   for p in (config / "projects").rglob("*.jsonl")}
+        assert await transcript_files(store, session.id) == on_disk  # and the file still rebuilds byte for byte

@@ -60,3 +60,74 @@ async def test_mirrored_entries_are_one_yurudb_session_with_threads(db_path: Pat
         assert [m.content for m in await store.get_messages(session.id)] == ["hello"]
         [thread] = await store.threads(session.id)
         assert [m.content for m in await store.get_messages(session.id, thread=thread)] == ["sub"]
+
+
+async def test_synced_first_then_mirrored_is_one_session_with_each_line_once(tmp_path: Path, db_path: Path) -> None:
+    import json
+
+    from yurudb.claude import sync, transcript_files
+
+    sid = "5e550000-0000-4000-8000-0000000000f2"
+    lines = [{"type": "user", "uuid": "u1", "sessionId": sid, "message": {"role": "user", "content": "hi"}},
+             {"type": "queue-operation", "operation": "enqueue", "sessionId": sid},  # no uuid
+             {"type": "assistant", "uuid": "a1", "sessionId": sid, "message": {"role": "assistant", "content": "yo"}}]
+    project = tmp_path / "projects" / "-repo"
+    project.mkdir(parents=True)
+    raw = b"".join(json.dumps(x, indent=None).encode() + b"\n" for x in lines)  # not the mirror's byte form
+    (project / f"{sid}.jsonl").write_bytes(raw)
+    async with yurudb.open(db_path, daily_backup=False) as store:
+        await sync(store, tmp_path / "projects")
+        adapter = SessionStore(store)
+        key = {"project_key": "-repo", "session_id": sid}
+        await adapter.append(key, lines[:2])
+        await adapter.append(key, lines[2:])
+        await adapter.append(key, lines[:1])  # a retried batch: the uuid entry is not written again
+        assert [s.id for s in await store.list_sessions()] == [sid]
+        messages = await store.get_messages(sid)
+        assert [m.payload for m in messages] == lines  # each line once
+        assert await adapter.load(key) == lines
+        assert await transcript_files(store, sid) == {f"-repo/{sid}.jsonl": raw}  # the file's own bytes
+
+
+MIRROR_CHILD = """
+import asyncio, sys
+from yurudb.claude import SessionStore
+async def main():
+    adapter = await SessionStore.open(sys.argv[1], daily_backup=False)
+    key = {"project_key": "-repo", "session_id": sys.argv[2]}
+    for b in range(int(sys.argv[3])):
+        await adapter.append(key, [{"type": "user", "uuid": f"{sys.argv[2]}-{b}-{i}", "n": i,
+                                    "message": {"role": "user", "content": "x" * 300}} for i in range(5)])
+    await adapter.close()
+    print("done", flush=True)
+asyncio.run(main())
+"""
+
+
+def test_two_processes_mirroring_into_one_database_meet_no_lock_error(db_path: Path) -> None:
+    import asyncio
+    import os
+    import subprocess
+    import sys
+
+    async def create() -> None:
+        async with yurudb.open(db_path, daily_backup=False):
+            pass
+
+    asyncio.run(create())
+    batches = int(os.environ.get("YURUDB_MIRROR_BATCHES", "150"))
+    children = [subprocess.Popen([sys.executable, "-c", MIRROR_CHILD, str(db_path), sid, str(batches)],
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                 cwd=Path(__file__).parents[1]) for sid in ("one", "two")]
+    for child in children:
+        out, err = child.communicate(timeout=300)
+        assert child.returncode == 0 and out.strip() == "done", err
+        assert "locked" not in err.lower()
+
+    async def count() -> dict[str, int]:
+        async with yurudb.open(db_path, daily_backup=False) as store:
+            adapter = SessionStore(store)
+            return {sid: len(await adapter.load({"project_key": "-repo", "session_id": sid}) or [])
+                    for sid in ("one", "two")}
+
+    assert asyncio.run(count()) == {"one": batches * 5, "two": batches * 5}

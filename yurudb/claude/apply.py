@@ -3,7 +3,9 @@ become messages, raw lines, usage rows and session facts, and each file's cursor
 
 from __future__ import annotations
 
+import json
 import os
+from collections import defaultdict, deque
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -13,7 +15,7 @@ from ..batch import BatchEffects
 from ..times import now_text
 from ..unit_of_work import Tx
 from ..validation import new_id
-from .prepare import Prepared
+from .prepare import Prepared, twin_key
 
 
 @dataclass
@@ -97,6 +99,31 @@ def session_for(tx: Tx, claude_id: str, cache: dict[str, str], done: Done) -> st
     return found
 
 
+@dataclass
+class Twins:
+    """The messages of the same transcript that arrived the other way (mirrored by the Agent SDK, or
+    synced from the file): a line that is one of them is linked to its message, never made twice."""
+
+    waiting: dict[str, deque[str]] = field(default_factory=lambda: defaultdict(deque))  # twin key -> ids
+
+    def take(self, key: str) -> str | None:
+        """The message a line with this twin key already is (each matches once, in order)."""
+        found = self.waiting.get(key)
+        return found.popleft() if found else None
+
+
+def twins(tx: Tx, root: str, path: str) -> Twins | None:
+    """The messages of `path` under the other root, if the transcript arrived both ways."""
+    others = [r[0] for r in tx.execute("SELECT id FROM transcript_files WHERE path = ? AND root != ?", (path, root))]
+    if not others:
+        return None
+    found = Twins()
+    for raw, message_id in tx.select_in("SELECT raw, message_id FROM transcript_lines WHERE message_id IS NOT NULL "
+                                        "AND file_id IN ({}) ORDER BY file_id, line", others):
+        found.waiting[twin_key(json.loads(codec.decode(raw)))].append(message_id)
+    return found
+
+
 def archive_all(tx: Tx, root: str, group: list[tuple[Chunk, Prepared]]) -> tuple[BatchEffects, list[Done]]:
     """Archive several prepared chunks in one transaction."""
     effects = BatchEffects()
@@ -130,8 +157,12 @@ def _archive(tx: Tx, root: str, chunk: Chunk, ready: Prepared) -> tuple[BatchEff
     next_seq: dict[str, int] = {}
     message_rows: list[tuple[Any, ...]] = []
     line_ids: dict[int, str] = {}
-    for n, candidate, claude_id, kind, role, when in ready.messages:
+    mirrored = twins(tx, root, f.rel)
+    for n, candidate, claude_id, kind, role, when, key in ready.messages:
         yid = session_for(tx, claude_id, sessions, done)
+        if mirrored is not None and (same := mirrored.take(key)) is not None:
+            line_ids[n] = same  # the Agent SDK mirrored this line already: one message, two copies of its bytes
+            continue
         message_id = candidate
         owner = owners.get(message_id)
         if owner is not None and (owner[1], owner[2]) != (file_id, n):

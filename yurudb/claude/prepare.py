@@ -24,8 +24,9 @@ class Prepared:
     lines: int = 0
     size: int = 0  # bytes of the lines, newlines included
     frames: list[bytes] = field(default_factory=list)  # each line's compressed bytes, in order
-    # (line number, candidate id, Claude session, type, role, timestamp text) per line with a message
-    messages: list[tuple[int, str, str, str, str | None, str | None]] = field(default_factory=list)
+    # (line number, candidate id, Claude session, type, role, timestamp text, twin key) per line with a
+    # message; the twin key finds the same line arriving the other way (apply.Twins)
+    messages: list[tuple[int, str, str, str, str | None, str | None, str]] = field(default_factory=list)
     file_session: str = ""
     # (Claude session, response key) -> (model, input, output, cache write, cache read, cost, timestamp)
     responses: dict[tuple[str, str], tuple[Any, ...]] = field(default_factory=dict)
@@ -65,7 +66,7 @@ def prepare(lines: list[bytes], first: int, rel: str, session_hint: str,
         uuid = line.get("uuid")
         candidate = uuid if isinstance(uuid, str) and uuid else meaning.derived_id(line, rel, n, raw)
         when = meaning.stamp(line.get("timestamp"))
-        out.messages.append((n, candidate, claude_id, line["type"], meaning.role(line), when))
+        out.messages.append((n, candidate, claude_id, line["type"], meaning.role(line), when, twin_key(line)))
         _learn(out.facts.setdefault(claude_id, {}), line, when)
         key = meaning.response_key(line)
         if key is not None:
@@ -81,6 +82,14 @@ def prepare(lines: list[bytes], first: int, rel: str, session_hint: str,
         out.responses[(claude_id, key)] = (model, tokens.input, tokens.output, tokens.cache_write,
                                            tokens.cache_read, cost, when)
     return out
+
+
+def twin_key(line: dict[str, Any]) -> str:
+    """What identifies a line across its two ways in: its uuid, else its whole JSON (keys sorted)."""
+    uuid = line.get("uuid")
+    if isinstance(uuid, str) and uuid:
+        return "uuid:" + uuid
+    return "json:" + json.dumps(line, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
 def _learn(known: dict[str, Any], line: dict[str, Any], when: str | None) -> None:

@@ -28,8 +28,10 @@ async def transcript_files(store: Store, session_id: str) -> dict[str, bytes]:
     """
     await store.get_session(session_id)  # NotFoundError for an unknown session
     files = await store._reads.fetch(
-        "SELECT id, path, lines FROM transcript_files WHERE session_id = ? ORDER BY thread IS NOT NULL, path",
-        (session_id,))
+        # A transcript both synced and mirrored by the Agent SDK: the synced copy (Claude Code's own
+        # bytes) wins over the mirror's (the entries as JSON); a mirrored-only one comes from the mirror.
+        "SELECT id, path, lines FROM transcript_files WHERE session_id = ? "
+        "ORDER BY root = 'claude-agent-sdk' DESC, thread IS NOT NULL, path", (session_id,))
     if not files:
         raise NotFoundError(f"session {session_id} has no archived transcript (it was not synced from Claude Code)")
     await store.load_dictionaries()

@@ -26,7 +26,7 @@ from ..errors import ValidationError
 from ..store import Store
 from ..times import from_column, now_text, to_ms
 from ..unit_of_work import Tx
-from .apply import Done, describe, session_for
+from .apply import Done, describe, session_for, twins
 from .prepare import Prepared, prepare
 
 ROOT = "claude-agent-sdk"  # transcript_files.root of mirrored keys
@@ -163,19 +163,22 @@ def _append(tx: Tx, path: str, thread: str | None, key: dict[str, Any], ready: P
     yid = session_for(tx, key["session_id"], sessions, done)
     tx.execute("UPDATE transcript_files SET session_id = COALESCE(session_id, ?) WHERE id = ?", (yid, file_id))
     by_line = {m[0]: m for m in ready.messages}
+    synced = twins(tx, ROOT, path)  # the same transcript synced from Claude Code's file
     seq = (tx.execute("SELECT MAX(seq) FROM messages WHERE session_id = ?", (yid,))[0][0] or 0) + 1
     kept = 0
     for k, (frame, raw_entry) in enumerate(zip(ready.frames, entries, strict=True), start=1):
         message = by_line.get(k)
         uuid = raw_entry.get("uuid")
         message_id = None
-        if message is not None:
+        if message is not None and isinstance(uuid, str) and uuid:
+            mine = tx.execute("SELECT 1 FROM transcript_lines WHERE file_id = ? AND (message_id = ? OR "
+                              "message_id LIKE ? ESCAPE '\\')", (file_id, uuid, _like(uuid) + "@%"))
+            if mine:
+                continue  # this key has it: an entry with a uuid is written once
+        if message is not None and synced is not None and (same := synced.take(message[6])) is not None:
+            message_id, message = same, None  # synced already: this line links to that message
+        elif message is not None:
             if isinstance(uuid, str) and uuid:
-                mine = tx.execute("SELECT 1 FROM transcript_lines WHERE file_id = ? AND message_id IN (?, ?) "
-                                  "OR (file_id = ? AND message_id LIKE ? ESCAPE '\\')",
-                                  (file_id, uuid, uuid, file_id, _like(uuid) + "@%"))
-                if mine:
-                    continue  # this key has it: an entry with a uuid is written once
                 taken = tx.execute("SELECT 1 FROM messages WHERE id = ?", (uuid,))
                 message_id = uuid if not taken else f"{uuid}@{file_id}:{count + kept + 1}"
             else:
@@ -184,7 +187,7 @@ def _append(tx: Tx, path: str, thread: str | None, key: dict[str, Any], ready: P
         kept += 1
         n = count + kept
         if message is not None:
-            _, _, _, kind, role, when = message
+            _, _, _, kind, role, when, _ = message
             tx.execute("INSERT INTO messages (id, session_id, seq, type, role, timestamp, thread, file_id, line) "
                        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", (message_id, yid, seq, kind, role, when, thread, file_id, n))
             seq += 1
