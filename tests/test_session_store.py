@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import pytest
@@ -131,3 +132,17 @@ def test_two_processes_mirroring_into_one_database_meet_no_lock_error(db_path: P
                     for sid in ("one", "two")}
 
     assert asyncio.run(count()) == {"one": batches * 5, "two": batches * 5}
+
+
+async def test_concurrent_appends_share_commits_and_each_returns_once_committed(db_path: Path) -> None:
+    async with yurudb.open(db_path, daily_backup=False) as store:
+        adapter = SessionStore(store)
+        before = store.commits
+        keys = [{"project_key": "-repo", "session_id": f"s{i}"} for i in range(60)]
+        await asyncio.gather(*(adapter.append(k, [{"uuid": f"{k['session_id']}-u", "type": "user"}]) for k in keys))
+        assert store.commits - before < len(keys)  # group commit: fewer transactions than appends
+        for k in keys:
+            assert await adapter.load(k) == [{"uuid": f"{k['session_id']}-u", "type": "user"}]
+    from helpers import rows
+
+    assert rows(db_path, "SELECT COUNT(*) FROM transcript_lines") == [(60,)]  # committed, on disk

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
@@ -56,8 +55,10 @@ class SessionStore:
     def __init__(self, store: Store) -> None:
         self.store = store
         self._owned = False
-        # One append at a time per key in this process (another process waits on the write lock).
-        self._locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+        # Group commit: appends that arrive while a transaction runs share the next one (in call
+        # order, so one key's batches keep theirs); another process waits on the write lock.
+        self._waiting: list[tuple[tuple[Any, ...], asyncio.Future[None]]] = []
+        self._committing: asyncio.Task[None] | None = None
 
     @classmethod
     async def open(cls, path: str | Path | None = None, **options: Any) -> SessionStore:
@@ -89,8 +90,34 @@ class SessionStore:
         if thread is None:
             from claude_agent_sdk._internal.session_summary import fold_session_summary as fold
         prepared = await asyncio.to_thread(prepare, lines, 1, path, key["session_id"], None)
-        async with self._locks[path]:
-            await self.store._writer.run_exclusive(_append, path, thread, dict(key), prepared, entries, fold)
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiting.append(((path, thread, dict(key), prepared, entries, fold), done))
+        if self._committing is None or self._committing.done():
+            self._committing = asyncio.get_running_loop().create_task(self._commit())
+        await done
+
+    async def _commit(self) -> None:
+        """Commit what waits, one transaction for all of it; a failing group is retried one append at a time."""
+        while self._waiting:
+            group, self._waiting = self._waiting, []
+            try:
+                await self.store._writer.run_exclusive(_append_all, [args for args, _ in group])
+                outcomes: list[BaseException | None] = [None] * len(group)
+            except Exception:
+                outcomes = []
+                for args, _ in group:
+                    try:
+                        await self.store._writer.run_exclusive(_append_all, [args])
+                        outcomes.append(None)
+                    except Exception as exc:  # this append alone fails; the others are committed
+                        outcomes.append(exc)
+            for (_, done), outcome in zip(group, outcomes, strict=True):
+                if done.done():
+                    continue
+                if outcome is None:
+                    done.set_result(None)
+                else:
+                    done.set_exception(outcome)
 
     async def load(self, key: Any) -> list[dict[str, Any]] | None:
         """Every entry of a key, in append order (None for a key never appended to)."""
@@ -146,6 +173,14 @@ def _like(text: str) -> str:
 def _ms(column: Any) -> int:
     moment = from_column(column)
     return to_ms(moment) or 0
+
+
+def _append_all(tx: Tx, appends: list[tuple[Any, ...]]) -> tuple[BatchEffects, None]:
+    """Several appends in one transaction (group commit), in call order."""
+    effects = BatchEffects()
+    for args in appends:
+        effects.sessions.update(_append(tx, *args)[0].sessions)
+    return effects, None
 
 
 def _append(tx: Tx, path: str, thread: str | None, key: dict[str, Any], ready: Prepared,
