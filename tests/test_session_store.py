@@ -146,3 +146,24 @@ async def test_concurrent_appends_share_commits_and_each_returns_once_committed(
     from helpers import rows
 
     assert rows(db_path, "SELECT COUNT(*) FROM transcript_lines") == [(60,)]  # committed, on disk
+
+
+async def test_deleting_a_mirror_keeps_what_the_synced_file_shares(tmp_path: Path, db_path: Path) -> None:
+    import json
+
+    from yurudb.claude import sync
+
+    sid = "5e550000-0000-4000-8000-0000000000f3"
+    lines = [{"type": "user", "uuid": f"u{i}", "sessionId": sid, "message": {"role": "user", "content": f"m{i}"}}
+             for i in range(3)]
+    project = tmp_path / "projects" / "-repo"
+    project.mkdir(parents=True)
+    async with yurudb.open(db_path, daily_backup=False) as store:
+        adapter = SessionStore(store)
+        key = {"project_key": "-repo", "session_id": sid}
+        await adapter.append(key, lines)  # mirrored first
+        (project / f"{sid}.jsonl").write_text("".join(json.dumps(x) + "\n" for x in lines))
+        await sync(store, tmp_path / "projects")  # then synced: the same three messages
+        await adapter.delete(key)
+        assert await adapter.load(key) is None
+        assert [m.payload for m in await store.get_messages(sid)] == lines  # the file still has them

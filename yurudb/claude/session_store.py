@@ -263,6 +263,12 @@ def _delete(tx: Tx, path: str, thread: str | None, key: dict[str, Any]) -> tuple
     files = tx.execute(f"SELECT id, session_id FROM transcript_files WHERE {where}", params)
     effects = BatchEffects()
     for file_id, sid in files:
+        # A message the synced file shares (the same line, two ways in) stays, read from the file's copy.
+        tx.execute(
+            "UPDATE messages SET (file_id, line, thread) = (SELECT l.file_id, l.line, f.thread FROM transcript_lines AS l "
+            "JOIN transcript_files AS f ON f.id = l.file_id WHERE l.message_id = messages.id AND l.file_id != ? "
+            "LIMIT 1) WHERE file_id = ? AND EXISTS (SELECT 1 FROM transcript_lines AS l "
+            "WHERE l.message_id = messages.id AND l.file_id != ?)", (file_id, file_id, file_id))
         tx.execute("DELETE FROM messages WHERE file_id = ?", (file_id,))
         tx.execute("DELETE FROM transcript_files WHERE id = ?", (file_id,))  # its lines go with it
         if sid is not None:
