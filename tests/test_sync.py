@@ -288,3 +288,21 @@ async def test_a_response_whose_lines_span_two_syncs_counts_once_with_its_final_
         [row] = await store.usage_summary(by="session")
     assert row["records"] == 1 and row["tokens_output"] == 480
     assert row["cost_usd"] == pytest.approx((10 * 5 + 480 * 25) / 1e6)  # claude-opus-4-6: $5 in, $25 out
+
+
+async def test_a_rewrite_that_changes_lines_keeps_the_earlier_bytes_of_every_message(
+    tmp_path: Path, db_path: Path
+) -> None:
+    root, path = project(tmp_path)
+    path.write_bytes(b"".join(line(i) + b"\n" for i in range(3)))
+    async with yurudb.open(db_path, daily_backup=False) as store:
+        await sync(store, root)
+        before = {m.id: m.payload for m in await store.get_messages(SID)}
+        # the same file rewritten with other lines at the same numbers (other uuids)
+        other = "5e550000-0000-4000-8000-0000000000aa"
+        path.write_bytes(b"".join(line(i, SID, uuid=f"{other}-{i}") + b"\n" for i in range(3)))
+        assert (await sync(store, root)).files_rewritten == 1
+        after = {m.id: m.payload for m in await store.get_messages(SID)}
+        assert all(after[mid] == payload for mid, payload in before.items())  # not read from the new bytes
+        assert len(after) == 6
+        assert await archived(store) == {f"-repo/{SID}.jsonl": path.read_bytes()}

@@ -32,7 +32,6 @@ class Chunk:
     """Complete lines of one file, read from `start` (byte offset) as line numbers from `first`."""
 
     file: File
-    file_id: int | None
     first: int
     lines: list[bytes]
     end: int  # the byte offset after the last line
@@ -112,9 +111,16 @@ class Twins:
         return found.popleft() if found else None
 
 
+RETIRED = "#replaced-"  # a rewritten file's earlier copy keeps its lines under `<path>#replaced-<time>`
+
+
 def twins(tx: Tx, root: str, path: str) -> Twins | None:
-    """The messages of `path` under the other root, if the transcript arrived both ways."""
-    others = [r[0] for r in tx.execute("SELECT id FROM transcript_files WHERE path = ? AND root != ?", (path, root))]
+    """The messages of `path` that exist already: under the other root (the transcript arrived both
+    ways), or in an earlier copy of a file that was rewritten."""
+    others = [r[0] for r in tx.execute(
+        "SELECT id FROM transcript_files WHERE (path = ? AND root != ?) "
+        "OR (root = ? AND substr(path, 1, ?) = ? AND substr(path, ?, ?) = ?)",
+        (path, root, root, len(path), path, len(path) + 1, len(RETIRED), RETIRED))]
     if not others:
         return None
     found = Twins()
@@ -138,12 +144,18 @@ def archive_all(tx: Tx, root: str, group: list[tuple[Chunk, Prepared]]) -> tuple
 def _archive(tx: Tx, root: str, chunk: Chunk, ready: Prepared) -> tuple[BatchEffects, Done]:
     """Archive one prepared chunk of lines and move the file's cursor past them, in one transaction."""
     f = chunk.file
-    file_id = chunk.file_id
-    if file_id is None:
-        row = tx.execute("SELECT id FROM transcript_files WHERE root = ? AND path = ?", (root, f.rel))
-        file_id = row[0][0] if row else tx.execute(
-            "INSERT INTO transcript_files (root, path, thread) VALUES (?, ?, ?) RETURNING id",
-            (root, f.rel, f.thread))[0][0]
+    row = tx.execute("SELECT id, lines FROM transcript_files WHERE root = ? AND path = ?", (root, f.rel))
+    if row and chunk.first == 1 and row[0][1]:
+        # Read again from its start (rewritten, shrunk, replaced): the earlier copy keeps its lines,
+        # which its messages are read from, under a name of its own; the new copy starts afresh and
+        # its lines that are the same messages link to them (Twins). Nothing is overwritten.
+        now = now_text()
+        tx.execute("UPDATE transcript_files SET path = path || ? || ?, gone_at = COALESCE(gone_at, ?) WHERE id = ?",
+                   (RETIRED, now, now, row[0][0]))
+        row = []
+    file_id = row[0][0] if row else tx.execute(
+        "INSERT INTO transcript_files (root, path, thread) VALUES (?, ?, ?) RETURNING id",
+        (root, f.rel, f.thread))[0][0]
     done = Done(file_id)
     if not ready.lines:  # nothing new but the file's stat (a partial last line grew)
         _move_cursor(tx, chunk, file_id, 0)

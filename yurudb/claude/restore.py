@@ -30,7 +30,8 @@ async def transcript_files(store: Store, session_id: str) -> dict[str, bytes]:
     files = await store._reads.fetch(
         # A transcript both synced and mirrored by the Agent SDK: the synced copy (Claude Code's own
         # bytes) wins over the mirror's (the entries as JSON); a mirrored-only one comes from the mirror.
-        "SELECT id, path, lines FROM transcript_files WHERE session_id = ? "
+        # (an earlier copy of a rewritten file, `<path>#replaced-<time>`, is kept but not what Claude Code has)
+        "SELECT id, path, lines FROM transcript_files WHERE session_id = ? AND instr(path, '#replaced-') = 0 "
         "ORDER BY root = 'claude-agent-sdk' DESC, thread IS NOT NULL, path", (session_id,))
     if not files:
         raise NotFoundError(f"session {session_id} has no archived transcript (it was not synced from Claude Code)")

@@ -240,7 +240,6 @@ def _read(f: File, cursor: dict[str, Any] | None, report: SyncReport) -> Iterato
     """The file's complete lines after its cursor, in chunks (a rewritten file from its start)."""
     start = _resume_at(cursor, f)
     first = cursor["lines"] + 1 if cursor is not None and start else 1
-    file_id = cursor["id"] if cursor is not None else None
     with open(f.path, "rb") as handle:
         if start and _prefix_hash(handle, start) != cursor["prefix_sha256"]:  # type: ignore[index]
             start, first = 0, 1
@@ -259,14 +258,14 @@ def _read(f: File, cursor: dict[str, Any] | None, report: SyncReport) -> Iterato
                 size += len(raw) + 1
                 if len(batch) >= BATCH_LINES or size >= BATCH_BYTES:
                     offset += size
-                    yield Chunk(f, file_id, first, batch, offset, _prefix_hash(handle, offset), final=False)
+                    yield Chunk(f, first, batch, offset, _prefix_hash(handle, offset), final=False)
                     first += len(batch)
                     batch, size = [], 0
         if pending:
             report.waiting += 1  # its last line is still being written
         offset += size
-        if batch or file_id is not None:  # a new file with no complete line yet waits, unrecorded
-            yield Chunk(f, file_id, first, batch, offset, _prefix_hash(handle, offset))
+        if batch or cursor is not None:  # a new file with no complete line yet waits, unrecorded
+            yield Chunk(f, first, batch, offset, _prefix_hash(handle, offset))
 
 
 def _chunks(found: list[File], cursors: dict[str, dict[str, Any]], report: SyncReport) -> Iterator[Chunk]:
