@@ -114,9 +114,10 @@ class Twins:
 RETIRED = "#replaced-"  # a rewritten file's earlier copy keeps its lines under `<path>#replaced-<time>`
 
 
-def twins(tx: Tx, root: str, path: str) -> Twins | None:
+def twins(tx: Tx, root: str, path: str, file_id: int) -> Twins | None:
     """The messages of `path` that exist already: under the other root (the transcript arrived both
-    ways), or in an earlier copy of a file that was rewritten."""
+    ways), or in an earlier copy of a file that was rewritten; less those file `file_id` links already
+    (an earlier chunk or append took them)."""
     others = [r[0] for r in tx.execute(
         "SELECT id FROM transcript_files WHERE (path = ? AND root != ?) "
         "OR (root = ? AND substr(path, 1, ?) = ? AND substr(path, ?, ?) = ?)",
@@ -124,8 +125,12 @@ def twins(tx: Tx, root: str, path: str) -> Twins | None:
     if not others:
         return None
     found = Twins()
+    linked = {r[0] for r in tx.execute("SELECT message_id FROM transcript_lines WHERE file_id = ? "
+                                       "AND message_id IS NOT NULL", (file_id,))}
     for raw, message_id in tx.select_in("SELECT raw, message_id FROM transcript_lines WHERE message_id IS NOT NULL "
                                         "AND file_id IN ({}) ORDER BY file_id, line", others):
+        if message_id in linked:
+            continue
         found.waiting[twin_key(json.loads(codec.decode(raw)))].append(message_id)
     return found
 
@@ -169,7 +174,7 @@ def _archive(tx: Tx, root: str, chunk: Chunk, ready: Prepared) -> tuple[BatchEff
     next_seq: dict[str, int] = {}
     message_rows: list[tuple[Any, ...]] = []
     line_ids: dict[int, str] = {}
-    mirrored = twins(tx, root, f.rel)
+    mirrored = twins(tx, root, f.rel, file_id)
     for n, candidate, claude_id, kind, role, when, key in ready.messages:
         yid = session_for(tx, claude_id, sessions, done)
         if mirrored is not None and (same := mirrored.take(key)) is not None:

@@ -198,7 +198,7 @@ def _append(tx: Tx, path: str, thread: str | None, key: dict[str, Any], ready: P
     yid = session_for(tx, key["session_id"], sessions, done)
     tx.execute("UPDATE transcript_files SET session_id = COALESCE(session_id, ?) WHERE id = ?", (yid, file_id))
     by_line = {m[0]: m for m in ready.messages}
-    synced = twins(tx, ROOT, path)  # the same transcript synced from Claude Code's file
+    synced = twins(tx, ROOT, path, file_id)  # the same transcript synced from Claude Code's file
     seq = (tx.execute("SELECT MAX(seq) FROM messages WHERE session_id = ?", (yid,))[0][0] or 0) + 1
     kept = 0
     for k, (frame, raw_entry) in enumerate(zip(ready.frames, entries, strict=True), start=1):
