@@ -11,6 +11,7 @@ from sqlalchemy import Connection
 from yurudb.engine import create_engine, database_url
 from yurudb.entities import metadata
 from yurudb.paths import default_db_path, prepare
+from yurudb.schema import not_full_text
 
 config = context.config
 if config.config_file_name is not None and config.attributes.get("connection") is None:
@@ -19,7 +20,8 @@ if config.config_file_name is not None and config.attributes.get("connection") i
 
 def _configure(**kwargs: object) -> None:
     # SQLite cannot ALTER most things; batch mode recreates the table instead.
-    context.configure(target_metadata=metadata, render_as_batch=True, compare_type=True, **kwargs)
+    context.configure(target_metadata=metadata, render_as_batch=True, compare_type=True,
+                      include_name=not_full_text, **kwargs)
 
 
 def do_run_migrations(connection: Connection) -> None:

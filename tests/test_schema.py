@@ -11,6 +11,7 @@ from alembic.runtime.migration import MigrationContext
 from yurudb import migrations, paths
 from yurudb.engine import create_engine
 from yurudb.entities import metadata
+from yurudb.schema import not_full_text
 
 # (name, declared type, notnull, default, pk) as PRAGMA table_info reports them
 EXPECTED_COLUMNS = {
@@ -40,6 +41,7 @@ EXPECTED_COLUMNS = {
         ("thread", "TEXT", 0, None, 0),
         ("file_id", "INTEGER", 0, None, 0),
         ("line", "INTEGER", 0, None, 0),
+        ("search_doc", "INTEGER", 0, None, 0),
     ],
     "analytics": [
         ("id", "INTEGER", 1, None, 1),
@@ -81,11 +83,13 @@ EXPECTED_COLUMNS = {
         ("id", "INTEGER", 1, None, 1),
         ("data", "BLOB", 1, None, 0),
     ],
+    "search_index": [("body", "", 0, None, 0)],  # FTS5 (its shadow tables are its own business)
 }
 # (index name, unique, columns)
 EXPECTED_INDEXES = {
     "sessions": {("idx_sessions_updated", 0, ("updated_at",))},
-    "messages": {("idx_messages_session", 1, ("session_id", "seq"))},
+    "messages": {("idx_messages_session", 1, ("session_id", "seq")), ("idx_messages_search_doc", 0, ("search_doc",))},
+    "search_index": set(),
     "analytics": {("idx_analytics_session", 1, ("session_id", "source_id"))},
     "transcript_files": {("idx_transcript_files_path", 1, ("root", "path")),
                          ("idx_transcript_files_session", 0, ("session_id",))},
@@ -111,7 +115,7 @@ def read_schema(path: Path) -> tuple[dict, dict, set]:
         tables = {
             name
             for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")
-            if not name.startswith("sqlite_") and name != "alembic_version"
+            if not name.startswith("sqlite_") and name != "alembic_version" and not name.startswith("search_index_")
         }
         columns = {
             t: [(r[1], r[2], r[3], r[4], r[5]) for r in conn.execute(f"PRAGMA table_info({t})")] for t in tables
@@ -166,7 +170,8 @@ async def test_alembic_head_matches_the_sqlmodel_metadata(db_path: Path) -> None
         async with engine.connect() as conn:
             diff = await conn.run_sync(
                 lambda sync: compare_metadata(
-                    MigrationContext.configure(sync, opts={"compare_type": True, "compare_server_default": True}),
+                    MigrationContext.configure(sync, opts={"compare_type": True, "compare_server_default": True,
+                                                           "include_name": not_full_text}),
                     metadata,
                 )
             )

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from collections.abc import Sequence
 from typing import Any
 
+from . import search
 from .models import Session
 from .errors import ConflictError, NotFoundError
 from .ops import Write
@@ -165,7 +166,16 @@ def apply_batch(
             effects.sessions[w.target] = None
             plan.append(("DELETE FROM sessions WHERE id = ?", (w.target,), i))
 
+    # The full-text index changes in this same transaction: messages about to change leave it with
+    # the text they hold now, and come back once, with the batch's last word (a streamed message
+    # updated ten times in one batch is indexed once).
+    changing = {w.target for i, w in enumerate(writes)
+                if w.kind in ("append_message", "update_message") and not isinstance(results[i], BaseException)}
+    search.unindex(uow, changing)
+    search.unindex_sessions(uow, [w.target for w, sql in ((writes[i], s) for s, _, i in plan)
+                                  if w.kind == "delete_session" and sql])
     _run_plan(uow, plan, singles, writes, results, effects)
+    search.index(uow, changing)
 
     touched = [sid for sid in effects.touched if sid in live]
     if touched:
@@ -175,6 +185,7 @@ def apply_batch(
         for sid, top in next_seq.items():
             if sid in live and top - 1 > keep_messages:
                 # The window's oldest seq: everything below it goes (seqs only grow, so it is a range).
+                search.unindex_where(uow, "session_id = ? AND seq <= ?", (sid, top - 1 - keep_messages))
                 gone = uow.execute("DELETE FROM messages WHERE session_id = ? AND seq <= ? RETURNING 1",
                                    (sid, top - 1 - keep_messages))
                 if gone:

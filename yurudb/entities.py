@@ -41,7 +41,8 @@ class MessageRow(SQLModel, table=True):
     """Table `messages`; `seq` orders a session's messages (timestamps tie)."""
 
     __tablename__ = "messages"
-    __table_args__ = (Index("idx_messages_session", "session_id", "seq", unique=True),)
+    __table_args__ = (Index("idx_messages_session", "session_id", "seq", unique=True),
+                      Index("idx_messages_search_doc", "search_doc"))
 
     id: str = Field(sa_column=Column(Text, primary_key=True))
     session_id: str = Field(
@@ -60,6 +61,8 @@ class MessageRow(SQLModel, table=True):
     thread: str | None = Field(default=None, sa_type=Text)
     file_id: int | None = Field(default=None, sa_type=Integer)
     line: int | None = Field(default=None, sa_type=Integer)
+    # its document in the full-text index (search_index, an FTS5 table the revisions create; NULL: not indexed)
+    search_doc: int | None = Field(default=None, sa_type=Integer)
 
 
 class UsageRow(SQLModel, table=True):

@@ -73,6 +73,11 @@ class MemoryTwin:
         self._writes: ThreadConnection | None = None
         self._reads: ThreadConnection | None = None
 
+    @property
+    def file_readable(self) -> bool:
+        """The file still answers reads (else memory stands over an empty schema)."""
+        return self._file_readable
+
     def __len__(self) -> int:
         return len(self.applied)
 
@@ -172,8 +177,10 @@ class MemoryTwin:
         mem.execute("BEGIN")
         mem.executemany(f"INSERT OR IGNORE INTO sessions ({SESSION_COLUMNS}) VALUES ({_marks(SESSION_COLUMNS)})",
                         sessions)
-        mem.executemany(f"INSERT OR IGNORE INTO messages ({MESSAGE_COLUMNS}) VALUES ({_marks(MESSAGE_COLUMNS)})",
-                        messages)
+        # search_doc -1: "the file's index has this one": memory indexes it when it writes it, and
+        # until then a search takes the file's hit (search.py)
+        mem.executemany(f"INSERT OR IGNORE INTO messages ({MESSAGE_COLUMNS}, search_doc) "
+                        f"VALUES ({_marks(MESSAGE_COLUMNS)}, -1)", messages)
         mem.execute("COMMIT")
 
     # ---- reads -------------------------------------------------------------------------------

@@ -28,6 +28,16 @@ class Reads:
         """The store was opened read-only (its reads write nothing, not even a suspect marker)."""
         return self.pool.read_only
 
+    @property
+    def degraded(self) -> bool:
+        """Reads are memory laid over the file (the store is degraded)."""
+        return self._degraded() and self._memory is not None
+
+    @property
+    def file_unread(self) -> bool:
+        """Degraded, and the file cannot be read: reads show only what memory holds."""
+        return self.degraded and self._memory is not None and not self._memory.file_readable
+
     async def fetch(self, sql: str, params: Iterable[Any] = ()) -> list[Any]:
         """The rows of one SELECT: from the file (WAL: never waits behind the writer), or from memory over it."""
         if self._degraded() and self._memory is not None:

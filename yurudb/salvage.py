@@ -22,7 +22,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from . import search
 from .engine import connect_sync
+from .unit_of_work import Tx
 from .times import now_text, text_from_ms
 
 CHUNK = 500
@@ -183,7 +185,8 @@ def _merge(damaged: sqlite3.Connection, out: sqlite3.Connection, report: Salvage
         files = {r[0] for r in out.execute("SELECT id FROM transcript_files")}
         before = _counts(out)
         for table in _TABLES:
-            columns = [c for c in _columns(out, table) if c in source_columns[table]]
+            # search_doc points into the damaged file's index, which is not copied: rebuilt below
+            columns = [c for c in _columns(out, table) if c in source_columns[table] and c != "search_doc"]
             if "id" not in columns:
                 continue  # the table is missing from the damaged file (or unreadable there)
             regions: list[int | None] = []
@@ -203,6 +206,8 @@ def _merge(damaged: sqlite3.Connection, out: sqlite3.Connection, report: Salvage
         report.new_sessions = after["sessions"] - before["sessions"] - report.placeholder_sessions
         report.new_messages = after["messages"] - before["messages"]
         report.new_usage = after["analytics"] - before["analytics"]
+        # rows merged over rows the target held may say something else now: index everything afresh
+        search.rebuild(Tx(out))
         out.execute("COMMIT")
     except BaseException:
         if out.in_transaction:

@@ -19,7 +19,7 @@ CREATE TABLE sessions (
 CREATE TABLE messages (
     id TEXT NOT NULL, session_id TEXT NOT NULL, seq INTEGER NOT NULL, type TEXT NOT NULL, role TEXT, content TEXT,
     tool_uses JSON, usage JSON, timestamp TIMESTAMP DEFAULT CURRENT_TIMESTAMP, payload JSON, thread TEXT,
-    file_id INTEGER, line INTEGER, PRIMARY KEY (id),
+    file_id INTEGER, line INTEGER, search_doc INTEGER, PRIMARY KEY (id),
     FOREIGN KEY(session_id) REFERENCES sessions (id) ON DELETE CASCADE
 );
 CREATE TABLE analytics (
@@ -46,9 +46,23 @@ CREATE UNIQUE INDEX idx_transcript_files_path ON transcript_files (root, path);
 CREATE INDEX idx_transcript_files_session ON transcript_files (session_id);
 CREATE UNIQUE INDEX idx_messages_session ON messages (session_id, seq);
 CREATE UNIQUE INDEX idx_analytics_session ON analytics (session_id, source_id);
+CREATE INDEX idx_messages_search_doc ON messages (search_doc);
 """
 
 
 def create(conn: sqlite3.Connection) -> None:
     """Create the head schema's tables and indexes on an empty database."""
     conn.executescript(DDL)
+    conn.execute(search_ddl())
+
+
+def not_full_text(name: str | None, type_: str, _parent: object) -> bool:
+    """Leave the FTS5 index (a virtual table and its shadow tables) out of Alembic's comparisons."""
+    return not (type_ == "table" and name is not None and name.startswith("search_index"))
+
+
+def search_ddl() -> str:
+    """The full-text index's DDL (yurudb.search owns it)."""
+    from .search import DDL as SEARCH_DDL
+
+    return SEARCH_DDL

@@ -11,7 +11,7 @@ from types import EllipsisType
 from pathlib import Path
 from typing import Any, Literal
 
-from . import backup as backups, codec, errors, validation as check
+from . import backup as backups, codec, errors, search, validation as check
 from .batch import BatchEffects
 from .cache import SessionCache
 from .checkpoint import Checkpointer
@@ -439,6 +439,75 @@ class Store:
         except codec.UnknownDictionary:
             await self.load_dictionaries()  # another process trained one since: load, convert again
             return build_all(message_from_row, rows)
+
+    async def search(
+        self,
+        query: str,
+        *,
+        session_id: str | None = None,
+        working_directory: str | None = None,
+        types: Iterable[str] | None = None,
+        since: Any = None,
+        until: Any = None,
+        limit: int = 20,
+        offset: int = 0,
+        raw: bool = False,
+    ) -> search.SearchHits:
+        """Messages that say what `query` says, best first, each with a marked snippet.
+
+        Plain words must all appear, a quoted phrase as a phrase, `word*` as a prefix; FTS5 syntax
+        only with `raw=True` (bad syntax there is a ValidationError). `working_directory` matches
+        that folder and the folders under it; `since`/`until` take what timestamps take.
+        """
+        self._live()
+        if not isinstance(query, str):
+            raise ValidationError("query must be text")
+        expression = query if raw else search.match_expression(query)
+        if raw:
+            search.raw_check(query)
+        hits = search.SearchHits()
+        if not expression.strip():
+            return hits
+        filters, params = ["1"], []
+        if session_id is not None:
+            filters.append("messages.session_id = ?")
+            params.append(check.ident(session_id, "session_id"))
+        if working_directory is not None:
+            folder = check.text(working_directory, "working_directory").rstrip("/") or "/"
+            filters.append("(s.working_directory = ? OR substr(s.working_directory, 1, ?) = ?)")
+            params += [folder, len(folder) + 1, folder.rstrip("/") + "/"]
+        if types is not None:
+            kinds = [types] if isinstance(types, str) else list(types)
+            if not kinds or not all(isinstance(k, str) and k for k in kinds):
+                raise ValidationError("types must be message types (user, assistant, ...)")
+            filters.append(f"messages.type IN ({','.join('?' * len(kinds))})")
+            params += kinds
+        for value, op, what in ((since, ">=", "since"), (until, "<", "until")):
+            if value is not None:
+                filters.append(f"messages.timestamp {op} ?")
+                params.append(check.timestamp(value, what))
+        check.integer(limit, "limit")
+        check.integer(offset, "offset")
+        if limit < 1 or offset < 0:
+            raise ValidationError("limit must be at least 1 and offset at least 0")
+        sql, repeat = search.query_sql(" AND ".join(filters), degraded=self._reads.degraded)
+        args = [expression, *params] * repeat + [limit, offset]
+        try:
+            rows = await self._reads.fetch(sql, args)
+        except errors.DatabaseError as exc:
+            if raw and search.is_syntax_error(exc):
+                raise ValidationError(f"not a valid FTS5 query: {query!r}") from None
+            raise
+        terms = search.terms(query)
+        try:
+            hits += [search.hit_from_row(r, terms) for r in rows]
+        except codec.UnknownDictionary:
+            await self.load_dictionaries()
+            hits += [search.hit_from_row(r, terms) for r in rows]
+        if self._reads.file_unread:
+            hits.complete = False
+            hits.note = ("the database file cannot be read: only the writes held in memory were searched")
+        return hits
 
     async def threads(self, session_id: str) -> list[str]:
         """The subagent threads of a synced session (their files' subpaths), in the order they began."""

@@ -11,7 +11,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from .. import codec
+from .. import codec, search
 from .. import transcript as meaning
 
 PROJECT_MAX_BYTES = 8 * 1024 * 1024  # a longer line keeps its bytes but gets no message (reported)
@@ -24,9 +24,10 @@ class Prepared:
     lines: int = 0
     size: int = 0  # bytes of the lines, newlines included
     frames: list[bytes] = field(default_factory=list)  # each line's compressed bytes, in order
-    # (line number, candidate id, Claude session, type, role, timestamp text, twin key) per line with a
-    # message; the twin key finds the same line arriving the other way (apply.Twins)
-    messages: list[tuple[int, str, str, str, str | None, str | None, str]] = field(default_factory=list)
+    # (line number, candidate id, Claude session, type, role, timestamp text, twin key, indexed text)
+    # per line with a message; the twin key finds the same line arriving the other way (apply.Twins),
+    # the indexed text is what the full-text index takes (search.indexed)
+    messages: list[tuple[int, str, str, str, str | None, str | None, str, str]] = field(default_factory=list)
     file_session: str = ""
     # (Claude session, response key) -> (model, input, output, cache write, cache read, cost, timestamp)
     responses: dict[tuple[str, str], tuple[Any, ...]] = field(default_factory=dict)
@@ -66,7 +67,9 @@ def prepare(lines: list[bytes], first: int, rel: str, session_hint: str,
         uuid = line.get("uuid")
         candidate = uuid if isinstance(uuid, str) and uuid else meaning.derived_id(line, rel, n, raw)
         when = meaning.stamp(line.get("timestamp"))
-        out.messages.append((n, candidate, claude_id, line["type"], meaning.role(line), when, twin_key(line)))
+        cols = meaning.project(line)
+        body = search.indexed(search.text_of(cols["content"], cols["tool_uses"]))
+        out.messages.append((n, candidate, claude_id, line["type"], cols["role"], when, twin_key(line), body))
         _learn(out.facts.setdefault(claude_id, {}), line, when)
         key = meaning.response_key(line)
         if key is not None:

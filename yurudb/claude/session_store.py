@@ -19,7 +19,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from .. import codec, transcript
+from .. import codec, search, transcript
 from ..batch import BatchEffects
 from ..errors import ValidationError
 from ..store import Store
@@ -201,6 +201,7 @@ def _append(tx: Tx, path: str, thread: str | None, key: dict[str, Any], ready: P
     synced = twins(tx, ROOT, path, file_id)  # the same transcript synced from Claude Code's file
     seq = (tx.execute("SELECT MAX(seq) FROM messages WHERE session_id = ?", (yid,))[0][0] or 0) + 1
     kept = 0
+    bodies: list[tuple[str, str]] = []
     for k, (frame, raw_entry) in enumerate(zip(ready.frames, entries, strict=True), start=1):
         message = by_line.get(k)
         uuid = raw_entry.get("uuid")
@@ -222,12 +223,14 @@ def _append(tx: Tx, path: str, thread: str | None, key: dict[str, Any], ready: P
         kept += 1
         n = count + kept
         if message is not None:
-            _, _, _, kind, role, when, _ = message
+            _, _, _, kind, role, when, _, body = message
+            bodies.append((message_id, body))
             tx.execute("INSERT INTO messages (id, session_id, seq, type, role, timestamp, thread, file_id, line) "
                        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", (message_id, yid, seq, kind, role, when, thread, file_id, n))
             seq += 1
         tx.execute("INSERT INTO transcript_lines (file_id, line, message_id, raw) VALUES (?, ?, ?, ?)",
                    (file_id, n, message_id, frame))
+    search.put(tx, bodies)
     for (_claude, response_key), (model, tin, tout, cw, cr, cost, when) in ready.responses.items():
         # each response once, with the figures of its last line so far (a later batch updates it)
         tx.execute(
@@ -263,6 +266,8 @@ def _delete(tx: Tx, path: str, thread: str | None, key: dict[str, Any]) -> tuple
     files = tx.execute(f"SELECT id, session_id FROM transcript_files WHERE {where}", params)
     effects = BatchEffects()
     for file_id, sid in files:
+        held = [r[0] for r in tx.execute("SELECT id FROM messages WHERE file_id = ?", (file_id,))]
+        search.unindex(tx, held)  # from the text they hold now; those that stay come back below
         # A message the synced file shares (the same line, two ways in) stays, read from the file's copy.
         tx.execute(
             "UPDATE messages SET (file_id, line, thread) = (SELECT l.file_id, l.line, f.thread FROM transcript_lines AS l "
@@ -271,6 +276,7 @@ def _delete(tx: Tx, path: str, thread: str | None, key: dict[str, Any]) -> tuple
             "WHERE l.message_id = messages.id AND l.file_id != ?)", (file_id, file_id, file_id))
         tx.execute("DELETE FROM messages WHERE file_id = ?", (file_id,))
         tx.execute("DELETE FROM transcript_files WHERE id = ?", (file_id,))  # its lines go with it
+        search.index(tx, held)
         if sid is not None:
             effects.sessions[sid] = None
     for sid in {sid for _, sid in files if sid is not None}:

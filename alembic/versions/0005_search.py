@@ -1,0 +1,53 @@
+"""full-text search: an FTS5 index over what each message says, and each message's document in it
+
+Revision ID: 0005_search
+Revises: 0004_archive
+Create Date: 2026-11-24
+
+`search_index` is a contentless FTS5 table (the text stays where it is: the message's columns, or a
+synced line's compressed bytes); `messages.search_doc` is the message's document in it (NULL: not
+indexed, nothing to search). The upgrade indexes every message already held (yurudb.search.backfill,
+with progress reported to `yurudb.search.progress` when the command set one); the downgrade drops
+the index and the column, which hold nothing that is not derived from the messages.
+"""
+from typing import Sequence, Union
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0005_search"
+down_revision: Union[str, None] = "0004_archive"
+branch_labels: Union[str, Sequence[str], None] = None
+depends_on: Union[str, Sequence[str], None] = None
+
+
+def upgrade() -> None:
+    from yurudb import search
+
+    with op.batch_alter_table("messages", recreate="never") as batch:
+        batch.add_column(sa.Column("search_doc", sa.Integer(), nullable=True))
+    op.create_index("idx_messages_search_doc", "messages", ["search_doc"])
+    op.execute(search.DDL)
+    search.backfill(_Bind(op.get_bind()), search.progress)
+
+
+class _Bind:
+    """The revision's connection with the two calls the backfill makes (same transaction)."""
+
+    def __init__(self, bind: sa.Connection) -> None:
+        self.bind = bind
+
+    def execute(self, sql: str, params: Sequence = ()) -> list:
+        result = self.bind.exec_driver_sql(sql, tuple(params))
+        return list(result.fetchall()) if result.returns_rows else []
+
+    def executemany(self, sql: str, rows: Sequence[Sequence]) -> None:
+        if rows:
+            self.bind.exec_driver_sql(sql, [tuple(r) for r in rows])
+
+
+def downgrade() -> None:
+    op.execute("DROP TABLE IF EXISTS search_index")
+    op.drop_index("idx_messages_search_doc", "messages")
+    with op.batch_alter_table("messages", recreate="never") as batch:
+        batch.drop_column("search_doc")
