@@ -16,6 +16,7 @@ applies the same rules, so what a person types is what they find.
 from __future__ import annotations
 
 import re
+import unicodedata
 import sqlite3
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -273,6 +274,7 @@ class SearchHits(list[SearchHit]):
 def snippet(text: str, query_terms: list[list[str]], width: int = 160) -> tuple[str, list[tuple[int, int]]]:
     """The part of `text` around its matches (about `width` characters) and where each match is."""
     flat = " ".join(text.split())
+    folded = _fold(flat)  # the same length as flat: positions carry over
     spans: list[tuple[int, int]] = []
     for tokens in query_terms:
         for token in tokens:
@@ -281,7 +283,7 @@ def snippet(text: str, query_terms: list[list[str]], width: int = 160) -> tuple[
             if not token:
                 continue
             whole = not _CJK.match(token[0] * 2)  # CJK has no word boundaries to respect
-            for m in re.finditer(re.escape(token), flat, re.IGNORECASE):
+            for m in re.finditer(re.escape(_fold(token)), folded):
                 a, b = m.start(), m.end()
                 if whole and not (_edge(flat, a) and (prefix or _edge(flat, b))):
                     continue  # `test` is not marked inside `tests`: the index did not match it there
@@ -305,6 +307,18 @@ def snippet(text: str, query_terms: list[list[str]], width: int = 160) -> tuple[
             marks.append((s - start + len(lead), e - start + len(lead)))
             last = e
     return lead + flat[start:end] + ("…" if end < len(flat) else ""), marks
+
+
+def _fold(text: str) -> str:
+    """Lower case without accents, one character for one (as the tokenizer folds, for marking)."""
+    out = []
+    for c in text:
+        if c.isascii():
+            out.append(c.lower())
+        else:
+            base = unicodedata.normalize("NFD", c)[0].lower()
+            out.append(base[0] if base else c)
+    return "".join(out)
 
 
 def _edge(text: str, at: int) -> bool:

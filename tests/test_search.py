@@ -1,0 +1,326 @@
+"""Full-text search: what it finds, that it stays exact under every kind of write, and its edges."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import yurudb
+from yurudb import migrations, search
+from yurudb.claude import sync
+from yurudb.errors import ValidationError
+
+from transcripts import Writer, write_project
+
+VOCAB = ("alpha bravo charlie delta echo foxtrot golf hotel india juliet kilo lima mike november oscar papa "
+         "quebec romeo sierra tango uniform victor whiskey xray yankee zulu").split()
+
+
+def words(rng: random.Random, n: int) -> str:
+    return " ".join(rng.choice(VOCAB) for _ in range(n))
+
+
+def tokens(text: str) -> list[str]:
+    return [t.lower() for t in search._WORD.findall(search.indexed(text))]
+
+
+def brute_matches(text: str, query: str) -> bool:
+    """Does `text` hold every term of `query` (phrases in order, `x*` as a prefix)? A scan, no index."""
+    have = tokens(text)
+    for term in search.terms(query):
+        want = [t.lower() for t in term]
+        prefix = want[-1].endswith("*")
+        want[-1] = want[-1].rstrip("*")
+        found = False
+        for i in range(len(have) - len(want) + 1):
+            head, last = have[i:i + len(want) - 1], have[i + len(want) - 1]
+            if head == want[:-1] and (last.startswith(want[-1]) if prefix else last == want[-1]):
+                found = True
+                break
+        if not found:
+            return False
+    return True
+
+
+async def brute(store: yurudb.Store, query: str) -> set[str]:
+    out = set()
+    for s in await store.list_sessions(limit=None):
+        for m in await store.get_messages(s.id, limit=None, thread=...):
+            if brute_matches(search.text_of(m.content, m.tool_uses), query):
+                out.add(m.id)
+    return out
+
+
+async def found(store: yurudb.Store, query: str, **kw: Any) -> set[str]:
+    return {h.message_id for h in await store.search(query, limit=10_000, **kw)}
+
+
+# ---- what a person types is what they find ----------------------------------------------------
+CASES = {
+    "a word": ("the build is flaky on ci", "flaky"),
+    "a path fragment": ("please run tests/test_salvage.py again", "salvage"),
+    "a whole path": ("please run tests/test_salvage.py again", "tests/test_salvage.py"),
+    "inside snake_case": ("call max_messages_per_session here", "messages"),
+    "snake_case whole": ("call max_messages_per_session here", "max_messages_per_session"),
+    "inside camelCase": ("const user = getUserName(id)", "UserName"),
+    "camelCase part": ("const user = getUserName(id)", "name"),
+    "camelCase whole": ("const user = getUserName(id)", "getUserName"),
+    "CJK word": ("日本語のテキストを検索する", "テキスト"),
+    "CJK two characters": ("日本語のテキストを検索する", "検索"),
+    "CJK one character": ("日本語のテキストを検索する", "語"),
+    "Korean": ("데이터베이스 복구 테스트", "복구"),
+    "case and accents": ("Café CRÈME", "cafe creme"),
+    "a prefix": ("the salvage report", "salv*"),
+    "a quoted phrase": ("an empty list raises IndexError", '"empty list"'),
+    "an error message": ("sqlite3.OperationalError: database is locked", "database is locked"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+async def test_a_person_finds_what_they_remember(store: yurudb.Store, case: str) -> None:
+    text, query = CASES[case]
+    s = await store.create_session("s")
+    await store.append_message(s.id, {"id": "hit", "type": "user", "content": text})
+    await store.append_message(s.id, {"id": "miss", "type": "user", "content": "nothing to see here"})
+    hits = await store.search(query)
+    assert [h.message_id for h in hits] == ["hit"]
+    assert hits[0].marks, hits[0].snippet  # the matched words are marked in the snippet
+
+
+async def test_what_is_not_there_is_not_found(store: yurudb.Store) -> None:
+    s = await store.create_session("s")
+    await store.append_message(s.id, {"id": "m", "type": "user", "content": "tests/test_salvage.py getUserName 日本語"})
+    for query in ("alvag", '"salvage tests"', "username", "本日", "tests AND nothing"):
+        assert await store.search(query) == [], query
+
+
+async def test_tool_inputs_and_results_are_searched_and_blobs_are_not(store: yurudb.Store) -> None:
+    s = await store.create_session("s")
+    image = "iVBORw0KGgo" + "A" * 4000
+    await store.append_message(s.id, {"id": "use", "type": "assistant", "content": "checking", "tool_uses": [
+        {"type": "tool_use", "id": "toolu_1", "name": "Bash", "input": {"command": "grep -rn flushPending src/"}}]})
+    await store.append_message(s.id, {"id": "result", "type": "user", "content": [
+        {"type": "tool_result", "tool_use_id": "toolu_1", "content": "src/writer.py:88: def flush_pending"},
+        {"type": "image", "source": {"type": "base64", "data": image}}]})
+    assert await found(store, "grep flushPending") == {"use"}
+    assert await found(store, "Pending") == {"use", "result"}
+    assert await found(store, "writer.py") == {"result"}
+    assert await found(store, "toolu_1") == set()  # ids are not what people remember
+    assert await found(store, image[:40]) == set()
+
+
+@pytest.mark.parametrize("query", ["foo AND (", '"unbalanced', "-x", "NEAR(", "*", "", "   ", "AND", "OR NOT",
+                                   "a:b", "^start", "col:x", "(((", "'", "\\", "\x00"])
+async def test_a_persons_query_is_never_fts5_syntax(store: yurudb.Store, query: str) -> None:
+    s = await store.create_session("s")
+    await store.append_message(s.id, {"id": "m", "type": "user", "content": "foo and x near start b"})
+    await store.search(query)  # never an SQLite error
+
+
+async def test_plain_words_match_all_terms_and_quotes_match_a_phrase(store: yurudb.Store) -> None:
+    s = await store.create_session("s")
+    await store.append_message(s.id, {"id": "a", "type": "user", "content": "flaky test in the writer"})
+    await store.append_message(s.id, {"id": "b", "type": "user", "content": "the test is not flaky"})
+    assert await found(store, "flaky test") == {"a", "b"}
+    assert await found(store, '"flaky test"') == {"a"}
+    assert await found(store, "flaky writer") == {"a"}
+
+
+async def test_raw_queries_pass_fts5_syntax_and_bad_syntax_is_a_validation_error(store: yurudb.Store) -> None:
+    s = await store.create_session("s")
+    await store.append_message(s.id, {"id": "a", "type": "user", "content": "flaky test"})
+    await store.append_message(s.id, {"id": "b", "type": "user", "content": "solid test"})
+    assert {h.message_id for h in await store.search("test NOT flaky", raw=True)} == {"b"}
+    assert {h.message_id for h in await store.search("flaky OR solid", raw=True)} == {"a", "b"}
+    for bad in ("foo AND (", '"unbalanced', "NEAR(", "*"):
+        with pytest.raises(ValidationError):
+            await store.search(bad, raw=True)
+
+
+async def test_filters_and_stable_paging(store: yurudb.Store) -> None:
+    one = await store.create_session("one", working_directory="/home/dev/api")
+    two = await store.create_session("two", working_directory="/home/dev/api-old")
+    for i in range(30):
+        await store.append_message(one.id, {"id": f"o{i}", "type": "user" if i % 2 else "assistant",
+                                            "content": "deploy " * (1 + i % 5), "timestamp": 1_700_000_000_000 + i * 1000})
+        await store.append_message(two.id, {"id": f"t{i}", "type": "user", "content": "deploy now",
+                                            "timestamp": 1_700_000_000_000 + i * 1000})
+    assert await found(store, "deploy", session_id=two.id) == {f"t{i}" for i in range(30)}
+    assert await found(store, "deploy", working_directory="/home/dev/api") == {f"o{i}" for i in range(30)}
+    assert await found(store, "deploy", working_directory="/home/dev") == {f"o{i}" for i in range(30)} | {
+        f"t{i}" for i in range(30)}
+    assert await found(store, "deploy", types=["assistant"]) == {f"o{i}" for i in range(0, 30, 2)}
+    assert await found(store, "deploy", session_id=one.id, since=1_700_000_010_000,
+                       until="2023-11-14T22:13:40+00:00") == {f"o{i}" for i in range(10, 20)}
+    every = [h.message_id for h in await store.search("deploy", limit=1000)]
+    pages = []
+    for offset in range(0, 60, 7):
+        pages += [h.message_id for h in await store.search("deploy", limit=7, offset=offset)]
+    assert pages == every and len(every) == 60
+    ranks = [h.rank for h in await store.search("deploy", limit=1000)]
+    assert ranks == sorted(ranks)  # best first
+    hit = (await store.search("deploy", session_id=one.id, limit=1))[0]
+    assert hit.session_name == "one" and hit.session_id == one.id and hit.seq >= 1
+    for bad in ({"limit": 0}, {"offset": -1}, {"types": []}, {"since": "yesterday"}, {"session_id": ""}):
+        with pytest.raises(ValidationError):
+            await store.search("deploy", **bad)
+
+
+# ---- exact at all times --------------------------------------------------------------------------
+QUERIES = ["alpha", "bravo charlie", '"delta echo"', "golf*", "zulu xray", "tango", '"kilo lima mike"', "ind*",
+           "sierra", "victor whiskey"]
+
+
+async def test_the_index_equals_a_brute_force_scan_after_a_random_mix_of_writes(db_path: Path, tmp_path: Path) -> None:
+    rng = random.Random(11)
+    root = tmp_path / "projects"
+    project = root / "-home-dev-mix"
+    files: dict[str, Writer] = {}
+    async with yurudb.open(db_path, daily_backup=False) as store:
+        sessions = [(await store.create_session(f"s{i}")).id for i in range(3)]
+        own: list[str] = []  # messages the app wrote (the synced ones are Claude Code's)
+        n = 0
+        for step in range(120):
+            op = rng.choice(["append", "append", "batch", "update", "stream", "reappend", "delete", "sync"])
+            if op == "append" and sessions:
+                n += 1
+                await store.append_message(rng.choice(sessions), {"id": f"m{n}", "type": "user",
+                                                                  "content": words(rng, rng.randint(0, 12))})
+                own.append(f"m{n}")
+            elif op == "batch" and sessions:
+                batch = []
+                for _ in range(5):
+                    n += 1
+                    batch.append({"id": f"m{n}", "type": "assistant", "content": words(rng, 6), "tool_uses": [
+                        {"type": "tool_use", "id": f"t{n}", "name": "Bash", "input": {"command": words(rng, 3)}}]})
+                    own.append(f"m{n}")
+                await store.append_messages(rng.choice(sessions), batch)
+            elif op == "update" and own:
+                try:
+                    await store.update_message(rng.choice(own), content=words(rng, 8))
+                except yurudb.NotFoundError:
+                    pass  # its session was deleted
+            elif op == "stream" and own:
+                # streamed updates of one message, submitted together: coalesced into one batch
+                target = rng.choice(own)
+                text = ""
+                updates = []
+                for _ in range(6):
+                    text += " " + rng.choice(VOCAB)
+                    updates.append(store.update_message(target, content=text))
+                await asyncio.gather(*updates, return_exceptions=True)
+            elif op == "reappend" and own:
+                target = rng.choice(own)
+                owners = await store.message_owners([target])
+                if target in owners:
+                    await store.append_message(owners[target], {"id": target, "type": "user", "content": words(rng, 5)})
+            elif op == "delete" and len(sessions) > 1 and rng.random() < 0.3:
+                await store.delete_session(sessions.pop(rng.randrange(len(sessions))))
+                sessions.append((await store.create_session(f"s{step}")).id)
+            elif op == "sync":
+                name = rng.choice(["a", "b", "c"])
+                sid = {"a": "aaaaaaaa-0000-4000-8000-000000000001", "b": "bbbbbbbb-0000-4000-8000-000000000002",
+                       "c": "cccccccc-0000-4000-8000-000000000003"}[name]
+                w = files.setdefault(sid, Writer(sid))
+                for _ in range(rng.randint(1, 4)):
+                    if rng.random() < 0.5:
+                        w.user(words(rng, 7))
+                    else:
+                        w.response([{"type": "text", "text": words(rng, 5)},
+                                    {"type": "tool_use", "id": f"toolu_{len(w.lines)}", "name": "Grep",
+                                     "input": {"pattern": words(rng, 2)}}], [5, 9])
+                w.write(project / f"{sid}.jsonl")
+                await sync(store, root)
+            if step % 20 == 19:
+                for q in QUERIES:
+                    assert await found(store, q) == await brute(store, q), (step, q)
+        for q in QUERIES:
+            assert await found(store, q) == await brute(store, q), q
+        assert await found(store, "alpha") and await found(store, "golf*")  # the mix did find things
+    # the index is well-formed (FTS5's own check of its structure)
+    conn = sqlite3.connect(db_path)
+    conn.execute("INSERT INTO search_index (search_index, rank) VALUES ('integrity-check', 0)")
+    orphans = conn.execute("SELECT COUNT(*) FROM search_index_docsize WHERE id NOT IN "
+                           "(SELECT search_doc FROM messages WHERE search_doc IS NOT NULL)").fetchone()[0]
+    conn.close()
+    assert orphans == 0  # every write path took its messages out with it: no garbage left
+
+
+async def test_synced_transcripts_are_searched_and_deleting_their_session_removes_them(
+        db_path: Path, tmp_path: Path) -> None:
+    ids = write_project(tmp_path / "projects")
+    async with yurudb.open(db_path, daily_backup=False) as store:
+        await sync(store, tmp_path / "projects")
+        hits = await store.search("IndexError")
+        assert {h.session_id for h in hits} == {
+            (await store.find_session(claude_session_id=c)).id for c in ids["sessions"]}  # type: ignore[union-attr]
+        sub = await store.search("caller list_todos")
+        assert sub and sub[0].thread is not None  # a subagent's line, in its thread
+        assert await found(store, "todos") == await brute(store, "todos")
+        gone = (await store.find_session(claude_session_id=ids["sessions"][0])).id  # type: ignore[union-attr]
+        await store.delete_session(gone)
+        assert all(h.session_id != gone for h in await store.search("IndexError"))
+        assert await found(store, "todos") == await brute(store, "todos")
+
+
+async def test_a_populated_0004_archive_upgrades_to_an_index_of_everything(db_path: Path, tmp_path: Path) -> None:
+    write_project(tmp_path / "projects")
+    async with yurudb.open(db_path, daily_backup=False) as store:
+        await sync(store, tmp_path / "projects")
+        s = await store.create_session("app", id="app")
+        await store.append_messages("app", [{"id": f"a{i}", "type": "user", "content": f"deploy {VOCAB[i]}"}
+                                            for i in range(20)])
+        before = {q: await found(store, q) for q in ("todos", "deploy", "IndexError", "alpha", "app.py")}
+    assert await migrations.run(db_path, "downgrade", "0004_archive") == "0004_archive"
+    assert "search_doc" not in [r[1] for r in sqlite3.connect(db_path).execute("PRAGMA table_info(messages)")]
+    seen: list[tuple[int, int]] = []
+    search.progress = lambda done, total: seen.append((done, total))
+    try:
+        assert await migrations.run(db_path) == migrations.head_revision()
+    finally:
+        search.progress = None
+    assert seen and seen[-1][0] == seen[-1][1] > 20
+    async with yurudb.open(db_path, daily_backup=False) as store:
+        assert {q: await found(store, q) for q in before} == before
+        assert before["deploy"] == {f"a{i}" for i in range(20)} and before["IndexError"]
+        assert s.id == "app"
+
+
+async def test_writes_held_in_memory_while_degraded_are_searched(db_path: Path) -> None:
+    async with yurudb.open(db_path, daily_backup=False) as store:
+        s = await store.create_session("s")
+        await store.append_message(s.id, {"id": "old", "type": "user", "content": "original wording kept"})
+        await store.append_message(s.id, {"id": "edit", "type": "user", "content": "before the edit"})
+        doomed = await store.create_session("doomed")
+        await store.append_message(doomed.id, {"id": "d", "type": "user", "content": "original doomed"})
+        quiet = await store.create_session("quiet")
+        await store.append_message(quiet.id, {"id": "solo", "type": "user", "content": "the newest of its session"})
+        await store.set_max_size(db_path.stat().st_size)  # the disk is full from here on
+        n = 0
+        while store.state != "degraded":
+            n += 1
+            await store.append_message(s.id, {"id": f"f{n}", "type": "user", "content": "filler " + "x" * 3000})
+            assert n < 500
+        await store.append_message(s.id, {"id": "new", "type": "user", "content": "held in memory original"})
+        await store.update_message("edit", content="after the edit, original")
+        await store.delete_session(doomed.id)
+        # memory copies "solo" from the file (the newest message, for the next seq) and leaves it as it was
+        await store.append_message(quiet.id, {"id": "next", "type": "user", "content": "appended while degraded"})
+        assert await found(store, "newest") == {"solo"} and await found(store, "appended") == {"next"}
+        hits = await store.search("original")
+        assert {h.message_id for h in hits} == {"old", "new", "edit"} and hits.complete
+        assert await found(store, "before") == set()  # the file's old text of an edited message is not a hit
+        assert len(await found(store, "filler")) == n
+        await store.set_max_size(None)
+        for _ in range(100):
+            if store.state == "ready":
+                break
+            await asyncio.sleep(0.05)
+        assert store.state == "ready"
+        assert await found(store, "original") == {"old", "new", "edit"}
+        assert await found(store, "before") == set()
