@@ -48,7 +48,8 @@ def test_read_only_commands_create_change_and_move_nothing(imported: Path, tmp_p
     before = listing(folder)
     assert not (folder / "backups").exists()
     for args in (["sessions"], ["sessions", "--json"], ["show", session], ["usage"], ["usage", "--by", "day"],
-                 ["export", session], ["export", "--all", "--format", "markdown"], ["check"], ["migrate", "current"]):
+                 ["export", session], ["export", "--all", "--format", "markdown"], ["check"], ["migrate", "current"],
+                 ["search", "todo"], ["search", "todo", "--json"], ["show", session, "--around", "3"]):
         result = cli(imported, *args)
         assert result.exit_code == 0, (args, result.output)
         assert listing(folder) == before, args
@@ -159,7 +160,9 @@ def test_export_output_paths_that_cannot_work(imported: Path, tmp_path: Path) ->
 
 
 BAD_INPUTS = [
-    ["show"], ["show", "nope"], ["show", "x", "--limit", "many"], ["show", "x", "--before", "-"],
+    ["show"], ["show", "nope"], ["search"], ["search", "foo AND (", "--raw"],
+    ["search", "x", "--since", "yesterday"], ["search", "x", "--limit", "0"], ["search", "x", "--session", "nope"],
+    ["search", "x", "--type", ","], ["show", "x", "--around", "1", "--before", "2"], ["show", "x", "--limit", "many"], ["show", "x", "--before", "-"],
     ["sessions", "--limit", "x"], ["usage", "--by", "planet"], ["usage", "--since", "yesterday-ish"],
     ["export"], ["export", "nope"], ["export", "x", "--all"], ["export", "--all", "--format", "pdf"],
     ["import"], ["import", "claude", "/no/such/dir"], ["import", "snapshot", "/no/such.json"],

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import random
 import sqlite3
 from pathlib import Path
@@ -324,3 +325,30 @@ async def test_writes_held_in_memory_while_degraded_are_searched(db_path: Path) 
         assert store.state == "ready"
         assert await found(store, "original") == {"old", "new", "edit"}
         assert await found(store, "before") == set()
+
+
+# ---- the command -----------------------------------------------------------------------------------
+def test_the_command_shows_marked_snippets_and_how_to_open_each(db_path: Path, tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from yurudb.cli import app
+
+    runner = CliRunner()
+    write_project(tmp_path / "projects")
+    assert runner.invoke(app, ["sync", str(tmp_path / "projects")]).exit_code == 0
+    result = runner.invoke(app, ["search", "IndexError", "--limit", "1"])
+    assert result.exit_code == 0, result.output
+    assert "IndexError" in result.output and "--around" in result.output
+    command = next(line.strip() for line in result.output.splitlines() if line.strip().startswith("yurudb show"))
+    shown = runner.invoke(app, command.split()[1:])
+    assert shown.exit_code == 0, shown.output
+    pointed = [line for line in shown.output.splitlines() if line.startswith("▶")]
+    seq = command.split()[-1]
+    assert pointed and pointed[0].startswith(f"▶ #{seq} ")
+    got = json.loads(runner.invoke(app, ["search", "todos", "--json", "--type", "user"]).output)
+    assert got["complete"] and got["hits"] and {h["type"] for h in got["hits"]} == {"user"}
+    hit = got["hits"][0]
+    assert hit["snippet"][hit["marks"][0][0]:hit["marks"][0][1]].lower() == "todos"
+    folder = runner.invoke(app, ["search", "todos", "--json", "--project", "/home/dev/elsewhere"])
+    assert json.loads(folder.output)["hits"] == []
+    assert runner.invoke(app, ["show", hit["session_id"], "--around", "9999"]).exit_code == 2

@@ -149,6 +149,41 @@ def print_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
 
 
+@contextmanager
+def backfill_progress() -> Iterator[None]:
+    """A progress bar (stderr) while a revision indexes the messages a database already holds."""
+    from .. import search
+
+    bar: Any = None
+    task: Any = None
+
+    def report(done: int, total: int) -> None:
+        nonlocal bar, task
+        if bar is None:
+            from rich.progress import Progress
+
+            bar = Progress(console=err_console.real())
+            bar.start()
+            task = bar.add_task("indexing messages for search", total=total)
+        bar.update(task, completed=done)
+
+    search.progress = report
+    try:
+        yield
+    finally:
+        search.progress = None
+        if bar is not None:
+            bar.stop()
+
+
+def rule(title: str) -> None:
+    """A heading line: rich's rule on a terminal, plain text when piped (no terminal width to fill)."""
+    if sys.stdout.isatty():
+        console.rule(title)
+    else:
+        console.print(f"── {title} ──")
+
+
 @asynccontextmanager
 async def opened(path: Path, *, read_only: bool = False) -> AsyncIterator[Store]:
     """The store for one command; a degraded start is an error here (a command line is not the app).
@@ -158,7 +193,9 @@ async def opened(path: Path, *, read_only: bool = False) -> AsyncIterator[Store]
     from .. import open as open_store
 
     # Only the app's own store and `yurudb repair` repair a database; a command reports the damage.
-    async with open_store(path, read_only=read_only, repair=False, daily_backup=not read_only) as store:
+    with backfill_progress():  # opening an older database upgrades it: a revision may index messages
+        store = await open_store(path, read_only=read_only, repair=False, daily_backup=not read_only)
+    async with store:
         if store.state == "degraded":
             raise DatabaseError(f"database unavailable: {store.recovery.error or 'see the log'}")
         yield store

@@ -10,7 +10,7 @@ import typer
 
 from ..errors import NotFoundError, ValidationError
 from ._edge import (
-    check_output, console, err_console, fail, opened, options, print_json, print_table, run, write_output,
+    check_output, console, err_console, fail, opened, options, print_json, print_table, rule, run, write_output,
 )
 
 if TYPE_CHECKING:  # the library loads when a command runs, not for --help
@@ -65,23 +65,38 @@ def show(
     session: Annotated[str, typer.Argument(help="Session id (or a unique prefix).")],
     limit: Annotated[int, typer.Option(help="Messages per page (the newest first page).")] = 50,
     before: Annotated[Optional[int], typer.Option(help="Page back: show messages before this seq.")] = None,
+    around: Annotated[Optional[int], typer.Option(help="Show the messages around this seq (a search hit).")] = None,
     all_events: Annotated[bool, typer.Option("--all", help="Include progress/bookkeeping lines.")] = False,
 ) -> None:
-    """Print a conversation, newest page first; --before pages back."""
+    """Print a conversation, newest page first; --before pages back, --around SEQ centres on one message."""
     from .. import export as exporting
+
+    if around is not None and before is not None:
+        fail("--around and --before both say where to look: give one", 2)
+    if limit < 1:
+        fail("--limit must be at least 1", 2)
 
     async def go() -> tuple[Any, list[Any]]:
         async with opened(options(ctx).path, read_only=True) as store:
             s = await resolve_session(store, session)
-            return s, await store.get_messages(s.id, limit=limit, before=before)
+            if around is None:
+                return s, await store.get_messages(s.id, limit=limit, before=before)
+            # every thread: a hit may be a subagent's line; its neighbours by seq are its thread's
+            got = await store.get_messages(s.id, limit=limit, before=around + limit // 2 + 1, thread=...)
+            if not any(m.seq == around for m in got):
+                raise NotFoundError(f"session {s.id} has no message #{around}")
+            return s, got
 
     s, messages = run(go())
-    console.rule(f"[bold]{s.name}[/] · {s.id} · {s.status}")
+    rule(f"[bold]{s.name}[/] · {s.id} · {s.status}")
     for m in messages:
-        if not all_events and m.type in exporting.HIDDEN_TYPES:
+        if not all_events and m.type in exporting.HIDDEN_TYPES and m.seq != around:
             continue
         style = {"user": "cyan", "assistant": "green"}.get(m.role or m.type, "yellow")
-        console.print(f"[{style}]#{m.seq} {m.role or m.type}[/] [dim]{exporting.when(m.timestamp)}[/]", highlight=False)
+        pointer = "[bold reverse]▶[/] " if m.seq == around else ""
+        thread = f" [dim]({m.thread})[/]" if m.thread and around is not None else ""
+        console.print(f"{pointer}[{style}]#{m.seq} {m.role or m.type}[/]{thread} [dim]{exporting.when(m.timestamp)}[/]",
+                      highlight=False)
         text = exporting.message_text(m)
         if text:
             console.print(text, markup=False, highlight=False)
@@ -89,6 +104,53 @@ def show(
             console.print(f"  [magenta]tool[/] {exporting.tool_summary(tool)}", markup=True, highlight=False)
     if messages and messages[0].seq > 1:
         console.print(f"[dim]older messages: yurudb show {s.id} --before {messages[0].seq}[/]")
+
+
+def search(
+    ctx: typer.Context,
+    query: Annotated[str, typer.Argument(help='Words to find (all of them), "a phrase", or prefix*.')],
+    session: Annotated[Optional[str], typer.Option("--session", help="Only this session (id or prefix).")] = None,
+    project: Annotated[Optional[Path], typer.Option("--project", help="Only sessions in this folder or below.")] = None,
+    types: Annotated[Optional[str], typer.Option("--type", help="Only these types: user,assistant,...")] = None,
+    since: Annotated[Optional[str], typer.Option(help="Only messages from this time on (ISO date or time, UTC).")] = None,
+    until: Annotated[Optional[str], typer.Option(help="Only messages before this time (ISO date or time, UTC).")] = None,
+    limit: Annotated[int, typer.Option(help="How many hits.")] = 20,
+    offset: Annotated[int, typer.Option(help="Skip this many hits (the next page).")] = 0,
+    raw: Annotated[bool, typer.Option("--raw", help="The query is SQLite FTS5 syntax (AND, OR, NOT, NEAR).")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the hits as JSON.")] = False,
+) -> None:
+    """Find messages across every session: best first, with the words marked and how to open each."""
+    from .. import search as searching
+
+    async def go() -> Any:
+        async with opened(options(ctx).path, read_only=True) as store:
+            sid = (await resolve_session(store, session)).id if session is not None else None
+            folder = str(project.expanduser().absolute()) if project is not None else None
+            kinds = [k.strip() for k in types.split(",")] if types is not None else None
+            return await store.search(query, session_id=sid, working_directory=folder, types=kinds, since=since,
+                                      until=until, limit=limit, offset=offset, raw=raw)
+
+    hits = run(go())
+    if as_json:
+        print_json({"hits": [searching.dumps_hit(h) for h in hits], "complete": hits.complete, "note": hits.note})
+    else:
+        from rich.text import Text
+
+        for h in hits:
+            console.print(f"[bold]{h.session_name}[/] [dim]{h.session_id[:12]} · #{h.seq} {h.type} · "
+                          f"{h.timestamp.isoformat(' ', 'seconds')[:19] + ' UTC' if h.timestamp else ''}[/]",
+                          highlight=False)
+            line = Text("  " + h.snippet)
+            for a, b in h.marks:
+                line.stylize("bold yellow reverse", a + 2, b + 2)
+            console.print(line, highlight=False)
+            console.print(f"  [dim]yurudb show {h.session_id} --around {h.seq}[/]", highlight=False)
+        if not hits:
+            console.print("no messages found", highlight=False)
+        elif len(hits) == limit:
+            console.print(f"[dim]more: --offset {offset + limit}[/]", highlight=False)
+    if not hits.complete:
+        err_console.print(f"[yellow]incomplete:[/] {hits.note}", highlight=False)
 
 
 @import_app.command("snapshot")
@@ -224,6 +286,7 @@ def register(app: typer.Typer) -> None:
     """Attach these commands to the root app."""
     app.command()(sessions)
     app.command()(show)
+    app.command()(search)
     app.add_typer(import_app, name="import")
     app.command()(export)
     app.command()(usage)

@@ -10,7 +10,7 @@ import typer
 
 from .. import backup, integrity, paths, revision as revisions
 from ..errors import translated
-from ._edge import console, fail, options, run
+from ._edge import backfill_progress, console, fail, options, run
 
 app = typer.Typer(help="Schema migrations (Alembic revisions).", no_args_is_help=True)
 
@@ -25,7 +25,8 @@ async def _migrate(path: Path, action: str, revision: str) -> tuple[str | None, 
             fail(f"no yurudb database at {path}: nothing to downgrade", 2)
         return await migrations.run(paths.prepare(path), action, revision), None
     made = await asyncio.to_thread(backup.make_backup, path, None, label=f"pre-{action}")
-    return await migrations.run(path, action, revision), made
+    with backfill_progress():
+        return await migrations.run(path, action, revision), made
 
 
 def _report(path: Path, rev: str | None, made: Path | None) -> None:
