@@ -352,3 +352,18 @@ def test_the_command_shows_marked_snippets_and_how_to_open_each(db_path: Path, t
     folder = runner.invoke(app, ["search", "todos", "--json", "--project", "/home/dev/elsewhere"])
     assert json.loads(folder.output)["hits"] == []
     assert runner.invoke(app, ["show", hit["session_id"], "--around", "9999"]).exit_code == 2
+
+
+async def test_past_the_rank_window_the_newest_matches_are_ranked_and_filters_still_reach_old_ones(
+        store: yurudb.Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(search, "RANK_WINDOW", 10)
+    old = await store.create_session("old")
+    new = await store.create_session("new")
+    await store.append_messages(old.id, [{"id": f"o{i}", "type": "user", "content": "common word"} for i in range(5)])
+    await store.append_messages(new.id, [{"id": f"n{i}", "type": "user", "content": "common word"} for i in range(30)])
+    hits = await store.search("common", limit=100)
+    assert hits.ranked_newest and hits.note and len(hits) == 10
+    assert {h.message_id for h in hits} == {f"n{i}" for i in range(20, 30)}  # the newest ten
+    assert await found(store, "common", session_id=old.id) == {f"o{i}" for i in range(5)}
+    few = await store.search("common", session_id=old.id)
+    assert not few.ranked_newest and few.note is None

@@ -85,11 +85,17 @@ def _bigrams(run: str) -> list[str]:
 
 
 # ---- keeping the index exact (inside a write's transaction) --------------------------------
+# Benchmarks only (W1 "index off"): False skips the index's upkeep, which leaves the index behind
+# the messages. Never set by yurudb; a database written this way needs `search.rebuild`.
+_upkeep = True
+
+
 def _bodies(tx: Tx, where: str, keys: Iterable[Any] | None = None,
             params: Sequence[Any] = ()) -> list[tuple[str, int | None, str]]:
     """(message id, its document, its indexed text) for the messages `where` selects (`{}`: the keys)."""
-    sql = f"SELECT {MESSAGE_READ}, search_doc FROM messages WHERE {where}"
+    sql = f"SELECT {MESSAGE_READ}, search_doc, rowid FROM messages WHERE {where}"
     rows = tx.select_in(sql, keys) if keys is not None else tx.execute(sql, params)
+    rows.sort(key=lambda r: r[15])  # in the order they were written: documents are numbered by it
     try:
         return [_body(r) for r in rows]
     except codec.UnknownDictionary:
@@ -109,11 +115,15 @@ def _load_dictionaries(tx: Any) -> None:
 
 def unindex(tx: Tx, message_ids: Iterable[str]) -> None:
     """Take messages out of the index (before they change or go), from the text they hold now."""
+    if not _upkeep:
+        return
     _drop(tx, _bodies(tx, "search_doc > 0 AND id IN ({})", message_ids))
 
 
 def unindex_sessions(tx: Tx, session_ids: Iterable[str]) -> None:
     """Take every message of these sessions out of the index (before the sessions are deleted)."""
+    if not _upkeep:
+        return
     _drop(tx, _bodies(tx, "search_doc > 0 AND session_id IN ({})", session_ids))
 
 
@@ -131,6 +141,8 @@ def _drop(tx: Tx, bodies: list[tuple[str, int | None, str]]) -> None:
 
 def index(tx: Tx, message_ids: Iterable[str]) -> None:
     """Index messages from what they hold now (each taken out first with `unindex` if it was in)."""
+    if not _upkeep:
+        return
     put(tx, [(mid, body) for mid, _, body in _bodies(tx, "id IN ({})", message_ids)])
 
 
@@ -265,10 +277,15 @@ class SearchHit:
 
 
 class SearchHits(list[SearchHit]):
-    """Hits, best first; `complete` is False when part of the store could not be searched (`note` says which)."""
+    """Hits, best first; `complete` is False when part of the store could not be searched (`note` says which).
+
+    `ranked_newest` is True when more messages matched than RANK_WINDOW: the hits are the best of
+    the newest RANK_WINDOW matches (a narrower query, or a filter, reaches the older ones).
+    """
 
     complete: bool = True
     note: str | None = None
+    ranked_newest: bool = False
 
 
 def snippet(text: str, query_terms: list[list[str]], width: int = 160) -> tuple[str, list[tuple[int, int]]]:
@@ -365,25 +382,45 @@ __all__ = ["SearchHit", "SearchHits", "text_of", "indexed", "terms", "match_expr
 _READ = ", ".join(f"messages.{c}" for c in MESSAGE_COLUMNS.split(", ")) + MESSAGE_READ[len(MESSAGE_COLUMNS):]
 
 
+# How many matches are ranked. bm25 costs about a microsecond per matching document (it reads each
+# one's length), so a word in half of a million messages would take half a second to rank; past
+# this many matches the newest ones are ranked (documents are numbered in the order they were
+# written), which keeps a search in milliseconds at any size. The hits say when this happened.
+RANK_WINDOW = 10_000
+
+
+
+def window_sql(filters: str) -> str:
+    """The document below the newest RANK_WINDOW matches that pass the filters (no row: rank them all).
+
+    Without filters the index answers alone, walking its newest documents; with them each match
+    is joined to its message, so a filter never hides the older matches it selects.
+    """
+    if filters == "1":
+        return "SELECT rowid FROM main.search_index(?) ORDER BY rowid DESC LIMIT 1 OFFSET ?"
+    return ("SELECT h.doc FROM (SELECT rowid AS doc FROM main.search_index(?)) AS h "
+            "JOIN main.messages AS messages ON messages.search_doc = h.doc "
+            f"JOIN sessions AS s ON s.id = messages.session_id WHERE {filters} ORDER BY h.doc DESC LIMIT 1 OFFSET ?")
+
+
 def _select(index: str, messages: str, filters: str) -> str:
-    return (f"SELECT {_READ}, s.name, h.rank FROM (SELECT rowid AS doc, rank FROM {index}(?)) AS h "
+    return (f"SELECT {_READ}, s.name, h.rank FROM (SELECT rowid AS doc, rank FROM {index}(?) WHERE rowid > ?) AS h "
             f"JOIN {messages} AS messages ON messages.search_doc = h.doc "
             f"JOIN sessions AS s ON s.id = messages.session_id WHERE {filters}")
 
 
-def query_sql(filters: str, *, degraded: bool) -> tuple[str, int]:
-    """The search SELECT over the file (or, degraded, memory's index and the file's, by the one rule)
-    and how many times its MATCH and filter parameters repeat."""
+def query_sql(filters: str, *, degraded: bool) -> str:
+    """The search SELECT over the file (or, degraded, memory's index then the file's, by the one rule);
+    its parameters: (MATCH, lowest document, filters...) for each part, then LIMIT and OFFSET."""
     if not degraded:
-        return _select("main.search_index", "main.messages", filters) + \
-            " ORDER BY h.rank, messages.id LIMIT ? OFFSET ?", 1
+        return _select("main.search_index", "main.messages", filters) + " ORDER BY h.rank, messages.id LIMIT ? OFFSET ?"
     # memory's hits; then the file's for messages memory neither wrote nor deleted (a row memory
     # copied from the file and left alone has search_doc -1: the file's index has it)
     file_only = ("messages.id NOT IN (SELECT id FROM mem.messages WHERE search_doc IS NOT -1) "
                  "AND messages.session_id NOT IN (SELECT id FROM mem.deleted_sessions)")
     union = (_select("mem.search_index", "mem.messages", filters) + " UNION ALL " +
              _select("main.search_index", "main.messages", f"{filters} AND {file_only}"))
-    return f"SELECT * FROM ({union}) ORDER BY 16, 1 LIMIT ? OFFSET ?", 2
+    return f"SELECT * FROM ({union}) ORDER BY 16, 1 LIMIT ? OFFSET ?"
 
 
 def hit_from_row(r: Sequence[Any], query_terms: list[list[str]]) -> SearchHit:

@@ -468,7 +468,8 @@ class Store:
         hits = search.SearchHits()
         if not expression.strip():
             return hits
-        filters, params = ["1"], []
+        filters: list[str] = []
+        params: list[Any] = []
         if session_id is not None:
             filters.append("messages.session_id = ?")
             params.append(check.ident(session_id, "session_id"))
@@ -490,10 +491,18 @@ class Store:
         check.integer(offset, "offset")
         if limit < 1 or offset < 0:
             raise ValidationError("limit must be at least 1 and offset at least 0")
-        sql, repeat = search.query_sql(" AND ".join(filters), degraded=self._reads.degraded)
-        args = [expression, *params] * repeat + [limit, offset]
+        degraded = self._reads.degraded
+        where = " AND ".join(filters) or "1"
+        sql = search.query_sql(where, degraded=degraded)
         try:
-            rows = await self._reads.fetch(sql, args)
+            # the newest RANK_WINDOW matches are ranked (search.RANK_WINDOW says why); memory's few
+            # writes of degraded mode are all ranked
+            floor = await self._reads.one(search.window_sql(where), (expression, *params, search.RANK_WINDOW))
+            hits.ranked_newest = floor is not None
+            parts = [[expression, floor or 0, *params]]
+            if degraded:
+                parts.insert(0, [expression, 0, *params])
+            rows = await self._reads.fetch(sql, [a for part in parts for a in part] + [limit, offset])
         except errors.DatabaseError as exc:
             if raw and search.is_syntax_error(exc):
                 raise ValidationError(f"not a valid FTS5 query: {query!r}") from None
@@ -507,6 +516,9 @@ class Store:
         if self._reads.file_unread:
             hits.complete = False
             hits.note = ("the database file cannot be read: only the writes held in memory were searched")
+        elif hits.ranked_newest:
+            hits.note = (f"more than {search.RANK_WINDOW:,} messages match: these are the best of the newest "
+                         f"{search.RANK_WINDOW:,} (add a word or a filter to reach older ones)")
         return hits
 
     async def threads(self, session_id: str) -> list[str]:

@@ -132,7 +132,8 @@ def search(
 
     hits = run(go())
     if as_json:
-        print_json({"hits": [searching.dumps_hit(h) for h in hits], "complete": hits.complete, "note": hits.note})
+        print_json({"hits": [searching.dumps_hit(h) for h in hits], "complete": hits.complete,
+                    "ranked_newest": hits.ranked_newest, "note": hits.note})
     else:
         from rich.text import Text
 
@@ -151,6 +152,8 @@ def search(
             console.print(f"[dim]more: --offset {offset + limit}[/]", highlight=False)
     if not hits.complete:
         err_console.print(f"[yellow]incomplete:[/] {hits.note}", highlight=False)
+    elif hits.note and not as_json:
+        console.print(f"[dim]{hits.note}[/]", highlight=False)
 
 
 @import_app.command("snapshot")

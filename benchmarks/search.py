@@ -1,0 +1,154 @@
+"""W9: full-text search over many messages of realistic text, beside a brute-force LIKE scan of the
+same messages in the same run; the index's size beside the text it covers.
+
+The text is drawn from the shared transcripts' words (what people and Claude Code really write:
+prompts, replies, commands, paths), by their real frequencies, at their real message lengths.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import re
+import sqlite3
+import statistics
+import time
+from pathlib import Path
+from typing import Any
+
+import corpus
+
+import yurudb
+from yurudb import search
+from yurudb.unit_of_work import Tx
+
+_WORD = re.compile(r"[^\W_]{2,30}")
+FALLBACK = ("the test fails because parse returns None when the list is empty so we guard it and add a "
+            "regression test then run pytest again def class import return self async await yield "
+            "src app models py tests test_models TypeError KeyError config json sqlite index").split()
+
+
+def real_text() -> tuple[list[str], list[int]]:
+    """Every word of the shared transcripts' messages (repeated as often as written) and their lengths."""
+    words: list[str] = []
+    lengths: list[int] = []
+    if corpus.SHARED.is_dir():
+        from yurudb import transcript
+
+        for path in sorted(corpus.SHARED.rglob("*.jsonl")):
+            for raw in path.read_bytes().splitlines():
+                try:
+                    line = json.loads(raw)
+                except ValueError:
+                    continue
+                if not isinstance(line, dict):
+                    continue
+                cols = transcript.project(line)
+                text = search.text_of(cols["content"], cols["tool_uses"])
+                if text.strip():
+                    found = _WORD.findall(text)
+                    words += found
+                    lengths.append(min(len(text), 4000))
+    if len(words) < 1000:
+        rng = random.Random(3)
+        words = [rng.choice(FALLBACK) for _ in range(10_000)]
+        lengths = [rng.randint(20, 800) for _ in range(1000)]
+    return words, lengths
+
+
+def build(path: Path, n: int, words: list[str], lengths: list[int], seed: int = 5) -> dict[str, float]:
+    """A yurudb database of `n` messages in 1,000 sessions, indexed the way writes index them."""
+    async def make() -> None:
+        async with yurudb.open(path, daily_backup=False):
+            pass
+    asyncio.run(make())
+    rng = random.Random(seed)
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA synchronous = OFF")
+    conn.execute("BEGIN")
+    conn.executemany("INSERT INTO sessions (id, name, working_directory) VALUES (?, ?, ?)",
+                     [(f"s{i}", f"session {i}", f"/home/dev/p{i % 20}") for i in range(1000)])
+    conn.execute("COMMIT")
+    covered = 0
+    t_index = 0.0
+    chunk = 5000
+    for start in range(0, n, chunk):
+        rows, bodies = [], []
+        for k in range(start, min(n, start + chunk)):
+            target = rng.choice(lengths)
+            parts: list[str] = []
+            size = 0
+            while size < target:
+                w = rng.choice(words)
+                parts.append(w)
+                size += len(w) + 1
+            text = " ".join(parts)
+            mid = f"m{k}"
+            rows.append((mid, f"s{k % 1000}", k // 1000 + 1, "user" if k % 2 else "assistant", text,
+                         f"2026-0{1 + k % 9}-01 10:00:00.000"))
+            body = search.indexed(search.text_of(text, None))
+            bodies.append((mid, body))
+            covered += len(body.encode())
+        conn.execute("BEGIN")
+        conn.executemany("INSERT INTO messages (id, session_id, seq, type, content, timestamp) "
+                         "VALUES (?, ?, ?, ?, ?, ?)", rows)
+        t0 = time.perf_counter()
+        search.put(Tx(conn), bodies)  # what every write does for its messages
+        t_index += time.perf_counter() - t0
+        conn.execute("COMMIT")
+    conn.execute("INSERT INTO search_index (search_index) VALUES ('optimize')")
+    index_bytes = conn.execute("SELECT SUM(pgsize) FROM dbstat WHERE name LIKE 'search_index%' "
+                               "OR name = 'idx_messages_search_doc'").fetchone()[0]
+    conn.close()
+    return {"covered": covered, "index": index_bytes, "index_seconds": t_index}
+
+
+def queries(words: list[str], count: int, seed: int = 9) -> list[str]:
+    """1-3 word queries, words chosen as often as people write them."""
+    rng = random.Random(seed)
+    return [" ".join(rng.choice(words) for _ in range(rng.choice((1, 1, 2, 2, 3)))) for _ in range(count)]
+
+
+async def timed_search(path: Path, qs: list[str]) -> tuple[list[float], int]:
+    async with yurudb.open(path, daily_backup=False) as store:
+        await store.search(qs[0])  # the first touch loads the index's pages
+        times, hits = [], 0
+        for q in qs:
+            t0 = time.perf_counter()
+            got = await store.search(q)
+            times.append(time.perf_counter() - t0)
+            hits += len(got)
+    return times, hits
+
+
+def like_scan(path: Path, qs: list[str]) -> list[float]:
+    """The brute force: every message's text scanned for every word (LIKE, as an app would without FTS)."""
+    conn = sqlite3.connect(path)
+    times = []
+    for q in qs:
+        terms = q.split()
+        where = " AND ".join("content LIKE ?" for _ in terms)
+        t0 = time.perf_counter()
+        conn.execute(f"SELECT id FROM messages WHERE {where}", [f"%{t}%" for t in terms]).fetchall()
+        times.append(time.perf_counter() - t0)
+    conn.close()
+    return times
+
+
+def run(tmp: Path, n: int, n_queries: int = 300) -> dict[str, Any]:
+    """Build, then time both; returns the figures."""
+    words, lengths = real_text()
+    path = tmp / "w9.db"
+    t0 = time.perf_counter()
+    built = build(path, n, words, lengths)
+    build_s = time.perf_counter() - t0
+    qs = queries(words, n_queries)
+    times, hits = asyncio.run(timed_search(path, qs))
+    like = like_scan(path, qs[: max(10, n_queries // 15)])
+    ordered = sorted(times)
+    return {
+        "n": n, "queries": len(qs), "hits": hits, "build_s": build_s, "index_s": built["index_seconds"],
+        "p50": statistics.median(times), "p99": ordered[min(len(ordered) - 1, int(0.99 * (len(ordered) - 1)))],
+        "like_p50": statistics.median(like), "covered": built["covered"], "index": built["index"],
+    }
