@@ -28,10 +28,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import archive  # noqa: E402
+import fulltext  # noqa: E402
 import raw  # noqa: E402
 import workload  # noqa: E402
 
 import yurudb  # noqa: E402
+from yurudb import search  # noqa: E402
 from yurudb.times import text_from_ms  # noqa: E402
 
 
@@ -137,7 +139,7 @@ def w1(tmp: Path, res: Results, quick: bool) -> None:
     msgs = workload.messages(n_sessions * per)
     total = len(msgs)
     # Rounds of yurudb, raw, raw without checkpoints side by side; medians, as the machine is shared.
-    rates: dict[str, list[float]] = {"yurudb": [], "raw": [], "raw0": []}
+    rates: dict[str, list[float]] = {"yurudb": [], "raw": [], "raw0": [], "off": []}
     lat: list[float] = []
     for r in range(1 if quick else 3):
         elapsed, round_lat, commits, ids = asyncio.run(w1_yurudb(fresh(tmp, f"w1-{r}"), n_sessions, per, msgs))
@@ -148,7 +150,13 @@ def w1(tmp: Path, res: Results, quick: bool) -> None:
         order = [(ids[k], j + 1, msgs[k * per + j]) for j in range(per) for k in range(n_sessions)]
         rates["raw"].append(w1_raw(tmp, f"w1raw-{r}", ids, order, 1000))
         rates["raw0"].append(w1_raw(tmp, f"w1raw0-{r}", ids, order, 0))
-    ours, theirs, theirs0 = (statistics.median(rates[k]) for k in ("yurudb", "raw", "raw0"))
+        # the same build with the full-text index's upkeep off (benchmark-only switch)
+        search._upkeep = False
+        try:
+            rates["off"].append(total / asyncio.run(w1_yurudb(fresh(tmp, f"w1off-{r}"), n_sessions, per, msgs))[0])
+        finally:
+            search._upkeep = True
+    ours, theirs, theirs0, off = (statistics.median(rates[k]) for k in ("yurudb", "raw", "raw0", "off"))
     spread = ", ".join(f"{y / x:.2f}x" for y, x in zip(rates["yurudb"], rates["raw"], strict=True))
     res.rows.append(Row("W1 durable appends, closed loop", f"messages/s ({n_sessions}x{per}, {commits} commits)",
                         ours, theirs, "msg/s", True, ">= 0.6x raw batched",
@@ -157,6 +165,9 @@ def w1(tmp: Path, res: Results, quick: bool) -> None:
     res.rows.append(Row("W1 durable appends, closed loop", "messages/s vs raw without checkpoints",
                         ours, theirs0, "msg/s", True, "",
                         "raw with wal_autocheckpoint=0: like yurudb, leaves the checkpoint for later"))
+    res.rows.append(Row("W1 durable appends, closed loop", "messages/s vs the same build, search index off",
+                        ours, off, "msg/s", True, ">= 0.85x index off",
+                        "raw column: yurudb itself without the index's upkeep (search._upkeep = False)"))
     res.rows.append(Row("W1 durable appends, closed loop", "p50 save latency", pct(lat, 50) * 1000,
                         0.0, "ms", False, "", "first round; raw has no per-save latency in a batch of 500"))
     res.rows.append(Row("W1 durable appends, closed loop", "p99 save latency", pct(lat, 99) * 1000,
@@ -517,6 +528,20 @@ def table(res: Results) -> str:
     return "\n".join(lines)
 
 
+def w9(tmp: Path, res: Results, quick: bool) -> None:
+    n = int(os.environ.get("YURUDB_BENCH_SEARCH_MESSAGES", 100_000 if quick else 1_000_000))
+    f = fulltext.run(tmp, n, 100 if quick else 300)
+    label = f"W9 search ({n:,} messages, {f['queries']} queries of 1-3 words)"
+    res.rows.append(Row(label, "p50 store.search (20 hits, snippets)", f["p50"] * 1000, f["like_p50"] * 1000, "ms",
+                        False, "< 20 ms", "raw: brute-force LIKE scan finding the same words (p50 of "
+                        f"{max(10, f['queries'] // 15)} queries)"))
+    res.rows.append(Row(label, "p99 store.search", f["p99"] * 1000, f["like_p50"] * 1000, "ms", False, "< 100 ms",
+                        "raw: the LIKE scan's p50"))
+    res.rows.append(Row(label, "index size vs the text it covers", f["index"] / 1e6, f["covered"] / 1e6, "MB",
+                        False, "<= 0.5x", f"FTS5 tables + idx_messages_search_doc (dbstat); indexing took "
+                        f"{f['index_s']:.1f} s of the {f['build_s']:.0f} s build"))
+
+
 def w7(tmp: Path, res: Results, quick: bool) -> None:
     archive.w7(tmp, res, quick, Row)
 
@@ -526,7 +551,7 @@ def w8(tmp: Path, res: Results, quick: bool) -> None:
 
 
 WORKLOADS: dict[str, Callable[[Path, Results, bool], None]] = {
-    "W1": w1, "W1b": w1b, "W2": w2, "W3": w3, "W4": w4, "W5": w5, "W6": w6, "W7": w7, "W8": w8,
+    "W1": w1, "W1b": w1b, "W2": w2, "W3": w3, "W4": w4, "W5": w5, "W6": w6, "W7": w7, "W8": w8, "W9": w9,
 }
 
 

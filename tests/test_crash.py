@@ -54,6 +54,17 @@ def assert_all_acknowledged_present(db: Path, lines: list[str]) -> int:
         ids = {r[0] for r in conn.execute("SELECT id FROM messages")}
         contents = dict(conn.execute("SELECT id, content FROM messages").fetchall())
         usage = {r[0] for r in conn.execute("SELECT source_id FROM analytics")}
+        # the full-text index moved with the writes it indexes, kill or no kill: well-formed, every
+        # message with text in it once, nothing else in it
+        conn.execute("INSERT INTO search_index (search_index, rank) VALUES ('integrity-check', 0)")
+        assert conn.execute("SELECT COUNT(*) FROM messages WHERE search_doc IS NULL AND content != ''").fetchone() == (0,)
+        docs = {r[0] for r in conn.execute("SELECT id FROM search_index_docsize")}
+        assert docs == {r[0] for r in conn.execute("SELECT search_doc FROM messages WHERE search_doc IS NOT NULL")}
+        for mid, text in list(contents.items())[-20:]:  # the last writes before the kill are found
+            words = " ".join(f'"{w}"' for w in text.replace("-", " ").split()[:6])
+            hit = conn.execute("SELECT messages.id FROM search_index(?) AS h JOIN messages ON search_doc = h.rowid "
+                               "WHERE messages.id = ?", (words, mid)).fetchall()
+            assert hit, (mid, text)
     finally:
         conn.close()
     acked = [line.split()[1] for line in lines if line.startswith("msg ")]

@@ -29,10 +29,10 @@ FALLBACK = ("the test fails because parse returns None when the list is empty so
             "src app models py tests test_models TypeError KeyError config json sqlite index").split()
 
 
-def real_text() -> tuple[list[str], list[int]]:
-    """Every word of the shared transcripts' messages (repeated as often as written) and their lengths."""
+def real_text() -> tuple[list[str], list[str]]:
+    """Every word of the shared transcripts' messages (repeated as often as written), and the messages' texts."""
     words: list[str] = []
-    lengths: list[int] = []
+    texts: list[str] = []
     if corpus.SHARED.is_dir():
         from yurudb import transcript
 
@@ -47,17 +47,22 @@ def real_text() -> tuple[list[str], list[int]]:
                 cols = transcript.project(line)
                 text = search.text_of(cols["content"], cols["tool_uses"])
                 if text.strip():
-                    found = _WORD.findall(text)
-                    words += found
-                    lengths.append(min(len(text), 4000))
+                    words += _WORD.findall(text)
+                    texts.append(text[:4000])
     if len(words) < 1000:
         rng = random.Random(3)
         words = [rng.choice(FALLBACK) for _ in range(10_000)]
-        lengths = [rng.randint(20, 800) for _ in range(1000)]
-    return words, lengths
+        texts = [" ".join(rng.choice(FALLBACK) for _ in range(rng.randint(3, 120))) for _ in range(1000)]
+    return words, texts
 
 
-def build(path: Path, n: int, words: list[str], lengths: list[int], seed: int = 5) -> dict[str, float]:
+def variant(rng: random.Random, texts: list[str], words: list[str]) -> str:
+    """A message like the real ones: a real message's text with about a third of its words swapped for
+    others drawn by frequency (so a million of them are not a thousand texts repeated)."""
+    return _WORD.sub(lambda m: rng.choice(words) if rng.random() < 0.33 else m.group(), rng.choice(texts))
+
+
+def build(path: Path, n: int, words: list[str], texts: list[str], seed: int = 5) -> dict[str, float]:
     """A yurudb database of `n` messages in 1,000 sessions, indexed the way writes index them."""
     async def make() -> None:
         async with yurudb.open(path, daily_backup=False):
@@ -76,14 +81,7 @@ def build(path: Path, n: int, words: list[str], lengths: list[int], seed: int = 
     for start in range(0, n, chunk):
         rows, bodies = [], []
         for k in range(start, min(n, start + chunk)):
-            target = rng.choice(lengths)
-            parts: list[str] = []
-            size = 0
-            while size < target:
-                w = rng.choice(words)
-                parts.append(w)
-                size += len(w) + 1
-            text = " ".join(parts)
+            text = variant(rng, texts, words)
             mid = f"m{k}"
             rows.append((mid, f"s{k % 1000}", k // 1000 + 1, "user" if k % 2 else "assistant", text,
                          f"2026-0{1 + k % 9}-01 10:00:00.000"))
@@ -138,10 +136,10 @@ def like_scan(path: Path, qs: list[str]) -> list[float]:
 
 def run(tmp: Path, n: int, n_queries: int = 300) -> dict[str, Any]:
     """Build, then time both; returns the figures."""
-    words, lengths = real_text()
+    words, texts = real_text()
     path = tmp / "w9.db"
     t0 = time.perf_counter()
-    built = build(path, n, words, lengths)
+    built = build(path, n, words, texts)
     build_s = time.perf_counter() - t0
     qs = queries(words, n_queries)
     times, hits = asyncio.run(timed_search(path, qs))
