@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from .models import Message, Session, Usage
     from .paths import default_db_path
     from .recovery import open
+    from .search import SearchHit, SearchHits
     from .startup import RecoveryReport
     from .store import Store
 
@@ -45,11 +46,13 @@ _WHERE = {
     "RecoveryReport": ".startup",
     "open": ".recovery",
     "Store": ".store",
+    **dict.fromkeys(["SearchHit", "SearchHits"], ".search"),
 }
 
 __all__ = [
     "BackupError", "ConflictError", "CorruptDatabaseError", "DatabaseError", "ForeignFileError", "LockedError",
-    "Message", "MigrationError", "NotFoundError", "ReadOnlyError", "RecoveryError", "RecoveryReport", "Session",
+    "Message", "MigrationError", "NotFoundError", "ReadOnlyError", "RecoveryError", "RecoveryReport", "SearchHit",
+    "SearchHits", "Session",
     "StorageFullError", "Store", "StoreClosedError", "UnavailableError", "UnknownRevisionError", "Usage",
     "ValidationError", "YurudbError", "default_db_path", "open",
 ]

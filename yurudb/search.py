@@ -346,7 +346,7 @@ def _edge(text: str, at: int) -> bool:
     return not (before.isalnum() and after.isalnum()) or (before.islower() and after.isupper())
 
 
-def is_syntax_error(exc: sqlite3.Error) -> bool:
+def is_syntax_error(exc: BaseException) -> bool:
     """Whether SQLite refused an FTS5 query for its syntax (bad input, not a failure)."""
     text = str(exc)
     return "fts5" in text or "no such column" in text or "unknown special query" in text or "syntax error" in text
@@ -373,8 +373,6 @@ def dumps_hit(hit: SearchHit) -> dict[str, Any]:
         "snippet": hit.snippet, "marks": [list(m) for m in hit.marks], "rank": hit.rank,
     }
 
-
-__all__ = ["SearchHit", "SearchHits", "text_of", "indexed", "terms", "match_expression", "snippet"]
 
 
 # ---- the query -------------------------------------------------------------------------------
@@ -429,3 +427,6 @@ def hit_from_row(r: Sequence[Any], query_terms: list[list[str]]) -> SearchHit:
     text, marks = snippet(text_of(m.content, m.tool_uses), query_terms)
     return SearchHit(message_id=m.id, session_id=m.session_id, session_name=r[14], seq=m.seq, type=m.type,
                      timestamp=m.timestamp, snippet=text, marks=marks, rank=float(r[15]), thread=m.thread)
+
+
+__all__ = ["SearchHit", "SearchHits", "RANK_WINDOW", "text_of", "indexed", "terms", "match_expression", "snippet"]

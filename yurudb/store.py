@@ -474,7 +474,7 @@ class Store:
             filters.append("messages.session_id = ?")
             params.append(check.ident(session_id, "session_id"))
         if working_directory is not None:
-            folder = check.text(working_directory, "working_directory").rstrip("/") or "/"
+            folder = str(check.text(working_directory, "working_directory", required=True)).rstrip("/") or "/"
             filters.append("(s.working_directory = ? OR substr(s.working_directory, 1, ?) = ?)")
             params += [folder, len(folder) + 1, folder.rstrip("/") + "/"]
         if types is not None:

@@ -224,6 +224,7 @@ def _append(tx: Tx, path: str, thread: str | None, key: dict[str, Any], ready: P
         n = count + kept
         if message is not None:
             _, _, _, kind, role, when, _, body = message
+            assert message_id is not None  # every branch that keeps `message` named it
             bodies.append((message_id, body))
             tx.execute("INSERT INTO messages (id, session_id, seq, type, role, timestamp, thread, file_id, line) "
                        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", (message_id, yid, seq, kind, role, when, thread, file_id, n))
