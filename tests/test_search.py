@@ -367,3 +367,23 @@ async def test_past_the_rank_window_the_newest_matches_are_ranked_and_filters_st
     assert await found(store, "common", session_id=old.id) == {f"o{i}" for i in range(5)}
     few = await store.search("common", session_id=old.id)
     assert not few.ranked_newest and few.note is None
+
+
+async def test_one_batch_that_appends_a_message_twice_and_updates_another_indexes_each_once(db_path: Path) -> None:
+    async with yurudb.open(db_path, daily_backup=False) as store:
+        s = await store.create_session("s")
+        await store.append_message(s.id, {"id": "u", "type": "user", "content": "first words"})
+        # submitted together: one batch
+        await asyncio.gather(
+            store.append_message(s.id, {"id": "twice", "type": "user", "content": "early text"}),
+            store.append_message(s.id, {"id": "twice", "type": "user", "content": "final text"}),
+            store.update_message("u", content="second words"),
+            store.append_message(s.id, {"id": "fresh", "type": "user", "content": "fresh then edited"}),
+            store.update_message("fresh", content="fresh edited"),
+        )
+        assert await found(store, "text") == {"twice"} and await found(store, "early") == set()
+        assert await found(store, "words") == {"u"} and await found(store, "first") == set()
+        assert await found(store, "fresh") == {"fresh"} and await found(store, "then") == set()
+    conn = sqlite3.connect(db_path)
+    docs = [r[0] for r in conn.execute("SELECT id FROM search_index_docsize")]
+    assert sorted(docs) == sorted(r[0] for r in conn.execute("SELECT search_doc FROM messages"))

@@ -22,10 +22,11 @@ INSERT_SESSION = (
 )
 # A re-append of an id keeps its seq (safe retries); the ownership check has already run.
 UPSERT_MESSAGE = (
-    "INSERT INTO messages (id, session_id, seq, type, role, content, tool_uses, usage, timestamp, payload) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET type = excluded.type, "
+    "INSERT INTO messages (id, session_id, seq, type, role, content, tool_uses, usage, timestamp, payload, "
+    "search_doc) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET type = excluded.type, "
     "role = excluded.role, content = excluded.content, tool_uses = excluded.tool_uses, "
-    "usage = excluded.usage, timestamp = excluded.timestamp, payload = excluded.payload"
+    "usage = excluded.usage, timestamp = excluded.timestamp, payload = excluded.payload, "
+    "search_doc = excluded.search_doc"
 )
 INSERT_USAGE = (
     "INSERT INTO analytics (session_id, tokens_input, tokens_output, tokens_cache, cost_usd, model, "
@@ -72,6 +73,7 @@ def apply_batch(
     message_ids = {w.target for w in writes if w.kind in ("append_message", "update_message")}
     found = uow.select_in("SELECT id, session_id, seq, file_id FROM messages WHERE id IN ({})", message_ids)
     owners: dict[str, tuple[str, int]] = {r[0]: (r[1], r[2]) for r in found}
+    owners_before = dict(owners)
     synced = {r[0] for r in found if r[3] is not None}  # transcript lines: kept as Claude Code wrote them
     appended_to = {w.values["session_id"] for w in writes if w.kind == "append_message"}
     # One MAX per session, each answered from the end of idx_messages_session in O(log n). The
@@ -88,6 +90,12 @@ def apply_batch(
 
     plan: list[tuple[str, tuple[Any, ...], int]] = []  # (sql, params, write index) for grouped statements
     singles: dict[int, tuple[str, tuple[Any, ...]]] = {}  # statements whose rows are the result
+    # The full-text index moves in this same transaction. An append names its document in its own
+    # row (no second write of the row); a message this batch also updates, and every batch that
+    # deletes a session, takes the general path after the plan (search.index: one re-index per
+    # message, with the batch's last word).
+    docs = search.Docs(uow, fast=not any(w.kind == "delete_session" for w in writes))
+    updated = {w.target for w in writes if w.kind == "update_message"}
 
     for i, w in enumerate(writes):
         v = w.values
@@ -124,9 +132,10 @@ def apply_batch(
             owners[w.target] = (sid, seq)
             results[i] = w.appended_message(seq)
             effects.touched[sid] = now_dt
+            doc = docs.take(w) if w.target not in updated else None
             plan.append((UPSERT_MESSAGE, (w.target, sid, seq, v["type"], v["role"], v["content"],
                                           v["tool_uses_json"], v["usage_json"], v["timestamp"],
-                                          v["payload_json"]), i))
+                                          v["payload_json"], doc), i))
         elif w.kind == "update_message":
             owner = owners.get(w.target)
             if owner is None:
@@ -171,11 +180,12 @@ def apply_batch(
     # updated ten times in one batch is indexed once).
     changing = {w.target for i, w in enumerate(writes)
                 if w.kind in ("append_message", "update_message") and not isinstance(results[i], BaseException)}
-    search.unindex(uow, changing)
+    search.unindex(uow, changing & (set(owners_before) | updated))  # new messages are in no document yet
     search.unindex_sessions(uow, [w.target for w, sql in ((writes[i], s) for s, _, i in plan)
                                   if w.kind == "delete_session" and sql])
     _run_plan(uow, plan, singles, writes, results, effects)
-    search.index(uow, changing)
+    docs.insert()
+    search.index(uow, changing - docs.placed)
 
     touched = [sid for sid in effects.touched if sid in live]
     if touched:
