@@ -16,10 +16,17 @@ def rows(db: Path, sql: str) -> list[tuple]:
 
 
 def dump(path: Path) -> dict[str, list[tuple]]:
-    """Every row of every yurudb table, for "nothing changed" assertions."""
+    """Every row of every yurudb table, for "nothing changed" assertions.
+
+    A message's search document shows as whether it has one: the numbers are the index's own and
+    follow the order writes were batched in (two equal imports may number differently).
+    """
     conn = sqlite3.connect(path)
     try:
-        return {t: sorted(conn.execute(f"SELECT * FROM {t}").fetchall(), key=repr)
-                for t in ("sessions", "messages", "analytics")}
+        out = {}
+        for t in ("sessions", "messages", "analytics"):
+            cols = [r[1] if r[1] != "search_doc" else "search_doc IS NOT NULL" for r in conn.execute(f"PRAGMA table_info({t})")]
+            out[t] = sorted(conn.execute(f"SELECT {', '.join(cols)} FROM {t}").fetchall(), key=repr)
+        return out
     finally:
         conn.close()
