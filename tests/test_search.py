@@ -387,3 +387,12 @@ async def test_one_batch_that_appends_a_message_twice_and_updates_another_indexe
     conn = sqlite3.connect(db_path)
     docs = [r[0] for r in conn.execute("SELECT id FROM search_index_docsize")]
     assert sorted(docs) == sorted(r[0] for r in conn.execute("SELECT search_doc FROM messages"))
+
+
+async def test_a_long_message_is_searched_by_its_start_and_its_end(store: yurudb.Store) -> None:
+    s = await store.create_session("s")
+    middle = " ".join(f"line{i}" for i in range(5000))
+    await store.append_message(s.id, {"id": "log", "type": "user", "content": f"pytest started {middle} FAILED boom"})
+    assert await found(store, "started") == {"log"} and await found(store, "boom") == {"log"}
+    assert await found(store, "line2500") == set()  # the middle of a 40 KB log is not indexed
+    assert (await store.get_messages(s.id))[0].content.count("line") == 5000  # the message is whole

@@ -28,9 +28,12 @@ from .errors import ValidationError
 from .rows import MESSAGE_COLUMNS, MESSAGE_READ, message_from_row
 from .unit_of_work import Tx
 
-# What each message contributes at most: a tool result can hold a whole file, and a person
-# remembers what is near its start. The message itself is kept whole; only the index stops here.
-MAX_INDEXED_CHARS = 100_000
+# What a long message contributes: its first 3,000 characters and its last 1,000. A tool result can
+# hold a whole file or a long log; a person remembers the command and what it said first, and the
+# error or summary it ended with. On real transcripts this halves the indexed text (1% of messages
+# run past 11,000 characters and hold half of it) and so the index. The message itself is kept whole.
+HEAD_CHARS = 3_000
+TAIL_CHARS = 1_000
 # A long string without a space in a tool input or result is data (base64, a minified blob), not words.
 _BLOB = re.compile(r"[A-Za-z0-9+/=_-]{512,}")
 _WORD = re.compile(r"[^\W_]+")
@@ -58,7 +61,12 @@ def text_of(content: str | None, tool_uses: Any) -> str:
     text = "\n".join(parts)
     if len(text) >= 512 and _maybe_blob(text):
         text = _BLOB.sub(" ", text)
-    return text[:MAX_INDEXED_CHARS]
+    if len(text) > HEAD_CHARS + TAIL_CHARS:
+        # cut at spaces, so no word is indexed in part (a part would be a word that is not there)
+        head = text[:HEAD_CHARS].rsplit(None, 1)[0] if " " in text[:HEAD_CHARS] else text[:HEAD_CHARS]
+        tail = text[-TAIL_CHARS:].split(None, 1)[-1]
+        text = head + "\n…\n" + tail
+    return text
 
 
 def _maybe_blob(text: str) -> bool:

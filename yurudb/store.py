@@ -487,10 +487,9 @@ class Store:
                 raise ValidationError("types must be message types (user, assistant, ...)")
             filters.append(f"messages.type IN ({','.join('?' * len(kinds))})")
             params += kinds
-        for value, op, what in ((since, ">=", "since"), (until, "<", "until")):
-            if value is not None:
-                filters.append(f"messages.timestamp {op} ?")
-                params.append(check.timestamp(value, what))
+        when, at = check.time_range("messages.timestamp", since, until)
+        filters += when
+        params += at
         check.integer(limit, "limit")
         check.integer(offset, "offset")
         if limit < 1 or offset < 0:

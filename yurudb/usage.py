@@ -108,14 +108,7 @@ class UsageBook:
         """Totals of tokens and cost grouped by model, day (UTC) or session, over an optional time range."""
         if by not in _KEYS:
             raise ValidationError(f"by must be one of {sorted(_KEYS)}, not {by!r}")
-        where: list[str] = []
-        params: list[Any] = []
-        if since is not None:
-            where.append("timestamp >= ?")
-            params.append(check.timestamp(since, "since"))
-        if until is not None:
-            where.append("timestamp < ?")
-            params.append(check.timestamp(until, "until"))
+        where, params = check.time_range("timestamp", since, until)
         if session_id is not None:
             where.append("session_id = ?")
             params.append(check.ident(session_id, "session_id"))

@@ -141,6 +141,17 @@ def timestamp(value: Any, what: str = "timestamp") -> str | None:
     raise ValidationError(f"{what} must be milliseconds, a datetime or ISO-8601 text, not {value!r}")
 
 
+def time_range(column: str, since: Any, until: Any) -> tuple[list[str], list[Any]]:
+    """SQL conditions (and their parameters) for `since <= column < until`; either may be None."""
+    where: list[str] = []
+    params: list[Any] = []
+    for value, op, what in ((since, ">=", "since"), (until, "<", "until")):
+        if value is not None:
+            where.append(f"{column} {op} ?")
+            params.append(timestamp(value, what))
+    return where, params
+
+
 def integer(value: Any, what: str) -> int:
     """A non-negative integer count."""
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
