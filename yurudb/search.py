@@ -39,6 +39,7 @@ _BLOB = re.compile(r"[A-Za-z0-9+/=_-]{512,}")
 _WORD = re.compile(r"[^\W_]+")
 _CAMEL = re.compile(r"[a-z0-9][A-Z]|[A-Z][A-Z][a-z]")
 _CAPITAL = re.compile(r"[A-Z]")
+_WORD_RUN = re.compile(r"[^\W_]*")
 _UPPER = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ")
 _LOWER = frozenset("abcdefghijklmnopqrstuvwxyz")
 _LOWER_OR_DIGIT = _LOWER | frozenset("0123456789")
@@ -108,6 +109,7 @@ def _camel_words(text: str) -> list[str]:
         return words  # no capital letter at all: no step (and no scan)
     end = -1
     n = len(text)
+    backwards: str | None = None
     # only capitals can start a step, and a one-class pattern is what re scans fastest
     for m in _CAPITAL.finditer(text):
         i = m.start()
@@ -116,11 +118,11 @@ def _camel_words(text: str) -> list[str]:
         if not ((i > 0 and text[i - 1] in _LOWER_OR_DIGIT)
                 or (i + 2 < n and text[i + 1] in _UPPER and text[i + 2] in _LOWER)):
             continue
-        start = end = i
-        while start > 0 and text[start - 1].isalnum():
-            start -= 1
-        while end < len(text) and text[end].isalnum():
-            end += 1
+        # the word around it, by two matches of the word pattern (one on the text reversed)
+        if backwards is None:
+            backwards = text[::-1]
+        start = i - (_WORD_RUN.match(backwards, n - i).end() - (n - i))
+        end = _WORD_RUN.match(text, i).end()
         words.append(text[start:end])
     return words
 
@@ -237,19 +239,23 @@ class Docs:
         body = write.objects.get("search_body")
         if body is None:  # a write replayed from the journal: work it out again
             body = indexed(text_of(write.values["content"], write.decoded("tool_uses")))
-        self.placed.add(write.target)
+        return self.add(write.target, body)
+
+    def add(self, message_id: str, body: str) -> int | None:
+        """The document for a message about to be written with this indexed text (None: no text)."""
+        self.placed.add(message_id)
         if not body.strip():
-            self.bodies.pop(write.target, None)  # appended twice in the batch: the last append counts
+            self.bodies.pop(message_id, None)  # written twice in the batch: the last text counts
             return None
-        if write.target in self.bodies:  # appended twice in the batch: one document, the last text
-            doc = self.bodies[write.target][0]
+        if message_id in self.bodies:  # written twice in the batch: one document, the last text
+            doc = self.bodies[message_id][0]
         else:
             if self.top is None:
                 # ids only grow: a document left by a row deleted elsewhere is never handed out again
                 self.top = self.tx.execute("SELECT MAX(id) FROM search_index_docsize")[0][0] or 0
             self.top += 1
             doc = self.top
-        self.bodies[write.target] = (doc, body)
+        self.bodies[message_id] = (doc, body)
         return doc
 
     def insert(self) -> None:

@@ -175,7 +175,7 @@ def _archive(tx: Tx, root: str, chunk: Chunk, ready: Prepared) -> tuple[BatchEff
     message_rows: list[tuple[Any, ...]] = []
     line_ids: dict[int, str] = {}
     mirrored = twins(tx, root, f.rel, file_id)
-    bodies: list[tuple[str, str]] = []
+    docs = search.Docs(tx)
     for n, candidate, claude_id, kind, role, when, key, body in ready.messages:
         yid = session_for(tx, claude_id, sessions, done)
         if mirrored is not None and (same := mirrored.take(key)) is not None:
@@ -199,20 +199,21 @@ def _archive(tx: Tx, root: str, chunk: Chunk, ready: Prepared) -> tuple[BatchEff
             seq = owner[3]  # archived before (a re-read): it keeps its place
         owners[message_id] = (yid, file_id, n, seq)
         line_ids[n] = message_id
-        bodies.append((message_id, body))
         done.last_session = yid
-        # content, tool uses and usage are read from the raw line (the JSON is stored once)
-        message_rows.append((message_id, yid, seq, kind, role, when, f.thread, file_id, n))
-    # lines archived before (a re-read) leave the index with the text they held, and come back below
-    search.unindex(tx, [mid for mid, _ in bodies])
+        # content, tool uses and usage are read from the raw line (the JSON is stored once); the row
+        # names its search document (indexed below, in this transaction)
+        message_rows.append((message_id, yid, seq, kind, role, when, f.thread, file_id, n, docs.add(message_id, body)))
+    # lines archived before (a re-read) leave the index with the text they held first
+    search.unindex(tx, [r[0] for r in message_rows])
     tx.executemany(
-        "INSERT INTO messages (id, session_id, seq, type, role, timestamp, thread, file_id, line) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET type = excluded.type, role = excluded.role, "
-        "content = NULL, tool_uses = NULL, usage = NULL, timestamp = excluded.timestamp, payload = NULL", message_rows)
+        "INSERT INTO messages (id, session_id, seq, type, role, timestamp, thread, file_id, line, search_doc) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET type = excluded.type, "
+        "role = excluded.role, content = NULL, tool_uses = NULL, usage = NULL, timestamp = excluded.timestamp, "
+        "payload = NULL, search_doc = excluded.search_doc", message_rows)
     tx.executemany("INSERT INTO transcript_lines (file_id, line, message_id, raw) VALUES (?, ?, ?, ?) "
                    "ON CONFLICT(file_id, line) DO UPDATE SET message_id = excluded.message_id, raw = excluded.raw",
                    [(file_id, n, line_ids.get(n), frame) for n, frame in enumerate(ready.frames, start=chunk.first)])
-    search.put(tx, bodies)
+    docs.insert()
     usage = []
     for (claude_id, key), (model, tin, tout, cw, cr, cost, when) in ready.responses.items():
         usage.append((session_for(tx, claude_id, sessions, done), tin, tout, cw + cr, cost or 0.0, model, when, key,
