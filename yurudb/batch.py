@@ -26,7 +26,8 @@ UPSERT_MESSAGE = (
     "search_doc) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET type = excluded.type, "
     "role = excluded.role, content = excluded.content, tool_uses = excluded.tool_uses, "
     "usage = excluded.usage, timestamp = excluded.timestamp, payload = excluded.payload, "
-    "search_doc = excluded.search_doc"
+    # no document given: the message keeps its own (this batch also updates it: search.replace)
+    "search_doc = COALESCE(excluded.search_doc, messages.search_doc)"
 )
 INSERT_USAGE = (
     "INSERT INTO analytics (session_id, tokens_input, tokens_output, tokens_cache, cost_usd, model, "
@@ -175,17 +176,25 @@ def apply_batch(
             effects.sessions[w.target] = None
             plan.append(("DELETE FROM sessions WHERE id = ?", (w.target,), i))
 
-    # The full-text index changes in this same transaction: messages about to change leave it with
-    # the text they hold now, and come back once, with the batch's last word (a streamed message
-    # updated ten times in one batch is indexed once).
+    # The full-text index changes in this same transaction, once per message with the batch's last
+    # word (a streamed message updated ten times in one batch is re-indexed once, in place).
     changing = {w.target for i, w in enumerate(writes)
                 if w.kind in ("append_message", "update_message") and not isinstance(results[i], BaseException)}
-    search.unindex(uow, changing & (set(owners_before) | updated))  # new messages are in no document yet
-    search.unindex_sessions(uow, [w.target for w, sql in ((writes[i], s) for s, _, i in plan)
-                                  if w.kind == "delete_session" and sql])
-    _run_plan(uow, plan, singles, writes, results, effects)
-    docs.insert()
-    search.index(uow, changing - docs.placed)
+    if docs.fast:
+        # appends carry their document (docs.take); an existing message appended again leaves the
+        # index first; a message this batch updates goes from the text it holds to its last text
+        search.unindex(uow, (changing & set(owners_before)) - updated)
+        before = search.current(uow, changing & updated & set(owners_before))
+        _run_plan(uow, plan, singles, writes, results, effects)
+        docs.insert()
+        search.replace(uow, docs, before, _last_bodies(writes, results, changing & updated))
+    else:
+        # a batch that deletes a session: out with the text they hold now, back in from the rows left
+        search.unindex(uow, changing & (set(owners_before) | updated))
+        search.unindex_sessions(uow, [w.target for w, sql in ((writes[i], s) for s, _, i in plan)
+                                      if w.kind == "delete_session" and sql])
+        _run_plan(uow, plan, singles, writes, results, effects)
+        search.index(uow, changing)
 
     touched = [sid for sid in effects.touched if sid in live]
     if touched:
@@ -201,6 +210,19 @@ def apply_batch(
                 if gone:
                     effects.trimmed[sid] = len(gone)
     return results, effects
+
+
+def _last_bodies(writes: list[Write], results: list[Any], ids: set[str]) -> dict[str, str]:
+    """The indexed text each of these messages ends the batch with (its last append or update)."""
+    last: dict[str, str] = {}
+    for w, r in zip(writes, results, strict=True):
+        if w.target not in ids or isinstance(r, BaseException) or r is None:
+            continue
+        if w.kind == "append_message":
+            last[w.target] = search.body_of(w)
+        elif w.kind == "update_message":
+            last[w.target] = search.indexed(search.text_of(r.content, r.tool_uses))
+    return last
 
 
 def _run_plan(

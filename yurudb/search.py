@@ -121,10 +121,16 @@ def _camel_words(text: str) -> list[str]:
         # the word around it, by two matches of the word pattern (one on the text reversed)
         if backwards is None:
             backwards = text[::-1]
-        start = i - (_WORD_RUN.match(backwards, n - i).end() - (n - i))
-        end = _WORD_RUN.match(text, i).end()
+        start = i - (_run_end(backwards, n - i) - (n - i))
+        end = _run_end(text, i)
         words.append(text[start:end])
     return words
+
+
+def _run_end(text: str, at: int) -> int:
+    """Where the run of word characters that starts at `at` ends."""
+    m = _WORD_RUN.match(text, at)
+    return m.end() if m else at
 
 
 def _bigrams(run: str) -> list[str]:
@@ -236,10 +242,15 @@ class Docs:
         """The document for an append_message write (None: no text, or the general path indexes it)."""
         if not self.fast:
             return None
-        body = write.objects.get("search_body")
-        if body is None:  # a write replayed from the journal: work it out again
-            body = indexed(text_of(write.values["content"], write.decoded("tool_uses")))
-        return self.add(write.target, body)
+        return self.add(write.target, body_of(write))
+
+    def allocate(self) -> int:
+        """A new document number (never one the index has held)."""
+        if self.top is None:
+            # ids only grow: a document left by a row deleted elsewhere is never handed out again
+            self.top = self.tx.execute("SELECT MAX(id) FROM search_index_docsize")[0][0] or 0
+        self.top += 1
+        return self.top
 
     def add(self, message_id: str, body: str) -> int | None:
         """The document for a message about to be written with this indexed text (None: no text)."""
@@ -247,14 +258,8 @@ class Docs:
         if not body.strip():
             self.bodies.pop(message_id, None)  # written twice in the batch: the last text counts
             return None
-        if message_id in self.bodies:  # written twice in the batch: one document, the last text
-            doc = self.bodies[message_id][0]
-        else:
-            if self.top is None:
-                # ids only grow: a document left by a row deleted elsewhere is never handed out again
-                self.top = self.tx.execute("SELECT MAX(id) FROM search_index_docsize")[0][0] or 0
-            self.top += 1
-            doc = self.top
+        # written twice in the batch: one document, the last text
+        doc = self.bodies[message_id][0] if message_id in self.bodies else self.allocate()
         self.bodies[message_id] = (doc, body)
         return doc
 
@@ -262,6 +267,52 @@ class Docs:
         """Index the bodies taken (after the plan wrote the rows that name them)."""
         self.tx.executemany("INSERT INTO search_index (rowid, body) VALUES (?, ?)", list(self.bodies.values()))
         self.bodies = {}
+
+
+def body_of(write: Any) -> str:
+    """The indexed text of an append_message write (worked out by the store, or again after a replay)."""
+    body = write.objects.get("search_body")
+    if body is None:  # a write replayed from the journal
+        body = indexed(text_of(write.values["content"], write.decoded("tool_uses")))
+    return str(body)
+
+
+def current(tx: Tx, message_ids: Iterable[str]) -> dict[str, tuple[int, str]]:
+    """Each indexed message's document and the text it was indexed with (before a change)."""
+    return {mid: (doc, body) for mid, doc, body in _bodies(tx, "search_doc > 0 AND id IN ({})", message_ids)
+            if doc is not None}
+
+
+def replace(tx: Tx, docs: Docs, before: dict[str, tuple[int, str]], after: dict[str, str]) -> None:
+    """Move each message's document from the text it had (`before`) to its new text (`after`).
+
+    Same text: nothing. Indexed before: the same document takes the new text (the row is not
+    written again). Not indexed before: a new document, named in the row. No text now: no document.
+    """
+    drop: list[tuple[int, str]] = []
+    put_in: list[tuple[int, str]] = []
+    name: list[tuple[int | None, str]] = []
+    for mid, body in after.items():
+        had = before.get(mid)
+        text = body.strip()
+        if had is not None and had[1] == body:
+            continue
+        if had is not None:
+            drop.append(had)
+            if text:
+                put_in.append((had[0], body))
+            else:
+                name.append((None, mid))
+        elif text:
+            doc = docs.allocate()
+            put_in.append((doc, body))
+            name.append((doc, mid))
+        else:
+            name.append((None, mid))
+    tx.executemany("INSERT INTO search_index (search_index, rowid, body) VALUES ('delete', ?, ?)", drop)
+    tx.executemany("INSERT INTO search_index (rowid, body) VALUES (?, ?)", put_in)
+    tx.executemany("UPDATE messages SET search_doc = ? WHERE id = ? AND search_doc IS NOT ?",
+                   [(doc, mid, doc) for doc, mid in name])
 
 
 def backfill(tx: Any, report: Callable[[int, int], None] | None = None, chunk: int = 5000) -> int:
