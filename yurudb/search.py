@@ -526,7 +526,7 @@ _READ = ", ".join(f"messages.{c}" for c in MESSAGE_COLUMNS.split(", ")) + MESSAG
 # one's length), so a word in half of a million messages would take half a second to rank; past
 # this many matches the newest ones are ranked (documents are numbered in the order they were
 # written), which keeps a search in milliseconds at any size. The hits say when this happened.
-RANK_WINDOW = 5_000
+RANK_WINDOW = 2_000
 
 
 
