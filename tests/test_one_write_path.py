@@ -142,3 +142,11 @@ async def test_reads_while_degraded_show_memory_over_a_file_that_no_longer_reads
         await store.append_message("s-mem", {"id": "n0", "type": "user", "content": "kept"})
         assert [m.id for m in await store.get_messages("s-mem")] == ["n0"]
         assert "s-mem" in {s.id for s in await store.list_sessions()}
+        # search: memory's writes are found; a search whose hits in the file cannot be read falls
+        # back to memory and says the file was not searched
+        hits = await store.search("kept")
+        assert [h.message_id for h in hits] == ["n0"]
+        lost = await store.search("x" * 400, limit=500)
+        assert not lost.complete and lost.note and "memory" in lost.note
+        again = await store.search("kept")
+        assert [h.message_id for h in again] == ["n0"] and not again.complete
