@@ -396,3 +396,35 @@ async def test_a_long_message_is_searched_by_its_start_and_its_end(store: yurudb
     assert await found(store, "started") == {"log"} and await found(store, "boom") == {"log"}
     assert await found(store, "line2500") == set()  # the middle of a 40 KB log is not indexed
     assert (await store.get_messages(s.id))[0].content.count("line") == 5000  # the message is whole
+
+
+def test_check_finds_an_index_changed_outside_yurudb_and_reindex_rebuilds_it(db_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from yurudb.cli import app
+
+    async def fill() -> None:
+        async with yurudb.open(db_path, daily_backup=False) as store:
+            s = await store.create_session("s")
+            await store.append_messages(s.id, [{"id": f"m{i}", "type": "user", "content": f"needle {i}"}
+                                               for i in range(5)])
+    asyncio.run(fill())
+    runner = CliRunner()
+    assert runner.invoke(app, ["check"]).exit_code == 0
+    conn = sqlite3.connect(db_path)
+    conn.execute("DELETE FROM messages WHERE id = 'm0'")  # another program: its document stays behind
+    conn.execute("UPDATE messages SET search_doc = 999 WHERE id = 'm1'")  # points at nothing
+    conn.commit()
+    conn.close()
+    checked = runner.invoke(app, ["check"])
+    assert checked.exit_code == 1 and "1 messages point at search documents" in checked.output
+    fixed = runner.invoke(app, ["reindex"])
+    assert fixed.exit_code == 0 and "4 messages indexed" in fixed.output, fixed.output
+    assert runner.invoke(app, ["check"]).exit_code == 0
+
+    async def look() -> set[str]:
+        async with yurudb.open(db_path, daily_backup=False) as store:
+            return await found(store, "needle")
+    assert asyncio.run(look()) == {"m1", "m2", "m3", "m4"}
+    conn = sqlite3.connect(db_path)
+    assert search.health(conn) == (0, 0)

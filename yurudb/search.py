@@ -221,11 +221,31 @@ def put(tx: Any, bodies: Sequence[tuple[str, str]]) -> None:
 progress: Callable[[int, int], None] | None = None
 
 
+def health(conn: sqlite3.Connection) -> tuple[int, int]:
+    """(messages whose document the index lacks, documents no message points at): (0, 0) when sound.
+
+    The first hides those messages from search (`rebuild` brings them back); the second is space a
+    row deleted behind yurudb's back left in the index, never a hit.
+    """
+    dangling = conn.execute("SELECT COUNT(*) FROM messages WHERE search_doc > 0 AND search_doc NOT IN "
+                            "(SELECT id FROM search_index_docsize)").fetchone()[0]
+    orphans = conn.execute("SELECT COUNT(*) FROM search_index_docsize WHERE id NOT IN "
+                           "(SELECT search_doc FROM messages WHERE search_doc > 0)").fetchone()[0]
+    return int(dangling), int(orphans)
+
+
+def rebuild_all(tx: Any) -> tuple[Any, int]:
+    """`rebuild` as a writer job (no batch effects: sessions and messages are unchanged)."""
+    from .batch import BatchEffects
+
+    return BatchEffects(), rebuild(tx)
+
+
 def rebuild(tx: Any) -> int:
     """Empty the index and index every message again (after a salvage merged rows into a database)."""
     tx.execute("INSERT INTO search_index (search_index) VALUES ('delete-all')")
     tx.execute("UPDATE messages SET search_doc = NULL WHERE search_doc IS NOT NULL")
-    return backfill(tx)
+    return backfill(tx, progress)
 
 
 class Docs:

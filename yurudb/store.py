@@ -524,6 +524,11 @@ class Store:
                          f"{search.RANK_WINDOW:,} (add a word or a filter to reach older ones)")
         return hits
 
+    async def rebuild_search(self) -> int:
+        """Index every message afresh (what `yurudb reindex` runs); returns how many were indexed."""
+        self._live()
+        return int(await self._writer.run_exclusive(search.rebuild_all))
+
     async def threads(self, session_id: str) -> list[str]:
         """The subagent threads of a synced session (their files' subpaths), in the order they began."""
         self._live()

@@ -11,7 +11,7 @@ import typer
 from .. import backup as backups
 from .. import integrity
 from ..errors import BackupError, NotFoundError, RecoveryError, translated
-from ._edge import console, edge, fail, opened, options, run
+from ._edge import backfill_progress, console, edge, fail, opened, options, run
 
 if TYPE_CHECKING:
     from .. import salvage as salvaging
@@ -31,12 +31,47 @@ def check(ctx: typer.Context) -> None:
 
     problem = run(go())
     if problem is None:
+        dangling, orphans = run(_index_health(path))
+        if dangling:
+            fail(f"{path}: the rows are sound, but {dangling} messages point at search documents the index "
+                 "lacks (search does not find them): `yurudb reindex` rebuilds the index", 1)
         console.print(f"{path}: ok", highlight=False)
+        if orphans:
+            console.print(f"search index: {orphans} documents of rows deleted outside yurudb (never a hit; "
+                          "`yurudb reindex` reclaims the space)", highlight=False)
         return
     good = backups.newest_good_backup(path)
     restore = f"restore the newest good backup ({good})" if good else "start an empty database (no good backup)"
     fail(f"{path} is damaged: {problem}. `yurudb repair` would move it aside as {path.name}.corrupt-<time> "
          f"(kept, never deleted), {restore}, then salvage every row the damaged file still gives up", 1)
+
+
+async def _index_health(path: Path) -> tuple[int, int]:
+    import sqlite3
+    from contextlib import closing
+
+    from .. import search
+    from ..engine import read_only_uri
+
+    def look() -> tuple[int, int]:
+        with closing(sqlite3.connect(read_only_uri(path), uri=True)) as conn:
+            try:
+                return search.health(conn)
+            except sqlite3.OperationalError:  # a revision before the index: nothing to check
+                return 0, 0
+
+    with translated():
+        return await asyncio.to_thread(look)
+
+
+def reindex(ctx: typer.Context) -> None:
+    """Rebuild the search index from the messages (after rows were changed outside yurudb)."""
+    async def go() -> int:
+        async with opened(options(ctx).path) as store:
+            with backfill_progress():
+                return await store.rebuild_search()
+
+    console.print(f"{run(go()):,} messages indexed", highlight=False)
 
 
 def repair(ctx: typer.Context) -> None:
@@ -131,6 +166,7 @@ def register(app: typer.Typer) -> None:
     """Attach these commands to the root app."""
     app.command()(check)
     app.command()(repair)
+    app.command()(reindex)
     app.command()(backup)
     app.command()(restore)
     app.command()(salvage)
