@@ -45,7 +45,7 @@ def real_text() -> tuple[list[str], list[str]]:
                 if not isinstance(line, dict):
                     continue
                 cols = transcript.project(line)
-                text = search.text_of(cols["content"], cols["tool_uses"])
+                text = search.text_of(cols["content"], cols["tool_uses"], line)
                 if text.strip():
                     words += _WORD.findall(text)
                     texts.append(text[:4000])

@@ -52,7 +52,7 @@ async def brute(store: yurudb.Store, query: str) -> set[str]:
     out = set()
     for s in await store.list_sessions(limit=None):
         for m in await store.get_messages(s.id, limit=None, thread=...):
-            if brute_matches(search.text_of(m.content, m.tool_uses), query):
+            if brute_matches(search.text_of(m.content, m.tool_uses, m.payload), query):
                 out.add(m.id)
     return out
 
@@ -428,3 +428,13 @@ def test_check_finds_an_index_changed_outside_yurudb_and_reindex_rebuilds_it(db_
     assert asyncio.run(look()) == {"m1", "m2", "m3", "m4"}
     conn = sqlite3.connect(db_path)
     assert search.health(conn) == (0, 0)
+
+
+async def test_a_long_tool_result_is_searched_by_its_start_and_its_end(store: yurudb.Store) -> None:
+    s = await store.create_session("s")
+    output = "collected 900 items " + " ".join(f"case{i} PASSED" for i in range(900)) + " 1 failed, 899 passed"
+    await store.append_message(s.id, {"id": "r", "type": "user", "content": [
+        {"type": "tool_result", "tool_use_id": "toolu_1", "content": output}]})
+    assert await found(store, "collected") == {"r"} and await found(store, "899 passed") == {"r"}
+    assert await found(store, "case450") == set()
+    assert (await store.get_messages(s.id))[0].content == output  # the message is whole

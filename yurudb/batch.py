@@ -221,7 +221,7 @@ def _last_bodies(writes: list[Write], results: list[Any], ids: set[str]) -> dict
         if w.kind == "append_message":
             last[w.target] = search.body_of(w)
         elif w.kind == "update_message":
-            last[w.target] = search.indexed(search.text_of(r.content, r.tool_uses))
+            last[w.target] = search.indexed(search.text_of(r.content, r.tool_uses, r.payload))
     return last
 
 

@@ -25,6 +25,7 @@ from typing import Any
 
 from . import codec
 from .errors import ValidationError
+from .validation import content_text
 from .rows import MESSAGE_COLUMNS, MESSAGE_READ, message_from_row
 from .unit_of_work import Tx
 
@@ -34,6 +35,8 @@ from .unit_of_work import Tx
 # run past 11,000 characters and hold half of it) and so the index. The message itself is kept whole.
 HEAD_CHARS = 3_000
 TAIL_CHARS = 1_000
+RESULT_HEAD = 1_000  # each tool result's share (text_of)
+RESULT_TAIL = 500
 # A long string without a space in a tool input or result is data (base64, a minified blob), not words.
 _BLOB = re.compile(r"[A-Za-z0-9+/=_-]{512,}")
 _WORD = re.compile(r"[^\W_]+")
@@ -52,22 +55,25 @@ DDL = ("CREATE VIRTUAL TABLE search_index USING fts5(body, content='', "
 
 
 # ---- what a message says -------------------------------------------------------------------
-def text_of(content: str | None, tool_uses: Any) -> str:
-    """The searchable text of a message: its text (prompts, replies, tool results) and its tool inputs."""
+def text_of(content: str | None, tool_uses: Any, payload: Any = None) -> str:
+    """The searchable text of a message: its text (prompts, replies, tool results) and its tool inputs.
+
+    A message whose payload holds tool results (Claude Code's, or an app's in the same shape) gives
+    each result's first 1,000 and last 500 characters: a file read or a long log is most of a
+    transcript's text, and what a person remembers of one is the start and how it ended.
+    """
     parts: list[str] = []
-    if content:
+    blocks = _result_blocks(payload)
+    if blocks is not None:
+        parts += blocks
+    elif content:
         parts.append(content)
     if tool_uses:
         _strings(tool_uses, parts)
     text = "\n".join(parts)
     if len(text) >= 512 and _maybe_blob(text):
         text = _BLOB.sub(" ", text)
-    if len(text) > HEAD_CHARS + TAIL_CHARS:
-        # cut at spaces, so no word is indexed in part (a part would be a word that is not there)
-        head = text[:HEAD_CHARS].rsplit(None, 1)[0] if " " in text[:HEAD_CHARS] else text[:HEAD_CHARS]
-        tail = text[-TAIL_CHARS:].split(None, 1)[-1]
-        text = head + "\n…\n" + tail
-    return text
+    return _ends(text, HEAD_CHARS, TAIL_CHARS)
 
 
 def _maybe_blob(text: str) -> bool:
@@ -78,6 +84,37 @@ def _maybe_blob(text: str) -> bool:
         if " " not in window and "\n" not in window:
             return True
     return False
+
+
+def _result_blocks(payload: Any) -> list[str] | None:
+    """The text of a payload's content blocks with each tool result cut to its ends; None when it has none."""
+    if not isinstance(payload, dict):
+        return None
+    message = payload.get("message")
+    blocks = message.get("content") if isinstance(message, dict) else payload.get("content")
+    if not isinstance(blocks, list) or not any(isinstance(b, dict) and b.get("type") == "tool_result" for b in blocks):
+        return None
+    out: list[str] = []
+    for block in blocks:
+        if not isinstance(block, dict):
+            continue
+        if isinstance(block.get("text"), str):
+            out.append(block["text"])
+        elif block.get("type") == "tool_result":
+            inner = block.get("content")
+            text = inner if isinstance(inner, str) else content_text(inner) if isinstance(inner, list) else None
+            if text:
+                out.append(_ends(text, RESULT_HEAD, RESULT_TAIL))
+    return out
+
+
+def _ends(text: str, head: int, tail: int) -> str:
+    """`text`, or its first `head` and last `tail` characters, cut at spaces (no word indexed in part)."""
+    if len(text) <= head + tail:
+        return text
+    first = text[:head].rsplit(None, 1)[0] if " " in text[:head] else text[:head]
+    last = text[-tail:].split(None, 1)[-1]
+    return first + "\n…\n" + last
 
 
 def _strings(value: Any, out: list[str]) -> None:
@@ -160,7 +197,7 @@ def _bodies(tx: Tx, where: str, keys: Iterable[Any] | None = None,
 
 def _body(r: Sequence[Any]) -> tuple[str, int | None, str]:
     m = message_from_row(r[:14])
-    return m.id, r[14], indexed(text_of(m.content, m.tool_uses))
+    return m.id, r[14], indexed(text_of(m.content, m.tool_uses, m.payload))
 
 
 def _load_dictionaries(tx: Any) -> None:
@@ -293,7 +330,7 @@ def body_of(write: Any) -> str:
     """The indexed text of an append_message write (worked out by the store, or again after a replay)."""
     body = write.objects.get("search_body")
     if body is None:  # a write replayed from the journal
-        body = indexed(text_of(write.values["content"], write.decoded("tool_uses")))
+        body = indexed(text_of(write.values["content"], write.decoded("tool_uses"), write.decoded("payload")))
     return str(body)
 
 
@@ -352,7 +389,7 @@ def backfill(tx: Any, report: Callable[[int, int], None] | None = None, chunk: i
         bodies = []
         for r in rows:
             m = message_from_row(r[1:])
-            bodies.append((m.id, indexed(text_of(m.content, m.tool_uses))))
+            bodies.append((m.id, indexed(text_of(m.content, m.tool_uses, m.payload))))
         put(tx, bodies)
         done += len(rows)
         if report is not None:
@@ -586,7 +623,7 @@ def query_sql(filters: str, *, degraded: bool) -> str:
 def hit_from_row(r: Sequence[Any], query_terms: list[list[str]]) -> SearchHit:
     """A hit from a query_sql row: the message's text around its matches."""
     m = message_from_row(r[:14])
-    text, marks = snippet(text_of(m.content, m.tool_uses), query_terms)
+    text, marks = snippet(text_of(m.content, m.tool_uses, m.payload), query_terms)
     return SearchHit(message_id=m.id, session_id=m.session_id, session_name=r[14], seq=m.seq, type=m.type,
                      timestamp=m.timestamp, snippet=text, marks=marks, rank=float(r[15]), thread=m.thread)
 

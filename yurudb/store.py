@@ -314,7 +314,7 @@ class Store:
         }
         # what the search index takes, worked out here, in the caller's task: the writer thread,
         # which every write waits for, then only hands it to SQLite
-        body = search.indexed(search.text_of(values["content"], tool_uses)) if search._upkeep else ""
+        body = search.indexed(search.text_of(values["content"], tool_uses, payload)) if search._upkeep else ""
         return Write("append_message", mid, values,
                      {"tool_uses": tool_uses, "usage": usage, "payload": payload, "search_body": body})
 

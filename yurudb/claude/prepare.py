@@ -68,7 +68,7 @@ def prepare(lines: list[bytes], first: int, rel: str, session_hint: str,
         candidate = uuid if isinstance(uuid, str) and uuid else meaning.derived_id(line, rel, n, raw)
         when = meaning.stamp(line.get("timestamp"))
         cols = meaning.project(line)
-        body = search.indexed(search.text_of(cols["content"], cols["tool_uses"]))
+        body = search.indexed(search.text_of(cols["content"], cols["tool_uses"], line))
         out.messages.append((n, candidate, claude_id, line["type"], cols["role"], when, twin_key(line), body))
         _learn(out.facts.setdefault(claude_id, {}), line, when)
         key = meaning.response_key(line)
