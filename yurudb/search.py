@@ -41,11 +41,9 @@ RESULT_TAIL = 500
 _BLOB = re.compile(r"[A-Za-z0-9+/=_-]{512,}")
 _WORD = re.compile(r"[^\W_]+")
 _CAMEL = re.compile(r"[a-z0-9][A-Z]|[A-Z][A-Z][a-z]")
-_CAPITAL = re.compile(r"[A-Z]")
+# a camelCase step: a capital after a lower-case letter or digit, or before a capital and a lower-case letter
+_STEP = re.compile(r"[A-Z](?:(?<=[a-z0-9][A-Z])|(?=[A-Z][a-z]))")
 _WORD_RUN = re.compile(r"[^\W_]*")
-_UPPER = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ")
-_LOWER = frozenset("abcdefghijklmnopqrstuvwxyz")
-_LOWER_OR_DIGIT = _LOWER | frozenset("0123456789")
 _CAMEL_PARTS = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+")
 _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff\uff66-\uff9f]{2,}")
 
@@ -147,14 +145,11 @@ def _camel_words(text: str) -> list[str]:
     end = -1
     n = len(text)
     backwards: str | None = None
-    # only capitals can start a step, and a one-class pattern is what re scans fastest
-    for m in _CAPITAL.finditer(text):
+    # a pattern that starts with one class (a capital) is what re scans fastest
+    for m in _STEP.finditer(text):
         i = m.start()
         if i < end:
             continue  # another step of the word just taken
-        if not ((i > 0 and text[i - 1] in _LOWER_OR_DIGIT)
-                or (i + 2 < n and text[i + 1] in _UPPER and text[i + 2] in _LOWER)):
-            continue
         # the word around it, by two matches of the word pattern (one on the text reversed)
         if backwards is None:
             backwards = text[::-1]
