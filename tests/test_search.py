@@ -438,3 +438,14 @@ async def test_a_long_tool_result_is_searched_by_its_start_and_its_end(store: yu
     assert await found(store, "collected") == {"r"} and await found(store, "899 passed") == {"r"}
     assert await found(store, "case450") == set()
     assert (await store.get_messages(s.id))[0].content == output  # the message is whole
+
+
+async def test_text_sqlite_cannot_take_is_indexed_as_the_content_column_shows_it(store: yurudb.Store) -> None:
+    s = await store.create_session("s")
+    await store.append_message(s.id, {"id": "a", "type": "assistant", "content": "half \ud83d pair", "tool_uses": [
+        {"type": "tool_use", "id": "t", "name": "Bash", "input": {"command": "echo \udc00 lone"}}]})
+    await store.append_message(s.id, {"id": "b", "type": "user", "content": [
+        {"type": "text", "text": "see \ud800 this"},
+        {"type": "tool_result", "tool_use_id": "t", "content": "result \udfff text"}]})
+    assert await found(store, "pair") == {"a"} and await found(store, "lone") == {"a"}
+    assert await found(store, "see this") == {"b"} and await found(store, "result") == {"b"}

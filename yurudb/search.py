@@ -25,7 +25,7 @@ from typing import Any
 
 from . import codec
 from .errors import ValidationError
-from .validation import content_text
+from .validation import block_texts, content_text
 from .rows import MESSAGE_COLUMNS, MESSAGE_READ, message_from_row
 from .unit_of_work import Tx
 
@@ -68,7 +68,8 @@ def text_of(content: str | None, tool_uses: Any, payload: Any = None) -> str:
         parts.append(content)
     if tool_uses:
         _strings(tool_uses, parts)
-    text = "\n".join(parts)
+    # lone surrogates (which SQLite cannot take) become U+FFFD, as in the content column
+    text = content_text("\n".join(parts)) or ""
     if len(text) >= 512 and _maybe_blob(text):
         text = _BLOB.sub(" ", text)
     return _ends(text, HEAD_CHARS, TAIL_CHARS)
@@ -92,18 +93,7 @@ def _result_blocks(payload: Any) -> list[str] | None:
     blocks = message.get("content") if isinstance(message, dict) else payload.get("content")
     if not isinstance(blocks, list) or not any(isinstance(b, dict) and b.get("type") == "tool_result" for b in blocks):
         return None
-    out: list[str] = []
-    for block in blocks:
-        if not isinstance(block, dict):
-            continue
-        if isinstance(block.get("text"), str):
-            out.append(block["text"])
-        elif block.get("type") == "tool_result":
-            inner = block.get("content")
-            text = inner if isinstance(inner, str) else content_text(inner) if isinstance(inner, list) else None
-            if text:
-                out.append(_ends(text, RESULT_HEAD, RESULT_TAIL))
-    return out
+    return block_texts(blocks, lambda text: _ends(text, RESULT_HEAD, RESULT_TAIL))
 
 
 def _ends(text: str, head: int, tail: int) -> str:

@@ -177,19 +177,25 @@ def content_text(content: Any) -> str | None:
     if content is None:
         return None
     if isinstance(content, list):
-        parts: list[str] = []
-        for block in content:
-            if not isinstance(block, dict):
-                continue
-            if isinstance(block.get("text"), str):
-                parts.append(block["text"])
-            elif block.get("type") == "tool_result":
-                inner = block.get("content")
-                text = inner if isinstance(inner, str) else content_text(inner) if isinstance(inner, list) else None
-                if text:
-                    parts.append(text)
+        parts = block_texts(content)
         return content_text("\n".join(parts)) if parts else None
     return encode_json(content, "content")
+
+
+def block_texts(blocks: list[Any], result: Callable[[str], str] | None = None) -> list[str]:
+    """The text of content blocks in order: text blocks, and each tool result's text (through `result`)."""
+    parts: list[str] = []
+    for block in blocks:
+        if not isinstance(block, dict):
+            continue
+        if isinstance(block.get("text"), str):
+            parts.append(block["text"])
+        elif block.get("type") == "tool_result":
+            inner = block.get("content")
+            text = inner if isinstance(inner, str) else content_text(inner) if isinstance(inner, list) else None
+            if text:
+                parts.append(result(text) if result is not None else text)
+    return parts
 
 
 def session_fields(fields: dict[str, Any]) -> dict[str, Any]:
