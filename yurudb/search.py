@@ -16,8 +16,8 @@ applies the same rules, so what a person types is what they find.
 from __future__ import annotations
 
 import re
-import unicodedata
 import sqlite3
+import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -25,9 +25,9 @@ from typing import Any
 
 from . import codec
 from .errors import ValidationError
-from .validation import block_texts, content_text
 from .rows import MESSAGE_COLUMNS, MESSAGE_READ, message_from_row
 from .unit_of_work import Tx
+from .validation import block_texts, content_text
 
 # What a long message contributes: its first 3,000 characters and its last 1,000. A tool result can
 # hold a whole file or a long log; a person remembers the command and what it said first, and the
@@ -47,7 +47,7 @@ _WORD_RUN = re.compile(r"[^\W_]*")
 _CAMEL_PARTS = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+")
 _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff\uff66-\uff9f]{2,}")
 
-# The FTS5 table: `docs` is not a column of messages, so the table is contentless.
+# Contentless (content=''): the text is not stored again; a document is removed by giving its text.
 DDL = ("CREATE VIRTUAL TABLE search_index USING fts5(body, content='', "
        "tokenize='unicode61 remove_diacritics 2')")
 
@@ -206,6 +206,8 @@ def unindex_sessions(tx: Tx, session_ids: Iterable[str]) -> None:
 
 def unindex_where(tx: Tx, where: str, params: Sequence[Any]) -> None:
     """Take the messages `where` selects out of the index (before a delete removes them)."""
+    if not _upkeep:
+        return
     _drop(tx, _bodies(tx, f"search_doc > 0 AND {where}", params=params))
 
 
@@ -225,6 +227,8 @@ def index(tx: Tx, message_ids: Iterable[str]) -> None:
 
 def put(tx: Any, bodies: Sequence[tuple[str, str]]) -> None:
     """Index (message id, indexed text) pairs of messages that are not in the index."""
+    if not _upkeep:
+        return
     # nothing to search: no document (degraded mode's memory marks a row copied from the file -1)
     tx.executemany("UPDATE messages SET search_doc = NULL WHERE id = ? AND search_doc IS NOT NULL",
                    [(mid,) for mid, body in bodies if not body.strip()])
