@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from . import codec
+from . import codec, validation as check
 from .errors import ValidationError
 from .rows import MESSAGE_COLUMNS, MESSAGE_READ, message_from_row
 from .unit_of_work import Tx
@@ -574,6 +574,28 @@ _READ = ", ".join(f"messages.{c}" for c in MESSAGE_COLUMNS.split(", ")) + MESSAG
 # written), which keeps a search in milliseconds at any size. The hits say when this happened.
 RANK_WINDOW = 2_000
 
+
+
+def filters(session_id: str | None, working_directory: str | None, types: Any, since: Any,
+            until: Any) -> tuple[str, list[Any]]:
+    """The search's WHERE (over `messages` and its session `s`) and its parameters; bad values raise."""
+    where: list[str] = []
+    params: list[Any] = []
+    if session_id is not None:
+        where.append("messages.session_id = ?")
+        params.append(check.ident(session_id, "session_id"))
+    if working_directory is not None:
+        folder = str(check.text(working_directory, "working_directory", required=True)).rstrip("/") or "/"
+        where.append("(s.working_directory = ? OR substr(s.working_directory, 1, ?) = ?)")
+        params += [folder, len(folder) + 1, folder.rstrip("/") + "/"]
+    if types is not None:
+        kinds = [types] if isinstance(types, str) else list(types)
+        if not kinds or not all(isinstance(k, str) and k for k in kinds):
+            raise ValidationError("types must be message types (user, assistant, ...)")
+        where.append(f"messages.type IN ({','.join('?' * len(kinds))})")
+        params += kinds
+    when, at = check.time_range("messages.timestamp", since, until)
+    return " AND ".join(where + when) or "1", params + at
 
 
 def window_sql(filters: str) -> str:

@@ -469,33 +469,15 @@ class Store:
         expression = query if raw else search.match_expression(query)
         if raw:
             search.raw_check(query)
-        hits = search.SearchHits()
-        if not expression.strip():
-            return hits
-        filters: list[str] = []
-        params: list[Any] = []
-        if session_id is not None:
-            filters.append("messages.session_id = ?")
-            params.append(check.ident(session_id, "session_id"))
-        if working_directory is not None:
-            folder = str(check.text(working_directory, "working_directory", required=True)).rstrip("/") or "/"
-            filters.append("(s.working_directory = ? OR substr(s.working_directory, 1, ?) = ?)")
-            params += [folder, len(folder) + 1, folder.rstrip("/") + "/"]
-        if types is not None:
-            kinds = [types] if isinstance(types, str) else list(types)
-            if not kinds or not all(isinstance(k, str) and k for k in kinds):
-                raise ValidationError("types must be message types (user, assistant, ...)")
-            filters.append(f"messages.type IN ({','.join('?' * len(kinds))})")
-            params += kinds
-        when, at = check.time_range("messages.timestamp", since, until)
-        filters += when
-        params += at
+        where, params = search.filters(session_id, working_directory, types, since, until)
         check.integer(limit, "limit")
         check.integer(offset, "offset")
         if limit < 1 or offset < 0:
             raise ValidationError("limit must be at least 1 and offset at least 0")
+        hits = search.SearchHits()
+        if not expression.strip():
+            return hits
         degraded = self._reads.degraded
-        where = " AND ".join(filters) or "1"
         sql = search.query_sql(where, degraded=degraded)
         try:
             # the newest RANK_WINDOW matches are ranked (search.RANK_WINDOW says why); memory's few
