@@ -99,6 +99,10 @@ async def test_sync_archives_real_sessions_byte_exact_and_resume_works_after_cla
         async with yurudb.open(db_path, daily_backup=False) as store:
             report = await sync(store, projects)
             assert report.problems == [] and report.not_json == 0
+            # what a person remembers of the real sessions is found: a prompt, a reply, a command, its output
+            for query in ("first task", "Second turn", "echo first-turn", "first-turn"):
+                assert await store.search(query), query
+            assert {h.type for h in await store.search("first-turn")} >= {"assistant", "user"}  # the call, its result
             archived: dict[str, bytes] = {}
             for s in await store.list_sessions():
                 archived.update(await transcript_files(store, s.id))
@@ -217,3 +221,13 @@ async def test_one_archive_two_ways_in_each_line_once(tmp_path: Path, db_path: P
         on_disk = {p.relative_to(config / "projects").as_posix(): p.read_bytes()
                    for p in (config / "projects").rglob("*.jsonl")}
         assert await transcript_files(store, session.id) == on_disk  # and the file still rebuilds byte for byte
+        # a line that came both ways is one message, and one search hit
+        hits = await store.search("two-ways", limit=100)
+        assert hits and len({h.message_id for h in hits}) == len(hits)
+        assert {h.message_id for h in hits} <= set(ids)
+    import sqlite3
+
+    from yurudb import search
+    conn = sqlite3.connect(db_path)
+    assert search.health(conn) == (0, 0)  # no document left behind by either way in
+    conn.close()
