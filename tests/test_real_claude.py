@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import subprocess
 from pathlib import Path
 
 import pytest
 
 import yurudb
+from yurudb import search
 from yurudb.importers.claude import import_transcripts
 
 from fake_anthropic import FakeAnthropic, Reply, serving
@@ -225,9 +227,6 @@ async def test_one_archive_two_ways_in_each_line_once(tmp_path: Path, db_path: P
         hits = await store.search("two-ways", limit=100)
         assert hits and len({h.message_id for h in hits}) == len(hits)
         assert {h.message_id for h in hits} <= set(ids)
-    import sqlite3
-
-    from yurudb import search
     conn = sqlite3.connect(db_path)
     assert search.health(conn) == (0, 0)  # no document left behind by either way in
     conn.close()
