@@ -449,3 +449,21 @@ async def test_text_sqlite_cannot_take_is_indexed_as_the_content_column_shows_it
         {"type": "tool_result", "tool_use_id": "t", "content": "result \udfff text"}]})
     assert await found(store, "pair") == {"a"} and await found(store, "lone") == {"a"}
     assert await found(store, "see this") == {"b"} and await found(store, "result") == {"b"}
+
+
+async def test_an_app_opening_an_older_database_hears_how_far_indexing_got(db_path: Path) -> None:
+    from yurudb.events import RecoveryProgress
+
+    async with yurudb.open(db_path, daily_backup=False) as store:
+        s = await store.create_session("s")
+        await store.append_messages(s.id, [{"id": f"m{i}", "type": "user", "content": f"old words {i}"}
+                                           for i in range(12_000)])
+    await migrations.run(db_path, "downgrade", "0004_archive")
+    heard: list[RecoveryProgress] = []
+    async with yurudb.open(db_path, daily_backup=False,
+                           on_event=lambda e: heard.append(e) if isinstance(e, RecoveryProgress) else None) as store:
+        assert store.recovery.migrated_from == "0004_archive"
+        assert await found(store, '"words 5"') == {"m5"} and await found(store, "11999") == {"m11999"}
+    indexing = [e.detail for e in heard if e.step == "migrate" and "indexing" in e.detail]
+    assert indexing[-1] == "indexing for search: 12,000 of 12,000 messages" and len(indexing) >= 3
+    assert search.progress is None  # put back as it was

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
+import time
 from collections.abc import Generator
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,7 @@ from .checkpoint import Checkpointer
 from .dbthread import ThreadConnection
 from .engine import Durability
 from .errors import CorruptDatabaseError, DatabaseError, MigrationError, NotFoundError
-from .events import BackupRestored, EventBus, Listener
+from .events import BackupRestored, EventBus, Listener, RecoveryProgress
 from .fallback import Fallback, SpillJournal, journal_path
 from .ops import Write
 from .reader_pool import ReaderPool
@@ -130,7 +131,7 @@ async def _recover(
                 if startup.schema_is_current(await conn.call(revision.stamped_revision)):
                     step.detail = f"at {revision.HEAD}"
                 else:
-                    step.detail = await _migrate_if_behind(db, options, report)
+                    step.detail = await _migrate_if_behind(db, options, report, bus=store.bus)
             if options.repair:
                 await _salvage_if_pending(db, report, steps)
             with steps.step("replay journal") as step:
@@ -224,7 +225,8 @@ async def _salvage_if_pending(db: Path, report: RecoveryReport, steps: Steps) ->
 
 
 async def _migrate_if_behind(
-    db: Path, options: Options, report: RecoveryReport | None, *, backup_first: bool = True
+    db: Path, options: Options, report: RecoveryReport | None, *, backup_first: bool = True,
+    bus: EventBus | None = None,
 ) -> str:
     """Back up (unless the database is new), then upgrade to head; returns what was done."""
     current = None if integrity.is_blank(db) else await asyncio.to_thread(revision.revision_of, db, read_only=False)
@@ -235,9 +237,24 @@ async def _migrate_if_behind(
                                        label="pre-migrate")
         if report is not None:
             report.backup_made = str(made)
-    from . import migrations  # Alembic and SQLAlchemy load only when a migration runs
+    from . import migrations, search  # Alembic and SQLAlchemy load only when a migration runs
 
-    new = await migrations.run(db, durability=options.durability, busy_timeout_ms=options.busy_timeout_ms)
+    # A revision that indexes what the database holds takes a while on a big one: the app hears how far
+    # it got (RecoveryProgress events of the migrate step), beside whoever else listens (the command).
+    listening, started = search.progress, time.perf_counter()
+
+    def indexing(done: int, total: int) -> None:
+        if listening is not None:
+            listening(done, total)
+        if bus is not None:
+            bus.emit(RecoveryProgress(step="migrate", ms=(time.perf_counter() - started) * 1000,
+                                      detail=f"indexing for search: {done:,} of {total:,} messages"))
+
+    search.progress = indexing
+    try:
+        new = await migrations.run(db, durability=options.durability, busy_timeout_ms=options.busy_timeout_ms)
+    finally:
+        search.progress = listening
     if report is not None:
         report.migrated_from, report.migrated_to = current, new
     return f"{current or '<blank>'} -> {new}"
