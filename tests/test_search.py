@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 import yurudb
-from yurudb import migrations, search
+from yurudb import migrations, search, search_text
 from yurudb.claude import sync
 from yurudb.errors import ValidationError
 
@@ -27,7 +27,7 @@ def words(rng: random.Random, n: int) -> str:
 
 
 def tokens(text: str) -> list[str]:
-    return [t.lower() for t in search._WORD.findall(search.indexed(text))]
+    return [t.lower() for t in search_text._WORD.findall(search.indexed(text))]
 
 
 def brute_matches(text: str, query: str) -> bool:

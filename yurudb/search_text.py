@@ -1,0 +1,144 @@
+"""What a message says to the search index: its text, and that text as the tokenizer should see it.
+
+What unicode61 alone would miss is written into the indexed text: the words inside a camelCase
+identifier (`getUserName` also indexes `get user name`), and CJK text as overlapping bigrams
+(`日本語` indexes `日本 本語`), since CJK has no spaces to split words on. snake_case, paths and
+punctuation split already (`tests/test_salvage.py` is `tests test salvage py`). The query side
+(`search_query`) applies the same rules, so what a person types is what they find.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from .validation import block_texts, content_text
+
+HEAD_CHARS = 3_000
+TAIL_CHARS = 1_000
+RESULT_HEAD = 1_000  # each tool result's share (text_of)
+RESULT_TAIL = 500
+# A long string without a space in a tool input or result is data (base64, a minified blob), not words.
+_BLOB = re.compile(r"[A-Za-z0-9+/=_-]{512,}")
+_WORD = re.compile(r"[^\W_]+")
+_CAMEL = re.compile(r"[a-z0-9][A-Z]|[A-Z][A-Z][a-z]")
+# a camelCase step: a capital after a lower-case letter or digit, or before a capital and a lower-case letter
+_STEP = re.compile(r"[A-Z](?:(?<=[a-z0-9][A-Z])|(?=[A-Z][a-z]))")
+_WORD_RUN = re.compile(r"[^\W_]*")
+_CAMEL_PARTS = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+")
+_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff\uff66-\uff9f]{2,}")
+
+# The index: contentless (content=''), the text is not stored again; a document is removed by giving
+# its text. The tokenizer folds case and accents.
+DDL = ("CREATE VIRTUAL TABLE search_index USING fts5(body, content='', "
+       "tokenize='unicode61 remove_diacritics 2')")
+
+
+# ---- what a message says -------------------------------------------------------------------
+def text_of(content: str | None, tool_uses: Any, payload: Any = None) -> str:
+    """The searchable text of a message: its text (prompts, replies, tool results) and its tool inputs.
+
+    A message whose payload holds tool results (Claude Code's, or an app's in the same shape) gives
+    each result's first 1,000 and last 500 characters: a file read or a long log is most of a
+    transcript's text, and what a person remembers of one is the start and how it ended.
+    """
+    parts: list[str] = []
+    blocks = _result_blocks(payload)
+    if blocks is not None:
+        parts += blocks
+    elif content:
+        parts.append(content)
+    if tool_uses:
+        _strings(tool_uses, parts)
+    # lone surrogates (which SQLite cannot take) become U+FFFD, as in the content column
+    text = content_text("\n".join(parts)) or ""
+    if len(text) >= 512 and _maybe_blob(text):
+        text = _BLOB.sub(" ", text)
+    return _ends(text, HEAD_CHARS, TAIL_CHARS)
+
+
+def _maybe_blob(text: str) -> bool:
+    """Whether `text` may hold 512 characters without a space: a run that long fills one of its
+    aligned 256-character windows. Testing windows costs a fraction of running the pattern."""
+    for at in range(0, len(text) - 255, 256):
+        window = text[at:at + 256]
+        if " " not in window and "\n" not in window:
+            return True
+    return False
+
+
+def _result_blocks(payload: Any) -> list[str] | None:
+    """The text of a payload's content blocks with each tool result cut to its ends; None when it has none."""
+    if not isinstance(payload, dict):
+        return None
+    message = payload.get("message")
+    blocks = message.get("content") if isinstance(message, dict) else payload.get("content")
+    if not isinstance(blocks, list) or not any(isinstance(b, dict) and b.get("type") == "tool_result" for b in blocks):
+        return None
+    return block_texts(blocks, lambda text: _ends(text, RESULT_HEAD, RESULT_TAIL))
+
+
+def _ends(text: str, head: int, tail: int) -> str:
+    """`text`, or its first `head` and last `tail` characters, cut at spaces (no word indexed in part)."""
+    if len(text) <= head + tail:
+        return text
+    first = text[:head].rsplit(None, 1)[0] if " " in text[:head] else text[:head]
+    last = text[-tail:].split(None, 1)[-1]
+    return first + "\n…\n" + last
+
+
+def _strings(value: Any, out: list[str]) -> None:
+    """Every string inside a tool use (its name, command, paths, patterns), not its ids."""
+    if isinstance(value, str):
+        out.append(value)
+    elif isinstance(value, dict):
+        for key, inner in value.items():
+            if key not in ("id", "tool_use_id", "type"):
+                _strings(inner, out)
+    elif isinstance(value, list):
+        for inner in value:
+            _strings(inner, out)
+
+
+def indexed(text: str) -> str:
+    """The text as the index sees it: CJK runs as bigrams, and camelCase words also in parts."""
+    extra = [" ".join(_CAMEL_PARTS.findall(w)) for w in _camel_words(text)]
+    if not text.isascii() and _CJK.search(text):
+        text = _CJK.sub(lambda m: " ".join(_bigrams(m.group())), text)
+    return text + ("\n" + "\n".join(extra) if extra else "")
+
+
+def _camel_words(text: str) -> list[str]:
+    """The words with a camelCase step in them: each step found by one scan of the text, then its word
+    (a word-by-word test was most of the cost of indexing a message)."""
+    words: list[str] = []
+    if text.islower():
+        return words  # no capital letter at all: no step (and no scan)
+    end = -1
+    n = len(text)
+    backwards: str | None = None
+    # a pattern that starts with one class (a capital) is what re scans fastest
+    for m in _STEP.finditer(text):
+        i = m.start()
+        if i < end:
+            continue  # another step of the word just taken
+        # the word around it, by two matches of the word pattern (one on the text reversed)
+        if backwards is None:
+            backwards = text[::-1]
+        start = i - (_run_end(backwards, n - i) - (n - i))
+        end = _run_end(text, i)
+        words.append(text[start:end])
+    return words
+
+
+def _run_end(text: str, at: int) -> int:
+    """Where the run of word characters that starts at `at` ends."""
+    m = _WORD_RUN.match(text, at)
+    return m.end() if m else at
+
+
+def _bigrams(run: str) -> list[str]:
+    # and the last character alone, so a one-character query finds every character (the others
+    # each start a bigram, which a prefix query finds)
+    return [run[i:i + 2] for i in range(len(run) - 1)] + [run[-1]]
+
