@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import sqlite3
 
+from .search_text import DDL as SEARCH_DDL  # the full-text index (its tokenizer goes with the text rules)
+
 TABLES = ("sessions", "messages", "analytics")  # what degraded mode lays memory over
 
 DDL = """
@@ -53,16 +55,10 @@ CREATE INDEX idx_messages_search_doc ON messages (search_doc);
 def create(conn: sqlite3.Connection) -> None:
     """Create the head schema's tables and indexes on an empty database."""
     conn.executescript(DDL)
-    conn.execute(search_ddl())
+    conn.execute(SEARCH_DDL)
 
 
 def not_full_text(name: str | None, type_: str, _parent: object) -> bool:
     """Leave the FTS5 index (a virtual table and its shadow tables) out of Alembic's comparisons."""
     return not (type_ == "table" and name is not None and name.startswith("search_index"))
 
-
-def search_ddl() -> str:
-    """The full-text index's DDL (yurudb.search owns it)."""
-    from .search import DDL as SEARCH_DDL
-
-    return SEARCH_DDL
