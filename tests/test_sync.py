@@ -182,6 +182,38 @@ def test_a_sync_killed_midway_finishes_at_the_next_one_with_every_line_once(tmp_
     assert rows(db_path, "SELECT COUNT(*) FROM messages") == [(8 * 3000,)]
 
 
+async def test_a_sync_that_fills_the_disk_stops_and_the_next_one_archives_every_line_once(
+    tmp_path: Path, db_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # small commits (several per pass), so the disk fills while a commit is under way and the
+    # next chunks are already being prepared
+    sync_module = sys.modules[sync.__module__]
+    monkeypatch.setattr(sync_module, "BATCH_BYTES", 256 * 1024)
+    root = tmp_path / "projects"
+    files = {}
+    for s in range(6):
+        sid = f"5e550000-0000-4000-8000-0000000f{s:04d}"
+        (root / f"-p{s}").mkdir(parents=True)
+        data = b"".join(line(i, sid, pad=f"{s}-{i}-" * 200) + b"\n" for i in range(400))
+        (root / f"-p{s}" / f"{sid}.jsonl").write_bytes(data)
+        files[f"-p{s}/{sid}.jsonl"] = data
+    async with yurudb.open(db_path, daily_backup=False) as store:
+        await store.set_max_size(db_path.stat().st_size + 600 * 1024)  # room for a few commits only
+        with pytest.raises(yurudb.StorageFullError):
+            await sync(store, root)
+        partial = await archived(store)
+        # what was committed is whole, line by line, from each file's start
+        assert partial and all(files[rel].startswith(data) and data.endswith(b"\n") for rel, data in partial.items())
+        assert sum(map(len, partial.values())) < sum(map(len, files.values()))
+        await store.set_max_size(None)  # space is back
+        report = await sync(store, root)
+        assert report.lines == 6 * 400 - sum(data.count(b"\n") for data in partial.values())
+        assert await archived(store) == files
+    assert rows(db_path, "SELECT COUNT(*), COUNT(DISTINCT file_id || ':' || line) FROM transcript_lines") == [
+        (6 * 400, 6 * 400)]
+    assert rows(db_path, "SELECT COUNT(*) FROM messages") == [(6 * 400,)]
+
+
 async def test_a_repair_salvages_the_archive_too(tmp_path: Path, db_path: Path) -> None:
     from test_salvage import leaves, smash
 

@@ -116,22 +116,32 @@ async def sync(
     # Small files' chunks share a transaction (one fsync per ~8 MB, not per file); a file's chunks
     # stay in order, and each file's cursor moves in the transaction that holds its lines.
     group: list[tuple[Chunk, Prepared]] = []
+    # One commit runs while the next chunks are read and prepared: the writer and the workers
+    # take turns on the cores instead of waiting for each other. Commits stay in order (the
+    # next waits for this one), so each file's cursor still moves with its lines.
+    committing: asyncio.Task[None] | None = None
 
-    async def commit() -> None:
+    async def commit(batch: list[tuple[Chunk, Prepared]]) -> None:
         nonlocal done_bytes
-        results = await store._writer.run_exclusive(archive_all, str(base), list(group))
-        for (_, prepared), result in zip(group, results, strict=True):
+        results = await store._writer.run_exclusive(archive_all, str(base), batch)
+        for (_, prepared), result in zip(batch, results, strict=True):
             _tally(report, result)
             costs.update(result.claude_costs)
             done_bytes += prepared.size
-        group.clear()
         if progress is not None:
             progress(done_bytes, todo)
+
+    async def flush() -> None:
+        nonlocal committing
+        if committing is not None:
+            await committing  # raises what the commit before raised: nothing after it is written
+        committing = asyncio.ensure_future(commit(list(group))) if group else None
+        group.clear()
 
     async def apply(chunk: Chunk, ready: asyncio.Future[Prepared]) -> None:
         group.append((chunk, await ready))
         if sum(p.size for _, p in group) >= BATCH_BYTES:
-            await commit()
+            await flush()
 
     turn = 0
     try:
@@ -149,11 +159,17 @@ async def sync(
                 await apply(*pipeline.popleft())
         while pipeline:
             await apply(*pipeline.popleft())
-        if group:
-            await commit()
+        await flush()
+        await flush()  # the last group's commit
     finally:
         for _, ready in pipeline:
             ready.cancel()
+        if committing is not None:
+            # a commit under way finishes (or fails) before sync returns: never left running behind it;
+            # the error already on its way out is the one reported
+            await asyncio.wait([committing])
+            if not committing.cancelled():
+                committing.exception()
         for worker in workers:
             await worker.close()
     present = [f.rel for f in found]
