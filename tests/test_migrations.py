@@ -73,7 +73,7 @@ async def test_a_store_opened_on_a_0001_database_reads_its_times_as_utc_datetime
     populate_0001(db_path)
     async with yurudb.open(db_path, daily_backup=False) as store:
         assert store.recovery.migrated_from == "0001_initial" and store.recovery.backup_made
-        assert any(step.name == "migrate" and "0001_initial -> 0005" in step.detail for step in store.recovery.steps)
+        assert any(step.name == "migrate" and "0001_initial -> 0006" in step.detail for step in store.recovery.steps)
         session = await store.get_session("s1")
         assert session.created_at == datetime(2023, 11, 14, 22, 13, 20, 123000, tzinfo=timezone.utc)
         assert to_ms(session.updated_at) == 1_700_000_555_999

@@ -239,10 +239,13 @@ async def test_the_in_memory_schema_is_the_head_schema(db_path: Path, tmp_path: 
 
     await upgrade(db_path)
     twin = tmp_path / "twin.db"
-    conn = sqlite3.connect(twin)
+    conn = sqlite3.connect(twin, isolation_level=None)  # as degraded mode's memory connects
     schema.create(conn)
     conn.close()
     assert read_schema(twin) == read_schema(db_path)
+    # the full-text index's settings (its config rows) too
+    config = "SELECT k, v FROM search_index_config ORDER BY k"
+    assert sqlite3.connect(twin).execute(config).fetchall() == sqlite3.connect(db_path).execute(config).fetchall()
 
 
 def test_every_public_name_loads() -> None:

@@ -16,6 +16,7 @@ from yurudb import migrations, search, search_text
 from yurudb.claude import sync
 from yurudb.errors import ValidationError
 
+from helpers import dump
 from transcripts import Writer, write_project
 
 VOCAB = ("alpha bravo charlie delta echo foxtrot golf hotel india juliet kilo lima mike november oscar papa "
@@ -290,6 +291,25 @@ async def test_a_populated_0004_archive_upgrades_to_an_index_of_everything(db_pa
         assert {q: await found(store, q) for q in before} == before
         assert before["deploy"] == {f"a{i}" for i in range(20)} and before["IndexError"]
         assert s.id == "app"
+
+
+async def test_0006_sets_a_populated_index_to_merge_16_segments_at_a_time_and_back(db_path: Path) -> None:
+    config = "SELECT v FROM search_index_config WHERE k = 'automerge'"
+    async with yurudb.open(db_path, daily_backup=False) as store:
+        s = await store.create_session("app")
+        await store.append_messages(s.id, [{"id": f"a{i}", "type": "user", "content": f"merge {VOCAB[i % len(VOCAB)]}"}
+                                           for i in range(30)])
+    assert await migrations.run(db_path, "downgrade", "0005_search") == "0005_search"
+    assert sqlite3.connect(db_path).execute(config).fetchall() == [(4,)]
+    before = dump(db_path)
+    assert await migrations.run(db_path) == "0006_search_merge"
+    assert sqlite3.connect(db_path).execute(config).fetchall() == [(16,)]
+    assert dump(db_path) == before  # a setting: no message, session or document changes
+    async with yurudb.open(db_path, daily_backup=False) as store:
+        for i in range(30, 60):  # commits of their own: new segments, merged at 16
+            await store.append_message(s.id, {"id": f"a{i}", "type": "user", "content": f"merge {VOCAB[i % len(VOCAB)]}"})
+        assert await found(store, "merge") == {f"a{i}" for i in range(60)}
+        assert await store.check() == ["ok"]
 
 
 async def test_writes_held_in_memory_while_degraded_are_searched(db_path: Path) -> None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import sqlite3
 
-from .search_text import DDL as SEARCH_DDL  # the full-text index (its tokenizer goes with the text rules)
+from .search_text import DDL as SEARCH_DDL, MERGE_SETTING  # the full-text index (its tokenizer goes with the text rules)
 
 TABLES = ("sessions", "messages", "analytics")  # what degraded mode lays memory over
 
@@ -56,6 +56,7 @@ def create(conn: sqlite3.Connection) -> None:
     """Create the head schema's tables and indexes on an empty database."""
     conn.executescript(DDL)
     conn.execute(SEARCH_DDL)
+    conn.execute(MERGE_SETTING)
 
 
 def not_full_text(name: str | None, type_: str, _parent: object) -> bool:

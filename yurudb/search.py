@@ -22,7 +22,7 @@ from .search_query import (  # noqa: F401 - re-exported
     RANK_WINDOW, SearchHit, SearchHits, dumps_hit, filters, hit_from_row, is_syntax_error, match_expression,
     query_sql, raw_check, snippet, terms, window_sql,
 )
-from .search_text import DDL, indexed, text_of  # noqa: F401 - re-exported
+from .search_text import DDL, MERGE_SETTING, indexed, text_of  # noqa: F401 - re-exported
 from .unit_of_work import Tx
 
 # ---- keeping the index exact (inside a write's transaction) --------------------------------
