@@ -293,6 +293,17 @@ async def test_a_populated_0004_archive_upgrades_to_an_index_of_everything(db_pa
         assert s.id == "app"
 
 
+def test_the_fast_camel_case_scan_of_ascii_text_finds_what_the_pattern_scan_finds() -> None:
+    rng = random.Random(5)
+    alphabet = "aAbBzZ09_ -./\n\tXyQ"
+    cases = ["getUserName", "HTTPServer", "XMLHttpRequest2Go", "abc1D", "x9Y", "fooBAR", "ABCdef", "a_bC", "", "A",
+             "toolUseResult.stdout and parentUuid", "ends withCamel", "CamelCase"]
+    cases += ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 40))) for _ in range(30_000)]
+    for text in cases:
+        assert search_text._ascii_camel_words(text) == search_text._scanned_camel_words(text), text
+    assert search_text._camel_words("x = getUserName() or HTTPServer") == ["getUserName", "HTTPServer"]
+
+
 async def test_0006_sets_a_populated_index_to_merge_16_segments_at_a_time_and_back(db_path: Path) -> None:
     config = "SELECT v FROM search_index_config WHERE k = 'automerge'"
     async with yurudb.open(db_path, daily_backup=False) as store:
