@@ -9,6 +9,7 @@ punctuation split already (`tests/test_salvage.py` is `tests test salvage py`). 
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Any
 
@@ -105,7 +106,7 @@ def _strings(value: Any, out: list[str]) -> None:
 
 def indexed(text: str) -> str:
     """The text as the index sees it: CJK runs as bigrams, and camelCase words also in parts."""
-    extra = [" ".join(_CAMEL_PARTS.findall(w)) for w in _camel_words(text)]
+    extra = [_parts(w) for w in _camel_words(text)]
     if not text.isascii() and _CJK.search(text):
         text = _CJK.sub(lambda m: " ".join(_bigrams(m.group())), text)
     return text + ("\n" + "\n".join(extra) if extra else "")
@@ -115,6 +116,12 @@ def indexed(text: str) -> str:
 _CLASSES = bytes(b"a"[0] if chr(c).islower() else b"A"[0] if chr(c).isupper() else b"d"[0] if chr(c).isdigit()
                  else b" "[0] for c in range(128)) + b" " * 128
 _LOWER_OR_DIGIT = (b"a"[0], b"d"[0])
+
+
+@functools.lru_cache(maxsize=16_384)
+def _parts(word: str) -> str:
+    """A camelCase word's parts (`getUserName` -> `get User Name`); identifiers recur, so remembered."""
+    return " ".join(_CAMEL_PARTS.findall(word))
 
 
 def _camel_words(text: str) -> list[str]:
