@@ -293,14 +293,17 @@ async def test_a_populated_0004_archive_upgrades_to_an_index_of_everything(db_pa
         assert s.id == "app"
 
 
-def test_the_fast_camel_case_scan_of_ascii_text_finds_what_the_pattern_scan_finds() -> None:
+def test_the_byte_scan_for_camel_case_words_finds_what_the_pattern_scan_finds() -> None:
     rng = random.Random(5)
-    alphabet = "aAbBzZ09_ -./\n\tXyQ"
+    # ASCII letters, digits, gaps, and characters beyond ASCII: letters (Latin-1 and wider), a dash,
+    # an emoji, CJK, U+0080 (the byte wider characters become), a question mark (Latin-1's replacement)
+    alphabet = "aAbBzZ09_ -./\n\tXyQ" + "éÉßДд日—😀\x80?ǅ"
     cases = ["getUserName", "HTTPServer", "XMLHttpRequest2Go", "abc1D", "x9Y", "fooBAR", "ABCdef", "a_bC", "", "A",
-             "toolUseResult.stdout and parentUuid", "ends withCamel", "CamelCase"]
-    cases += ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 40))) for _ in range(30_000)]
+             "toolUseResult.stdout and parentUuid", "ends withCamel", "CamelCase", "déjàVu", "naïveBayesClassifier",
+             "x—getUser", "日本getUser語", "😀fooBar😀"]
+    cases += ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 40))) for _ in range(40_000)]
     for text in cases:
-        assert search_text._ascii_camel_words(text) == search_text._scanned_camel_words(text), text
+        assert search_text._camel_words(text) == search_text._scanned_camel_words(text), text
     assert search_text._camel_words("x = getUserName() or HTTPServer") == ["getUserName", "HTTPServer"]
 
 

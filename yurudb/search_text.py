@@ -9,6 +9,7 @@ punctuation split already (`tests/test_salvage.py` is `tests test salvage py`). 
 
 from __future__ import annotations
 
+import codecs
 import functools
 import re
 from typing import Any
@@ -112,10 +113,15 @@ def indexed(text: str) -> str:
     return text + ("\n" + "\n".join(extra) if extra else "")
 
 
-# ASCII text as one byte per character: a lower-case letter (a), a digit (d), a capital (A), else a gap
+# A text as one byte per character: a lower-case ASCII letter (a), a digit (d), a capital (A), any
+# other ASCII character a gap ( ), anything else (u) a character to ask (str.isalnum) when a word's
+# edge reaches it. camelCase steps are ASCII in _STEP's terms, so the bytes find them all.
 _CLASSES = bytes(b"a"[0] if chr(c).islower() else b"A"[0] if chr(c).isupper() else b"d"[0] if chr(c).isdigit()
-                 else b" "[0] for c in range(128)) + b" " * 128
+                 else b" "[0] for c in range(128)) + b"u" * 128
 _LOWER_OR_DIGIT = (b"a"[0], b"d"[0])
+_U = b"u"[0]
+_WIDE = "yurudb-wide"  # the encode error handler: a character beyond Latin-1 becomes one byte 0x80
+codecs.register_error(_WIDE, lambda e: ("\x80" * (e.end - e.start), e.end))  # type: ignore[arg-type]
 
 
 @functools.lru_cache(maxsize=16_384)
@@ -125,19 +131,44 @@ def _parts(word: str) -> str:
 
 
 def _camel_words(text: str) -> list[str]:
-    """The words with a camelCase step in them (`getUserName` in `x = getUserName()`)."""
-    return _ascii_camel_words(text) if text.isascii() else _scanned_camel_words(text)
+    """The words with a camelCase step in them (`getUserName` in `x = getUserName()`), found by byte
+    searches over the text's character classes (a pattern scanning the text was most of the cost of
+    indexing a message); the same words as `_scanned_camel_words`."""
+    wide = not text.isascii()
+    classes = text.encode("latin-1" if wide else "ascii", _WIDE).translate(_CLASSES)
+    words: list[str] = []
+    at = classes.find(b"A")
+    while at >= 0:
+        # a step: a capital after a lower-case letter or digit, or before a capital and a lower-case letter
+        if (at and classes[at - 1] in _LOWER_OR_DIGIT) or classes.startswith(b"Aa", at + 1):
+            start, end = _word_edges(text, classes, at, wide)
+            words.append(text[start:end])
+            at = classes.find(b"A", end)  # the word's other steps are in it already
+        else:
+            at = classes.find(b"A", at + 1)
+    return words
+
+
+def _word_edges(text: str, classes: bytes, at: int, wide: bool) -> tuple[int, int]:
+    """Where the word (a run of letters and digits, `[^\\W_]`) around position `at` starts and ends."""
+    start = classes.rfind(b" ", 0, at) + 1
+    end = classes.find(b" ", at)
+    end = len(text) if end < 0 else end
+    if wide and b"u" in classes[start:end]:  # a non-ASCII character there may end the word (a dash, an emoji)
+        start = next((i + 1 for i in range(at - 1, start - 1, -1) if classes[i] == _U and not text[i].isalnum()),
+                     start)
+        end = next((i for i in range(at + 1, end) if classes[i] == _U and not text[i].isalnum()), end)
+    return start, end
 
 
 def _scanned_camel_words(text: str) -> list[str]:
-    """`_camel_words` of any text: each step found by one pattern scan, then the word around it."""
+    """`_camel_words` by one pattern scan of the text, then the word around each step (the reference)."""
     words: list[str] = []
     if text.islower():
         return words  # no capital letter at all: no step (and no scan)
     end = -1
     n = len(text)
     backwards: str | None = None
-    # a pattern that starts with one class (a capital) is what re scans fastest
     for m in _STEP.finditer(text):
         i = m.start()
         if i < end:
@@ -148,26 +179,6 @@ def _scanned_camel_words(text: str) -> list[str]:
         start = i - (_run_end(backwards, n - i) - (n - i))
         end = _run_end(text, i)
         words.append(text[start:end])
-    return words
-
-
-def _ascii_camel_words(text: str) -> list[str]:
-    """`_camel_words` of ASCII text: each capital found by a byte search over the text's classes and
-    tested by its neighbours (a pattern scanning the text was most of the cost of indexing a message)."""
-    classes = text.encode("ascii").translate(_CLASSES)
-    words: list[str] = []
-    at = classes.find(b"A")
-    while at >= 0:
-        # a step: a capital after a lower-case letter or digit, or before a capital and a lower-case letter
-        if (at and classes[at - 1] in _LOWER_OR_DIGIT) or classes.startswith(b"Aa", at + 1):
-            start = classes.rfind(b" ", 0, at) + 1
-            end = classes.find(b" ", at)
-            if end < 0:
-                end = len(text)
-            words.append(text[start:end])
-            at = classes.find(b"A", end)  # the word's other steps are in it already
-        else:
-            at = classes.find(b"A", at + 1)
     return words
 
 
