@@ -121,7 +121,14 @@ _CLASSES = bytes(b"a"[0] if chr(c).islower() else b"A"[0] if chr(c).isupper() el
 _LOWER_OR_DIGIT = (b"a"[0], b"d"[0])
 _U = b"u"[0]
 _WIDE = "yurudb-wide"  # the encode error handler: a character beyond Latin-1 becomes one byte 0x80
-codecs.register_error(_WIDE, lambda e: ("\x80" * (e.end - e.start), e.end))  # type: ignore[arg-type]
+
+
+def _one_byte_each(error: UnicodeError) -> tuple[str, int]:
+    assert isinstance(error, UnicodeEncodeError)
+    return "\x80" * (error.end - error.start), error.end
+
+
+codecs.register_error(_WIDE, _one_byte_each)
 
 
 @functools.lru_cache(maxsize=16_384)
