@@ -254,3 +254,84 @@ def test_every_public_name_loads() -> None:
     assert sorted(yurudb.__all__) == sorted(yurudb._WHERE)
     for name in yurudb.__all__:
         assert getattr(yurudb, name) is not None
+
+
+def _everything(path: Path) -> tuple:
+    """The schema, the index's settings, the application id and the revision of a database file."""
+    conn = sqlite3.connect(path)
+    try:
+        return (read_schema(path), conn.execute("SELECT k, v FROM search_index_config ORDER BY k").fetchall(),
+                conn.execute("PRAGMA application_id").fetchone()[0],
+                conn.execute("SELECT version_num FROM alembic_version").fetchall(),
+                sorted(r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")))
+    finally:
+        conn.close()
+
+
+def test_a_new_database_is_created_at_head_without_alembic_and_is_what_the_revisions_build(
+    db_path: Path, tmp_path: Path
+) -> None:
+    import asyncio
+    import subprocess
+    import sys
+
+    fresh = tmp_path / "fresh" / "yurudb.db"
+    code = (
+        "import asyncio, sys, yurudb\n"
+        "async def main():\n"
+        f"    async with yurudb.open({str(fresh)!r}, daily_backup=False) as store:\n"
+        "        print(store.recovery.migrated_to)\n"
+        "        s = await store.create_session('first')\n"
+        "        await store.append_message(s.id, type='user', content='hello created file')\n"
+        "asyncio.run(main())\n"
+        "print(sorted(m for m in ('sqlalchemy', 'sqlmodel', 'alembic') if m in sys.modules))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == [migrations.head_revision(), "[]"]
+    asyncio.run(upgrade(db_path))  # every revision from blank
+    assert _everything(fresh) == _everything(db_path)
+    # to Alembic it is a database like any other: down two revisions and up again, keeping the message
+    assert asyncio.run(upgrade(fresh, "0004_archive", "downgrade")) == "0004_archive"
+    assert asyncio.run(upgrade(fresh)) == migrations.head_revision()
+    assert _everything(fresh) == _everything(db_path)
+    assert sqlite3.connect(fresh).execute("SELECT content FROM messages").fetchall() == [("hello created file",)]
+
+
+def test_creating_the_schema_leaves_a_file_that_has_tables_alone(tmp_path: Path) -> None:
+    from yurudb import schema
+    from yurudb.engine import pragmas
+
+    other = tmp_path / "other.db"
+    conn = sqlite3.connect(other)
+    conn.execute("CREATE TABLE notes (body TEXT)")
+    conn.commit()
+    conn.close()
+    before = other.read_bytes()
+    assert schema.create_file(other, pragmas("full")) is False
+    assert other.read_bytes() == before
+
+
+def test_two_processes_opening_one_new_database_at_once_both_work(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    fresh = tmp_path / "race" / "yurudb.db"
+    code = (
+        "import asyncio, sys, yurudb\n"
+        "async def main():\n"
+        "    async with yurudb.open(sys.argv[1], daily_backup=False) as store:\n"
+        "        s = await store.create_session(sys.argv[2])\n"
+        "        await store.append_message(s.id, type='user', content=sys.argv[2])\n"
+        "asyncio.run(main())\n"
+    )
+    for round_ in range(3):
+        target = fresh.with_name(f"yurudb-{round_}.db")
+        children = [subprocess.Popen([sys.executable, "-c", code, str(target), f"p{k}"], stderr=subprocess.PIPE,
+                                     text=True) for k in range(2)]
+        for child in children:
+            assert child.wait(timeout=60) == 0, child.stderr.read() if child.stderr else ""
+        conn = sqlite3.connect(target)
+        assert sorted(r[0] for r in conn.execute("SELECT content FROM messages")) == ["p0", "p1"]
+        assert conn.execute("SELECT version_num FROM alembic_version").fetchall() == [(migrations.head_revision(),)]
+        conn.close()

@@ -10,7 +10,7 @@ from collections.abc import Generator
 from pathlib import Path
 from typing import Any
 
-from . import backup, errors, integrity, paths, revision, salvage, startup
+from . import backup, engine, errors, integrity, paths, revision, salvage, schema, startup
 from .batch import apply_batch
 from .checkpoint import Checkpointer
 from .dbthread import ThreadConnection
@@ -232,6 +232,11 @@ async def _migrate_if_behind(
     current = None if integrity.is_blank(db) else await asyncio.to_thread(revision.revision_of, db, read_only=False)
     if startup.schema_is_current(current):
         return f"at {current}"
+    if current is None and await asyncio.to_thread(
+            schema.create_file, db, engine.pragmas(options.durability, busy_timeout_ms=options.busy_timeout_ms)):
+        if report is not None:
+            report.migrated_from, report.migrated_to = None, revision.HEAD
+        return f"<blank> -> {revision.HEAD} (created)"
     if backup_first and current is not None:
         made = await asyncio.to_thread(backup.make_backup, db, None, keep=options.backup_keep,
                                        label="pre-migrate")

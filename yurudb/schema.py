@@ -1,4 +1,4 @@
-"""The head schema as plain DDL, for the in-memory twin of degraded mode (no Alembic at run time).
+"""The head schema as plain DDL: degraded mode's in-memory twin and new database files (no Alembic at run time).
 
 tests/test_schema.py checks it against what the Alembic revisions build, column for column.
 """
@@ -6,6 +6,7 @@ tests/test_schema.py checks it against what the Alembic revisions build, column 
 from __future__ import annotations
 
 import sqlite3
+from pathlib import Path
 
 from .search_text import DDL as SEARCH_DDL, MERGE_SETTING  # the full-text index (its tokenizer goes with the text rules)
 
@@ -52,11 +53,57 @@ CREATE INDEX idx_messages_search_doc ON messages (search_doc);
 """
 
 
+# What Alembic itself creates to record the revision (its `alembic_version` table, as Alembic writes it).
+ALEMBIC_VERSION_DDL = ("CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL, "
+                       "CONSTRAINT alembic_version_pkc PRIMARY KEY (version_num))")
+
+
 def create(conn: sqlite3.Connection) -> None:
-    """Create the head schema's tables and indexes on an empty database."""
-    conn.executescript(DDL)
+    """Create the head schema's tables and indexes on an empty database (inside the caller's transaction)."""
+    for statement in DDL.split(";"):
+        if statement.strip():
+            conn.execute(statement)
     conn.execute(SEARCH_DDL)
     conn.execute(MERGE_SETTING)
+
+
+def create_file(path: Path, pragmas: list[str]) -> bool:
+    """Lay the head schema into a database file with no tables yet, stamped at the head revision, in
+    one transaction; False (nothing done) when the file has tables (another process got there first).
+
+    What every revision from blank would build, without loading Alembic and SQLAlchemy for it (a new
+    database is ready in milliseconds, not a third of a second); tests/test_schema.py holds the two
+    to the same schema, and later revisions upgrade such a file like any other.
+    """
+    from .revision import APPLICATION_ID, HEAD
+
+    conn = sqlite3.connect(path, isolation_level=None)
+    try:
+        if _has_tables(conn):  # before any pragma: a file with tables is left exactly as it is
+            return False
+        for pragma in pragmas:
+            conn.execute(pragma)
+        conn.execute("BEGIN IMMEDIATE")  # the check and the creation, with no other writer between
+        try:
+            if _has_tables(conn):
+                conn.execute("ROLLBACK")
+                return False
+            create(conn)
+            conn.execute(ALEMBIC_VERSION_DDL)
+            conn.execute("INSERT INTO alembic_version (version_num) VALUES (?)", (HEAD,))
+            conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        return True
+    finally:
+        conn.close()
+
+
+def _has_tables(conn: sqlite3.Connection) -> bool:
+    return bool(conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()[0])
 
 
 def not_full_text(name: str | None, type_: str, _parent: object) -> bool:
