@@ -3,19 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Final
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-SESSION_STATUSES: Final = frozenset({"pending", "active", "paused", "completed", "error", "interrupted"})
-MESSAGE_TYPES: Final = frozenset(
-    {
-        # the app's own message types
-        "user", "assistant", "system", "result", "error", "thinking", "tool_use", "tool_result",
-        # line types Claude Code writes to its transcripts
-        "progress", "summary", "file-history-snapshot", "queue-operation",
-    }
-)
+from .validation import MESSAGE_TYPES, SESSION_STATUSES  # noqa: F401 - the value sets, re-exported
+
 
 
 class Session(BaseModel):

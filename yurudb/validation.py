@@ -10,11 +10,20 @@ import uuid
 from collections.abc import Callable
 from datetime import datetime
 from json import encoder as json_encoder
-from typing import Any
+from typing import Any, Final
 
 from . import times
-from .models import MESSAGE_TYPES, SESSION_STATUSES
 from .errors import ValidationError
+
+SESSION_STATUSES: Final = frozenset({"pending", "active", "paused", "completed", "error", "interrupted"})
+MESSAGE_TYPES: Final = frozenset(
+    {
+        # the app's own message types
+        "user", "assistant", "system", "result", "error", "thinking", "tool_use", "tool_result",
+        # line types Claude Code writes to its transcripts
+        "progress", "summary", "file-history-snapshot", "queue-operation",
+    }
+)
 
 MAX_NAME_LENGTH = 1_000
 

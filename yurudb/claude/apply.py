@@ -15,7 +15,7 @@ from ..batch import BatchEffects
 from ..times import now_text
 from ..unit_of_work import Tx
 from ..validation import new_id
-from .prepare import Prepared, twin_key
+from ..archive_prepare import Prepared, twin_key
 
 
 @dataclass

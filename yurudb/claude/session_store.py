@@ -26,7 +26,7 @@ from ..store import Store
 from ..times import from_column, now_text, to_ms
 from ..unit_of_work import Tx
 from .apply import Done, describe, session_for, twins
-from .prepare import Prepared, prepare
+from ..archive_prepare import Prepared, prepare
 
 ROOT = "claude-agent-sdk"  # transcript_files.root of mirrored keys
 SUMMARY = "agent_sdk_summaries"  # sessions.metadata: {project_key: the SDK's summary}

@@ -33,7 +33,7 @@ from .. import codec
 from ..errors import NotFoundError
 from ..store import Store
 from .apply import Chunk, Done, File, archive_all, load_state, mark_gone, price_from_claude_code, save_dict
-from .prepare import Prepared, prepare
+from ..archive_prepare import Prepared, prepare
 from .worker import Worker
 
 log = logging.getLogger(__name__)

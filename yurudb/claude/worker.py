@@ -1,4 +1,4 @@
-"""Worker processes for big syncs: each prepares the chunks sent on its stdin (`main`).
+"""Worker processes for big syncs: each prepares the chunks sent on its stdin (`archive_prepare.serve`).
 
 A plain subprocess, not multiprocessing: spawn and forkserver re-import the host program's main
 module (which a library cannot ask of the apps that use it), and fork copies a process whose
@@ -10,14 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import pickle
-import struct
 import sys
 from collections import deque
 from typing import Any
 
-from .prepare import Prepared, prepare
-
-_HEADER = struct.Struct("!Q")
+from ..archive_prepare import HEADER as _HEADER, Prepared
 
 
 class Worker:
@@ -32,8 +29,8 @@ class Worker:
     async def start(cls) -> Worker:
         """Start the worker process."""
         process = await asyncio.create_subprocess_exec(
-            # -c, not -m: the package imports this module, and -m would run it a second time
-            sys.executable, "-c", "from yurudb.claude.worker import main; main()", stdin=asyncio.subprocess.PIPE,
+            # only what preparing lines needs: not this package, whose whole store takes twice as long
+            sys.executable, "-c", "from yurudb.archive_prepare import serve; serve()", stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE, limit=2**30)
         return cls(process)
 
@@ -71,24 +68,3 @@ class Worker:
         except TimeoutError:
             self._process.kill()
         self._reader.cancel()
-
-
-def main() -> None:
-    """The worker's loop: requests on stdin, answers on stdout, until stdin closes."""
-    source, sink = sys.stdin.buffer, sys.stdout.buffer
-    while True:
-        header = source.read(_HEADER.size)
-        if len(header) < _HEADER.size:
-            return
-        args = pickle.loads(source.read(_HEADER.unpack(header)[0]))
-        try:
-            answer: Any = prepare(*args)
-        except Exception as exc:  # handed back: the parent's sync reports it
-            answer = exc
-        data = pickle.dumps(answer, protocol=pickle.HIGHEST_PROTOCOL)
-        sink.write(_HEADER.pack(len(data)) + data)
-        sink.flush()
-
-
-if __name__ == "__main__":
-    main()

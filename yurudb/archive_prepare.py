@@ -1,18 +1,22 @@
 """The half of archiving a chunk that needs no database: parse each line, say what it is, compress it.
 
-It runs where there is a free core (a worker process during a large first sync, inline otherwise)
-while the writer commits the chunk before; `yurudb/claude/sync.py` applies what it returns in one
-transaction. Sessions here are Claude session ids; the apply maps them to yurudb sessions.
+It runs where there is a free core (a worker process during a large first sync, `serve`, inline
+otherwise) while the writer commits the chunk before; `yurudb/claude/sync.py` applies what it
+returns in one transaction. It lives outside `yurudb.claude`, and imports only what a line needs,
+so that a worker process starts in a fraction of the time the whole package takes to load. Sessions here are Claude session ids; the apply maps them to yurudb sessions.
 """
 
 from __future__ import annotations
 
 import json
+import pickle
+import struct
+import sys
 from dataclasses import dataclass, field
 from typing import Any
 
-from .. import codec, search
-from .. import transcript as meaning
+from . import codec, search_text
+from . import transcript as meaning
 
 PROJECT_MAX_BYTES = 8 * 1024 * 1024  # a longer line keeps its bytes but gets no message (reported)
 
@@ -26,7 +30,7 @@ class Prepared:
     frames: list[bytes] = field(default_factory=list)  # each line's compressed bytes, in order
     # (line number, candidate id, Claude session, type, role, timestamp text, twin key, indexed text)
     # per line with a message; the twin key finds the same line arriving the other way (apply.Twins),
-    # the indexed text is what the full-text index takes (search.indexed)
+    # the indexed text is what the full-text index takes (search_text.indexed)
     messages: list[tuple[int, str, str, str, str | None, str | None, str, str]] = field(default_factory=list)
     file_session: str = ""
     # (Claude session, response key) -> (model, input, output, cache write, cache read, cost, timestamp)
@@ -68,7 +72,7 @@ def prepare(lines: list[bytes], first: int, rel: str, session_hint: str,
         candidate = uuid if isinstance(uuid, str) and uuid else meaning.derived_id(line, rel, n, raw)
         when = meaning.stamp(line.get("timestamp"))
         cols = meaning.project(line)
-        body = search.indexed(search.text_of(cols["content"], cols["tool_uses"], line))
+        body = search_text.indexed(search_text.text_of(cols["content"], cols["tool_uses"], line))
         out.messages.append((n, candidate, claude_id, line["type"], cols["role"], when, twin_key(line), body))
         _learn(out.facts.setdefault(claude_id, {}), line, when)
         key = meaning.response_key(line)
@@ -108,3 +112,24 @@ def _learn(known: dict[str, Any], line: dict[str, Any], when: str | None) -> Non
         prompt = meaning.prompt_text(line)
         if prompt:
             known["prompt"] = prompt
+
+
+# ---- the worker process's side (yurudb/claude/worker.py is the parent's) ------------------------
+HEADER = struct.Struct("!Q")  # each request and answer: its length, then a pickle
+
+
+def serve() -> None:
+    """A worker's loop: prepare(*args) for each request on stdin, answers on stdout, until stdin closes."""
+    source, sink = sys.stdin.buffer, sys.stdout.buffer
+    while True:
+        header = source.read(HEADER.size)
+        if len(header) < HEADER.size:
+            return
+        args = pickle.loads(source.read(HEADER.unpack(header)[0]))
+        try:
+            answer: Any = prepare(*args)
+        except Exception as exc:  # handed back: the parent's sync reports it
+            answer = exc
+        data = pickle.dumps(answer, protocol=pickle.HIGHEST_PROTOCOL)
+        sink.write(HEADER.pack(len(data)) + data)
+        sink.flush()
