@@ -171,6 +171,9 @@ def _archive(tx: Tx, root: str, chunk: Chunk, ready: Prepared) -> tuple[BatchEff
     tx.execute("UPDATE transcript_files SET session_id = COALESCE(session_id, ?) WHERE id = ?", (file_yid, file_id))
     owners = {r[0]: (r[1], r[2], r[3], r[4]) for r in tx.select_in(
         "SELECT id, session_id, file_id, line, seq FROM messages WHERE id IN ({})", {m[1] for m in ready.messages})}
+    # the rows this chunk writes that may exist already (and be indexed): those found, and the ids
+    # made for a uuid seen in another line (not looked up above); a first sync has next to none
+    existing: list[str] = []
     next_seq: dict[str, int] = {}
     message_rows: list[tuple[Any, ...]] = []
     line_ids: dict[int, str] = {}
@@ -188,6 +191,7 @@ def _archive(tx: Tx, root: str, chunk: Chunk, ready: Prepared) -> tuple[BatchEff
             # each, under an id of its own.
             message_id = f"{message_id}@{file_id}:{n}"
             owner = owners.get(message_id)
+            existing.append(message_id)
         if owner is None:
             if yid not in next_seq:
                 top = tx.execute("SELECT MAX(seq) FROM messages WHERE session_id = ?", (yid,))[0][0]
@@ -197,6 +201,7 @@ def _archive(tx: Tx, root: str, chunk: Chunk, ready: Prepared) -> tuple[BatchEff
             done.messages_new += 1
         else:
             seq = owner[3]  # archived before (a re-read): it keeps its place
+            existing.append(message_id)
         owners[message_id] = (yid, file_id, n, seq)
         line_ids[n] = message_id
         done.last_session = yid
@@ -204,7 +209,7 @@ def _archive(tx: Tx, root: str, chunk: Chunk, ready: Prepared) -> tuple[BatchEff
         # names its search document (indexed below, in this transaction)
         message_rows.append((message_id, yid, seq, kind, role, when, f.thread, file_id, n, docs.add(message_id, body)))
     # lines archived before (a re-read) leave the index with the text they held first
-    search.unindex(tx, [r[0] for r in message_rows])
+    search.unindex(tx, existing)
     tx.executemany(
         "INSERT INTO messages (id, session_id, seq, type, role, timestamp, thread, file_id, line, search_doc) "
         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET type = excluded.type, "
