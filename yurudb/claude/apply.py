@@ -139,15 +139,21 @@ def archive_all(tx: Tx, root: str, group: list[tuple[Chunk, Prepared]]) -> tuple
     """Archive several prepared chunks in one transaction."""
     effects = BatchEffects()
     done = []
+    # The group's text goes into the index last, in one go: FTS5 writes what it holds to a new
+    # segment whenever a statement opens a savepoint (an upsert, an INSERT ... RETURNING), so
+    # indexing chunk by chunk between those statements made a segment per chunk, each merged later.
+    docs = search.Docs(tx)
     for chunk, ready in group:
-        chunk_effects, result = _archive(tx, root, chunk, ready)
+        chunk_effects, result = _archive(tx, root, chunk, ready, docs)
         effects.sessions.update(chunk_effects.sessions)
         done.append(result)
+    docs.insert()
     return effects, done
 
 
-def _archive(tx: Tx, root: str, chunk: Chunk, ready: Prepared) -> tuple[BatchEffects, Done]:
-    """Archive one prepared chunk of lines and move the file's cursor past them, in one transaction."""
+def _archive(tx: Tx, root: str, chunk: Chunk, ready: Prepared, docs: search.Docs) -> tuple[BatchEffects, Done]:
+    """Archive one prepared chunk of lines and move the file's cursor past them, in the caller's
+    transaction; the text to index is left in `docs`."""
     f = chunk.file
     row = tx.execute("SELECT id, lines FROM transcript_files WHERE root = ? AND path = ?", (root, f.rel))
     if row and chunk.first == 1 and row[0][1]:
@@ -178,7 +184,6 @@ def _archive(tx: Tx, root: str, chunk: Chunk, ready: Prepared) -> tuple[BatchEff
     message_rows: list[tuple[Any, ...]] = []
     line_ids: dict[int, str] = {}
     mirrored = twins(tx, root, f.rel, file_id)
-    docs = search.Docs(tx)
     for n, candidate, claude_id, kind, role, when, key, body in ready.messages:
         yid = session_for(tx, claude_id, sessions, done)
         if mirrored is not None and (same := mirrored.take(key)) is not None:
@@ -209,7 +214,9 @@ def _archive(tx: Tx, root: str, chunk: Chunk, ready: Prepared) -> tuple[BatchEff
         # names its search document (indexed below, in this transaction)
         message_rows.append((message_id, yid, seq, kind, role, when, f.thread, file_id, n, docs.add(message_id, body)))
     # lines archived before (a re-read) leave the index with the text they held first
-    search.unindex(tx, existing)
+    if existing:
+        docs.insert()  # what earlier chunks left is in the index before anything is taken out of it
+        search.unindex(tx, existing)
     tx.executemany(
         "INSERT INTO messages (id, session_id, seq, type, role, timestamp, thread, file_id, line, search_doc) "
         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET type = excluded.type, "
@@ -218,7 +225,6 @@ def _archive(tx: Tx, root: str, chunk: Chunk, ready: Prepared) -> tuple[BatchEff
     tx.executemany("INSERT INTO transcript_lines (file_id, line, message_id, raw) VALUES (?, ?, ?, ?) "
                    "ON CONFLICT(file_id, line) DO UPDATE SET message_id = excluded.message_id, raw = excluded.raw",
                    [(file_id, n, line_ids.get(n), frame) for n, frame in enumerate(ready.frames, start=chunk.first)])
-    docs.insert()
     usage = []
     for (claude_id, key), (model, tin, tout, cw, cr, cost, when) in ready.responses.items():
         usage.append((session_for(tx, claude_id, sessions, done), tin, tout, cw + cr, cost or 0.0, model, when, key,
