@@ -338,3 +338,24 @@ async def test_a_rewrite_that_changes_lines_keeps_the_earlier_bytes_of_every_mes
         assert all(after[mid] == payload for mid, payload in before.items())  # not read from the new bytes
         assert len(after) == 6
         assert await archived(store) == {f"-repo/{SID}.jsonl": path.read_bytes()}
+
+
+def test_a_worker_prepares_the_bytes_the_sync_read_or_says_it_cannot(tmp_path: Path) -> None:
+    import zlib
+
+    from yurudb.archive_prepare import prepare, prepare_range
+
+    path = tmp_path / "t.jsonl"
+    data = b"".join(line(i) + b"\n" for i in range(50))
+    path.write_bytes(data + b'{"type": "user", "partial')
+    start = len(line(0)) + 1
+    chunk = data[start:]
+    lines = chunk.split(b"\n")[:-1]
+    args = ("x.jsonl", SID, None)
+    same = prepare_range(str(path), start, len(chunk), zlib.crc32(chunk), 2, *args)
+    assert same is not None and same == prepare(lines, 2, *args) and same.lines == 49
+    # the file changed since the sync read it (same length, other bytes), or went: the sync's own copy is used
+    path.write_bytes(data.replace(b"line 7", b"line X"))
+    assert prepare_range(str(path), start, len(chunk), zlib.crc32(chunk), 2, *args) is None
+    path.unlink()
+    assert prepare_range(str(path), start, len(chunk), zlib.crc32(chunk), 2, *args) is None

@@ -9,9 +9,11 @@ so that a worker process starts in a fraction of the time the whole package take
 from __future__ import annotations
 
 import json
+import os
 import pickle
 import struct
 import sys
+import zlib
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -118,8 +120,26 @@ def _learn(known: dict[str, Any], line: dict[str, Any], when: str | None) -> Non
 HEADER = struct.Struct("!Q")  # each request and answer: its length, then a pickle
 
 
+def prepare_range(path: str, start: int, length: int, crc: int, first: int, rel: str, session_hint: str,
+                  dictionary: tuple[int, bytes] | None) -> Prepared | None:
+    """`prepare` of the lines at bytes [start, start + length) of a file, read here; None when they are
+    not the bytes the caller read (CRC-32 `crc`: the file changed or went since), or cannot be read.
+
+    A worker reads its chunk itself, so the lines do not cross a pipe to reach it; the caller, which
+    read them to find the lines, keeps its copy and prepares that instead when this says None.
+    """
+    try:
+        with open(path, "rb") as handle:
+            data = os.pread(handle.fileno(), length, start)
+    except OSError:
+        return None
+    if len(data) != length or zlib.crc32(data) != crc:
+        return None
+    return prepare(data.split(b"\n")[:-1], first, rel, session_hint, dictionary)
+
+
 def serve() -> None:
-    """A worker's loop: prepare(*args) for each request on stdin, answers on stdout, until stdin closes."""
+    """A worker's loop: prepare_range(*args) for each request on stdin, answers on stdout, until stdin closes."""
     source, sink = sys.stdin.buffer, sys.stdout.buffer
     while True:
         header = source.read(HEADER.size)
@@ -127,7 +147,7 @@ def serve() -> None:
             return
         args = pickle.loads(source.read(HEADER.unpack(header)[0]))
         try:
-            answer: Any = prepare(*args)
+            answer: Any = prepare_range(*args)
         except Exception as exc:  # handed back: the parent's sync reports it
             answer = exc
         data = pickle.dumps(answer, protocol=pickle.HIGHEST_PROTOCOL)

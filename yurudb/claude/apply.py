@@ -29,14 +29,20 @@ class File:
 
 @dataclass
 class Chunk:
-    """Complete lines of one file, read from `start` (byte offset) as line numbers from `first`."""
+    """Complete lines of one file: `data` (each line with its newline) read at byte offset `start`,
+    numbered from `first`."""
 
     file: File
     first: int
-    lines: list[bytes]
+    data: bytes
+    start: int
     end: int  # the byte offset after the last line
     prefix_sha256: str
     final: bool = True  # the file's last chunk of this pass: its cursor may take the file's stat
+
+    def lines(self) -> list[bytes]:
+        """The chunk's lines, without their newlines."""
+        return self.data.split(b"\n")[:-1]
 
 
 @dataclass

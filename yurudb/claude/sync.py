@@ -23,6 +23,7 @@ import logging
 import os
 import stat
 import time
+import zlib
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -39,8 +40,8 @@ from .worker import Worker
 log = logging.getLogger(__name__)
 
 DEFAULT_ROOT = Path.home() / ".claude" / "projects"
-BATCH_LINES = 2_000
-BATCH_BYTES = 8 * 1024 * 1024
+CHUNK_BYTES = 1024 * 1024  # a chunk: complete lines up to about this much (one longer line alone)
+BATCH_BYTES = 8 * 1024 * 1024  # chunks committed in one transaction
 READ_BLOCK = 4 * 1024 * 1024
 POOL_MIN_BYTES = 32 * 1024 * 1024  # a first sync this big is worth worker processes
 WORKERS = 2  # the commits take a fraction of one core: two workers keep both cores busy
@@ -140,20 +141,19 @@ async def sync(
 
     async def apply(chunk: Chunk, ready: asyncio.Future[Prepared]) -> None:
         group.append((chunk, await ready))
+        chunk.data = b""  # prepared: the bytes are in the answer (compressed)
         if sum(p.size for _, p in group) >= BATCH_BYTES:
             await flush()
 
     turn = 0
     try:
         for chunk in _chunks(found, cursors, report):
-            if dictionary is None and chunk.lines:
-                samples += chunk.lines[: max(0, codec.TRAIN_SAMPLES - len(samples))]
+            if dictionary is None and chunk.data:
+                samples += chunk.lines()[: max(0, codec.TRAIN_SAMPLES - len(samples))]
                 dictionary = await _maybe_train(store, samples)
-            args = (chunk.lines, chunk.first, chunk.file.rel, chunk.file.session_hint, dictionary)
             turn += 1
             ready: asyncio.Future[Prepared] = asyncio.ensure_future(
-                workers[turn % len(workers)].prepare(*args) if workers else asyncio.to_thread(prepare, *args))
-            chunk.lines = []  # the preparation has them; a chunk's bytes are held once
+                _prepared(chunk, dictionary, workers[turn % len(workers)] if workers else None))
             pipeline.append((chunk, ready))
             if len(pipeline) > PIPELINE_DEPTH:
                 await apply(*pipeline.popleft())
@@ -178,6 +178,18 @@ async def sync(
         await store._writer.run_exclusive(price_from_claude_code, costs, report.unpriced_models)
     report.seconds = time.perf_counter() - started
     return report
+
+
+async def _prepared(chunk: Chunk, dictionary: tuple[int, bytes] | None, worker: Worker | None) -> Prepared:
+    """The chunk prepared: by a worker that reads the same bytes itself, else (or when the file changed
+    under it) on a thread from the bytes read here."""
+    f = chunk.file
+    if worker is not None:
+        answer = await worker.prepare(str(f.path), chunk.start, len(chunk.data), zlib.crc32(chunk.data), chunk.first,
+                                      f.rel, f.session_hint, dictionary)
+        if answer is not None:
+            return answer
+    return await asyncio.to_thread(prepare, chunk.lines(), chunk.first, f.rel, f.session_hint, dictionary)
 
 
 # ---- the files ---------------------------------------------------------------------------------
@@ -262,26 +274,29 @@ def _read(f: File, cursor: dict[str, Any] | None, report: SyncReport) -> Iterato
         if cursor is not None and not start and cursor["consumed"]:
             report.files_rewritten += 1
         handle.seek(start)
-        offset, pending, batch, size = start, b"", [], 0
+        offset, buffer = start, b""  # buffer: the bytes read from `offset` on, not yet in a chunk
         while True:
             block = handle.read(READ_BLOCK)
             if not block:
                 break
-            pending += block
-            *complete, pending = pending.split(b"\n")
-            for raw in complete:
-                batch.append(raw)
-                size += len(raw) + 1
-                if len(batch) >= BATCH_LINES or size >= BATCH_BYTES:
-                    offset += size
-                    yield Chunk(f, first, batch, offset, _prefix_hash(handle, offset), final=False)
-                    first += len(batch)
-                    batch, size = [], 0
-        if pending:
+            buffer += block
+            cut = 0
+            # whole chunks while the buffer holds more than one (the rest waits for the next block)
+            while len(buffer) - cut > CHUNK_BYTES:
+                end = buffer.rfind(b"\n", cut, cut + CHUNK_BYTES) + 1 or buffer.find(b"\n", cut + CHUNK_BYTES) + 1
+                if not end:
+                    break  # one line longer than a chunk, its newline not read yet
+                data = buffer[cut:end]
+                yield Chunk(f, first, data, offset + cut, offset + end, _prefix_hash(handle, offset + end), final=False)
+                first += data.count(b"\n")
+                cut = end
+            buffer = buffer[cut:]
+            offset += cut
+        end = buffer.rfind(b"\n") + 1
+        if end < len(buffer):
             report.waiting += 1  # its last line is still being written
-        offset += size
-        if batch or cursor is not None:  # a new file with no complete line yet waits, unrecorded
-            yield Chunk(f, first, batch, offset, _prefix_hash(handle, offset))
+        if end or cursor is not None:  # a new file with no complete line yet waits, unrecorded
+            yield Chunk(f, first, buffer[:end], offset, offset + end, _prefix_hash(handle, offset + end))
 
 
 def _chunks(found: list[File], cursors: dict[str, dict[str, Any]], report: SyncReport) -> Iterator[Chunk]:

@@ -22,7 +22,7 @@ class Worker:
 
     def __init__(self, process: asyncio.subprocess.Process) -> None:
         self._process = process
-        self._waiting: deque[asyncio.Future[Prepared]] = deque()
+        self._waiting: deque[asyncio.Future[Prepared | None]] = deque()
         self._reader = asyncio.get_running_loop().create_task(self._read())
 
     @classmethod
@@ -34,10 +34,10 @@ class Worker:
             stdout=asyncio.subprocess.PIPE, limit=2**30)
         return cls(process)
 
-    async def prepare(self, *args: Any) -> Prepared:
-        """What prepare(*args) returns, computed in the worker."""
+    async def prepare(self, *args: Any) -> Prepared | None:
+        """What archive_prepare.prepare_range(*args) returns, computed in the worker."""
         assert self._process.stdin is not None
-        future: asyncio.Future[Prepared] = asyncio.get_running_loop().create_future()
+        future: asyncio.Future[Prepared | None] = asyncio.get_running_loop().create_future()
         self._waiting.append(future)
         data = pickle.dumps(args, protocol=pickle.HIGHEST_PROTOCOL)
         self._process.stdin.write(_HEADER.pack(len(data)) + data)
