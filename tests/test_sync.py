@@ -359,3 +359,22 @@ def test_a_worker_prepares_the_bytes_the_sync_read_or_says_it_cannot(tmp_path: P
     assert prepare_range(str(path), start, len(chunk), zlib.crc32(chunk), 2, *args) is None
     path.unlink()
     assert prepare_range(str(path), start, len(chunk), zlib.crc32(chunk), 2, *args) is None
+
+
+async def test_a_commit_of_many_chunks_writes_its_text_to_the_index_once(
+    tmp_path: Path, db_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # FTS5 writes the text it holds to a new segment whenever a statement opens a savepoint; a
+    # commit of many chunks must give the index its text once, not a segment per chunk
+    sync_module = sys.modules[sync.__module__]
+    monkeypatch.setattr(sync_module, "CHUNK_BYTES", 8 * 1024)
+    root, path = project(tmp_path)
+    path.write_bytes(b"".join(line(i, message={"role": "user", "content": f"word{i} " * 40}) + b"\n"
+                              for i in range(400)))
+    async with yurudb.open(db_path, daily_backup=False) as store:
+        report = await sync(store, root)
+        assert report.lines == 400
+        assert len(await store.search("word399")) == 1
+    chunks = -(-path.stat().st_size // (8 * 1024))
+    assert chunks >= 20
+    assert rows(db_path, "SELECT COUNT(DISTINCT segid) FROM search_index_idx") == [(1,)]
