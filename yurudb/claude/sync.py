@@ -189,7 +189,12 @@ async def _prepared(chunk: Chunk, dictionary: tuple[int, bytes] | None, worker: 
                                       f.rel, f.session_hint, dictionary)
         if answer is not None:
             return answer
-    return await asyncio.to_thread(prepare, chunk.lines(), chunk.first, f.rel, f.session_hint, dictionary)
+    return await asyncio.to_thread(_prepare_here, chunk, dictionary)
+
+
+def _prepare_here(chunk: Chunk, dictionary: tuple[int, bytes] | None) -> Prepared:
+    """`prepare` of the chunk's own bytes (split on the thread that prepares them)."""
+    return prepare(chunk.lines(), chunk.first, chunk.file.rel, chunk.file.session_hint, dictionary)
 
 
 # ---- the files ---------------------------------------------------------------------------------
