@@ -182,13 +182,19 @@ def test_a_sync_killed_midway_finishes_at_the_next_one_with_every_line_once(tmp_
     assert rows(db_path, "SELECT COUNT(*) FROM messages") == [(8 * 3000,)]
 
 
+@pytest.mark.parametrize("workers", [False, True], ids=["inline", "workers"])
 async def test_a_sync_that_fills_the_disk_stops_and_the_next_one_archives_every_line_once(
-    tmp_path: Path, db_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, db_path: Path, monkeypatch: pytest.MonkeyPatch, workers: bool
 ) -> None:
     # small commits (several per pass), so the disk fills while a commit is under way and the
-    # next chunks are already being prepared
+    # next chunks are already being prepared (by worker processes too, as a big sync's are)
     sync_module = sys.modules[sync.__module__]
     monkeypatch.setattr(sync_module, "BATCH_BYTES", 256 * 1024)
+    monkeypatch.setattr(sync_module, "CHUNK_BYTES", 64 * 1024)
+    if workers:
+        monkeypatch.setattr(sync_module, "POOL_MIN_BYTES", 0)
+    stray: list[dict] = []  # what the loop was left to report (a task that failed unheard)
+    asyncio.get_running_loop().set_exception_handler(lambda loop, context: stray.append(context))
     root = tmp_path / "projects"
     files = {}
     for s in range(6):
@@ -212,6 +218,11 @@ async def test_a_sync_that_fills_the_disk_stops_and_the_next_one_archives_every_
     assert rows(db_path, "SELECT COUNT(*), COUNT(DISTINCT file_id || ':' || line) FROM transcript_lines") == [
         (6 * 400, 6 * 400)]
     assert rows(db_path, "SELECT COUNT(*) FROM messages") == [(6 * 400,)]
+    import gc
+
+    gc.collect()
+    await asyncio.sleep(0)
+    assert stray == []
 
 
 async def test_a_repair_salvages_the_archive_too(tmp_path: Path, db_path: Path) -> None:

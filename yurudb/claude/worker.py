@@ -51,13 +51,17 @@ class Worker:
                 size = _HEADER.unpack(await self._process.stdout.readexactly(_HEADER.size))[0]
                 answer = pickle.loads(await self._process.stdout.readexactly(size))
                 future = self._waiting.popleft()
+                if future.done():
+                    continue  # its caller stopped waiting (a sync that failed cancels what is in flight)
                 if isinstance(answer, BaseException):
                     future.set_exception(answer)
                 else:
                     future.set_result(answer)
         except (asyncio.IncompleteReadError, ConnectionError) as exc:
             while self._waiting:
-                self._waiting.popleft().set_exception(RuntimeError(f"the sync worker stopped: {exc}"))
+                future = self._waiting.popleft()
+                if not future.done():
+                    future.set_exception(RuntimeError(f"the sync worker stopped: {exc}"))
 
     async def close(self) -> None:
         """Stop the worker."""
