@@ -293,7 +293,7 @@ async def test_a_populated_0004_archive_upgrades_to_an_index_of_everything(db_pa
         assert s.id == "app"
 
 
-def test_the_byte_scan_for_camel_case_words_finds_what_the_pattern_scan_finds() -> None:
+def test_the_byte_scan_for_camel_case_words_finds_each_word_that_holds_a_step() -> None:
     rng = random.Random(5)
     # ASCII letters, digits, gaps, and characters beyond ASCII: letters (Latin-1 and wider), a dash,
     # an emoji, CJK, U+0080 (the byte wider characters become), a question mark (Latin-1's replacement)
@@ -303,7 +303,9 @@ def test_the_byte_scan_for_camel_case_words_finds_what_the_pattern_scan_finds() 
              "x—getUser", "日本getUser語", "😀fooBar😀"]
     cases += ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 40))) for _ in range(40_000)]
     for text in cases:
-        assert search_text._camel_words(text) == search_text._scanned_camel_words(text), text
+        # the definition: each word (a run of letters and digits) that holds a camelCase step
+        expected = [w for w in search_text._WORD.findall(text) if search_text._CAMEL.search(w)]
+        assert search_text._camel_words(text) == expected, text
     assert search_text._camel_words("x = getUserName() or HTTPServer") == ["getUserName", "HTTPServer"]
 
 

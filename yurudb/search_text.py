@@ -23,10 +23,9 @@ RESULT_TAIL = 500
 # A long string without a space in a tool input or result is data (base64, a minified blob), not words.
 _BLOB = re.compile(r"[A-Za-z0-9+/=_-]{512,}")
 _WORD = re.compile(r"[^\W_]+")
+# a camelCase step: a capital after a lower-case letter or digit, or a capital before a capital and a
+# lower-case letter (`HTTPServer` steps at its P)
 _CAMEL = re.compile(r"[a-z0-9][A-Z]|[A-Z][A-Z][a-z]")
-# a camelCase step: a capital after a lower-case letter or digit, or before a capital and a lower-case letter
-_STEP = re.compile(r"[A-Z](?:(?<=[a-z0-9][A-Z])|(?=[A-Z][a-z]))")
-_WORD_RUN = re.compile(r"[^\W_]*")
 _CAMEL_PARTS = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+")
 _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff\uff66-\uff9f]{2,}")
 
@@ -115,7 +114,7 @@ def indexed(text: str) -> str:
 
 # A text as one byte per character: a lower-case ASCII letter (a), a digit (d), a capital (A), any
 # other ASCII character a gap ( ), anything else (u) a character to ask (str.isalnum) when a word's
-# edge reaches it. camelCase steps are ASCII in _STEP's terms, so the bytes find them all.
+# edge reaches it. camelCase steps are ASCII in _CAMEL's terms, so the bytes find them all.
 _CLASSES = bytes(b"a"[0] if chr(c).islower() else b"A"[0] if chr(c).isupper() else b"d"[0] if chr(c).isdigit()
                  else b" "[0] for c in range(128)) + b"u" * 128
 # a step: a capital after a lower-case letter or digit, or before a capital and a lower-case letter
@@ -140,21 +139,18 @@ def _parts(word: str) -> str:
 
 
 def _camel_words(text: str) -> list[str]:
-    """The words with a camelCase step in them (`getUserName` in `x = getUserName()`), found by a
-    search over the text's character classes (a pattern over the text itself was most of the cost
-    of indexing a message); the same words as `_scanned_camel_words`."""
+    """The words (`_WORD`) with a camelCase step (`_CAMEL`) in them: `getUserName` in `x = getUserName()`.
+
+    Found by a search over the text's character classes, then each word's edges: testing every word,
+    or a pattern scan of the text itself, was most of the cost of indexing a message.
+    """
     wide = not text.isascii()
     classes = text.encode("latin-1" if wide else "ascii", _WIDE).translate(_CLASSES)
     words: list[str] = []
     step = _CLASS_STEP.search(classes)
     while step is not None:
         at = step.start()
-        if wide:
-            start, end = _word_edges(text, classes, at)
-        else:
-            start = classes.rfind(b" ", 0, at) + 1
-            end = classes.find(b" ", at)
-            end = len(text) if end < 0 else end
+        start, end = _word_edges(text, classes, at)
         words.append(text[start:end])
         step = _CLASS_STEP.search(classes, end)  # the word's other steps are in it already
     return words
@@ -170,33 +166,6 @@ def _word_edges(text: str, classes: bytes, at: int) -> tuple[int, int]:
                      start)
         end = next((i for i in range(at + 1, end) if classes[i] == _U and not text[i].isalnum()), end)
     return start, end
-
-
-def _scanned_camel_words(text: str) -> list[str]:
-    """`_camel_words` by one pattern scan of the text, then the word around each step (the reference)."""
-    words: list[str] = []
-    if text.islower():
-        return words  # no capital letter at all: no step (and no scan)
-    end = -1
-    n = len(text)
-    backwards: str | None = None
-    for m in _STEP.finditer(text):
-        i = m.start()
-        if i < end:
-            continue  # another step of the word just taken
-        # the word around it, by two matches of the word pattern (one on the text reversed)
-        if backwards is None:
-            backwards = text[::-1]
-        start = i - (_run_end(backwards, n - i) - (n - i))
-        end = _run_end(text, i)
-        words.append(text[start:end])
-    return words
-
-
-def _run_end(text: str, at: int) -> int:
-    """Where the run of word characters that starts at `at` ends."""
-    m = _WORD_RUN.match(text, at)
-    return m.end() if m else at
 
 
 def _bigrams(run: str) -> list[str]:
