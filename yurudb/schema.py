@@ -8,6 +8,7 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+from .revision import APPLICATION_ID, HEAD
 from .search_text import DDL as SEARCH_DDL, MERGE_SETTING  # the full-text index (its tokenizer goes with the text rules)
 
 TABLES = ("sessions", "messages", "analytics")  # what degraded mode lays memory over
@@ -75,8 +76,6 @@ def create_file(path: Path, pragmas: list[str]) -> bool:
     database is ready in milliseconds, not a third of a second); tests/test_schema.py holds the two
     to the same schema, and later revisions upgrade such a file like any other.
     """
-    from .revision import APPLICATION_ID, HEAD
-
     conn = sqlite3.connect(path, isolation_level=None)
     try:
         if _has_tables(conn):  # before any pragma: a file with tables is left exactly as it is
