@@ -175,11 +175,12 @@ def test_restoring_a_garbage_file_fails_and_keeps_the_database(imported: dict, t
 
 def test_import_without_a_history_imports_the_bundled_example(db_path: Path, tmp_path: Path,
                                                               monkeypatch: pytest.MonkeyPatch) -> None:
-    from yurudb.importers import claude
+    import yurudb.claude
 
     empty = tmp_path / "home" / ".claude" / "projects"
     empty.mkdir(parents=True)
-    monkeypatch.setattr(claude, "DEFAULT_DIR", empty)  # an empty history, like a fresh machine's
+    # an empty history, like a fresh machine's (what the command reads, whatever this machine holds)
+    monkeypatch.setattr(yurudb.claude, "DEFAULT_ROOT", empty)
     result = cli(db_path, "import", "claude")
     assert result.exit_code == 0 and "bundled example" in result.output
     assert "1 sessions created" in result.output
