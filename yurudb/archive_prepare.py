@@ -3,7 +3,8 @@
 It runs where there is a free core (a worker process during a large first sync, `serve`, inline
 otherwise) while the writer commits the chunk before; `yurudb/claude/sync.py` applies what it
 returns in one transaction. It lives outside `yurudb.claude`, and imports only what a line needs,
-so that a worker process starts in a fraction of the time the whole package takes to load. Sessions here are Claude session ids; the apply maps them to yurudb sessions.
+so that a worker process starts in a fraction of the time the whole package takes to load.
+Sessions here are Claude session ids; the apply maps them to yurudb sessions.
 """
 
 from __future__ import annotations
@@ -42,6 +43,11 @@ class Prepared:
     claude_costs: dict[tuple[str, str], float] = field(default_factory=dict)  # (Claude session, model) -> USD
     not_json: int = 0
     oversized: int = 0
+
+
+def split_lines(data: bytes) -> list[bytes]:
+    """Complete lines (each ending in a newline) as a list, without their newlines."""
+    return data.split(b"\n")[:-1]
 
 
 def prepare(lines: list[bytes], first: int, rel: str, session_hint: str,
@@ -135,7 +141,7 @@ def prepare_range(path: str, start: int, length: int, crc: int, first: int, rel:
         return None
     if len(data) != length or zlib.crc32(data) != crc:
         return None
-    return prepare(data.split(b"\n")[:-1], first, rel, session_hint, dictionary)
+    return prepare(split_lines(data), first, rel, session_hint, dictionary)
 
 
 def serve() -> None:

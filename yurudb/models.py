@@ -10,7 +10,6 @@ from pydantic import BaseModel, ConfigDict
 from .validation import MESSAGE_TYPES, SESSION_STATUSES  # noqa: F401 - the value sets, re-exported
 
 
-
 class Session(BaseModel):
     """A session as reads return it."""
 

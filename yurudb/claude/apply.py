@@ -15,7 +15,7 @@ from ..batch import BatchEffects
 from ..times import now_text
 from ..unit_of_work import Tx
 from ..validation import new_id
-from ..archive_prepare import Prepared, twin_key
+from ..archive_prepare import Prepared, split_lines, twin_key
 
 
 @dataclass
@@ -42,7 +42,7 @@ class Chunk:
 
     def lines(self) -> list[bytes]:
         """The chunk's lines, without their newlines."""
-        return self.data.split(b"\n")[:-1]
+        return split_lines(self.data)
 
 
 @dataclass

@@ -14,7 +14,7 @@ import sys
 from collections import deque
 from typing import Any
 
-from ..archive_prepare import HEADER as _HEADER, Prepared
+from ..archive_prepare import HEADER, Prepared
 
 
 class Worker:
@@ -40,7 +40,7 @@ class Worker:
         future: asyncio.Future[Prepared | None] = asyncio.get_running_loop().create_future()
         self._waiting.append(future)
         data = pickle.dumps(args, protocol=pickle.HIGHEST_PROTOCOL)
-        self._process.stdin.write(_HEADER.pack(len(data)) + data)
+        self._process.stdin.write(HEADER.pack(len(data)) + data)
         await self._process.stdin.drain()
         return await future
 
@@ -48,7 +48,7 @@ class Worker:
         assert self._process.stdout is not None
         try:
             while True:
-                size = _HEADER.unpack(await self._process.stdout.readexactly(_HEADER.size))[0]
+                size = HEADER.unpack(await self._process.stdout.readexactly(HEADER.size))[0]
                 answer = pickle.loads(await self._process.stdout.readexactly(size))
                 future = self._waiting.popleft()
                 if future.done():
