@@ -30,3 +30,10 @@ def dump(path: Path) -> dict[str, list[tuple]]:
         return out
     finally:
         conn.close()
+
+
+def archived_lines(db: Path) -> tuple[int, int]:
+    """The lines the archive holds (over every run) and how many different (file, line) they are:
+    equal when no line is stored twice."""
+    runs = rows(db, "SELECT file_id, first_line, lines FROM transcript_blocks")
+    return sum(n for _, _, n in runs), len({(f, first + k) for f, first, n in runs for k in range(n)})

@@ -92,7 +92,8 @@ def test_an_import_longer_than_the_window_keeps_every_line(tmp_path: Path, db_pa
     result = cli(db_path, "import", "claude", str(tmp_path / "projects"))
     assert result.exit_code == 0, result.output
     assert "10,500 new messages" in result.output
-    assert rows(db_path, "SELECT COUNT(*), MIN(line), MAX(line) FROM transcript_lines") == [(10_500, 1, 10_500)]
+    assert rows(db_path, "SELECT SUM(lines), MIN(first_line), MAX(first_line + lines - 1) FROM transcript_blocks") == [
+        (10_500, 1, 10_500)]
     assert rows(db_path, "SELECT COUNT(*) FROM messages") == [(10_500,)]
     again = cli(db_path, "import", "claude", str(tmp_path / "projects"))
     assert " 0 new messages" in again.output and rows(db_path, "SELECT COUNT(*) FROM messages") == [(10_500,)]

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import yurudb
 from yurudb.entities import APPLICATION_ID
+from yurudb.revision import HEAD
 from yurudb.times import to_ms
 
 from helpers import dump
@@ -73,7 +74,7 @@ async def test_a_store_opened_on_a_0001_database_reads_its_times_as_utc_datetime
     populate_0001(db_path)
     async with yurudb.open(db_path, daily_backup=False) as store:
         assert store.recovery.migrated_from == "0001_initial" and store.recovery.backup_made
-        assert any(step.name == "migrate" and "0001_initial -> 0006" in step.detail for step in store.recovery.steps)
+        assert any(step.name == "migrate" and f"0001_initial -> {HEAD}" in step.detail for step in store.recovery.steps)
         session = await store.get_session("s1")
         assert session.created_at == datetime(2023, 11, 14, 22, 13, 20, 123000, tzinfo=timezone.utc)
         assert to_ms(session.updated_at) == 1_700_000_555_999
@@ -131,3 +132,76 @@ async def test_0004_refuses_to_downgrade_away_synced_lines(db_path: Path, tmp_pa
     with pytest.raises(MigrationError, match="synced transcript lines"):
         await upgrade(db_path, "0003_cache_split", "downgrade")
     assert dump(db_path) == before
+
+
+def _line_rows(db: Path) -> list[tuple]:
+    """transcript_lines (revision 0004-0006) as (file, line, message, the line's bytes)."""
+    from yurudb import codec
+
+    conn = sqlite3.connect(db)
+    try:
+        for dict_id, data in conn.execute("SELECT id, data FROM archive_dicts"):
+            codec.register(dict_id, data)
+        return [(f, n, m, codec.decode(raw)) for f, n, m, raw in
+                conn.execute("SELECT file_id, line, message_id, raw FROM transcript_lines ORDER BY file_id, line")]
+    finally:
+        conn.close()
+
+
+async def test_0007_moves_every_archived_line_into_runs_and_back_byte_for_byte(db_path: Path) -> None:
+    import json
+
+    from yurudb import codec
+
+    await upgrade(db_path, "0006_search_merge")
+    # An archive as 0006 kept it: a row per line, each compressed alone. File 1 (synced): 600 lines,
+    # a dictionary, one line that is not JSON and one lost to a damaged page (line 250); file 2 (the
+    # Agent SDK's mirror of the same session): a message of its own, a line that is file 1's message,
+    # a line with no message.
+    text = [json.dumps({"type": "user", "uuid": f"u{n}", "sessionId": "s", "message": {"content": f"words {n} " * 200}})
+            .encode() for n in range(1, 601)]
+    text[99] = b"not json \xff"
+    trained = codec.train(text)
+    assert trained is not None
+    conn = sqlite3.connect(db_path)
+    conn.execute("INSERT INTO sessions (id, name) VALUES ('s', 'synced')")
+    conn.execute("INSERT INTO archive_dicts (id, data) VALUES (?, ?)", trained)
+    conn.execute("INSERT INTO transcript_files (id, root, path, session_id, lines) VALUES (1, 'projects', '-r/s.jsonl', 's', 600)")
+    conn.execute("INSERT INTO transcript_files (id, root, path, session_id, lines) VALUES (2, 'claude-agent-sdk', 'p/s.jsonl', 's', 3)")
+    seq = 0
+    for n, raw in enumerate(text, start=1):
+        if n == 250:
+            continue
+        mid = None if n == 100 else f"u{n}"
+        if mid is not None:
+            seq += 1
+            conn.execute("INSERT INTO messages (id, session_id, seq, type, file_id, line) VALUES (?, 's', ?, 'user', 1, ?)",
+                         (mid, seq, n))
+        conn.execute("INSERT INTO transcript_lines (file_id, line, message_id, raw) VALUES (1, ?, ?, ?)",
+                     (n, mid, codec.encode(raw, trained[0])))
+    mirror = [b'{"type":"user","uuid":"m1","sessionId":"s"}', text[4], b'{"type":"x"']
+    conn.execute("INSERT INTO messages (id, session_id, seq, type, file_id, line) VALUES ('m1', 's', 1000, 'user', 2, 1)")
+    for n, (raw, mid) in enumerate(zip(mirror, ["m1", "u5", None], strict=True), start=1):
+        conn.execute("INSERT INTO transcript_lines (file_id, line, message_id, raw) VALUES (2, ?, ?, ?)",
+                     (n, mid, codec.encode(raw)))
+    conn.commit()
+    conn.close()
+    before = _line_rows(db_path)
+
+    assert await upgrade(db_path) == HEAD
+    conn = sqlite3.connect(db_path)
+    runs = conn.execute("SELECT file_id, first_line, lines, raw FROM transcript_blocks ORDER BY file_id, first_line").fetchall()
+    assert [(f, first, count) for f, first, count, _ in runs][:1] == [(1, 1, runs[0][2])] and len(runs) > 3
+    assert not any(first <= 250 < first + count for f, first, count, _ in runs if f == 1)  # the lost line stays lost
+    after = {(f, first + k): line for f, first, _, raw in runs for k, line in enumerate(codec.unpack(raw))}
+    assert after == {(f, n): raw for f, n, _, raw in before}
+    assert conn.execute("SELECT file_id, line, message_id FROM transcript_links").fetchall() == [(2, 2, "u5")]
+    assert "transcript_lines" not in {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
+    conn.close()
+    async with yurudb.open(db_path, daily_backup=False) as store:
+        messages = await store.get_messages("s", limit=None)
+    assert [m.payload for m in messages] == [json.loads(text[n - 1]) for n in range(1, 601) if n not in (100, 250)] + [
+        json.loads(mirror[0])]
+
+    assert await upgrade(db_path, "0006_search_merge", "downgrade") == "0006_search_merge"
+    assert _line_rows(db_path) == before

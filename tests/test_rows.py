@@ -68,10 +68,16 @@ def test_encoder_matches_json_dumps(value: object) -> None:
     assert encode_json(value, "v") == expected
 
 
-def test_a_synced_lines_payload_is_read_from_its_raw_bytes() -> None:
-    from yurudb import codec
+def test_a_synced_lines_payload_is_read_from_its_bytes_in_the_run_that_holds_it() -> None:
+    from yurudb import archive_lines, codec
 
     raw = b'{"type":"user","uuid":"u1","message":{"content":"h\\u00e9"}}'
-    row = ("u1", "s1", 1, "user", "user", "hé", None, None, None, None, "t/sub.jsonl", 7, 3, codec.encode(raw))
-    message = message_from_row(row)
+    (count, frame), = codec.pack([b'{"type":"x"}', raw, b"not json"])  # lines 2, 3 and 4 of file 7
+    row = ("u1", "s1", 1, "user", "user", "hé", None, None, None, None, "t/sub.jsonl", 7, 3, 9)
+    app_row = ("a1", "s1", 2, "user", "user", "hi", None, None, None, '{"id":"a1"}', None, None, None, None)
+    read = archive_lines.with_lines([row, app_row], [(9, 2, frame)], 13)
+    assert count == 3 and read[0][13] == raw and read[1] == app_row
+    message = message_from_row(read[0])
     assert message.payload == json.loads(raw) and (message.thread, message.file_id, message.line) == ("t/sub.jsonl", 7, 3)
+    # a line the run does not hold (a damaged archive) reads as a message without its payload
+    assert archive_lines.with_lines([(*row[:12], 9, 9)], [(9, 2, frame)], 13)[0][13] is None

@@ -72,12 +72,18 @@ EXPECTED_COLUMNS = {
         ("synced_at", "TIMESTAMP", 0, "CURRENT_TIMESTAMP", 0),
         ("gone_at", "TIMESTAMP", 0, None, 0),
     ],
-    "transcript_lines": [
+    "transcript_blocks": [
+        ("id", "INTEGER", 1, None, 1),
+        ("file_id", "INTEGER", 1, None, 0),
+        ("first_line", "INTEGER", 1, None, 0),
+        ("lines", "INTEGER", 1, None, 0),
+        ("raw", "BLOB", 1, None, 0),
+    ],
+    "transcript_links": [
         ("id", "INTEGER", 1, None, 1),
         ("file_id", "INTEGER", 1, None, 0),
         ("line", "INTEGER", 1, None, 0),
-        ("message_id", "TEXT", 0, None, 0),
-        ("raw", "BLOB", 1, None, 0),
+        ("message_id", "TEXT", 1, None, 0),
     ],
     "archive_dicts": [
         ("id", "INTEGER", 1, None, 1),
@@ -88,12 +94,15 @@ EXPECTED_COLUMNS = {
 # (index name, unique, columns)
 EXPECTED_INDEXES = {
     "sessions": {("idx_sessions_updated", 0, ("updated_at",))},
-    "messages": {("idx_messages_session", 1, ("session_id", "seq")), ("idx_messages_search_doc", 0, ("search_doc",))},
+    "messages": {("idx_messages_session", 1, ("session_id", "seq")), ("idx_messages_search_doc", 0, ("search_doc",)),
+                 ("idx_messages_file", 0, ("file_id", "line"))},
     "search_index": set(),
     "analytics": {("idx_analytics_session", 1, ("session_id", "source_id"))},
     "transcript_files": {("idx_transcript_files_path", 1, ("root", "path")),
                          ("idx_transcript_files_session", 0, ("session_id",))},
-    "transcript_lines": {("idx_transcript_lines", 1, ("file_id", "line"))},
+    "transcript_blocks": {("idx_transcript_blocks", 1, ("file_id", "first_line"))},
+    "transcript_links": {("idx_transcript_links", 1, ("file_id", "line")),
+                         ("idx_transcript_links_message", 0, ("message_id",))},
     "archive_dicts": set(),
 }
 # (table, from column, to table, to column, on delete)
@@ -101,7 +110,8 @@ EXPECTED_FOREIGN_KEYS = {
     ("messages", "session_id", "sessions", "id", "CASCADE"),
     ("analytics", "session_id", "sessions", "id", "CASCADE"),
     ("transcript_files", "session_id", "sessions", "id", "CASCADE"),
-    ("transcript_lines", "file_id", "transcript_files", "id", "CASCADE"),
+    ("transcript_blocks", "file_id", "transcript_files", "id", "CASCADE"),
+    ("transcript_links", "file_id", "transcript_files", "id", "CASCADE"),
 }
 
 

@@ -318,7 +318,7 @@ async def test_0006_sets_a_populated_index_to_merge_16_segments_at_a_time_and_ba
     assert await migrations.run(db_path, "downgrade", "0005_search") == "0005_search"
     assert sqlite3.connect(db_path).execute(config).fetchall() == [(4,)]
     before = dump(db_path)
-    assert await migrations.run(db_path) == "0006_search_merge"
+    assert await migrations.run(db_path, "upgrade", "0006_search_merge") == "0006_search_merge"
     assert sqlite3.connect(db_path).execute(config).fetchall() == [(16,)]
     assert dump(db_path) == before  # a setting: no message, session or document changes
     async with yurudb.open(db_path, daily_backup=False) as store:

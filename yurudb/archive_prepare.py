@@ -30,7 +30,8 @@ class Prepared:
 
     lines: int = 0
     size: int = 0  # bytes of the lines, newlines included
-    frames: list[bytes] = field(default_factory=list)  # each line's compressed bytes, in order
+    runs: list[tuple[int, bytes]] = field(default_factory=list)  # codec.pack of the lines, in order
+    dict_id: int = 0  # the dictionary the runs are compressed with (0: none)
     # (line number, candidate id, Claude session, type, role, timestamp text, twin key, indexed text)
     # per line with a message; the twin key finds the same line arriving the other way (apply.Twins),
     # the indexed text is what the full-text index takes (search_text.indexed)
@@ -51,15 +52,16 @@ def split_lines(data: bytes) -> list[bytes]:
 
 
 def prepare(lines: list[bytes], first: int, rel: str, session_hint: str,
-            dictionary: tuple[int, bytes] | None) -> Prepared:
-    """Everything about a chunk's lines that their bytes alone tell."""
+            dictionary: tuple[int, bytes] | None, *, compress: bool = True) -> Prepared:
+    """Everything about a chunk's lines that their bytes alone tell (compressed too, unless told not to)."""
     if dictionary is not None:
         codec.register(*dictionary)
     dict_id = dictionary[0] if dictionary is not None else 0
-    out = Prepared(lines=len(lines), size=sum(len(raw) + 1 for raw in lines))
+    out = Prepared(lines=len(lines), size=sum(len(raw) + 1 for raw in lines), dict_id=dict_id)
+    if compress:
+        out.runs = codec.pack(lines, dict_id)
     parsed: list[tuple[int, bytes, dict[str, Any]]] = []
     for n, raw in enumerate(lines, start=first):
-        out.frames.append(codec.encode(raw, dict_id))
         if len(raw) > PROJECT_MAX_BYTES:
             out.oversized += 1
             continue

@@ -1,9 +1,14 @@
-"""The archive's line codec: each transcript line's exact bytes, zstd-compressed on its own (so one
-line reads back alone), with a dictionary trained on the history once there is enough of it.
+"""The archive's line codec: runs of consecutive transcript lines, their exact bytes zstd-compressed
+together (`pack`, `unpack`), with a dictionary trained on the history once there is enough of it.
 
 A frame names the dictionary it needs (zstd writes the dictionary's id into the frame header), so
 decoding looks it up here; dictionaries come from the `archive_dicts` table (`register`).
-Measured on the shared transcripts: 0.40 of the bytes per line without a dictionary, 0.17 with one.
+
+Lines are compressed in runs of about 256 KiB, not one by one. Measured on the generated 200 MB
+history (random words of the real transcripts' vocabulary): a line alone came to 0.31 of its bytes
+with the dictionary, and rows of very different sizes left another 0.07 of the table's pages empty;
+runs of 64 KiB came to 0.26, of 256 KiB to 0.25, and a whole database to 0.61x and 0.60x the JSONL.
+A 256 KiB run decodes in about 0.2 ms; a session's messages decode each run they share once.
 """
 
 from __future__ import annotations
@@ -14,10 +19,11 @@ from collections.abc import Sequence
 import zstandard
 
 LEVEL = 3
-DICT_SIZE = 112_640  # zstd's default dictionary size
+DICT_SIZE = 262_144  # zstd's default is 110 KiB: 256 KiB came to 0.005 of the JSONL smaller
 TRAIN_MIN_LINES = 400  # fewer samples than this make a poor dictionary (or none: training fails)
 TRAIN_SAMPLES = 4_000  # the lines a dictionary is trained on
 TRAIN_MAX_BYTES = 8 * 1024 * 1024
+RUN_BYTES = 256 * 1024  # a run of lines is cut once it holds this many bytes
 
 _lock = threading.Lock()
 _dicts: dict[int, zstandard.ZstdCompressionDict] = {}
@@ -62,14 +68,40 @@ def train(samples: Sequence[bytes]) -> tuple[int, bytes] | None:
 
 
 def encode(line: bytes, dict_id: int = 0) -> bytes:
-    """A line's bytes, compressed (with dictionary `dict_id`; 0 for none)."""
+    """Bytes compressed (with dictionary `dict_id`; 0 for none)."""
     return _coder("enc", dict_id).compress(line)  # type: ignore[union-attr]
 
 
 def decode(frame: bytes) -> bytes:
-    """A line's exact bytes back (UnknownDictionary when its dictionary is not loaded)."""
+    """The exact bytes back (UnknownDictionary when their dictionary is not loaded)."""
     dict_id = zstandard.get_frame_parameters(frame).dict_id
     return _coder("dec", dict_id).decompress(frame)  # type: ignore[union-attr]
+
+
+def pack(lines: Sequence[bytes], dict_id: int = 0) -> list[tuple[int, bytes]]:
+    """Lines (without their newlines) as compressed runs of about RUN_BYTES: (lines in the run, its frame)."""
+    runs: list[tuple[int, bytes]] = []
+    run: list[bytes] = []
+    size = 0
+    for line in lines:
+        run.append(line)
+        size += len(line) + 1
+        if size >= RUN_BYTES:
+            runs.append((len(run), encode(b"\n".join(run) + b"\n", dict_id)))
+            run, size = [], 0
+    if run:
+        runs.append((len(run), encode(b"\n".join(run) + b"\n", dict_id)))
+    return runs
+
+
+def unpack(frame: bytes) -> list[bytes]:
+    """A run's lines back, exact, without their newlines (UnknownDictionary as `decode`)."""
+    return decode(frame).split(b"\n")[:-1]
+
+
+def size_of(frame: bytes) -> int:
+    """The bytes a frame decodes to, from its header (-1 when the header does not say)."""
+    return int(zstandard.frame_content_size(frame))
 
 
 def _coder(kind: str, dict_id: int) -> zstandard.ZstdCompressor | zstandard.ZstdDecompressor:

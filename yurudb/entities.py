@@ -42,7 +42,9 @@ class MessageRow(SQLModel, table=True):
 
     __tablename__ = "messages"
     __table_args__ = (Index("idx_messages_session", "session_id", "seq", unique=True),
-                      Index("idx_messages_search_doc", "search_doc"))
+                      Index("idx_messages_search_doc", "search_doc"),
+                      # a file's messages by line (a line's message; a mirrored or rewritten file's twins)
+                      Index("idx_messages_file", "file_id", "line"))
 
     id: str = Field(sa_column=Column(Text, primary_key=True))
     session_id: str = Field(
@@ -57,7 +59,7 @@ class MessageRow(SQLModel, table=True):
     timestamp: datetime | None = Field(default=None, sa_column=Column(TIMESTAMP, server_default=text("CURRENT_TIMESTAMP")))
     payload: Any = Field(default=None, sa_column=Column(JSON))
     # A synced transcript line's thread (its subagent file's subpath; NULL: the main conversation),
-    # file and line number; its payload is read from transcript_lines.raw.
+    # file and line number; its payload is read from the line's bytes (transcript_blocks).
     thread: str | None = Field(default=None, sa_type=Text)
     file_id: int | None = Field(default=None, sa_type=Integer)
     line: int | None = Field(default=None, sa_type=Integer)
@@ -119,19 +121,35 @@ class TranscriptFileRow(SQLModel, table=True):
     gone_at: datetime | None = Field(default=None, sa_column=Column(TIMESTAMP))
 
 
-class TranscriptLineRow(SQLModel, table=True):
-    """Table `transcript_lines`: every line of every transcript, its exact bytes zstd-compressed."""
+class TranscriptBlockRow(SQLModel, table=True):
+    """Table `transcript_blocks`: every line of every transcript, in runs of consecutive lines whose
+    exact bytes are zstd-compressed together (codec.pack)."""
 
-    __tablename__ = "transcript_lines"
-    __table_args__ = (Index("idx_transcript_lines", "file_id", "line", unique=True),)
+    __tablename__ = "transcript_blocks"
+    __table_args__ = (Index("idx_transcript_blocks", "file_id", "first_line", unique=True),)
 
     # the rowid itself (salvage reads damaged tables by rowid; an INTEGER PRIMARY KEY costs nothing)
     id: int | None = Field(default=None, sa_column=Column(Integer, primary_key=True))
     file_id: int = Field(sa_column=Column(Integer, ForeignKey("transcript_files.id", ondelete="CASCADE"),
                                           nullable=False))
-    line: int = Field(sa_column=Column(Integer, nullable=False))
-    message_id: str | None = Field(default=None, sa_type=Text)
+    first_line: int = Field(sa_column=Column(Integer, nullable=False))
+    lines: int = Field(sa_column=Column(Integer, nullable=False))  # how many lines from first_line
     raw: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+
+
+class TranscriptLinkRow(SQLModel, table=True):
+    """Table `transcript_links`: a line that is a message of another file (the same transcript arrived
+    two ways); every other message names its own file and line."""
+
+    __tablename__ = "transcript_links"
+    __table_args__ = (Index("idx_transcript_links", "file_id", "line", unique=True),
+                      Index("idx_transcript_links_message", "message_id"))
+
+    id: int | None = Field(default=None, sa_column=Column(Integer, primary_key=True))
+    file_id: int = Field(sa_column=Column(Integer, ForeignKey("transcript_files.id", ondelete="CASCADE"),
+                                          nullable=False))
+    line: int = Field(sa_column=Column(Integer, nullable=False))
+    message_id: str = Field(sa_column=Column(Text, nullable=False))
 
 
 class ArchiveDictRow(SQLModel, table=True):

@@ -7,7 +7,8 @@ import json
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
-from . import codec, transcript
+from . import transcript
+from .archive_lines import RUN_OF_MESSAGE
 from .models import Message, Session, Usage
 from .times import from_column as _when
 
@@ -18,9 +19,9 @@ SESSION_COLUMNS = (
     "created_at, updated_at, metadata"
 )
 MESSAGE_COLUMNS = "id, session_id, seq, type, role, content, tool_uses, usage, timestamp, payload, thread, file_id, line"
-# What reads select: the columns, and a synced line's raw bytes when its payload lives there.
-MESSAGE_READ = (MESSAGE_COLUMNS + ", (SELECT raw FROM transcript_lines AS t WHERE messages.payload IS NULL "
-                "AND t.file_id = messages.file_id AND t.line = messages.line)")
+# What reads select: the columns, and for a synced message the run of lines holding its line, whose
+# bytes are its payload (archive_lines.with_lines puts the line itself in that column).
+MESSAGE_READ = MESSAGE_COLUMNS + ", " + RUN_OF_MESSAGE
 USAGE_COLUMNS = ("id, session_id, tokens_input, tokens_output, tokens_cache, cost_usd, model, timestamp, source_id, "
                  "tokens_cache_write, tokens_cache_read")
 
@@ -73,7 +74,8 @@ def session_from_row(r: Sequence[Any]) -> Session:
 
 
 def message_from_row(r: Sequence[Any]) -> Message:
-    """A Message from a MESSAGE_COLUMNS row (or a MESSAGE_READ row: a synced line's raw bytes at the end)."""
+    """A Message from a MESSAGE_COLUMNS row (or a MESSAGE_READ row after archive_lines.with_lines: a
+    synced line's exact bytes at the end)."""
     if r[9] is None and len(r) > 13 and r[13] is not None:
         return _synced(r)
     return trusted(Message, {
@@ -85,7 +87,7 @@ def message_from_row(r: Sequence[Any]) -> Message:
 
 def _synced(r: Sequence[Any]) -> Message:
     """A synced transcript line: payload, content, tool uses and usage all come from its exact bytes."""
-    payload = json.loads(codec.decode(r[13]))  # UnknownDictionary: the caller loads dictionaries, retries
+    payload = json.loads(r[13])
     cols = transcript.project(payload)
     return trusted(Message, {
         "id": r[0], "session_id": r[1], "seq": r[2], "type": r[3], "role": r[4], "content": cols["content"],

@@ -22,7 +22,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import search
+import zstandard
+
+from . import codec, search
 from .engine import connect_sync
 from .unit_of_work import Tx
 from .times import now_text, text_from_ms
@@ -31,13 +33,15 @@ CHUNK = 500
 # Rowids are signed 64-bit integers.
 _FIRST_ROWID, _LAST_ROWID = -(2**63), 2**63 - 1
 # Parents before children; the archive's raw lines too: a synced message's payload lives there.
-_TABLES = ("sessions", "transcript_files", "messages", "analytics", "archive_dicts", "transcript_lines")
+_TABLES = ("sessions", "transcript_files", "messages", "analytics", "archive_dicts", "transcript_blocks",
+           "transcript_links")
 _COUNTED = ("sessions", "messages", "analytics")
 _TIMESTAMP_COLUMNS = frozenset({"created_at", "updated_at", "timestamp"})
 _JSON_COLUMNS = {"sessions": ("metadata",), "messages": ("tool_uses", "usage", "payload"), "analytics": (),
-                 "transcript_files": (), "archive_dicts": (), "transcript_lines": ()}
+                 "transcript_files": (), "archive_dicts": (), "transcript_blocks": (), "transcript_links": ()}
 _COUNTER = {"sessions": "sessions", "messages": "messages", "analytics": "usage",  # SalvageReport fields
-            "transcript_files": "archive_rows", "archive_dicts": "archive_rows", "transcript_lines": "archive_rows"}
+            "transcript_files": "archive_rows", "archive_dicts": "archive_rows", "transcript_blocks": "archive_rows",
+            "transcript_links": "archive_rows"}
 # Working copies of damaged files live beside the database; a killed salvage's are removed later.
 _COPY_PREFIX = ".yurudb-salvage-"
 STALE_COPY_SECONDS = 3600
@@ -201,6 +205,8 @@ def _merge(damaged: sqlite3.Connection, out: sqlite3.Connection, report: Salvage
             report.rows_skipped += skipped
             report.damaged_regions += len(regions)
             report.lost[table] = None if None in regions else skipped + sum(n for n in regions if n is not None)
+        if "raw" in _columns(damaged, "transcript_lines"):
+            _merge_line_rows(damaged, out, report, files)
         after = _counts(out)
         # placeholders are counted apart: they hold no data of their own
         report.new_sessions = after["sessions"] - before["sessions"] - report.placeholder_sessions
@@ -256,7 +262,7 @@ def _adopt_orphan_lines(
     if table == "transcript_files":
         files.update(r[columns.index("id")] for r in rows)
         return
-    if table != "transcript_lines":
+    if table not in ("transcript_blocks", "transcript_links", "transcript_lines"):
         return
     at = columns.index("file_id")
     for r in rows:
@@ -265,6 +271,41 @@ def _adopt_orphan_lines(
             out.execute("INSERT OR IGNORE INTO transcript_files (id, root, path) VALUES (?, '(salvaged)', ?)",
                         (fid, f"salvaged-file-{fid}.jsonl"))
             files.add(fid)
+
+
+def _merge_line_rows(damaged: sqlite3.Connection, out: sqlite3.Connection, report: SalvageReport,
+                     files: set[int]) -> None:
+    """A damaged file from before revision 0007 kept a row per line (`transcript_lines`): each line it
+    still has, that the database has not, becomes a run of its own (and a link, if its message is
+    another file's line)."""
+    for dict_id, data in out.execute("SELECT id, data FROM archive_dicts"):
+        codec.register(dict_id, data)
+    columns = ["id", "file_id", "line", "message_id", "raw"]
+    regions: list[int | None] = []
+    skipped = 0
+    for rows in _scan(damaged, "transcript_lines", columns, regions):
+        _adopt_orphan_lines("transcript_lines", columns, [r for r in rows if isinstance(r[1], int)], files, out)
+        for _, file_id, line, message_id, raw in rows:
+            try:
+                data = codec.decode(raw)
+            except (codec.UnknownDictionary, TypeError, zstandard.ZstdError):
+                skipped += 1
+                continue
+            if not isinstance(file_id, int) or not isinstance(line, int) or out.execute(
+                    "SELECT 1 FROM transcript_blocks WHERE file_id = ? AND first_line <= ? AND first_line + lines > ?",
+                    (file_id, line, line)).fetchone():
+                skipped += 1  # garbled, or the database has this line
+                continue
+            out.execute("INSERT INTO transcript_blocks (file_id, first_line, lines, raw) VALUES (?, ?, 1, ?)",
+                        (file_id, line, codec.encode(data + b"\n")))
+            owner = out.execute("SELECT file_id, line FROM messages WHERE id = ?", (message_id,)).fetchone()
+            if isinstance(message_id, str) and owner is not None and tuple(owner) != (file_id, line):
+                out.execute("INSERT OR IGNORE INTO transcript_links (file_id, line, message_id) VALUES (?, ?, ?)",
+                            (file_id, line, message_id))
+            report.archive_rows += 1
+    report.rows_skipped += skipped
+    report.damaged_regions += len(regions)
+    report.lost["transcript_lines"] = None if None in regions else sum(n for n in regions if n is not None)
 
 
 def _counts(conn: sqlite3.Connection) -> dict[str, int]:
@@ -346,7 +387,12 @@ def _usable(table: str, columns: list[str], row: tuple[Any, ...]) -> bool:
     if table == "messages" and (not isinstance(values.get("seq"), int) or not isinstance(values.get("type"), str)
                                 or not values["type"]):
         return False
-    if table == "transcript_lines" and (not isinstance(values.get("raw"), bytes)
+    if table == "transcript_blocks" and (not isinstance(values.get("raw"), bytes)
+                                         or not isinstance(values.get("file_id"), int)
+                                         or not isinstance(values.get("first_line"), int)
+                                         or not isinstance(values.get("lines"), int)):
+        return False
+    if table == "transcript_links" and (not isinstance(values.get("message_id"), str)
                                         or not isinstance(values.get("file_id"), int)
                                         or not isinstance(values.get("line"), int)):
         return False

@@ -39,11 +39,17 @@ CREATE TABLE transcript_files (
     synced_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP, gone_at TIMESTAMP,
     FOREIGN KEY(session_id) REFERENCES sessions (id) ON DELETE CASCADE
 );
-CREATE TABLE transcript_lines (
-    id INTEGER NOT NULL, file_id INTEGER NOT NULL, line INTEGER NOT NULL, message_id TEXT, raw BLOB NOT NULL,
+CREATE TABLE transcript_blocks (
+    id INTEGER NOT NULL, file_id INTEGER NOT NULL, first_line INTEGER NOT NULL, lines INTEGER NOT NULL,
+    raw BLOB NOT NULL, PRIMARY KEY (id), FOREIGN KEY(file_id) REFERENCES transcript_files (id) ON DELETE CASCADE
+);
+CREATE UNIQUE INDEX idx_transcript_blocks ON transcript_blocks (file_id, first_line);
+CREATE TABLE transcript_links (
+    id INTEGER NOT NULL, file_id INTEGER NOT NULL, line INTEGER NOT NULL, message_id TEXT NOT NULL,
     PRIMARY KEY (id), FOREIGN KEY(file_id) REFERENCES transcript_files (id) ON DELETE CASCADE
 );
-CREATE UNIQUE INDEX idx_transcript_lines ON transcript_lines (file_id, line);
+CREATE UNIQUE INDEX idx_transcript_links ON transcript_links (file_id, line);
+CREATE INDEX idx_transcript_links_message ON transcript_links (message_id);
 CREATE TABLE archive_dicts (id INTEGER NOT NULL, data BLOB NOT NULL, PRIMARY KEY (id));
 CREATE INDEX idx_sessions_updated ON sessions (updated_at);
 CREATE UNIQUE INDEX idx_transcript_files_path ON transcript_files (root, path);
@@ -51,6 +57,7 @@ CREATE INDEX idx_transcript_files_session ON transcript_files (session_id);
 CREATE UNIQUE INDEX idx_messages_session ON messages (session_id, seq);
 CREATE UNIQUE INDEX idx_analytics_session ON analytics (session_id, source_id);
 CREATE INDEX idx_messages_search_doc ON messages (search_doc);
+CREATE INDEX idx_messages_file ON messages (file_id, line);
 """
 
 

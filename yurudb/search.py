@@ -16,8 +16,8 @@ import sqlite3
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-from . import codec
-from .rows import MESSAGE_READ, message_from_row
+from . import archive_lines, codec
+from .rows import MESSAGE_COLUMNS, MESSAGE_READ, message_from_row
 from .search_query import (  # noqa: F401 - re-exported
     RANK_WINDOW, SearchHit, SearchHits, dumps_hit, filters, hit_from_row, is_syntax_error, match_expression,
     query_sql, raw_check, snippet, terms, window_sql,
@@ -37,11 +37,16 @@ def _bodies(tx: Tx, where: str, keys: Iterable[Any] | None = None,
     sql = f"SELECT {MESSAGE_READ}, search_doc, rowid FROM messages WHERE {where}"
     rows = tx.select_in(sql, keys) if keys is not None else tx.execute(sql, params)
     rows.sort(key=lambda r: r[15])  # in the order they were written: documents are numbered by it
+    return [_body(r) for r in _with_lines(tx, rows, 13)]
+
+
+def _with_lines(tx: Any, rows: list[Any], at: int) -> list[Any]:
+    """archive_lines.attach, loading the archive's dictionaries first when a run needs one not loaded."""
     try:
-        return [_body(r) for r in rows]
+        return archive_lines.attach(tx, rows, at)
     except codec.UnknownDictionary:
-        _load_dictionaries(tx)  # a synced line compressed with a dictionary this process has not seen
-        return [_body(r) for r in rows]
+        _load_dictionaries(tx)  # a run compressed with a dictionary this process has not seen
+        return archive_lines.attach(tx, rows, at)
 
 
 def _body(r: Sequence[Any]) -> tuple[str, int | None, str]:
@@ -225,22 +230,26 @@ def replace(tx: Tx, docs: Docs, before: dict[str, tuple[int, str]], after: dict[
                    [(doc, mid, doc) for doc, mid in name])
 
 
-def backfill(tx: Any, report: Callable[[int, int], None] | None = None, chunk: int = 5000) -> int:
+def backfill(tx: Any, report: Callable[[int, int], None] | None = None, chunk: int = 5000,
+             lines: tuple[str, Callable[[Any, list[Any], int], list[Any]]] | None = None) -> int:
     """Index every message that is not indexed yet, in rowid order; returns how many were indexed.
 
-    `tx` is a Tx (or anything with its execute/executemany) inside the caller's transaction.
+    `tx` is a Tx (or anything with its execute/executemany/select_in) inside the caller's transaction.
+    `lines`: how a synced message's line is read (the column's SQL, and what makes the column the
+    line's bytes), for a revision older than the archive's layout today.
     """
     _load_dictionaries(tx)
+    column, attach = lines or (archive_lines.RUN_OF_MESSAGE, _with_lines)
     total = tx.execute("SELECT COUNT(*) FROM messages WHERE search_doc IS NULL")[0][0]
     done = last = 0
     while True:
-        rows = tx.execute(f"SELECT rowid, {MESSAGE_READ} FROM messages WHERE rowid > ? AND search_doc IS NULL "
-                          "ORDER BY rowid LIMIT ?", (last, chunk))
+        rows = tx.execute(f"SELECT rowid, {MESSAGE_COLUMNS}, {column} FROM messages WHERE rowid > ? "
+                          "AND search_doc IS NULL ORDER BY rowid LIMIT ?", (last, chunk))
         if not rows:
             break
         last = rows[-1][0]
         bodies = []
-        for r in rows:
+        for r in attach(tx, rows, 14):
             m = message_from_row(r[1:])
             bodies.append((m.id, indexed(text_of(m.content, m.tool_uses, m.payload))))
         put(tx, bodies)

@@ -11,7 +11,7 @@ from types import EllipsisType
 from pathlib import Path
 from typing import Any, Literal
 
-from . import backup as backups, codec, errors, search, validation as check
+from . import archive_lines, backup as backups, codec, errors, search, validation as check
 from .batch import BatchEffects
 from .cache import SessionCache
 from .checkpoint import Checkpointer
@@ -438,11 +438,7 @@ class Store:
             rows.reverse()
         if not rows:
             await self.get_session(session_id)  # an unknown session is an error, an empty one is not
-        try:
-            return build_all(message_from_row, rows)
-        except codec.UnknownDictionary:
-            await self.load_dictionaries()  # another process trained one since: load, convert again
-            return build_all(message_from_row, rows)
+        return build_all(message_from_row, await self._with_lines(rows, 13))
 
     async def search(
         self,
@@ -493,11 +489,7 @@ class Store:
                 raise ValidationError(f"not a valid FTS5 query: {query!r}") from None
             raise
         terms = search.terms(query)
-        try:
-            hits += [search.hit_from_row(r, terms) for r in rows]
-        except codec.UnknownDictionary:
-            await self.load_dictionaries()
-            hits += [search.hit_from_row(r, terms) for r in rows]
+        hits += [search.hit_from_row(r, terms) for r in await self._with_lines(rows, 13)]
         if self._reads.file_unread:
             hits.complete = False
             hits.note = ("the database file cannot be read: only the writes held in memory were searched")
@@ -518,6 +510,21 @@ class Store:
         rows = await self._reads.fetch("SELECT thread, MIN(seq) FROM messages WHERE session_id = ? AND thread IS NOT "
                                        "NULL GROUP BY thread ORDER BY 2", (session_id,))
         return [r[0] for r in rows]
+
+    async def _with_lines(self, rows: list[Any], at: int) -> list[Any]:
+        """MESSAGE_READ rows with each synced message's line in column `at` (archive_lines.with_lines)."""
+        ids = archive_lines.wanted(rows, at)
+        if not ids:
+            return rows
+        runs: list[Any] = []
+        for start in range(0, len(ids), 500):
+            part = ids[start : start + 500]
+            runs += await self._reads.fetch(archive_lines.RUNS_BY_ID.format(",".join("?" * len(part))), part)
+        try:
+            return archive_lines.with_lines(rows, runs, at)
+        except codec.UnknownDictionary:
+            await self.load_dictionaries()  # another process trained one since: load, decode again
+            return archive_lines.with_lines(rows, runs, at)
 
     async def load_dictionaries(self) -> None:
         """Load the archive's zstd dictionaries (raw transcript lines are compressed with them)."""

@@ -28,7 +28,17 @@ def upgrade() -> None:
         batch.add_column(sa.Column("search_doc", sa.Integer(), nullable=True))
     op.create_index("idx_messages_search_doc", "messages", ["search_doc"])
     op.execute(search.DDL)
-    search.backfill(_Bind(op.get_bind()), search.progress)
+    # this revision's archive kept each line on a row of its own, compressed alone (0007 changed it)
+    line = ("(SELECT raw FROM transcript_lines AS t WHERE messages.payload IS NULL "
+            "AND t.file_id = messages.file_id AND t.line = messages.line)")
+    search.backfill(_Bind(op.get_bind()), search.progress, lines=(line, _decoded))
+
+
+def _decoded(_tx: object, rows: list, at: int) -> list:
+    """Rows with column `at` (a line's compressed bytes) decoded."""
+    from yurudb import codec
+
+    return [(*r[:at], codec.decode(r[at]), *r[at + 1:]) if r[at] is not None else r for r in rows]
 
 
 class _Bind:

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .. import codec, search
+from .. import archive_lines, codec, search
 from ..batch import BatchEffects
 from ..times import now_text
 from ..unit_of_work import Tx
@@ -131,13 +131,21 @@ def twins(tx: Tx, root: str, path: str, file_id: int) -> Twins | None:
     if not others:
         return None
     found = Twins()
-    linked = {r[0] for r in tx.execute("SELECT message_id FROM transcript_lines WHERE file_id = ? "
-                                       "AND message_id IS NOT NULL", (file_id,))}
-    for raw, message_id in tx.select_in("SELECT raw, message_id FROM transcript_lines WHERE message_id IS NOT NULL "
-                                        "AND file_id IN ({}) ORDER BY file_id, line", others):
-        if message_id in linked:
-            continue
-        found.waiting[twin_key(json.loads(codec.decode(raw)))].append(message_id)
+    linked = set(archive_lines.messages_of(tx, [file_id]).values())
+    owners = archive_lines.messages_of(tx, others)
+    for other in sorted(others):
+        runs = tx.execute(archive_lines.FILE_RUNS, (other,))
+        try:
+            lines = archive_lines.lines_of(runs)
+        except codec.UnknownDictionary:  # compressed by another process's sync: its dictionary is in the file
+            for known_id, data in tx.execute("SELECT id, data FROM archive_dicts"):
+                codec.register(known_id, data)
+            lines = archive_lines.lines_of(runs)
+        for n, raw in sorted(lines.items()):
+            message_id = owners.get((other, n))
+            if message_id is None or message_id in linked:
+                continue
+            found.waiting[twin_key(json.loads(raw))].append(message_id)
     return found
 
 
@@ -188,12 +196,12 @@ def _archive(tx: Tx, root: str, chunk: Chunk, ready: Prepared, docs: search.Docs
     existing: list[str] = []
     next_seq: dict[str, int] = {}
     message_rows: list[tuple[Any, ...]] = []
-    line_ids: dict[int, str] = {}
+    links: list[tuple[int, int, str]] = []
     mirrored = twins(tx, root, f.rel, file_id)
     for n, candidate, claude_id, kind, role, when, key, body in ready.messages:
         yid = session_for(tx, claude_id, sessions, done)
         if mirrored is not None and (same := mirrored.take(key)) is not None:
-            line_ids[n] = same  # the Agent SDK mirrored this line already: one message, two copies of its bytes
+            links.append((file_id, n, same))  # the Agent SDK mirrored this line already: one message, two copies
             continue
         message_id = candidate
         owner = owners.get(message_id)
@@ -214,7 +222,6 @@ def _archive(tx: Tx, root: str, chunk: Chunk, ready: Prepared, docs: search.Docs
             seq = owner[3]  # archived before (a re-read): it keeps its place
             existing.append(message_id)
         owners[message_id] = (yid, file_id, n, seq)
-        line_ids[n] = message_id
         done.last_session = yid
         # content, tool uses and usage are read from the raw line (the JSON is stored once); the row
         # names its search document (indexed below, in this transaction)
@@ -228,9 +235,8 @@ def _archive(tx: Tx, root: str, chunk: Chunk, ready: Prepared, docs: search.Docs
         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET type = excluded.type, "
         "role = excluded.role, content = NULL, tool_uses = NULL, usage = NULL, timestamp = excluded.timestamp, "
         "payload = NULL, search_doc = excluded.search_doc", message_rows)
-    tx.executemany("INSERT INTO transcript_lines (file_id, line, message_id, raw) VALUES (?, ?, ?, ?) "
-                   "ON CONFLICT(file_id, line) DO UPDATE SET message_id = excluded.message_id, raw = excluded.raw",
-                   [(file_id, n, line_ids.get(n), frame) for n, frame in enumerate(ready.frames, start=chunk.first)])
+    archive_lines.append(tx, file_id, chunk.first, ready.runs, ready.dict_id)
+    archive_lines.link(tx, links)
     usage = []
     for (claude_id, key), (model, tin, tout, cw, cr, cost, when) in ready.responses.items():
         usage.append((session_for(tx, claude_id, sessions, done), tin, tout, cw + cr, cost or 0.0, model, when, key,

@@ -6,7 +6,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .. import codec
+from .. import archive_lines
 from ..errors import NotFoundError
 from ..store import Store
 
@@ -38,12 +38,11 @@ async def transcript_files(store: Store, session_id: str) -> dict[str, bytes]:
     await store.load_dictionaries()
     out: dict[str, bytes] = {}
     for file_id, path, count in files:
-        rows = await store._reads.fetch(
-            "SELECT line, raw FROM transcript_lines WHERE file_id = ? AND line <= ? ORDER BY line", (file_id, count))
-        if [r[0] for r in rows] != list(range(1, count + 1)):
-            missing = sorted(set(range(1, count + 1)) - {r[0] for r in rows})
+        lines = archive_lines.lines_of(await store._reads.fetch(archive_lines.FILE_RUNS, (file_id,)))
+        missing = [n for n in range(1, count + 1) if n not in lines]
+        if missing:
             raise NotFoundError(f"{path}: {len(missing)} archived lines are missing (first: line {missing[0]})")
-        out[path] = b"".join(codec.decode(raw) + b"\n" for _, raw in rows)
+        out[path] = b"".join(lines[n] + b"\n" for n in range(1, count + 1))
     return out
 
 

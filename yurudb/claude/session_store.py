@@ -19,7 +19,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from .. import codec, search, transcript
+from .. import archive_lines, codec, search, transcript
 from ..batch import BatchEffects
 from ..errors import ValidationError
 from ..store import Store
@@ -89,9 +89,10 @@ class SessionStore:
         fold: Any = None
         if thread is None:
             from claude_agent_sdk._internal.session_summary import fold_session_summary as fold
-        prepared = await asyncio.to_thread(prepare, lines, 1, path, key["session_id"], None)
+        # compressed in the transaction: which entries are kept is decided there
+        prepared = await asyncio.to_thread(prepare, lines, 1, path, key["session_id"], None, compress=False)
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._waiting.append(((path, thread, dict(key), prepared, entries, fold), done))
+        self._waiting.append(((path, thread, dict(key), prepared, lines, entries, fold), done))
         if self._committing is None or self._committing.done():
             self._committing = asyncio.get_running_loop().create_task(self._commit())
         await done
@@ -126,12 +127,13 @@ class SessionStore:
         found = await reads.fetch("SELECT id FROM transcript_files WHERE root = ? AND path = ?", (ROOT, path))
         if not found:
             return None
-        rows = await reads.fetch("SELECT raw FROM transcript_lines WHERE file_id = ? ORDER BY line", (found[0][0],))
+        runs = await reads.fetch(archive_lines.FILE_RUNS, (found[0][0],))
         try:
-            return [json.loads(codec.decode(raw)) for (raw,) in rows]
+            lines = archive_lines.lines_of(runs)
         except codec.UnknownDictionary:
             await self.store.load_dictionaries()
-            return [json.loads(codec.decode(raw)) for (raw,) in rows]
+            lines = archive_lines.lines_of(runs)
+        return [json.loads(raw) for _, raw in sorted(lines.items())]
 
     async def list_sessions(self, project_key: str) -> list[dict[str, Any]]:
         """The main sessions of a project: session_id and mtime (storage time, epoch ms)."""
@@ -166,6 +168,16 @@ class SessionStore:
         return [p[len(prefix) : -len(".jsonl")] for (p,) in rows]
 
 
+def _has(tx: Tx, file_id: int, uuid: str) -> bool:
+    """Whether a key's file has the entry with this uuid already (its message, or a link to one)."""
+    # the same uuid taken elsewhere is `<uuid>@<file>:<line>`: ids between `<uuid>@` and `<uuid>@~`
+    low, high = uuid + "@", uuid + "@~"
+    return bool(tx.execute(
+        "SELECT 1 FROM messages WHERE (id = ? OR (id > ? AND id < ?)) AND file_id = ? UNION ALL "
+        "SELECT 1 FROM transcript_links WHERE (message_id = ? OR (message_id > ? AND message_id < ?)) "
+        "AND file_id = ? LIMIT 1", (uuid, low, high, file_id, uuid, low, high, file_id)))
+
+
 def _like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
@@ -183,7 +195,7 @@ def _append_all(tx: Tx, appends: list[tuple[Any, ...]]) -> tuple[BatchEffects, N
     return effects, None
 
 
-def _append(tx: Tx, path: str, thread: str | None, key: dict[str, Any], ready: Prepared,
+def _append(tx: Tx, path: str, thread: str | None, key: dict[str, Any], ready: Prepared, lines: list[bytes],
             entries: list[dict[str, Any]], fold: Any) -> tuple[BatchEffects, None]:
     """Append entries to a key's file in one transaction: line numbers and ids decided inside it."""
     row = tx.execute("SELECT id, lines, consumed FROM transcript_files WHERE root = ? AND path = ?", (ROOT, path))
@@ -200,28 +212,25 @@ def _append(tx: Tx, path: str, thread: str | None, key: dict[str, Any], ready: P
     by_line = {m[0]: m for m in ready.messages}
     synced = twins(tx, ROOT, path, file_id)  # the same transcript synced from Claude Code's file
     seq = (tx.execute("SELECT MAX(seq) FROM messages WHERE session_id = ?", (yid,))[0][0] or 0) + 1
-    kept = 0
+    kept: list[bytes] = []
     bodies: list[tuple[str, str]] = []
-    for k, (frame, raw_entry) in enumerate(zip(ready.frames, entries, strict=True), start=1):
+    for k, (raw, raw_entry) in enumerate(zip(lines, entries, strict=True), start=1):
         message = by_line.get(k)
         uuid = raw_entry.get("uuid")
         message_id = None
-        if message is not None and isinstance(uuid, str) and uuid:
-            mine = tx.execute("SELECT 1 FROM transcript_lines WHERE file_id = ? AND (message_id = ? OR "
-                              "message_id LIKE ? ESCAPE '\\')", (file_id, uuid, _like(uuid) + "@%"))
-            if mine:
-                continue  # this key has it: an entry with a uuid is written once
+        if message is not None and isinstance(uuid, str) and uuid and _has(tx, file_id, uuid):
+            continue  # this key has it: an entry with a uuid is written once
+        n = count + len(kept) + 1
         if message is not None and synced is not None and (same := synced.take(message[6])) is not None:
-            message_id, message = same, None  # synced already: this line links to that message
+            archive_lines.link(tx, [(file_id, n, same)])  # synced already: this line links to that message
+            message = None
         elif message is not None:
             if isinstance(uuid, str) and uuid:
                 taken = tx.execute("SELECT 1 FROM messages WHERE id = ?", (uuid,))
-                message_id = uuid if not taken else f"{uuid}@{file_id}:{count + kept + 1}"
-            else:
-                raw = codec.decode(frame)  # no uuid: appended every time, under an id of its line
-                message_id = transcript.derived_id(json.loads(raw), path, count + kept + 1, raw)
-        kept += 1
-        n = count + kept
+                message_id = uuid if not taken else f"{uuid}@{file_id}:{n}"
+            else:  # no uuid: appended every time, under an id of its line
+                message_id = transcript.derived_id(json.loads(raw), path, n, raw)
+        kept.append(raw)
         if message is not None:
             _, _, _, kind, role, when, _, body = message
             assert message_id is not None  # every branch that keeps `message` named it
@@ -229,8 +238,8 @@ def _append(tx: Tx, path: str, thread: str | None, key: dict[str, Any], ready: P
             tx.execute("INSERT INTO messages (id, session_id, seq, type, role, timestamp, thread, file_id, line) "
                        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", (message_id, yid, seq, kind, role, when, thread, file_id, n))
             seq += 1
-        tx.execute("INSERT INTO transcript_lines (file_id, line, message_id, raw) VALUES (?, ?, ?, ?)",
-                   (file_id, n, message_id, frame))
+    runs = codec.pack(kept)
+    archive_lines.append(tx, file_id, count + 1, runs, 0)
     search.put(tx, bodies)
     for (_claude, response_key), (model, tin, tout, cw, cr, cost, when) in ready.responses.items():
         # each response once, with the figures of its last line so far (a later batch updates it)
@@ -245,9 +254,9 @@ def _append(tx: Tx, path: str, thread: str | None, key: dict[str, Any], ready: P
     for known in ready.facts.values():
         describe(tx, yid, known, fresh=yid in done.created)
     stamp = now_text()
-    size = consumed + sum(len(f) for f in ready.frames)  # stored bytes, not file bytes: there is no file
+    size = consumed + sum(len(raw) + 1 for raw in kept)  # the bytes of the lines kept (there is no file)
     tx.execute("UPDATE transcript_files SET lines = ?, consumed = ?, size = ?, synced_at = ?, gone_at = NULL "
-               "WHERE id = ?", (count + kept, size, size, stamp, file_id))
+               "WHERE id = ?", (count + len(kept), size, size, stamp, file_id))
     if fold is not None:
         prev = tx.execute("SELECT json_extract(metadata, ?) FROM sessions WHERE id = ?",
                           (f'$.{SUMMARY}."{key["project_key"]}"', yid))[0][0]
@@ -270,11 +279,18 @@ def _delete(tx: Tx, path: str, thread: str | None, key: dict[str, Any]) -> tuple
         held = [r[0] for r in tx.execute("SELECT id FROM messages WHERE file_id = ?", (file_id,))]
         search.unindex(tx, held)  # from the text they hold now; those that stay come back below
         # A message the synced file shares (the same line, two ways in) stays, read from the file's copy.
-        tx.execute(
-            "UPDATE messages SET (file_id, line, thread) = (SELECT l.file_id, l.line, f.thread FROM transcript_lines AS l "
-            "JOIN transcript_files AS f ON f.id = l.file_id WHERE l.message_id = messages.id AND l.file_id != ? "
-            "LIMIT 1) WHERE file_id = ? AND EXISTS (SELECT 1 FROM transcript_lines AS l "
-            "WHERE l.message_id = messages.id AND l.file_id != ?)", (file_id, file_id, file_id))
+        # (its line in that file becomes the message's own: the link goes)
+        moved = tx.execute(
+            "SELECT l.id, l.file_id, l.line, f.thread, l.message_id FROM transcript_links AS l "
+            "JOIN transcript_files AS f ON f.id = l.file_id JOIN messages AS m ON m.id = l.message_id "
+            "WHERE m.file_id = ? AND l.file_id != ? ORDER BY l.id", (file_id, file_id))
+        homes: dict[str, tuple[int, int, int, str | None]] = {}
+        for link_id, other, line, other_thread, mid in moved:
+            homes.setdefault(mid, (link_id, other, line, other_thread))
+        for mid, (link_id, other, line, other_thread) in homes.items():
+            tx.execute("UPDATE messages SET file_id = ?, line = ?, thread = ? WHERE id = ?",
+                       (other, line, other_thread, mid))
+            tx.execute("DELETE FROM transcript_links WHERE id = ?", (link_id,))
         tx.execute("DELETE FROM messages WHERE file_id = ?", (file_id,))
         tx.execute("DELETE FROM transcript_files WHERE id = ?", (file_id,))  # its lines go with it
         search.index(tx, held)

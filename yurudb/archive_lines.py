@@ -1,0 +1,107 @@
+"""The archive's lines in the database: each transcript file's lines as runs of consecutive lines,
+compressed together (table `transcript_blocks`, `codec.pack`), and the lines whose message lives
+in another file (table `transcript_links`).
+
+A synced message names its file and line (`messages.file_id`, `line`): the run that holds that line
+holds its exact bytes. The same transcript can arrive twice (synced from Claude Code's file and
+mirrored by the Agent SDK; a rewritten file read again beside its earlier copy): a line that is a
+message already is linked to it, never made a second message.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from . import codec
+
+# A file's last run smaller than this takes the next lines in: a file followed live grows a line at
+# a time, and one run per line would compress no better than a line alone.
+SMALL_RUN = 16 * 1024
+
+# MESSAGE_READ's last column: the run holding a synced message's line (NULL for an app's message,
+# whose payload is its own column)
+RUN_OF_MESSAGE = ("(SELECT b.id FROM transcript_blocks AS b WHERE messages.payload IS NULL "
+                  "AND b.file_id = messages.file_id AND b.first_line <= messages.line "
+                  "ORDER BY b.first_line DESC LIMIT 1)")
+RUNS_BY_ID = "SELECT id, first_line, raw FROM transcript_blocks WHERE id IN ({})"
+FILE_RUNS = "SELECT first_line, lines, raw FROM transcript_blocks WHERE file_id = ? ORDER BY first_line"
+
+
+def append(tx: Any, file_id: int, first: int, runs: Sequence[tuple[int, bytes]], dict_id: int) -> None:
+    """Store runs of a file's lines numbered from `first`, after the lines it holds (in the caller's transaction)."""
+    if not runs:
+        return
+    last = tx.execute("SELECT id, first_line, lines, raw FROM transcript_blocks WHERE file_id = ? "
+                      "ORDER BY first_line DESC LIMIT 1", (file_id,))
+    if last:
+        run_id, start, count, raw = last[0]
+        if start + count > first:  # the cursor and the lines disagree: never write a line twice
+            raise RuntimeError(f"transcript file {file_id} holds lines from {first} already")
+        if start + count == first and 0 <= codec.size_of(raw) < SMALL_RUN:
+            n, frame = runs[0]
+            merged = codec.encode(codec.decode(raw) + codec.decode(frame), dict_id)
+            tx.execute("UPDATE transcript_blocks SET lines = ?, raw = ? WHERE id = ?", (count + n, merged, run_id))
+            first += n
+            runs = runs[1:]
+    rows = []
+    for n, frame in runs:
+        rows.append((file_id, first, n, frame))
+        first += n
+    tx.executemany("INSERT INTO transcript_blocks (file_id, first_line, lines, raw) VALUES (?, ?, ?, ?)", rows)
+
+
+def lines_of(runs: Iterable[Sequence[Any]]) -> dict[int, bytes]:
+    """A file's lines by number, from FILE_RUNS rows (first line, lines, frame); UnknownDictionary as codec."""
+    out: dict[int, bytes] = {}
+    for first, _count, raw in runs:
+        for k, line in enumerate(codec.unpack(raw)):
+            out[first + k] = line
+    return out
+
+
+def messages_of(tx: Any, file_ids: Sequence[int]) -> dict[tuple[int, int], str]:
+    """(file, line) -> the message that line is, for the lines of these files that are messages."""
+    found: dict[tuple[int, int], str] = {}
+    for fid, line, mid in tx.select_in("SELECT file_id, line, id FROM messages WHERE file_id IN ({})", file_ids):
+        found[(fid, line)] = mid
+    for fid, line, mid in tx.select_in("SELECT file_id, line, message_id FROM transcript_links WHERE file_id IN ({})",
+                                       file_ids):
+        found[(fid, line)] = mid
+    return found
+
+
+def link(tx: Any, links: Sequence[tuple[int, int, str]]) -> None:
+    """Lines (file, line) that are a message of another file."""
+    tx.executemany("INSERT INTO transcript_links (file_id, line, message_id) VALUES (?, ?, ?) "
+                   "ON CONFLICT(file_id, line) DO UPDATE SET message_id = excluded.message_id", links)
+
+
+# ---- a synced message's bytes, for the reads ------------------------------------------------------
+def wanted(rows: Sequence[Sequence[Any]], at: int) -> list[int]:
+    """The runs MESSAGE_READ rows need (their column `at`), each once."""
+    return sorted({r[at] for r in rows if r[at] is not None})
+
+
+def with_lines(rows: Sequence[Sequence[Any]], runs: Iterable[Sequence[Any]], at: int) -> list[Sequence[Any]]:
+    """MESSAGE_READ rows with column `at` (a run's id) replaced by the message's line, exact; the line
+    number is the column before it. RUNS_BY_ID rows give the runs; each is decoded once."""
+    decoded = {run_id: (first, codec.unpack(raw)) for run_id, first, raw in runs}
+    out: list[Sequence[Any]] = []
+    for r in rows:
+        run_id = r[at]
+        if run_id is None:
+            out.append(r)
+            continue
+        first, lines = decoded[run_id]
+        k = r[at - 1] - first
+        out.append((*r[:at], lines[k] if 0 <= k < len(lines) else None, *r[at + 1:]))
+    return out
+
+
+def attach(tx: Any, rows: list[Any], at: int) -> list[Any]:
+    """with_lines, its runs read in the caller's transaction."""
+    ids = wanted(rows, at)
+    if not ids:
+        return rows
+    return with_lines(rows, tx.select_in(RUNS_BY_ID, ids), at)
