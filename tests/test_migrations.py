@@ -148,16 +148,18 @@ def _line_rows(db: Path) -> list[tuple]:
         conn.close()
 
 
-async def test_0007_moves_every_archived_line_into_runs_and_back_byte_for_byte(db_path: Path) -> None:
+async def archive_0006(db_path: Path) -> tuple[list[bytes], list[bytes]]:
+    """An archive as 0006 kept it (a row per line, each compressed alone); its files' lines.
+
+    File 1 (synced): 600 lines, a dictionary, one line that is not JSON and one lost to a damaged page
+    (line 250); file 2 (the Agent SDK's mirror of the same session): a message of its own, a line
+    that is file 1's message, a line with no message.
+    """
     import json
 
     from yurudb import codec
 
     await upgrade(db_path, "0006_search_merge")
-    # An archive as 0006 kept it: a row per line, each compressed alone. File 1 (synced): 600 lines,
-    # a dictionary, one line that is not JSON and one lost to a damaged page (line 250); file 2 (the
-    # Agent SDK's mirror of the same session): a message of its own, a line that is file 1's message,
-    # a line with no message.
     text = [json.dumps({"type": "user", "uuid": f"u{n}", "sessionId": "s", "message": {"content": f"words {n} " * 200}})
             .encode() for n in range(1, 601)]
     text[99] = b"not json \xff"
@@ -186,6 +188,15 @@ async def test_0007_moves_every_archived_line_into_runs_and_back_byte_for_byte(d
                      (n, mid, codec.encode(raw)))
     conn.commit()
     conn.close()
+    return text, mirror
+
+
+async def test_0007_moves_every_archived_line_into_runs_and_back_byte_for_byte(db_path: Path) -> None:
+    import json
+
+    from yurudb import codec
+
+    text, mirror = await archive_0006(db_path)
     before = _line_rows(db_path)
 
     assert await upgrade(db_path) == HEAD
@@ -205,3 +216,34 @@ async def test_0007_moves_every_archived_line_into_runs_and_back_byte_for_byte(d
 
     assert await upgrade(db_path, "0006_search_merge", "downgrade") == "0006_search_merge"
     assert _line_rows(db_path) == before
+
+
+async def test_a_damaged_file_from_before_0007_gives_its_lines_to_a_salvage(db_path: Path, tmp_path: Path) -> None:
+    from yurudb import codec
+    from yurudb.salvage import salvage
+
+    from test_salvage import leaves, smash
+
+    old = tmp_path / "old" / "yurucode.db"
+    old.parent.mkdir()
+    await archive_0006(old)
+    before = _line_rows(old)
+    pages = leaves(old, "transcript_lines")
+    lost_page = sorted(pages)[len(pages) // 2]
+    lost = set(pages[lost_page])
+    smash(old, lost_page)
+    async with yurudb.open(db_path, daily_backup=False):
+        pass  # a database at head
+    report = salvage(old, db_path)
+    assert report.error is None and report.lost["transcript_lines"]
+    conn = sqlite3.connect(db_path)
+    for dict_id, data in conn.execute("SELECT id, data FROM archive_dicts"):
+        codec.register(dict_id, data)
+    runs = conn.execute("SELECT file_id, first_line, lines, raw FROM transcript_blocks").fetchall()
+    after = {(f, first + k): line for f, first, _, raw in runs for k, line in enumerate(codec.unpack(raw))}
+    # every line on a readable page came through, byte for byte; the mirror's link to file 1's message too
+    kept = {(f, n): raw for rowid, (f, n, _, raw) in enumerate(before, start=1) if rowid not in lost}
+    assert after == kept and len(kept) < len(before)
+    if (2, 2) in kept:
+        assert conn.execute("SELECT file_id, line, message_id FROM transcript_links").fetchall() == [(2, 2, "u5")]
+    conn.close()

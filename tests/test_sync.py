@@ -388,3 +388,35 @@ async def test_a_commit_of_many_chunks_writes_its_text_to_the_index_once(
     chunks = -(-path.stat().st_size // (8 * 1024))
     assert chunks >= 20
     assert rows(db_path, "SELECT COUNT(DISTINCT segid) FROM search_index_idx") == [(1,)]
+
+
+async def test_a_file_that_grows_a_line_at_a_time_is_kept_in_few_runs_byte_for_byte(
+    tmp_path: Path, db_path: Path
+) -> None:
+    from yurudb import archive_lines, codec
+
+    root, path = project(tmp_path)
+    data = b""
+    async with yurudb.open(db_path, daily_backup=False) as store:
+        for n in range(120):  # ~20 KB in all: past SMALL_RUN once
+            data += line(n, pad="w" * 100) + b"\n"
+            path.write_bytes(data)
+            await sync(store, root)
+        assert await archived(store) == {f"-repo/{SID}.jsonl": data}
+        messages = await store.get_messages(SID, limit=None)
+        assert [m.payload["uuid"] for m in messages] == [f"{SID}-u{n}" for n in range(120)]
+        small = rows(db_path, "SELECT first_line, lines, raw FROM transcript_blocks ORDER BY first_line")
+        # then a burst of several runs' worth: its first run joins the small last one, the rest follow
+        more = b"".join(line(n, pad="b" * 2000) + b"\n" for n in range(120, 520))
+        path.write_bytes(data + more)
+        await sync(store, root)
+        assert await archived(store) == {f"-repo/{SID}.jsonl": data + more}
+        messages = await store.get_messages(SID, limit=None)
+        assert [m.payload["uuid"] for m in messages] == [f"{SID}-u{n}" for n in range(520)]
+    after = rows(db_path, "SELECT first_line FROM transcript_blocks ORDER BY first_line")
+    assert [r[0] for r in after[: len(small)]] == [r[0] for r in small] and len(after) > len(small) + 1
+    runs = small
+    # the last run takes each new line in until it holds SMALL_RUN bytes; then a new run begins
+    assert [r[0] for r in runs] == [1] + [first + n for first, n, _ in runs[:-1]] and sum(r[1] for r in runs) == 120
+    assert all(codec.size_of(raw) >= archive_lines.SMALL_RUN for _, _, raw in runs[:-1])
+    assert len(runs) == len(data) // archive_lines.SMALL_RUN + 1
