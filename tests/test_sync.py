@@ -420,3 +420,66 @@ async def test_a_file_that_grows_a_line_at_a_time_is_kept_in_few_runs_byte_for_b
     assert [r[0] for r in runs] == [1] + [first + n for first, n, _ in runs[:-1]] and sum(r[1] for r in runs) == 120
     assert all(codec.size_of(raw) >= archive_lines.SMALL_RUN for _, _, raw in runs[:-1])
     assert len(runs) == len(data) // archive_lines.SMALL_RUN + 1
+
+
+def test_two_syncs_at_once_archive_every_line_once(tmp_path: Path, db_path: Path) -> None:
+    """A `yurudb sync` while another pass (a watch, a second sync) runs: whichever commits a line
+    first archives it; the other leaves it, with no error and no second copy of the file."""
+    root = tmp_path / "projects"
+    files = {}
+    for k in range(12):
+        sid = f"5e550000-0000-4000-8000-{k:012x}"
+        (root / f"-p{k % 3}").mkdir(parents=True, exist_ok=True)
+        files[root / f"-p{k % 3}" / f"{sid}.jsonl"] = sid
+    total = 0
+    for round_ in range(3):
+        for path, sid in files.items():
+            with open(path, "ab") as f:
+                f.write(b"".join(line(round_ * 1000 + n, sid, pad="z" * 300) + b"\n" for n in range(400)))
+        total += 400 * len(files)
+        procs = [subprocess.Popen([sys.executable, "-m", "yurudb", "--db", str(db_path), "sync", str(root)],
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+        for p in procs:
+            out, err = p.communicate(timeout=120)
+            assert p.returncode == 0 and "Traceback" not in err, err
+        assert archived_lines(db_path) == (total, total)
+    assert rows(db_path, "SELECT COUNT(*) FROM transcript_files WHERE path LIKE '%#replaced-%'") == [(0,)]
+    assert rows(db_path, "SELECT COUNT(*) FROM messages") == [(total,)]
+
+    async def restored() -> dict[str, bytes]:
+        async with yurudb.open(db_path, daily_backup=False) as store:
+            return await archived(store)
+
+    assert asyncio.run(restored()) == {str(p.relative_to(root)): p.read_bytes() for p in files}
+
+
+async def test_a_pass_whose_cursor_another_pass_moved_archives_only_the_lines_after_it(
+    tmp_path: Path, db_path: Path
+) -> None:
+    from yurudb.archive_prepare import prepare
+    from yurudb.claude.apply import archive_all, load_state
+    from yurudb.claude.sync import SyncReport, _read, _walk
+
+    root, path = project(tmp_path)
+    data = b"".join(line(n, pad="p" * 200) + b"\n" for n in range(50))
+    path.write_bytes(data)
+    async with yurudb.open(db_path, daily_backup=False) as store:
+        await sync(store, root)
+        # pass B reads the cursor at 50 lines ...
+        cursors, dictionary = await store._writer.run_exclusive(load_state, str(root.resolve()))
+        data += b"".join(line(n, pad="p" * 200) + b"\n" for n in range(50, 100))
+        path.write_bytes(data)
+        await sync(store, root)  # ... another pass archives lines 51-100 ...
+        data += b"".join(line(n, pad="p" * 200) + b"\n" for n in range(100, 200))
+        path.write_bytes(data)
+        report = SyncReport()
+        (f,) = _walk(root.resolve(), report)
+        chunks = list(_read(f, cursors[f.rel], report))  # ... and B's chunk holds lines 51-200
+        assert [(c.first, c.seen_lines) for c in chunks] == [(51, 50)]
+        group = [(c, prepare(c.lines(), c.first, f.rel, f.session_hint, dictionary)) for c in chunks]
+        (done,) = await store._writer.run_exclusive(archive_all, str(root.resolve()), group)
+        assert done.lines == 100 and done.messages_new == 100  # lines 101-200, once
+        assert await archived(store) == {f"-repo/{SID}.jsonl": data}
+        messages = await store.get_messages(SID, limit=None)
+    assert [m.payload["uuid"] for m in messages] == [f"{SID}-u{n}" for n in range(200)]
+    assert archived_lines(db_path) == (200, 200)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import os
 from collections import defaultdict, deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +39,7 @@ class Chunk:
     end: int  # the byte offset after the last line
     prefix_sha256: str
     final: bool = True  # the file's last chunk of this pass: its cursor may take the file's stat
+    seen_lines: int = 0  # the lines the file's cursor counted when this pass read it
 
     def lines(self) -> list[bytes]:
         """The chunk's lines, without their newlines."""
@@ -169,7 +170,16 @@ def _archive(tx: Tx, root: str, chunk: Chunk, ready: Prepared, docs: search.Docs
     """Archive one prepared chunk of lines and move the file's cursor past them, in the caller's
     transaction; the text to index is left in `docs`."""
     f = chunk.file
-    row = tx.execute("SELECT id, lines FROM transcript_files WHERE root = ? AND path = ?", (root, f.rel))
+    row = tx.execute("SELECT id, lines, consumed, device, inode FROM transcript_files WHERE root = ? AND path = ?",
+                     (root, f.rel))
+    if row and row[0][1] >= chunk.first and row[0][1] != chunk.seen_lines:
+        # Another pass (a watch, a second sync) archived some of these lines since this one read the
+        # cursor: what it took is left to it, when it read this file's bytes as this pass did.
+        trimmed = _after(ready, chunk, *row[0][1:])
+        if trimmed is not None:
+            if trimmed.lines == 0:
+                return BatchEffects(), Done(row[0][0])
+            ready, chunk = trimmed, replace(chunk, first=row[0][1] + 1)
     if row and chunk.first == 1 and row[0][1]:
         # Read again from its start (rewritten, shrunk, replaced): the earlier copy keeps its lines,
         # which its messages are read from, under a name of its own; the new copy starts afresh and
@@ -259,6 +269,25 @@ def _archive(tx: Tx, root: str, chunk: Chunk, ready: Prepared, docs: search.Docs
     _move_cursor(tx, chunk, file_id, ready.lines)
     done.lines, done.bytes = ready.lines, ready.size
     return done.effects, done
+
+
+def _after(ready: Prepared, chunk: Chunk, archived: int, consumed: int, device: int | None,
+           inode: int | None) -> Prepared | None:
+    """The chunk's lines after line `archived`, which another pass archived (up to byte `consumed`
+    of the same file); None when that pass did not read the bytes this one did (the file changed)."""
+    st = chunk.file.st
+    if (device, inode) != (st.st_dev, st.st_ino):
+        return None
+    if archived >= chunk.first + ready.lines - 1:  # all of them (and maybe more)
+        return Prepared() if consumed >= chunk.end else None
+    lines = [line for _, frame in ready.runs for line in codec.unpack(frame)]
+    skip = archived - chunk.first + 1
+    taken = sum(len(line) + 1 for line in lines[:skip])
+    if chunk.start + taken != consumed:
+        return None
+    kept = lines[skip:]
+    return replace(ready, lines=len(kept), size=ready.size - taken, runs=codec.pack(kept, ready.dict_id),
+                   messages=[m for m in ready.messages if m[0] > archived])
 
 
 def _move_cursor(tx: Tx, chunk: Chunk, file_id: int, count: int) -> None:

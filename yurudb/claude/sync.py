@@ -273,6 +273,7 @@ def _read(f: File, cursor: dict[str, Any] | None, report: SyncReport) -> Iterato
     """The file's complete lines after its cursor, in chunks (a rewritten file from its start)."""
     start = _resume_at(cursor, f)
     first = cursor["lines"] + 1 if cursor is not None and start else 1
+    seen = cursor["lines"] if cursor is not None else 0
     with open(f.path, "rb") as handle:
         if start and _prefix_hash(handle, start) != cursor["prefix_sha256"]:  # type: ignore[index]
             start, first = 0, 1
@@ -292,7 +293,8 @@ def _read(f: File, cursor: dict[str, Any] | None, report: SyncReport) -> Iterato
                 if not end:
                     break  # one line longer than a chunk, its newline not read yet
                 data = buffer[cut:end]
-                yield Chunk(f, first, data, offset + cut, offset + end, _prefix_hash(handle, offset + end), final=False)
+                yield Chunk(f, first, data, offset + cut, offset + end, _prefix_hash(handle, offset + end), final=False,
+                            seen_lines=seen)
                 first += data.count(b"\n")
                 cut = end
             buffer = buffer[cut:]
@@ -301,7 +303,8 @@ def _read(f: File, cursor: dict[str, Any] | None, report: SyncReport) -> Iterato
         if end < len(buffer):
             report.waiting += 1  # its last line is still being written
         if end or cursor is not None:  # a new file with no complete line yet waits, unrecorded
-            yield Chunk(f, first, buffer[:end], offset, offset + end, _prefix_hash(handle, offset + end))
+            yield Chunk(f, first, buffer[:end], offset, offset + end, _prefix_hash(handle, offset + end),
+                        seen_lines=seen)
 
 
 def _chunks(found: list[File], cursors: dict[str, dict[str, Any]], report: SyncReport) -> Iterator[Chunk]:
