@@ -123,17 +123,31 @@ async def run(
         new = await migrate(engine, action, revision)
     finally:
         await engine.dispose()
-    if blank:
+    if blank or _mostly_free(path):
         # Later revisions rebuild tables that earlier ones made: a new database starts without
-        # the free pages that leaves (it is empty, so this costs nothing).
+        # the free pages that leaves (it is empty, so this costs nothing), and one whose migration
+        # freed most of its pages (0007 moves every archived line into runs a fraction of the size)
+        # gives them back instead of staying the size it was.
         conn = sqlite3.connect(path, timeout=busy_timeout_ms / 1000)
         try:
             conn.execute("VACUUM")
         except sqlite3.OperationalError:
-            pass  # another process is using it already: the free pages are only space
+            pass  # another process is using it, or no room for the copy: the free pages are only space
         finally:
             conn.close()
     return new
+
+
+def _mostly_free(path: Path) -> bool:
+    """Whether a fifth or more of the database's pages are free (worth a copy of the rest to give back)."""
+    conn = sqlite3.connect(path)
+    try:
+        free, pages = (conn.execute(f"PRAGMA {p}").fetchone()[0] for p in ("freelist_count", "page_count"))
+        return pages > 0 and free * 5 >= pages
+    except sqlite3.DatabaseError:
+        return False
+    finally:
+        conn.close()
 
 
 def _no_tables(path: Path) -> bool:
