@@ -95,7 +95,7 @@ EXPECTED_COLUMNS = {
 EXPECTED_INDEXES = {
     "sessions": {("idx_sessions_updated", 0, ("updated_at",))},
     "messages": {("idx_messages_session", 1, ("session_id", "seq")), ("idx_messages_search_doc", 0, ("search_doc",)),
-                 ("idx_messages_file", 0, ("file_id", "line"))},
+                 ("idx_messages_file", 0, ("file_id", "line"), "file_id IS NOT NULL")},
     "search_index": set(),
     "analytics": {("idx_analytics_session", 1, ("session_id", "source_id"))},
     "transcript_files": {("idx_transcript_files_path", 1, ("root", "path")),
@@ -134,10 +134,14 @@ def read_schema(path: Path) -> tuple[dict, dict, set]:
         fks = set()
         for t in tables:
             indexes[t] = set()
-            for _, name, unique, origin, _ in conn.execute(f"PRAGMA index_list({t})"):
+            for _, name, unique, origin, partial in conn.execute(f"PRAGMA index_list({t})"):
                 if origin == "c":  # created by CREATE INDEX, not by a PRIMARY KEY / UNIQUE clause
                     cols = tuple(r[2] for r in conn.execute(f"PRAGMA index_info({name})"))
-                    indexes[t].add((name, unique, cols))
+                    if partial:  # and the rows it holds
+                        sql = conn.execute("SELECT sql FROM sqlite_master WHERE name = ?", (name,)).fetchone()[0]
+                        indexes[t].add((name, unique, cols, " ".join(sql.split(" WHERE ", 1)[1].split())))
+                    else:
+                        indexes[t].add((name, unique, cols))
             for row in conn.execute(f"PRAGMA foreign_key_list({t})"):
                 fks.add((t, row[3], row[2], row[4], row[6]))
         return columns, indexes, fks

@@ -14,6 +14,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from . import codec
+from .errors import ConflictError
 
 # A file's last run smaller than this takes the next lines in: a file followed live grows a line at
 # a time, and one run per line would compress no better than a line alone.
@@ -37,7 +38,8 @@ def append(tx: Any, file_id: int, first: int, runs: Sequence[tuple[int, bytes]],
     if last:
         run_id, start, count, raw = last[0]
         if start + count > first:  # the cursor and the lines disagree: never write a line twice
-            raise RuntimeError(f"transcript file {file_id} holds lines from {first} already")
+            raise ConflictError(f"transcript file {file_id} holds lines from {first} on already (it changed "
+                                "while another pass read it); nothing was written: sync again")
         if start + count == first and 0 <= codec.size_of(raw) < SMALL_RUN:
             n, frame = runs[0]
             merged = codec.encode(codec.decode(raw) + codec.decode(frame), dict_id)

@@ -43,8 +43,9 @@ class MessageRow(SQLModel, table=True):
     __tablename__ = "messages"
     __table_args__ = (Index("idx_messages_session", "session_id", "seq", unique=True),
                       Index("idx_messages_search_doc", "search_doc"),
-                      # a file's messages by line (a line's message; a mirrored or rewritten file's twins)
-                      Index("idx_messages_file", "file_id", "line"))
+                      # a synced file's messages by line (a line's message; a mirrored or rewritten file's
+                      # twins); an app's messages have no file and no entry
+                      Index("idx_messages_file", "file_id", "line", sqlite_where=text("file_id IS NOT NULL")))
 
     id: str = Field(sa_column=Column(Text, primary_key=True))
     session_id: str = Field(

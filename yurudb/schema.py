@@ -57,7 +57,7 @@ CREATE INDEX idx_transcript_files_session ON transcript_files (session_id);
 CREATE UNIQUE INDEX idx_messages_session ON messages (session_id, seq);
 CREATE UNIQUE INDEX idx_analytics_session ON analytics (session_id, source_id);
 CREATE INDEX idx_messages_search_doc ON messages (search_doc);
-CREATE INDEX idx_messages_file ON messages (file_id, line);
+CREATE INDEX idx_messages_file ON messages (file_id, line) WHERE file_id IS NOT NULL;
 """
 
 

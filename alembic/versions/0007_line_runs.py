@@ -12,7 +12,8 @@ whole database went from 0.75x to 0.60x the JSONL, and a first sync writes a row
 a row per line.
 A line's message was named on its row (`message_id`); a message names its own file and line, so
 only the lines whose message is another file's (the same transcript arrived two ways) keep a row,
-in `transcript_links`; `idx_messages_file` finds a file's messages by line.
+in `transcript_links`; `idx_messages_file` finds a file's messages by line (partial: an app's
+messages, which have no file, are not in it).
 
 The upgrade moves every line, byte for byte, a file at a time; the downgrade moves them back to a
 row each. Both keep each line's message.
@@ -64,7 +65,7 @@ def upgrade() -> None:
     )
     op.create_index("idx_transcript_links", "transcript_links", ["file_id", "line"], unique=True)
     op.create_index("idx_transcript_links_message", "transcript_links", ["message_id"])
-    op.create_index("idx_messages_file", "messages", ["file_id", "line"])
+    op.create_index("idx_messages_file", "messages", ["file_id", "line"], sqlite_where=sa.text("file_id IS NOT NULL"))
     bind = op.get_bind()
     dict_id = _newest_dictionary(bind)
     # A line whose message is not the one that names this file and line: a link.
