@@ -95,18 +95,24 @@ def upgrade() -> None:
     last = 0
     for file_id in [r[0] for r in bind.exec_driver_sql("SELECT DISTINCT file_id FROM transcript_lines "
                                                        "ORDER BY file_id").fetchall()]:
-        for line, raw in bind.exec_driver_sql("SELECT line, raw FROM transcript_lines WHERE file_id = ? "
-                                              "ORDER BY line", (file_id,)).fetchall():
-            if at is not None and (at[0] != file_id or line != last + 1):
-                cut()  # another file, or a line missing (a damaged page lost it): a run is consecutive lines
-            if at is None:
-                at = (file_id, line)
-            data = codec.decode(raw)
-            run.append(data)
-            size += len(data) + 1
-            last = line
-            if size >= codec.RUN_BYTES:
-                cut()
+        read = -(2**63)  # the last line number read of this file
+        while True:  # a page of lines at a time: a file of any size in bounded memory
+            page = bind.exec_driver_sql("SELECT line, raw FROM transcript_lines WHERE file_id = ? AND line > ? "
+                                        "ORDER BY line LIMIT 500", (file_id, read)).fetchall()
+            if not page:
+                break
+            read = page[-1][0]
+            for line, raw in page:
+                if at is not None and line != last + 1:
+                    cut()  # a line missing (a damaged page lost it): a run is consecutive lines
+                if at is None:
+                    at = (file_id, line)
+                data = codec.decode(raw)
+                run.append(data)
+                size += len(data) + 1
+                last = line
+                if size >= codec.RUN_BYTES:
+                    cut()
         cut()
     flush()
     op.drop_index("idx_transcript_lines", table_name="transcript_lines")
