@@ -483,3 +483,26 @@ async def test_a_pass_whose_cursor_another_pass_moved_archives_only_the_lines_af
         messages = await store.get_messages(SID, limit=None)
     assert [m.payload["uuid"] for m in messages] == [f"{SID}-u{n}" for n in range(200)]
     assert archived_lines(db_path) == (200, 200)
+
+
+async def test_lines_a_damaged_archive_lost_come_back_from_claude_codes_file_at_the_next_sync(
+    tmp_path: Path, db_path: Path
+) -> None:
+    import random
+
+    from test_salvage import leaves, smash
+
+    root, path = project(tmp_path)
+    noise = random.Random(3)
+    path.write_bytes(b"".join(line(i, pad=noise.randbytes(300).hex()) + b"\n" for i in range(1500)))
+    async with yurudb.open(db_path, daily_backup=False) as store:
+        await sync(store, root)
+    smash(db_path, sorted(leaves(db_path, "transcript_blocks"))[0])  # no backup: salvage is all there is
+    async with yurudb.open(db_path, daily_backup=False) as store:
+        salvaged = store.recovery.salvage
+        assert salvaged is not None and salvaged.files_to_reread == 1
+        report = await sync(store, root)  # the file is read again whole; the damaged copy is kept beside it
+        assert report.files_rewritten == 1 and report.lines == 1500
+        assert await archived(store) == {f"-repo/{SID}.jsonl": path.read_bytes()}
+        messages = await store.get_messages(SID, limit=None)
+        assert [m.payload["uuid"] for m in messages] == [f"{SID}-u{i}" for i in range(1500)]

@@ -63,6 +63,9 @@ class SalvageReport:
     damaged_regions: int = 0  # stretches of rows that could not be read
     rows_skipped: int = 0  # rows read but unusable (garbled values, or clashing with the database)
     error: str | None = None  # the damaged file could not be read at all
+    # synced transcripts missing lines the damage took: the next sync reads them again from the start
+    # (the copy here is kept as the file's earlier copy), so Claude Code's file gives them back
+    files_to_reread: int = 0
     # per table: rows that could not be brought back, at most (rowids stepped over + rows skipped);
     # None when the end of the table could not be read, so the count is unknown
     lost: dict[str, int | None] = field(default_factory=dict)
@@ -80,7 +83,8 @@ class SalvageReport:
         return (f"salvaged {self.sessions:,} sessions, {self.messages:,} messages, {self.usage:,} usage records "
                 f"({self.new_sessions:,}, {self.new_messages:,} and {self.new_usage:,} of them new); "
                 f"{self.placeholder_sessions} sessions rebuilt, {self.damaged_regions} unreadable regions, "
-                f"{self.rows_skipped} rows skipped")
+                f"{self.rows_skipped} rows skipped"
+                + (f"; {self.files_to_reread} transcripts to read again at the next sync" if self.files_to_reread else ""))
 
 
 def marker_path(db: Path) -> Path:
@@ -207,6 +211,7 @@ def _merge(damaged: sqlite3.Connection, out: sqlite3.Connection, report: Salvage
             report.lost[table] = None if None in regions else skipped + sum(n for n in regions if n is not None)
         if "raw" in _columns(damaged, "transcript_lines"):
             _merge_line_rows(damaged, out, report, files)
+        report.files_to_reread = _reread_incomplete(out)
         after = _counts(out)
         # placeholders are counted apart: they hold no data of their own
         report.new_sessions = after["sessions"] - before["sessions"] - report.placeholder_sessions
@@ -306,6 +311,25 @@ def _merge_line_rows(damaged: sqlite3.Connection, out: sqlite3.Connection, repor
     report.rows_skipped += skipped
     report.damaged_regions += len(regions)
     report.lost["transcript_lines"] = None if None in regions else sum(n for n in regions if n is not None)
+
+
+def _reread_incomplete(out: sqlite3.Connection) -> int:
+    """Synced transcripts whose archived lines no longer reach their cursor: their cursor is set so
+    that the next sync takes the file for changed and rewritten (no stat matches, no prefix hash)
+    and reads it whole; the incomplete copy stays, as a rewritten file's earlier copy does."""
+    marked = 0
+    for file_id, count in out.execute("SELECT id, lines FROM transcript_files WHERE lines > 0 "
+                                      "AND root NOT IN ('claude-agent-sdk', '(salvaged)')").fetchall():
+        held = 0
+        for first, n in out.execute("SELECT first_line, lines FROM transcript_blocks WHERE file_id = ? "
+                                    "ORDER BY first_line", (file_id,)):
+            if first != held + 1:
+                break
+            held += n
+        if held < count:
+            out.execute("UPDATE transcript_files SET mtime_ns = NULL, prefix_sha256 = NULL WHERE id = ?", (file_id,))
+            marked += 1
+    return marked
 
 
 def _counts(conn: sqlite3.Connection) -> dict[str, int]:

@@ -215,9 +215,10 @@ def _archive(tx: Tx, root: str, chunk: Chunk, ready: Prepared, docs: search.Docs
             continue
         message_id = candidate
         owner = owners.get(message_id)
-        if owner is not None and (owner[1], owner[2]) != (file_id, n):
+        if owner is not None and (owner[1], owner[2]) != (file_id, n) and not _lost(tx, owner[1], owner[2]):
             # The same uuid in another line (a resumed session replays earlier lines): archived in
-            # each, under an id of its own.
+            # each, under an id of its own. (A message whose own line a damaged page took is this
+            # line again: it keeps its id and place and reads from here.)
             message_id = f"{message_id}@{file_id}:{n}"
             owner = owners.get(message_id)
             existing.append(message_id)
@@ -244,7 +245,8 @@ def _archive(tx: Tx, root: str, chunk: Chunk, ready: Prepared, docs: search.Docs
         "INSERT INTO messages (id, session_id, seq, type, role, timestamp, thread, file_id, line, search_doc) "
         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET type = excluded.type, "
         "role = excluded.role, content = NULL, tool_uses = NULL, usage = NULL, timestamp = excluded.timestamp, "
-        "payload = NULL, search_doc = excluded.search_doc", message_rows)
+        "payload = NULL, search_doc = excluded.search_doc, thread = excluded.thread, file_id = excluded.file_id, "
+        "line = excluded.line", message_rows)
     archive_lines.append(tx, file_id, chunk.first, ready.runs, ready.dict_id)
     archive_lines.link(tx, links)
     usage = []
@@ -269,6 +271,15 @@ def _archive(tx: Tx, root: str, chunk: Chunk, ready: Prepared, docs: search.Docs
     _move_cursor(tx, chunk, file_id, ready.lines)
     done.lines, done.bytes = ready.lines, ready.size
     return done.effects, done
+
+
+def _lost(tx: Tx, file_id: int | None, line: int | None) -> bool:
+    """Whether a synced message's line is gone from the archive (a damaged page took its run)."""
+    if file_id is None or line is None:
+        return False  # an app's message: its payload is its own
+    run = tx.execute("SELECT first_line + lines > ? FROM transcript_blocks WHERE file_id = ? AND first_line <= ? "
+                     "ORDER BY first_line DESC LIMIT 1", (line, file_id, line))
+    return not (run and run[0][0])
 
 
 def _after(ready: Prepared, chunk: Chunk, archived: int, consumed: int, device: int | None,
