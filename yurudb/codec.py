@@ -21,7 +21,7 @@ import zstandard
 LEVEL = 3
 DICT_SIZE = 262_144  # zstd's default is 110 KiB: 256 KiB came to 0.005 of the JSONL smaller
 TRAIN_MIN_LINES = 400  # fewer samples than this make a poor dictionary (or none: training fails)
-TRAIN_SAMPLES = 4_000  # the lines a dictionary is trained on
+TRAIN_SAMPLES = 4_000  # at most this many lines (a sync trains as soon as it has TRAIN_MIN_LINES)
 TRAIN_MAX_BYTES = 8 * 1024 * 1024
 RUN_BYTES = 256 * 1024  # a run of lines is cut once it holds this many bytes
 
