@@ -29,6 +29,18 @@ branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 
 
+def _file_table(name: str, *columns: sa.Column) -> None:
+    """A table of a transcript file's rows: its own id, the file's (deleted with it), then `columns`."""
+    op.create_table(
+        name,
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("file_id", sa.Integer(), nullable=False),
+        *columns,
+        sa.ForeignKeyConstraint(["file_id"], ["transcript_files.id"], ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("id"),
+    )
+
+
 def _newest_dictionary(bind: sa.Connection) -> int:
     """Load the archive's dictionaries; the id of the newest (0: none), which compresses from now on."""
     from yurudb import codec
@@ -43,26 +55,11 @@ def _newest_dictionary(bind: sa.Connection) -> int:
 def upgrade() -> None:
     from yurudb import codec
 
-    op.create_table(
-        "transcript_blocks",
-        sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("file_id", sa.Integer(), nullable=False),
-        sa.Column("first_line", sa.Integer(), nullable=False),
-        sa.Column("lines", sa.Integer(), nullable=False),
-        sa.Column("raw", sa.LargeBinary(), nullable=False),
-        sa.ForeignKeyConstraint(["file_id"], ["transcript_files.id"], ondelete="CASCADE"),
-        sa.PrimaryKeyConstraint("id"),
-    )
+    _file_table("transcript_blocks", sa.Column("first_line", sa.Integer(), nullable=False),
+                sa.Column("lines", sa.Integer(), nullable=False), sa.Column("raw", sa.LargeBinary(), nullable=False))
     op.create_index("idx_transcript_blocks", "transcript_blocks", ["file_id", "first_line"], unique=True)
-    op.create_table(
-        "transcript_links",
-        sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("file_id", sa.Integer(), nullable=False),
-        sa.Column("line", sa.Integer(), nullable=False),
-        sa.Column("message_id", sa.Text(), nullable=False),
-        sa.ForeignKeyConstraint(["file_id"], ["transcript_files.id"], ondelete="CASCADE"),
-        sa.PrimaryKeyConstraint("id"),
-    )
+    _file_table("transcript_links", sa.Column("line", sa.Integer(), nullable=False),
+                sa.Column("message_id", sa.Text(), nullable=False))
     op.create_index("idx_transcript_links", "transcript_links", ["file_id", "line"], unique=True)
     op.create_index("idx_transcript_links_message", "transcript_links", ["message_id"])
     op.create_index("idx_messages_file", "messages", ["file_id", "line"], sqlite_where=sa.text("file_id IS NOT NULL"))
@@ -122,16 +119,8 @@ def upgrade() -> None:
 def downgrade() -> None:
     from yurudb import codec
 
-    op.create_table(
-        "transcript_lines",
-        sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("file_id", sa.Integer(), nullable=False),
-        sa.Column("line", sa.Integer(), nullable=False),
-        sa.Column("message_id", sa.Text(), nullable=True),
-        sa.Column("raw", sa.LargeBinary(), nullable=False),
-        sa.ForeignKeyConstraint(["file_id"], ["transcript_files.id"], ondelete="CASCADE"),
-        sa.PrimaryKeyConstraint("id"),
-    )
+    _file_table("transcript_lines", sa.Column("line", sa.Integer(), nullable=False),
+                sa.Column("message_id", sa.Text(), nullable=True), sa.Column("raw", sa.LargeBinary(), nullable=False))
     op.create_index("idx_transcript_lines", "transcript_lines", ["file_id", "line"], unique=True)
     bind = op.get_bind()
     dict_id = _newest_dictionary(bind)
