@@ -81,3 +81,4 @@ def test_a_synced_lines_payload_is_read_from_its_bytes_in_the_run_that_holds_it(
     assert message.payload == json.loads(raw) and (message.thread, message.file_id, message.line) == ("t/sub.jsonl", 7, 3)
     # a line the run does not hold (a damaged archive) reads as a message without its payload
     assert archive_lines.with_lines([(*row[:12], 9, 9)], [(9, 2, frame)], 13)[0][13] is None
+    assert archive_lines.with_lines([row], [], 13)[0][13] is None  # its run deleted between the two reads

@@ -95,7 +95,8 @@ def with_lines(rows: Sequence[Sequence[Any]], runs: Iterable[Sequence[Any]], at:
         if run_id is None:
             out.append(r)
             continue
-        first, lines = decoded[run_id]
+        # a run missing here went between the two reads (its session was deleted): no payload, no error
+        first, lines = decoded.get(run_id, (0, []))
         k = r[at - 1] - first
         out.append((*r[:at], lines[k] if 0 <= k < len(lines) else None, *r[at + 1:]))
     return out
