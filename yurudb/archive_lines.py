@@ -10,11 +10,13 @@ message already is linked to it, never made a second message.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from typing import Any
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, TypeVar
 
 from . import codec
 from .errors import ConflictError
+
+T = TypeVar("T")
 
 # A file's last run smaller than this takes the next lines in: a file followed live grows a line at
 # a time, and one run per line would compress no better than a line alone.
@@ -107,4 +109,25 @@ def attach(tx: Any, rows: list[Any], at: int) -> list[Any]:
     ids = wanted(rows, at)
     if not ids:
         return rows
-    return with_lines(rows, tx.select_in(RUNS_BY_ID, ids), at)
+    runs = tx.select_in(RUNS_BY_ID, ids)
+    return _decoding(tx, lambda: with_lines(rows, runs, at))
+
+
+def file_lines(tx: Any, file_id: int) -> dict[int, bytes]:
+    """lines_of a file's runs, read in the caller's transaction."""
+    runs = tx.execute(FILE_RUNS, (file_id,))
+    return _decoding(tx, lambda: lines_of(runs))
+
+
+def load_dictionaries(tx: Any) -> None:
+    """Make every dictionary of the archive known to this process's codec."""
+    for dict_id, data in tx.execute("SELECT id, data FROM archive_dicts"):
+        codec.register(dict_id, data)
+
+
+def _decoding(tx: Any, decode: Callable[[], T]) -> T:
+    try:
+        return decode()
+    except codec.UnknownDictionary:  # a run another process compressed with a dictionary trained since
+        load_dictionaries(tx)
+        return decode()

@@ -24,7 +24,7 @@ from typing import Any
 
 import zstandard
 
-from . import codec, search
+from . import archive_lines, codec, search
 from .engine import connect_sync
 from .unit_of_work import Tx
 from .times import now_text, text_from_ms
@@ -283,8 +283,7 @@ def _merge_line_rows(damaged: sqlite3.Connection, out: sqlite3.Connection, repor
     """A damaged file from before revision 0007 kept a row per line (`transcript_lines`): each line it
     still has, that the database has not, becomes a run of its own (and a link, if its message is
     another file's line)."""
-    for dict_id, data in out.execute("SELECT id, data FROM archive_dicts"):
-        codec.register(dict_id, data)
+    archive_lines.load_dictionaries(out)
     columns = ["id", "file_id", "line", "message_id", "raw"]
     regions: list[int | None] = []
     skipped = 0

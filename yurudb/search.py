@@ -16,7 +16,7 @@ import sqlite3
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-from . import archive_lines, codec
+from . import archive_lines
 from .rows import MESSAGE_COLUMNS, MESSAGE_READ, message_from_row
 from .search_query import (  # noqa: F401 - re-exported
     RANK_WINDOW, SearchHit, SearchHits, dumps_hit, filters, hit_from_row, is_syntax_error, match_expression,
@@ -37,26 +37,12 @@ def _bodies(tx: Tx, where: str, keys: Iterable[Any] | None = None,
     sql = f"SELECT {MESSAGE_READ}, search_doc, rowid FROM messages WHERE {where}"
     rows = tx.select_in(sql, keys) if keys is not None else tx.execute(sql, params)
     rows.sort(key=lambda r: r[15])  # in the order they were written: documents are numbered by it
-    return [_body(r) for r in _with_lines(tx, rows, 13)]
-
-
-def _with_lines(tx: Any, rows: list[Any], at: int) -> list[Any]:
-    """archive_lines.attach, loading the archive's dictionaries first when a run needs one not loaded."""
-    try:
-        return archive_lines.attach(tx, rows, at)
-    except codec.UnknownDictionary:
-        _load_dictionaries(tx)  # a run compressed with a dictionary this process has not seen
-        return archive_lines.attach(tx, rows, at)
+    return [_body(r) for r in archive_lines.attach(tx, rows, 13)]
 
 
 def _body(r: Sequence[Any]) -> tuple[str, int | None, str]:
     m = message_from_row(r[:14])
     return m.id, r[14], indexed(text_of(m.content, m.tool_uses, m.payload))
-
-
-def _load_dictionaries(tx: Any) -> None:
-    for dict_id, data in tx.execute("SELECT id, data FROM archive_dicts"):
-        codec.register(dict_id, data)
 
 
 def unindex(tx: Tx, message_ids: Iterable[str]) -> None:
@@ -238,8 +224,8 @@ def backfill(tx: Any, report: Callable[[int, int], None] | None = None, chunk: i
     `lines`: how a synced message's line is read (the column's SQL, and what makes the column the
     line's bytes), for a revision older than the archive's layout today.
     """
-    _load_dictionaries(tx)
-    column, attach = lines or (archive_lines.RUN_OF_MESSAGE, _with_lines)
+    archive_lines.load_dictionaries(tx)
+    column, attach = lines or (archive_lines.RUN_OF_MESSAGE, archive_lines.attach)
     total = tx.execute("SELECT COUNT(*) FROM messages WHERE search_doc IS NULL")[0][0]
     done = last = 0
     while True:

@@ -135,14 +135,7 @@ def twins(tx: Tx, root: str, path: str, file_id: int) -> Twins | None:
     linked = set(archive_lines.messages_of(tx, [file_id]).values())
     owners = archive_lines.messages_of(tx, others)
     for other in sorted(others):
-        runs = tx.execute(archive_lines.FILE_RUNS, (other,))
-        try:
-            lines = archive_lines.lines_of(runs)
-        except codec.UnknownDictionary:  # compressed by another process's sync: its dictionary is in the file
-            for known_id, data in tx.execute("SELECT id, data FROM archive_dicts"):
-                codec.register(known_id, data)
-            lines = archive_lines.lines_of(runs)
-        for n, raw in sorted(lines.items()):
+        for n, raw in sorted(archive_lines.file_lines(tx, other).items()):
             message_id = owners.get((other, n))
             if message_id is None or message_id in linked:
                 continue
