@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import sys
+import time
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import quote
@@ -76,12 +77,26 @@ def read_only_pragmas(busy_timeout_ms: int = BUSY_TIMEOUT_MS) -> list[str]:
     return [f"PRAGMA busy_timeout = {int(busy_timeout_ms)}", "PRAGMA foreign_keys = ON", "PRAGMA query_only = ON"]
 
 
-def apply_pragmas(dbapi_connection: Any, statements: list[str]) -> None:
-    """Run pragma statements on a DB-API connection (sqlite3 or SQLAlchemy's aiosqlite adapter)."""
+def apply_pragmas(dbapi_connection: Any, statements: list[str], *, wait_ms: int = BUSY_TIMEOUT_MS) -> None:
+    """Run pragma statements on a DB-API connection (sqlite3 or SQLAlchemy's aiosqlite adapter).
+
+    `journal_mode = WAL` on a new file can fail at once with "database is locked" while another
+    process switches or creates it: SQLite does not call the busy handler there. Such a pragma is
+    tried again for up to `wait_ms`, as a busy handler would (two processes opening one new database
+    at once both open it; one went degraded about one time in ten).
+    """
     cursor = dbapi_connection.cursor()
     try:
         for stmt in statements:
-            cursor.execute(stmt)
+            deadline = time.monotonic() + wait_ms / 1000
+            while True:
+                try:
+                    cursor.execute(stmt)
+                    break
+                except sqlite3.OperationalError as exc:
+                    if "locked" not in str(exc) or time.monotonic() >= deadline:
+                        raise
+                    time.sleep(0.005)
     finally:
         cursor.close()
 
@@ -118,7 +133,7 @@ def create_engine(
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         # Hand transaction control to SQLAlchemy's begin event instead of sqlite3's implicit BEGIN.
         dbapi_connection.isolation_level = None
-        apply_pragmas(dbapi_connection, statements)
+        apply_pragmas(dbapi_connection, statements, wait_ms=busy_timeout_ms)
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: Any) -> None:
@@ -143,7 +158,7 @@ def connect_sync(
     # to connect-time reads too, so a held lock waits instead of failing at once.
     conn = sqlite3.connect(path, isolation_level=None, timeout=busy_timeout_ms / 1000)
     try:
-        apply_pragmas(conn, statements)
+        apply_pragmas(conn, statements, wait_ms=busy_timeout_ms)
     except BaseException:
         conn.close()
         raise

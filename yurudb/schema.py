@@ -8,6 +8,7 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+from .engine import apply_pragmas
 from .revision import APPLICATION_ID, HEAD
 from .search_text import DDL as SEARCH_DDL, MERGE_SETTING  # the full-text index (its tokenizer goes with the text rules)
 
@@ -87,8 +88,7 @@ def create_file(path: Path, pragmas: list[str]) -> bool:
     try:
         if _has_tables(conn):  # before any pragma: a file with tables is left exactly as it is
             return False
-        for pragma in pragmas:
-            conn.execute(pragma)
+        apply_pragmas(conn, pragmas)
         conn.execute("BEGIN IMMEDIATE")  # the check and the creation, with no other writer between
         try:
             if _has_tables(conn):
