@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
 
@@ -37,3 +39,29 @@ def archived_lines(db: Path) -> tuple[int, int]:
     equal when no line is stored twice."""
     runs = rows(db, "SELECT file_id, first_line, lines FROM transcript_blocks")
     return sum(n for _, _, n in runs), len({(f, first + k) for f, first, n in runs for k in range(n)})
+
+
+HOLD_LOCK = """
+import sqlite3, sys
+conn = sqlite3.connect(sys.argv[1], isolation_level=None)
+conn.execute("BEGIN IMMEDIATE")  # the write lock, held until told (a line on stdin)
+print("held", flush=True)
+sys.stdin.readline()
+conn.execute("ROLLBACK")
+"""
+
+
+def hold_write_lock(db_path: Path) -> subprocess.Popen:
+    """A second process holding the database's write lock until a line is written to its stdin."""
+    holder = subprocess.Popen([sys.executable, "-c", HOLD_LOCK, str(db_path)], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True)
+    assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+    return holder
+
+
+def release(holder: subprocess.Popen) -> None:
+    """Let the holder roll back and end."""
+    assert holder.stdin is not None
+    holder.stdin.write("go\n")
+    holder.stdin.flush()
+    assert holder.wait(10) == 0

@@ -17,7 +17,7 @@ from yurudb import ConflictError, NotFoundError, ValidationError
 from yurudb.entities import Message, MessageRow, Session, SessionRow, Usage, UsageRow
 from yurudb.events import MessagesDeleted
 
-from helpers import dump, rows
+from helpers import dump, hold_write_lock, release, rows
 
 
 async def test_session_lifecycle_end_to_end(store, db_path: Path) -> None:
@@ -461,3 +461,24 @@ async def test_lone_surrogates_from_javascript_round_trip_and_spoil_nothing(stor
     assert stored[1].content == "half an emoji: \ufffd"
     with pytest.raises(ValidationError, match="surrogate"):
         await store.create_session("bad \ud800 name")
+
+
+async def test_closing_does_not_wait_for_another_process_that_holds_the_write_lock(db_path: Path) -> None:
+    """Closing ends with a TRUNCATE checkpoint, which waits for the write lock: with another process
+    writing (a `yurudb watch` committing), the app's close must not hang for the busy timeout."""
+    store = await yurudb.open(db_path, daily_backup=False)
+    s = await store.create_session("s")
+    await store.append_message(s.id, type="user", content="kept")
+    for _ in range(200):  # the checkpointer's connection is open (its first checkpoint ran)
+        if store._checkpointer.checkpoints:
+            break
+        await asyncio.sleep(0.02)
+    assert store._checkpointer.checkpoints
+    holder = hold_write_lock(db_path)
+    try:
+        # the checkpointer's busy timeout is SQLite's 5 s: closing within 3 s did not wait it out
+        await asyncio.wait_for(store.close(), 3)
+    finally:
+        release(holder)
+    async with yurudb.open(db_path, daily_backup=False) as store:
+        assert [m.content for m in await store.get_messages(s.id)] == ["kept"]

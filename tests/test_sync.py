@@ -17,7 +17,7 @@ import pytest
 import yurudb
 from yurudb.claude import restore_files, sync, transcript_files
 
-from helpers import archived_lines, rows
+from helpers import archived_lines, hold_write_lock, release, rows
 
 SID = "5e550000-0000-4000-8000-0000000000a1"
 
@@ -301,6 +301,92 @@ def test_the_watch_command_stops_on_ctrl_c_with_everything_committed(tmp_path: P
     assert child.returncode == 0, err
     assert "all committed" in out and "Traceback" not in err
     assert _lines(db_path) == 4
+
+
+async def test_a_watch_outlives_a_failed_pass_and_archives_its_lines_once_the_database_is_free(
+    tmp_path: Path, db_path: Path
+) -> None:
+    """Another process holds the database past the busy timeout while Claude Code writes, then the
+    disk is full: each pass that fails is reported, the watch goes on, and the lines it could not
+    commit are archived by a later pass without Claude Code writing anything more."""
+    from yurudb.claude import watch
+
+    root, path = project(tmp_path)
+    path.write_bytes(line(0) + b"\n")
+    stop = asyncio.Event()
+    errors: list[str] = []
+    async with yurudb.open(db_path, daily_backup=False, busy_timeout_ms=200) as store:
+        task = asyncio.get_running_loop().create_task(
+            watch(store, root, stop=stop, on_error=lambda exc, status: errors.append(status.error or "")))
+
+        async def archived_lines() -> int:
+            return len(await store.get_messages(SID, limit=None, thread=...)) if await store.count_sessions() else 0
+
+        async def eventually(check, expected, seconds: float = 10.0):  # noqa: ANN001
+            deadline = asyncio.get_running_loop().time() + seconds
+            while (got := await check()) != expected and asyncio.get_running_loop().time() < deadline:
+                assert not task.done(), task.exception()
+                await asyncio.sleep(0.02)
+            return got
+
+        assert await eventually(archived_lines, 1) == 1
+        holder = hold_write_lock(db_path)
+        try:
+            with open(path, "ab") as f:
+                f.write(line(1) + b"\n" + line(2) + b"\n")
+            deadline = asyncio.get_running_loop().time() + 10
+            while not errors and asyncio.get_running_loop().time() < deadline:
+                await asyncio.sleep(0.02)
+            assert errors and "locked" in errors[0]
+            assert not task.done() and await archived_lines() == 1
+        finally:
+            release(holder)
+        # no more writes by Claude Code: the retry alone brings the lines in
+        assert await eventually(archived_lines, 3) == 3
+        # a full disk: the same
+        await store.set_max_size(db_path.stat().st_size + 64 * 1024)
+        with open(path, "ab") as f:
+            f.write(b"".join(line(i, pad=os.urandom(3000).hex()) + b"\n" for i in range(3, 60)))  # no compressing it away
+        deadline = asyncio.get_running_loop().time() + 10
+        while len(errors) < 2 and asyncio.get_running_loop().time() < deadline:
+            await asyncio.sleep(0.02)
+        assert len(errors) >= 2 and "StorageFullError" in errors[-1] and not task.done()
+        await store.set_max_size(None)
+        assert await eventually(archived_lines, 60) == 60
+        stop.set()
+        status = await asyncio.wait_for(task, 10)
+        assert status.error is None and status.failures == len(errors)
+    async with yurudb.open(db_path, daily_backup=False) as store:
+        assert await archived(store) == {f"-repo/{SID}.jsonl": path.read_bytes()}
+
+
+def test_the_watch_command_says_loudly_when_its_last_pass_fails(tmp_path: Path, db_path: Path) -> None:
+    """Ctrl-C while another process holds the database: the last pass cannot commit; the command says
+    so (exit 1, no traceback) instead of "all committed"; the next sync works as before."""
+    root, path = project(tmp_path)
+    path.write_bytes(line(0) + b"\n")
+    child = subprocess.Popen([sys.executable, "-m", "yurudb", "--db", str(db_path), "watch", str(root)],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    holder = None
+    try:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and not (db_path.exists() and _lines(db_path) >= 1):
+            time.sleep(0.05)
+        holder = hold_write_lock(db_path)
+        child.send_signal(signal.SIGINT)  # the last pass waits out the busy timeout (5 s), then fails
+        out, err = child.communicate(timeout=60)
+    finally:
+        child.kill()
+        if holder is not None:
+            release(holder)
+    assert child.returncode == 1, (out, err)
+    assert "last pass failed" in err and "locked" in err and "Traceback" not in err and "all committed" not in out
+    with open(path, "ab") as f:
+        f.write(line(1) + b"\n")
+    done = subprocess.run([sys.executable, "-m", "yurudb", "--db", str(db_path), "sync", str(root)],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert _lines(db_path) == 2
 
 
 def _lines(db: Path) -> int:

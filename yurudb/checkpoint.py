@@ -23,6 +23,9 @@ class _Writer(Protocol):
     def idle(self) -> bool: ...
 
 
+CLOSE_WAIT_MS = 100  # how long closing waits for another process's write to end before it skips truncating
+
+
 class Checkpointer:
     """Copies committed WAL frames into the database file when the writer is idle.
 
@@ -84,8 +87,12 @@ class Checkpointer:
             self._conn = None
 
     async def close(self) -> None:
-        """Leave a truncated WAL behind and close the connection."""
+        """Leave a truncated WAL behind (when no other process is writing) and close the connection."""
         if self._conn is not None:
+            # A TRUNCATE checkpoint waits out the busy timeout (5 s) while another process holds the
+            # write lock (a `yurudb watch` committing): closing must not. The WAL is left as it is then,
+            # which loses nothing: the next checkpoint, by whichever process, folds it in.
+            await self._conn.execute(f"PRAGMA busy_timeout = {CLOSE_WAIT_MS}")
             await self.checkpoint("TRUNCATE")
             await self._conn.close()
             self._conn = None

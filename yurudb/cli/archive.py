@@ -90,8 +90,9 @@ def watch(
 
             def line(status: Any) -> str:
                 rate = status.lines / max(time.monotonic() - started, 1e-9)
+                failing = f" · [red]failing, retry in {status.retry_in:.0f} s[/]" if getattr(status, "error", None) else ""
                 return (f"watching {root} · {len(status.files)} files changed · {status.lines:,} lines "
-                        f"({rate:,.1f}/s) · last session: {names.get(status.last_session or '', '-')}")
+                        f"({rate:,.1f}/s) · last session: {names.get(status.last_session or '', '-')}{failing}")
 
             with Live(line(type("S", (), {"files": (), "lines": 0, "last_session": None})()),
                       console=console.real(), transient=False, auto_refresh=False) as live:
@@ -102,10 +103,22 @@ def watch(
                     for problem in report.problems:
                         err_console.print(f"[yellow]not archived:[/] {problem}", highlight=False)
 
-                status = await watching(store, root, stop=stop, on_pass=on_pass)
+                def on_error(exc: BaseException, status: Any) -> None:
+                    # loud, and the watch goes on: the lines stay in Claude Code's files until a pass commits them
+                    err_console.print(f"[red]sync pass failed:[/] {status.error}; trying again in "
+                                      f"{status.retry_in:.0f} s (nothing is lost: the lines wait in their files)",
+                                      highlight=False)
+                    live.update(line(status), refresh=True)
+
+                status = await watching(store, root, stop=stop, on_pass=on_pass, on_error=on_error)
         return status
 
     status = run(go())
+    if status.error is not None:
+        err_console.print(f"[red]stopped:[/] {status.lines:,} lines archived in {status.passes} passes; the last "
+                          f"pass failed ({status.error}): what it did not commit is still only in Claude Code's "
+                          "files, and the next `yurudb sync` archives it", highlight=False)
+        raise typer.Exit(1)
     console.print(f"stopped: {status.lines:,} lines archived in {status.passes} passes, all committed",
                   highlight=False)
 
