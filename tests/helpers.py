@@ -65,3 +65,24 @@ def release(holder: subprocess.Popen) -> None:
     holder.stdin.write("go\n")
     holder.stdin.flush()
     assert holder.wait(10) == 0
+
+
+BACK_TO_BACK = """
+import sqlite3, sys, time
+conn = sqlite3.connect(sys.argv[1], isolation_level=None, timeout=30)
+print("writing", flush=True)
+end = time.monotonic() + float(sys.argv[2])
+while time.monotonic() < end:
+    conn.execute("BEGIN IMMEDIATE")  # the write lock for 50 ms, then 2 ms without it, over and over
+    time.sleep(0.05)
+    conn.execute("COMMIT")
+    time.sleep(0.002)
+"""
+
+
+def commit_back_to_back(db_path: Path, seconds: float) -> subprocess.Popen:
+    """A second process taking the write lock for 50 ms at a time with 2 ms gaps (a big sync's pattern)."""
+    writer = subprocess.Popen([sys.executable, "-c", BACK_TO_BACK, str(db_path), str(seconds)],
+                              stdout=subprocess.PIPE, text=True)
+    assert writer.stdout is not None and writer.stdout.readline().strip() == "writing"
+    return writer

@@ -17,7 +17,7 @@ import pytest
 import yurudb
 from yurudb.claude import restore_files, sync, transcript_files
 
-from helpers import archived_lines, hold_write_lock, release, rows
+from helpers import archived_lines, commit_back_to_back, hold_write_lock, release, rows
 
 SID = "5e550000-0000-4000-8000-0000000000a1"
 
@@ -357,6 +357,27 @@ async def test_a_watch_outlives_a_failed_pass_and_archives_its_lines_once_the_da
         status = await asyncio.wait_for(task, 10)
         assert status.error is None and status.failures == len(errors)
     async with yurudb.open(db_path, daily_backup=False) as store:
+        assert await archived(store) == {f"-repo/{SID}.jsonl": path.read_bytes()}
+
+
+async def test_a_sync_gets_the_write_lock_between_another_processs_back_to_back_commits(
+    tmp_path: Path, db_path: Path
+) -> None:
+    """Another process commits back to back (50 ms holding the lock, 2 ms not): SQLite's busy handler
+    looks again only every so often (25-100 ms apart) and misses the gaps, so each transaction of a
+    sync with a 300 ms busy timeout failed more often than not; looking every millisecond, it gets in."""
+    root, path = project(tmp_path)
+    async with yurudb.open(db_path, daily_backup=False, busy_timeout_ms=300) as store:
+        writer = commit_back_to_back(db_path, 30)
+        try:
+            for n in range(4):  # each sync takes the lock for several transactions
+                with open(path, "ab") as f:
+                    f.write(line(n) + b"\n")
+                report = await sync(store, root)
+                assert report.lines == 1
+        finally:
+            writer.kill()
+            writer.wait()
         assert await archived(store) == {f"-repo/{SID}.jsonl": path.read_bytes()}
 
 

@@ -8,6 +8,7 @@ from types import TracebackType
 from typing import Any, TypeVar
 
 from .dbthread import ThreadConnection
+from .engine import begin_immediate
 
 T = TypeVar("T")
 # SQLite's default limit on host parameters in one statement is 999 in old builds.
@@ -66,7 +67,8 @@ class UnitOfWork:
         """
         begin = not self._begun
         self._begun = True
-        result = await self.connection.call(_in_tx, begin, fn, args, commit)
+        wait_ms = self.connection.busy_timeout_ms if begin else None
+        result = await self.connection.call(_in_tx, wait_ms, fn, args, commit)
         if commit:
             self.committed = True
         return result
@@ -81,11 +83,12 @@ class UnitOfWork:
         await self.connection.call(_rollback)
 
 
-def _in_tx(conn: sqlite3.Connection, begin: bool, fn: Callable[..., T], args: tuple[Any, ...], commit: bool) -> T:
-    if begin:
+def _in_tx(conn: sqlite3.Connection, begin_wait_ms: int | None, fn: Callable[..., T], args: tuple[Any, ...],
+           commit: bool) -> T:
+    if begin_wait_ms is not None:
         # IMMEDIATE takes the write lock now: a deferred BEGIN that upgrades later can fail with
         # SQLITE_BUSY at once instead of waiting out busy_timeout.
-        conn.execute("BEGIN IMMEDIATE")
+        begin_immediate(conn, begin_wait_ms)
     result = fn(Tx(conn), *args)
     if commit:
         conn.execute("COMMIT")
