@@ -81,3 +81,29 @@ def write(root: Path, total_bytes: int, *, files: int = 200, seed: int = 7) -> i
         (folder / f"{sid}.jsonl").write_text(data)
         written += len(data.encode())
     return written
+
+
+_UUID = re.compile(rb"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
+def from_shared(root: Path, total_bytes: int) -> int:
+    """Copies of the shared real transcripts under root (one project folder a copy) until about
+    `total_bytes`, each copy with every UUID in it (sessions, lines, file names) swapped for one of
+    its own, so the copies are different sessions, as a longer real history would be; returns the
+    bytes written (0 without ../shared). The copies live in a temporary folder, never in the repo."""
+    files = sorted(SHARED.rglob("*.jsonl")) if SHARED.is_dir() else []
+    written = copy = 0
+    while files and written < total_bytes:
+        space = uuid.UUID(int=copy)
+
+        def fresh(match: re.Match[bytes]) -> bytes:
+            return str(uuid.uuid5(space, match.group().decode())).encode()  # noqa: B023 - called at once
+
+        for path in files:
+            dest = root / f"-home-dev-copy-{copy:03d}" / _UUID.sub(fresh, str(path.relative_to(SHARED)).encode()).decode()
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            data = _UUID.sub(fresh, path.read_bytes())
+            dest.write_bytes(data)
+            written += len(data)
+        copy += 1
+    return written
