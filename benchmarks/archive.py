@@ -101,7 +101,11 @@ def w7(tmp: Path, res: Any, quick: bool, Row: Any) -> None:  # noqa: N803 - the 
         for path in (raw_db, db):
             for suffix in ("", "-wal", "-shm"):
                 Path(f"{path}{suffix}").unlink(missing_ok=True)
+        # each after the disk has written back what the one before left (os.sync): else the second
+        # pays the first one's writeback in its own fsyncs
+        os.sync()
         raw_times.append(_child(raw_code, str(root), str(raw_db))[0])
+        os.sync()
         our_times.append(_child(YURUDB_SYNC.format(repo=str(REPO)), str(root), str(db))[0])
     raw_s, ours_s = statistics.median(raw_times), statistics.median(our_times)
     res.rows.append(Row(label, "first sync (MB/s of JSONL)", jsonl / 1e6 / ours_s, jsonl / 1e6 / raw_s, "MB/s", True,
@@ -171,7 +175,9 @@ def _w7_real(tmp: Path, res: Any, quick: bool, Row: Any) -> None:  # noqa: N803
         for path in (raw_db, db):
             for suffix in ("", "-wal", "-shm"):
                 Path(f"{path}{suffix}").unlink(missing_ok=True)
+        os.sync()  # as above
         raw_times.append(_child(RAW_SYNC.format(bench=str(Path(__file__).parent)), str(root), str(raw_db))[0])
+        os.sync()
         our_times.append(_child(YURUDB_SYNC.format(repo=str(REPO)), str(root), str(db))[0])
     raw_s, ours_s = statistics.median(raw_times), statistics.median(our_times)
     res.rows.append(Row(label, "first sync (MB/s of JSONL)", jsonl / 1e6 / ours_s, jsonl / 1e6 / raw_s, "MB/s", True,
