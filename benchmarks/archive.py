@@ -87,6 +87,28 @@ def _size_ratio(db: Path, jsonl_bytes: int) -> float:
     return db.stat().st_size / jsonl_bytes
 
 
+def _first_syncs(res: Any, Row: Any, label: str, root: Path, raw_db: Path, db: Path, jsonl: int,  # noqa: N803
+                 rounds: int, note: str) -> None:
+    """The first-sync row: raw's and yurudb's first sync of root in rounds side by side, medians (the
+    machine is shared; the last round's databases are kept)."""
+    raw_times: list[float] = []
+    our_times: list[float] = []
+    for _ in range(rounds):
+        for path in (raw_db, db):
+            for suffix in ("", "-wal", "-shm"):
+                Path(f"{path}{suffix}").unlink(missing_ok=True)
+        # each after the disk has written back what the one before left (os.sync): else the second
+        # pays the first one's writeback in its own fsyncs
+        os.sync()
+        raw_times.append(_child(RAW_SYNC.format(bench=str(Path(__file__).parent)), str(root), str(raw_db))[0])
+        os.sync()
+        our_times.append(_child(YURUDB_SYNC.format(repo=str(REPO)), str(root), str(db))[0])
+    raw_s, ours_s = statistics.median(raw_times), statistics.median(our_times)
+    res.rows.append(Row(label, "first sync (MB/s of JSONL)", jsonl / 1e6 / ours_s, jsonl / 1e6 / raw_s, "MB/s", True,
+                        ">= 40 MB/s and >= 0.5x raw",
+                        f"{note}; median of {rounds} ({', '.join(f'{jsonl / 1e6 / t:.1f}' for t in our_times)} MB/s)"))
+
+
 def w7(tmp: Path, res: Any, quick: bool, Row: Any) -> None:  # noqa: N803 - the table's row type
     mb = 50 if quick else 200
     root = tmp / "w7" / "projects"
@@ -95,24 +117,9 @@ def w7(tmp: Path, res: Any, quick: bool, Row: Any) -> None:  # noqa: N803 - the 
     db = tmp / "w7" / "yurudb.db"
     raw_db = tmp / "w7" / "raw.db"
     raw_code = RAW_SYNC.format(bench=str(Path(__file__).parent))
-    # rounds side by side, medians: the machine is shared (the last round's databases are kept)
-    raw_times, our_times = [], []
-    for _ in range(1 if quick else 3):
-        for path in (raw_db, db):
-            for suffix in ("", "-wal", "-shm"):
-                Path(f"{path}{suffix}").unlink(missing_ok=True)
-        # each after the disk has written back what the one before left (os.sync): else the second
-        # pays the first one's writeback in its own fsyncs
-        os.sync()
-        raw_times.append(_child(raw_code, str(root), str(raw_db))[0])
-        os.sync()
-        our_times.append(_child(YURUDB_SYNC.format(repo=str(REPO)), str(root), str(db))[0])
-    raw_s, ours_s = statistics.median(raw_times), statistics.median(our_times)
-    res.rows.append(Row(label, "first sync (MB/s of JSONL)", jsonl / 1e6 / ours_s, jsonl / 1e6 / raw_s, "MB/s", True,
-                        ">= 40 MB/s and >= 0.5x raw",
-                        f"whole process (start-up included), median of {len(our_times)} "
-                        f"({', '.join(f'{jsonl / 1e6 / t:.1f}' for t in our_times)} MB/s); raw: json.loads + "
-                        "sqlite3 insert of each line, 5,000 per transaction"))
+    _first_syncs(res, Row, label, root, raw_db, db, jsonl, 1 if quick else 3,
+                 "whole process (start-up included); raw: json.loads + sqlite3 insert of each line, 5,000 per "
+                 "transaction")
 
     async def resync() -> float:
         async with yurudb.open(db, daily_backup=False) as store:
@@ -170,21 +177,8 @@ def _w7_real(tmp: Path, res: Any, quick: bool, Row: Any) -> None:  # noqa: N803
     files = sum(1 for _ in root.rglob("*.jsonl"))
     label = f"W7 archive sync ({jsonl / 1e6:.0f} MB, {files} files, ../shared transcripts copied)"
     db, raw_db = tmp / "w7real" / "yurudb.db", tmp / "w7real" / "raw.db"
-    raw_times, our_times = [], []
-    for _ in range(1 if quick else 3):
-        for path in (raw_db, db):
-            for suffix in ("", "-wal", "-shm"):
-                Path(f"{path}{suffix}").unlink(missing_ok=True)
-        os.sync()  # as above
-        raw_times.append(_child(RAW_SYNC.format(bench=str(Path(__file__).parent)), str(root), str(raw_db))[0])
-        os.sync()
-        our_times.append(_child(YURUDB_SYNC.format(repo=str(REPO)), str(root), str(db))[0])
-    raw_s, ours_s = statistics.median(raw_times), statistics.median(our_times)
-    res.rows.append(Row(label, "first sync (MB/s of JSONL)", jsonl / 1e6 / ours_s, jsonl / 1e6 / raw_s, "MB/s", True,
-                        ">= 40 MB/s and >= 0.5x raw",
-                        f"as above; the real transcripts copied {jsonl / 1e6 / 6.7:.0f} times, each copy with UUIDs "
-                        f"of its own; median of {len(our_times)} ({', '.join(f'{jsonl / 1e6 / t:.1f}' for t in our_times)}"
-                        " MB/s)"))
+    _first_syncs(res, Row, label, root, raw_db, db, jsonl, 1 if quick else 3,
+                 f"as above; the real transcripts copied {jsonl / 1e6 / 6.7:.0f} times, each copy with UUIDs of its own")
     res.rows.append(Row(label, "database size / JSONL size", _size_ratio(db, jsonl), _size_ratio(raw_db, jsonl),
                         "x", False, "<= 0.6x", "raw: each line's bytes uncompressed in one table"))
 
