@@ -79,6 +79,7 @@ def watch(
         from rich.live import Live
 
         from ..claude import watch as watching
+        from ..claude.watch import WatchStatus
 
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
@@ -90,11 +91,11 @@ def watch(
 
             def line(status: Any) -> str:
                 rate = status.lines / max(time.monotonic() - started, 1e-9)
-                failing = f" · [red]failing, retry in {status.retry_in:.0f} s[/]" if getattr(status, "error", None) else ""
+                failing = f" · [red]failing, retry in {status.retry_in:.0f} s[/]" if status.error else ""
                 return (f"watching {root} · {len(status.files)} files changed · {status.lines:,} lines "
                         f"({rate:,.1f}/s) · last session: {names.get(status.last_session or '', '-')}{failing}")
 
-            with Live(line(type("S", (), {"files": (), "lines": 0, "last_session": None})()),
+            with Live(line(WatchStatus()),
                       console=console.real(), transient=False, auto_refresh=False) as live:
                 def on_pass(report: Any, status: Any) -> None:
                     if report.last_session and report.last_session not in names:
