@@ -6,8 +6,9 @@ import os
 import sqlite3
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 from urllib.parse import quote
 
 from typing import TYPE_CHECKING
@@ -88,20 +89,27 @@ def apply_pragmas(dbapi_connection: Any, statements: list[str], *, wait_ms: int 
     cursor = dbapi_connection.cursor()
     try:
         for stmt in statements:
-            deadline = time.monotonic() + wait_ms / 1000
-            while True:
-                try:
-                    cursor.execute(stmt)
-                    break
-                except sqlite3.OperationalError as exc:
-                    if "locked" not in str(exc) or time.monotonic() >= deadline:
-                        raise
-                    time.sleep(0.005)
+            when_free(lambda: cursor.execute(stmt), wait_ms)  # noqa: B023 - called at once
     finally:
         cursor.close()
 
 
-LOCK_POLL_S = 0.001  # how often a writer waiting for another process's write lock looks again
+LOCK_POLL_S = 0.001  # how often a connection waiting for another process's lock looks again
+T = TypeVar("T")
+
+
+def when_free(run: Callable[[], T], wait_ms: int) -> T:
+    """run(), tried again every millisecond while it fails with SQLITE_BUSY, for up to `wait_ms`."""
+    deadline = time.monotonic() + wait_ms / 1000
+    while True:
+        try:
+            return run()
+        except sqlite3.OperationalError as exc:
+            code = (getattr(exc, "sqlite_errorcode", 0) or 0) & 0xFF
+            busy = code == sqlite3.SQLITE_BUSY or (not code and "locked" in str(exc))
+            if not busy or time.monotonic() >= deadline:
+                raise
+            time.sleep(LOCK_POLL_S)
 
 
 def begin_immediate(conn: sqlite3.Connection, wait_ms: int) -> None:
@@ -115,16 +123,7 @@ def begin_immediate(conn: sqlite3.Connection, wait_ms: int) -> None:
     """
     conn.execute("PRAGMA busy_timeout = 0")
     try:
-        deadline = time.monotonic() + wait_ms / 1000
-        while True:
-            try:
-                conn.execute("BEGIN IMMEDIATE")
-                return
-            except sqlite3.OperationalError as exc:
-                busy = (getattr(exc, "sqlite_errorcode", 0) or 0) & 0xFF == sqlite3.SQLITE_BUSY
-                if not busy or time.monotonic() >= deadline:
-                    raise
-                time.sleep(LOCK_POLL_S)
+        when_free(lambda: conn.execute("BEGIN IMMEDIATE"), wait_ms)
     finally:
         conn.execute(f"PRAGMA busy_timeout = {int(wait_ms)}")
 
