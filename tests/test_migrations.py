@@ -252,3 +252,50 @@ async def test_a_damaged_file_from_before_0007_gives_its_lines_to_a_salvage(db_p
     if (2, 2) in kept:
         assert conn.execute("SELECT file_id, line, message_id FROM transcript_links").fetchall() == [(2, 2, "u5")]
     conn.close()
+
+
+async def test_0008_gives_each_cursor_of_a_populated_0007_archive_the_tail_a_sync_would(
+    db_path: Path, tmp_path: Path
+) -> None:
+    import json
+
+    from yurudb.claude import sync
+
+    root = tmp_path / "projects" / "-repo"
+    root.mkdir(parents=True)
+    big = b"".join(json.dumps({"type": "user", "sessionId": "a", "uuid": f"a{n}",
+                               "message": {"content": f"{n} " + "words " * 300}}).encode() + b"\n" for n in range(60))
+    (root / "a.jsonl").write_bytes(big)  # many runs' worth, more than the 4 KiB tail
+    (root / "b.jsonl").write_bytes(b'{"type": "user", "sessionId": "b", "uuid": "b1"}\nnot json\n')  # under 4 KiB
+    (root / "c.jsonl").write_bytes(big.replace(b'"a', b'"c'))  # loses a run to damage below
+    async with yurudb.open(db_path, daily_backup=False) as store:
+        await sync(store, root.parent)
+    conn = sqlite3.connect(db_path)
+    written = dict(conn.execute("SELECT path, tail_sha256 FROM transcript_files"))
+    assert all(written.values()) and len(written) == 3
+    conn.close()
+
+    assert await upgrade(db_path, "0007_line_runs", "downgrade") == "0007_line_runs"
+    before = dump(db_path)
+    conn = sqlite3.connect(db_path)
+    assert "tail_sha256" not in {r[1] for r in conn.execute("PRAGMA table_info(transcript_files)")}
+    conn.execute("DELETE FROM transcript_blocks WHERE id = (SELECT MAX(b.id) FROM transcript_blocks AS b "
+                 "JOIN transcript_files AS f ON f.id = b.file_id WHERE f.path = '-repo/c.jsonl')")
+    conn.commit()
+    conn.close()
+
+    assert await upgrade(db_path) == HEAD
+    assert dump(db_path) == before
+    conn = sqlite3.connect(db_path)
+    upgraded = dict(conn.execute("SELECT path, tail_sha256 FROM transcript_files"))
+    conn.close()
+    # the same hash the sync wrote, worked out from the archived lines; none where a line is missing
+    assert upgraded == {**written, "-repo/c.jsonl": None}
+
+    # and it holds from the first sync after the upgrade: an edit in place near the end is found
+    with open(root / "a.jsonl", "r+b") as f:
+        f.seek(len(big) - 100)
+        f.write(b'  "edited"}\n{"type": "user", "sessionId": "a", "uuid": "a-new"}\n')
+    async with yurudb.open(db_path, daily_backup=False) as store:
+        report = await sync(store, root.parent)
+        assert report.files_rewritten == 1

@@ -72,6 +72,7 @@ EXPECTED_COLUMNS = {
         ("prefix_sha256", "TEXT", 0, None, 0),
         ("synced_at", "TIMESTAMP", 0, "CURRENT_TIMESTAMP", 0),
         ("gone_at", "TIMESTAMP", 0, None, 0),
+        ("tail_sha256", "TEXT", 0, None, 0),
     ],
     "transcript_blocks": [
         ("id", "INTEGER", 1, None, 1),

@@ -77,6 +77,42 @@ async def test_a_rewritten_or_shrunk_file_is_read_again_and_nothing_is_lost(tmp_
         assert len(await store.get_messages(SID, limit=None)) == 6
 
 
+async def test_a_file_edited_in_place_past_its_first_bytes_is_read_again_and_nothing_is_lost(
+    tmp_path: Path, db_path: Path
+) -> None:
+    root, path = project(tmp_path)
+    pad = "x" * 900  # the lines edited are well past the file's first 4 KiB, which the cursor also checks
+    first = [line(i, note=pad) for i in range(12)]
+    path.write_bytes(b"".join(raw + b"\n" for raw in first))
+    async with yurudb.open(db_path, daily_backup=False) as store:
+        await sync(store, root)
+        # the last two lines replaced in place by a longer one, then a line appended: the file is
+        # longer than the cursor, its first bytes unchanged, and the old cursor falls inside a line
+        edited = line(100, note=pad + "y" * 300)
+        with open(path, "r+b") as f:
+            f.seek(sum(len(raw) + 1 for raw in first[:10]))
+            f.write(edited + b"\n" + line(101) + b"\n")
+        report = await sync(store, root)
+        assert report.files_rewritten == 1
+        assert await archived(store) == {f"-repo/{SID}.jsonl": path.read_bytes()}  # the edit is archived
+        ids = {m.id for m in await store.get_messages(SID, limit=None)}
+        assert {f"{SID}-u{n}" for n in [*range(12), 100, 101]} <= ids  # the replaced lines' messages too
+
+
+async def test_a_file_emptied_stays_its_sessions_and_exports_as_it_is(tmp_path: Path, db_path: Path) -> None:
+    root, path = project(tmp_path)
+    path.write_bytes(b"".join(line(i) + b"\n" for i in range(3)))
+    async with yurudb.open(db_path, daily_backup=False) as store:
+        await sync(store, root)
+        path.write_bytes(b"")  # emptied in place (a new copy with no line yet)
+        assert (await sync(store, root)).files_rewritten == 1
+        assert await transcript_files(store, SID) == {f"-repo/{SID}.jsonl": b""}
+        assert len(await store.get_messages(SID)) == 3  # the earlier copy's lines are kept
+        path.write_bytes(line(7) + b"\n")
+        await sync(store, root)
+        assert await transcript_files(store, SID) == {f"-repo/{SID}.jsonl": path.read_bytes()}
+
+
 async def test_a_file_claude_code_deleted_keeps_its_session_and_can_be_restored(tmp_path: Path, db_path: Path) -> None:
     root, path = project(tmp_path)
     original = b"".join(line(i) + b"\n" for i in range(4))

@@ -120,6 +120,7 @@ class TranscriptFileRow(SQLModel, table=True):
     prefix_sha256: str | None = Field(default=None, sa_type=Text)  # of the first bytes: a rewrite shows
     synced_at: datetime | None = Field(default=None, sa_column=Column(TIMESTAMP, server_default=text("CURRENT_TIMESTAMP")))
     gone_at: datetime | None = Field(default=None, sa_column=Column(TIMESTAMP))
+    tail_sha256: str | None = Field(default=None, sa_type=Text)  # of the bytes before `consumed`: an edit shows
 
 
 class TranscriptBlockRow(SQLModel, table=True):

@@ -326,7 +326,7 @@ def _reread_incomplete(out: sqlite3.Connection) -> int:
                 break
             held += n
         if held < count:
-            out.execute("UPDATE transcript_files SET mtime_ns = NULL, prefix_sha256 = NULL WHERE id = ?", (file_id,))
+            out.execute("UPDATE transcript_files SET mtime_ns = NULL, prefix_sha256 = NULL, tail_sha256 = NULL WHERE id = ?", (file_id,))
             marked += 1
     return marked
 

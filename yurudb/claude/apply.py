@@ -38,6 +38,7 @@ class Chunk:
     start: int
     end: int  # the byte offset after the last line
     prefix_sha256: str
+    tail_sha256: str  # of the bytes just before `end` (sync._tail_hash)
     final: bool = True  # the file's last chunk of this pass: its cursor may take the file's stat
     seen_lines: int = 0  # the lines the file's cursor counted when this pass read it
 
@@ -67,8 +68,9 @@ class Done:
 def load_state(tx: Tx, root: str) -> tuple[BatchEffects, tuple[dict[str, dict[str, Any]], tuple[int, bytes] | None]]:
     cursors = {
         r[0]: {"id": r[1], "device": r[2], "inode": r[3], "size": r[4], "mtime_ns": r[5], "consumed": r[6],
-               "lines": r[7], "prefix_sha256": r[8], "gone_at": r[9]}
-        for r in tx.execute("SELECT path, id, device, inode, size, mtime_ns, consumed, lines, prefix_sha256, gone_at "
+               "lines": r[7], "prefix_sha256": r[8], "gone_at": r[9], "tail_sha256": r[10]}
+        for r in tx.execute("SELECT path, id, device, inode, size, mtime_ns, consumed, lines, prefix_sha256, gone_at, "
+                            "tail_sha256 "
                             "FROM transcript_files WHERE root = ?", (root,))
     }
     dictionary = None
@@ -173,17 +175,21 @@ def _archive(tx: Tx, root: str, chunk: Chunk, ready: Prepared, docs: search.Docs
             if trimmed.lines == 0:
                 return BatchEffects(), Done(row[0][0])
             ready, chunk = trimmed, replace(chunk, first=row[0][1] + 1)
+    owner = None
     if row and chunk.first == 1 and row[0][1]:
         # Read again from its start (rewritten, shrunk, replaced): the earlier copy keeps its lines,
         # which its messages are read from, under a name of its own; the new copy starts afresh and
         # its lines that are the same messages link to them (Twins). Nothing is overwritten.
+        # The new copy is the same file's: it stays its session's (exported as that session's file,
+        # even while it has no complete line yet).
         now = now_text()
+        owner = tx.execute("SELECT session_id FROM transcript_files WHERE id = ?", (row[0][0],))[0][0]
         tx.execute("UPDATE transcript_files SET path = path || ? || ?, gone_at = COALESCE(gone_at, ?) WHERE id = ?",
                    (RETIRED, now, now, row[0][0]))
         row = []
     file_id = row[0][0] if row else tx.execute(
-        "INSERT INTO transcript_files (root, path, thread) VALUES (?, ?, ?) RETURNING id",
-        (root, f.rel, f.thread))[0][0]
+        "INSERT INTO transcript_files (root, path, thread, session_id) VALUES (?, ?, ?, ?) RETURNING id",
+        (root, f.rel, f.thread, owner))[0][0]
     done = Done(file_id)
     if not ready.lines:  # nothing new but the file's stat (a partial last line grew)
         _move_cursor(tx, chunk, file_id, 0)
@@ -301,9 +307,9 @@ def _move_cursor(tx: Tx, chunk: Chunk, file_id: int, count: int) -> None:
     # a sync stopped here (killed) would take the file for unchanged and never read the rest.
     size, mtime = (st.st_size, st.st_mtime_ns) if chunk.final else (chunk.end, None)
     tx.execute("UPDATE transcript_files SET device = ?, inode = ?, size = ?, mtime_ns = ?, consumed = ?, lines = ?, "
-               "prefix_sha256 = ?, synced_at = ?, gone_at = NULL WHERE id = ?",
+               "prefix_sha256 = ?, tail_sha256 = ?, synced_at = ?, gone_at = NULL WHERE id = ?",
                (st.st_dev, st.st_ino, size, mtime, chunk.end, chunk.first + count - 1,
-                chunk.prefix_sha256, now_text(), file_id))
+                chunk.prefix_sha256, chunk.tail_sha256, now_text(), file_id))
 
 
 def describe(tx: Tx, yid: str, known: dict[str, Any], fresh: bool) -> None:

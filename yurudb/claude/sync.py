@@ -1,11 +1,12 @@
 """`sync`: archive `~/.claude/projects` into yurudb, every line byte-exact, reading only what is new
 (the files and their cursors here; the transaction that applies a chunk in yurudb/claude/apply.py).
 
-Each transcript file has a cursor (device, inode, size, mtime, bytes and lines consumed, a hash of
-its first bytes). An unchanged file costs one stat. A grown file is read from its cursor, complete
-lines only: a last line without its newline is still being written and waits for the next pass. A
-file that shrank, was replaced or whose first bytes changed is read again from the start, which
-is idempotent (lines are keyed by file and number). A file that disappeared keeps everything it
+Each transcript file has a cursor (device, inode, size, mtime, bytes and lines consumed, hashes of
+its first bytes and of the last bytes before the cursor). An unchanged file costs one stat. A grown
+file is read from its cursor, complete lines only: a last line without its newline is still being
+written and waits for the next pass. A file that shrank, was replaced, or whose first bytes or
+bytes just before the cursor changed (rewritten, edited in place) is read again from the start,
+which is idempotent (lines are keyed by file and number). A file that disappeared keeps everything it
 gave: its row is marked gone, and so are its sessions (`meta.source_gone`); nothing is deleted.
 
 Lines go to the database in batches, each one transaction on the store's writer connection, and
@@ -46,7 +47,7 @@ READ_BLOCK = 4 * 1024 * 1024
 POOL_MIN_BYTES = 32 * 1024 * 1024  # a first sync this big is worth worker processes
 WORKERS = 2  # the commits take a fraction of one core: two workers keep both cores busy
 PIPELINE_DEPTH = 4  # chunks prepared ahead of the one being committed
-PREFIX_BYTES = 4096  # the rewrite check: a hash of the file's first bytes
+PREFIX_BYTES = 4096  # the rewrite check: hashes of the file's first bytes and of the last ones before the cursor
 Progress = Callable[[int, int], None]
 
 
@@ -269,13 +270,31 @@ def _prefix_hash(handle: Any, upto: int) -> str:
     return hashlib.sha256(os.pread(handle.fileno(), min(upto, PREFIX_BYTES), 0)).hexdigest()
 
 
+def _tail_hash(handle: Any, upto: int) -> str:
+    """The hash of the file's last bytes before `upto` (at most PREFIX_BYTES), read without moving."""
+    size = min(upto, PREFIX_BYTES)
+    return hashlib.sha256(os.pread(handle.fileno(), size, upto - size)).hexdigest()
+
+
+def _hashes(handle: Any, upto: int) -> tuple[str, str]:
+    """What a cursor at `upto` checks when reading resumes there: (_prefix_hash, _tail_hash)."""
+    return _prefix_hash(handle, upto), _tail_hash(handle, upto)
+
+
+def _moved_under(handle: Any, cursor: dict[str, Any], start: int) -> bool:
+    """Whether the bytes a cursor consumed changed (rewritten, or edited in place before `start`): its
+    first bytes, or the bytes just before it (a cursor from before revision 0008 may have no tail)."""
+    prefix, tail = _hashes(handle, start)
+    return prefix != cursor["prefix_sha256"] or (cursor["tail_sha256"] is not None and tail != cursor["tail_sha256"])
+
+
 def _read(f: File, cursor: dict[str, Any] | None, report: SyncReport) -> Iterator[Chunk]:
     """The file's complete lines after its cursor, in chunks (a rewritten file from its start)."""
     start = _resume_at(cursor, f)
     first = cursor["lines"] + 1 if cursor is not None and start else 1
     seen = cursor["lines"] if cursor is not None else 0
     with open(f.path, "rb") as handle:
-        if start and _prefix_hash(handle, start) != cursor["prefix_sha256"]:  # type: ignore[index]
+        if start and _moved_under(handle, cursor, start):  # type: ignore[arg-type]
             start, first = 0, 1
         if cursor is not None and not start and cursor["consumed"]:
             report.files_rewritten += 1
@@ -293,7 +312,7 @@ def _read(f: File, cursor: dict[str, Any] | None, report: SyncReport) -> Iterato
                 if not end:
                     break  # one line longer than a chunk, its newline not read yet
                 data = buffer[cut:end]
-                yield Chunk(f, first, data, offset + cut, offset + end, _prefix_hash(handle, offset + end), final=False,
+                yield Chunk(f, first, data, offset + cut, offset + end, *_hashes(handle, offset + end), final=False,
                             seen_lines=seen)
                 first += data.count(b"\n")
                 cut = end
@@ -303,7 +322,7 @@ def _read(f: File, cursor: dict[str, Any] | None, report: SyncReport) -> Iterato
         if end < len(buffer):
             report.waiting += 1  # its last line is still being written
         if end or cursor is not None:  # a new file with no complete line yet waits, unrecorded
-            yield Chunk(f, first, buffer[:end], offset, offset + end, _prefix_hash(handle, offset + end),
+            yield Chunk(f, first, buffer[:end], offset, offset + end, *_hashes(handle, offset + end),
                         seen_lines=seen)
 
 
