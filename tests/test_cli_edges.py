@@ -216,3 +216,45 @@ def test_a_snapshot_with_one_bad_record_writes_nothing_and_names_it(db_path: Pat
     assert "session #1 (b)" in result.output and "session #2 (c), analytics #0" in result.output
     assert "nothing was imported" in result.output
     assert rows(db_path, "SELECT COUNT(*) FROM sessions") == [(0,)]
+
+
+def test_export_and_restore_claude_put_back_every_copy_byte_for_byte_and_never_over_a_differing_file(
+    tmp_path: Path, db_path: Path
+) -> None:
+    projects = tmp_path / "projects"
+    sid = "5e55e0e0-0000-4000-8000-000000000000"
+    path = projects / "-repo" / f"{sid}.jsonl"
+    path.parent.mkdir(parents=True)
+    first = b"".join(json.dumps({"type": "user", "sessionId": sid, "uuid": f"u{i}", "message": {"content": f"{i}"}})
+                     .encode() + b"\n" for i in range(3))
+    path.write_bytes(first)
+    assert cli(db_path, "sync", str(projects)).exit_code == 0
+    path.write_bytes(first[: first.index(b"\n") + 1] + b"not json, written over the rest\n")  # rewritten in place
+    assert cli(db_path, "sync", str(projects)).exit_code == 0
+    now = path.read_bytes()
+
+    out = tmp_path / "out"
+    result = cli(db_path, "export", sid, "--format", "jsonl", "-o", str(out))
+    assert result.exit_code == 0, result.output
+    assert listing(out) == {f"-repo/{sid}.jsonl": now}
+    result = cli(db_path, "export", sid, "--format", "jsonl", "-o", str(tmp_path / "all"), "--earlier")
+    assert result.exit_code == 0, result.output
+    earlier = listing(tmp_path / "all")
+    assert earlier.pop(f"-repo/{sid}.jsonl") == now
+    [(name, data)] = earlier.items()  # the copy from before the rewrite, named so any file system takes it
+    assert data == first and name.startswith(f"-repo/{sid}.replaced-") and name.endswith(".jsonl")
+    assert name.removeprefix(f"-repo/{sid}.replaced-").removesuffix(".jsonl").isdigit()
+    result = cli(db_path, "export", sid, "--earlier")
+    assert result.exit_code == 2 and "--earlier goes with --format jsonl" in result.output
+    no_traceback(result)
+
+    path.unlink()  # Claude Code's clean-up took it
+    result = cli(db_path, "restore-claude", sid, "--into", str(projects))
+    assert result.exit_code == 0, result.output
+    assert path.read_bytes() == now and f"claude --resume {sid}" in result.output
+    path.write_bytes(b"someone else's\n")
+    before = listing(projects)
+    result = cli(db_path, "restore-claude", sid, "--into", str(projects))
+    assert result.exit_code == 1 and "left alone" in result.output
+    no_traceback(result)
+    assert listing(projects) == before

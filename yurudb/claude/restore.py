@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from .. import archive_lines
 from ..errors import NotFoundError
 from ..store import Store
+from .apply import RETIRED
 
 
 @dataclass
@@ -20,19 +22,21 @@ class RestoreReport:
     differing: list[str] = field(default_factory=list)
 
 
-async def transcript_files(store: Store, session_id: str) -> dict[str, bytes]:
+async def transcript_files(store: Store, session_id: str, *, earlier: bool = False) -> dict[str, bytes]:
     """A session's transcript files as Claude Code wrote them: {path under the projects folder: bytes}.
 
     Each file is its archived lines 1..n in order, each with its newline: exactly the bytes the
     sync consumed. A line missing from the archive (lost to a damaged page) is an error, not a gap.
+    With `earlier`, also the copies a file had before it was rewritten (truncated, edited, replaced),
+    each under `earlier_name` of its path.
     """
     await store.get_session(session_id)  # NotFoundError for an unknown session
     files = await store._reads.fetch(
         # A transcript both synced and mirrored by the Agent SDK: the synced copy (Claude Code's own
         # bytes) wins over the mirror's (the entries as JSON); a mirrored-only one comes from the mirror.
-        # (an earlier copy of a rewritten file, `<path>#replaced-<time>`, is kept but not what Claude Code has)
-        "SELECT id, path, lines FROM transcript_files WHERE session_id = ? AND instr(path, '#replaced-') = 0 "
-        "ORDER BY root = 'claude-agent-sdk' DESC, thread IS NOT NULL, path", (session_id,))
+        # An earlier copy of a rewritten file (`<path>#replaced-<time>`) is not what Claude Code has.
+        "SELECT id, path, lines FROM transcript_files WHERE session_id = ? AND (? OR instr(path, ?) = 0) "
+        "ORDER BY root = 'claude-agent-sdk' DESC, thread IS NOT NULL, path", (session_id, earlier, RETIRED))
     if not files:
         raise NotFoundError(f"session {session_id} has no archived transcript (it was not synced from Claude Code)")
     await store.load_dictionaries()
@@ -42,8 +46,17 @@ async def transcript_files(store: Store, session_id: str) -> dict[str, bytes]:
         missing = [n for n in range(1, count + 1) if n not in lines]
         if missing:
             raise NotFoundError(f"{path}: {len(missing)} archived lines are missing (first: line {missing[0]})")
-        out[path] = b"".join(lines[n] + b"\n" for n in range(1, count + 1))
+        out[earlier_name(path)] = b"".join(lines[n] + b"\n" for n in range(1, count + 1))
     return out
+
+
+def earlier_name(path: str) -> str:
+    """A file's name on disk: the path itself, or for an earlier copy (`<name>.jsonl#replaced-<time>`)
+    `<name>.replaced-<time as digits>.jsonl` (no '#', ':' or space, which not every file system takes)."""
+    base, retired, when = path.partition(RETIRED)
+    if not retired:
+        return path
+    return f"{base.removesuffix('.jsonl')}.replaced-{re.sub(r'[^0-9]', '', when)}.jsonl"
 
 
 def restore_files(files: dict[str, bytes], dest: Path, *, overwrite: bool = False) -> RestoreReport:

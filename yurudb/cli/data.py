@@ -185,6 +185,9 @@ def export(
     fmt: Annotated[str, typer.Option("--format", help="json, markdown, or jsonl (the transcript files, -o DIR).")] = "json",
     all_sessions: Annotated[bool, typer.Option("--all", help="Every session (JSON: a snapshot array).")] = False,
     output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write here instead of stdout.")] = None,
+    earlier: Annotated[bool, typer.Option(
+        "--earlier", help="jsonl: also each file's copies from before it was rewritten (<name>.replaced-<time>.jsonl).")
+    ] = False,
 ) -> None:
     """Export a session (or --all) as JSON (re-importable snapshot) or Markdown, or a synced session's
     transcript files as Claude Code wrote them (--format jsonl -o DIR)."""
@@ -194,8 +197,10 @@ def export(
     if fmt not in ("json", "markdown", "jsonl"):
         fail(f"--format must be json, markdown or jsonl, not {fmt!r}", 2)
     if fmt == "jsonl":
-        export_transcripts(ctx, session, all_sessions, output)
+        export_transcripts(ctx, session, all_sessions, output, earlier)
         return
+    if earlier:
+        fail("--earlier goes with --format jsonl", 2)
     if (session is None) == (not all_sessions):
         fail("give a SESSION or --all (not both)", 2)
 
@@ -219,7 +224,8 @@ def export(
         console.print(f"wrote {output}", highlight=False)
 
 
-def export_transcripts(ctx: typer.Context, session: str | None, all_sessions: bool, output: Path | None) -> None:
+def export_transcripts(ctx: typer.Context, session: str | None, all_sessions: bool, output: Path | None,
+                       earlier: bool = False) -> None:
     """Write synced sessions' transcript files under DIR in Claude Code's layout, byte for byte."""
     from ..claude import restore_files, transcript_files
 
@@ -236,7 +242,7 @@ def export_transcripts(ctx: typer.Context, session: str | None, all_sessions: bo
                 chosen = [await resolve_session(store, session or "")]
             files: dict[str, bytes] = {}
             for s in chosen:
-                files.update(await transcript_files(store, s.id))
+                files.update(await transcript_files(store, s.id, earlier=earlier))
             return files
 
     files = run(go())
