@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -111,6 +112,80 @@ async def test_a_file_emptied_stays_its_sessions_and_exports_as_it_is(tmp_path: 
         path.write_bytes(line(7) + b"\n")
         await sync(store, root)
         assert await transcript_files(store, SID) == {f"-repo/{SID}.jsonl": path.read_bytes()}
+
+
+@pytest.mark.parametrize("how", ["rename", "copy then delete", "two passes"])
+async def test_a_moved_project_folder_takes_its_archive_along(tmp_path: Path, db_path: Path, how: str) -> None:
+    root, path = project(tmp_path)
+    agent = root / "-repo" / SID / "subagents" / "agent-a1.jsonl"
+    agent.parent.mkdir(parents=True)
+    agent.write_bytes(line(50, isSidechain=True) + b"\n")
+    path.write_bytes(b"".join(line(i) + b"\n" for i in range(3)))
+    async with yurudb.open(db_path, daily_backup=False) as store:
+        await sync(store, root)
+        moved = root / "-repo-renamed"
+        if how == "copy then delete":  # another inode (a move across file systems)
+            shutil.copytree(root / "-repo", moved)
+            shutil.rmtree(root / "-repo")
+        else:
+            (root / "-repo").rename(moved)
+        if how == "two passes":  # a watch may see the folder go in one pass and arrive in the next
+            assert (await sync(store, root, only=[path, agent])).files_gone == 2
+            assert "source_gone" in ((await store.get_session(SID)).meta or {})
+            report = await sync(store, root, only=[moved / path.name, moved / SID / "subagents" / agent.name])
+        else:
+            report = await sync(store, root)
+        assert (report.files_moved, report.files_gone, report.messages_new) == (2, 0, 0)
+        assert "source_gone" not in ((await store.get_session(SID)).meta or {})
+        assert len(await store.get_messages(SID, limit=None)) == 3  # not each message twice
+        assert rows(db_path, "SELECT COUNT(*) FROM transcript_files") == [(2,)]  # nor each line, nor an earlier copy
+        assert await archived(store) == {f"-repo-renamed/{SID}.jsonl": (moved / path.name).read_bytes(),
+                                         f"-repo-renamed/{SID}/subagents/agent-a1.jsonl":
+                                             (moved / SID / "subagents" / agent.name).read_bytes()}
+        assert len(await store.get_messages(SID, thread=f"{SID}/subagents/agent-a1.jsonl", limit=None)) == 1
+        with open(moved / path.name, "ab") as f:
+            f.write(line(3) + b"\n")
+        again = await sync(store, root)
+        assert (again.lines, again.files_rewritten) == (1, 0)  # read on from the cursor it took along
+
+
+async def test_a_file_with_a_missing_files_name_but_other_bytes_is_a_file_of_its_own(
+    tmp_path: Path, db_path: Path
+) -> None:
+    root, path = project(tmp_path)
+    path.write_bytes(b"".join(line(i) + b"\n" for i in range(3)))
+    async with yurudb.open(db_path, daily_backup=False) as store:
+        await sync(store, root)
+        other = root / "-elsewhere" / path.name
+        other.parent.mkdir()
+        other.write_bytes(b"".join(line(i, extra="other") + b"\n" for i in range(3)))
+        path.unlink()
+        report = await sync(store, root)
+        assert (report.files_moved, report.files_gone, report.files_read) == (0, 1, 1)
+        assert set(await archived(store)) == {f"-repo/{SID}.jsonl", f"-elsewhere/{SID}.jsonl"}
+
+
+async def test_a_restored_file_takes_up_its_cursor_and_its_session_is_no_longer_gone(
+    tmp_path: Path, db_path: Path
+) -> None:
+    root, path = project(tmp_path)
+    path.write_bytes(b"".join(line(i) + b"\n" for i in range(4)))
+    async with yurudb.open(db_path, daily_backup=False) as store:
+        await sync(store, root)
+        os.link(path, tmp_path / "held")  # its inode stays taken: the file put back gets another
+        inode = path.stat().st_ino
+        path.unlink()
+        await sync(store, root)
+        assert "source_gone" in ((await store.get_session(SID)).meta or {})
+        restore_files(await transcript_files(store, SID), root)  # a new inode, the same bytes
+        assert path.stat().st_ino != inode
+        with open(path, "ab") as f:
+            f.write(line(4) + b"\n")  # and Claude Code resumed it
+        report = await sync(store, root)
+        assert (report.files_rewritten, report.lines, report.messages_new) == (0, 1, 1)
+        assert "source_gone" not in ((await store.get_session(SID)).meta or {})
+        assert rows(db_path, "SELECT COUNT(*) FROM transcript_files") == [(1,)]  # no earlier copy kept beside it
+        assert await archived(store) == {f"-repo/{SID}.jsonl": path.read_bytes()}
 
 
 async def test_a_file_claude_code_deleted_keeps_its_session_and_can_be_restored(tmp_path: Path, db_path: Path) -> None:

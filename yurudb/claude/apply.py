@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 from collections import defaultdict, deque
+from collections.abc import Collection
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -68,9 +69,9 @@ class Done:
 def load_state(tx: Tx, root: str) -> tuple[BatchEffects, tuple[dict[str, dict[str, Any]], tuple[int, bytes] | None]]:
     cursors = {
         r[0]: {"id": r[1], "device": r[2], "inode": r[3], "size": r[4], "mtime_ns": r[5], "consumed": r[6],
-               "lines": r[7], "prefix_sha256": r[8], "gone_at": r[9], "tail_sha256": r[10]}
+               "lines": r[7], "prefix_sha256": r[8], "gone_at": r[9], "tail_sha256": r[10], "session_id": r[11]}
         for r in tx.execute("SELECT path, id, device, inode, size, mtime_ns, consumed, lines, prefix_sha256, gone_at, "
-                            "tail_sha256 "
+                            "tail_sha256, session_id "
                             "FROM transcript_files WHERE root = ?", (root,))
     }
     dictionary = None
@@ -328,8 +329,17 @@ def describe(tx: Tx, yid: str, known: dict[str, Any], fresh: bool) -> None:
         (title, title, title, prompt, prompt, known.get("cwd"), known.get("first"), known.get("last"), yid))
 
 
-def mark_gone(tx: Tx, root: str, present: list[str], only: set[str] | None) -> tuple[BatchEffects, int]:
-    """Files no longer on disk (of those looked at): mark them and their sessions gone; delete nothing."""
+def move_files(tx: Tx, root: str, moves: list[tuple[str, str, str | None]]) -> tuple[BatchEffects, None]:
+    """Files found at a new path (old path, new path, its thread): their rows, lines and cursors go with them."""
+    tx.executemany("UPDATE transcript_files SET path = ?, thread = ? WHERE root = ? AND path = ?",
+                   [(new, thread, root, old) for old, new, thread in moves])
+    return BatchEffects(), None
+
+
+def mark_gone(tx: Tx, root: str, present: list[str], only: set[str] | None,
+              back: Collection[str] = ()) -> tuple[BatchEffects, int]:
+    """Files no longer on disk (of those looked at): mark them and their sessions gone; delete nothing.
+    Sessions in `back` (a file of theirs returned) are no longer marked once none of their files is gone."""
     seen = set(present)
     gone = [(fid, sid) for fid, path, sid in tx.execute(
         "SELECT id, path, session_id FROM transcript_files WHERE root = ? AND gone_at IS NULL", (root,))
@@ -341,6 +351,13 @@ def mark_gone(tx: Tx, root: str, present: list[str], only: set[str] | None) -> t
         if sid is not None:
             tx.execute("UPDATE sessions SET metadata = json_set(COALESCE(metadata, '{}'), '$.source_gone', ?) "
                        "WHERE id = ?", (now, sid))
+            effects.sessions.setdefault(sid, None)
+    for sid in set(back) - {sid for _, sid in gone}:
+        still = tx.execute("SELECT 1 FROM transcript_files WHERE session_id = ? AND gone_at IS NOT NULL "
+                           "AND instr(path, ?) = 0 AND root != 'claude-agent-sdk' LIMIT 1", (sid, RETIRED))
+        if not still:
+            tx.execute("UPDATE sessions SET metadata = json_remove(metadata, '$.source_gone') WHERE id = ? "
+                       "AND json_extract(metadata, '$.source_gone') IS NOT NULL", (sid,))
             effects.sessions.setdefault(sid, None)
     return effects, len(gone)
 

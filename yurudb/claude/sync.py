@@ -8,6 +8,10 @@ written and waits for the next pass. A file that shrank, was replaced, or whose 
 bytes just before the cursor changed (rewritten, edited in place) is read again from the start,
 which is idempotent (lines are keyed by file and number). A file that disappeared keeps everything it
 gave: its row is marked gone, and so are its sessions (`meta.source_gone`); nothing is deleted.
+A file found at a new path whose bytes are a missing file's up to its cursor (a project folder
+renamed or moved, inode or not) takes that file's cursor and archive, and so does a file put back
+where it was (`restore-claude`): read on from the cursor, not archived a second time; a session
+whose files are all back is no longer marked gone.
 
 Lines go to the database in batches, each one transaction on the store's writer connection, and
 the cursor moves in the same transaction as the lines it covers: a crash re-reads, never skips.
@@ -34,7 +38,8 @@ from typing import Any
 from .. import codec
 from ..errors import NotFoundError
 from ..store import Store
-from .apply import Chunk, Done, File, archive_all, load_state, mark_gone, price_from_claude_code, save_dict
+from .apply import (RETIRED, Chunk, Done, File, archive_all, load_state, mark_gone, move_files,
+                    price_from_claude_code, save_dict)
 from ..archive_prepare import Prepared, prepare
 from .worker import Worker
 
@@ -61,6 +66,7 @@ class SyncReport:
     files_unchanged: int = 0
     files_rewritten: int = 0
     files_gone: int = 0
+    files_moved: int = 0  # found at a new path, the same bytes as a missing file: its archive goes with it
     lines: int = 0
     bytes: int = 0
     sessions_created: int = 0
@@ -77,8 +83,9 @@ class SyncReport:
 
     def summary(self) -> str:
         """One line for people."""
+        moved = f", {self.files_moved} moved" if self.files_moved else ""
         return (f"{self.files} files ({self.files_read} read, {self.files_unchanged} unchanged, "
-                f"{self.files_rewritten} rewritten, {self.files_gone} gone): {self.lines:,} new lines, "
+                f"{self.files_rewritten} rewritten, {self.files_gone} gone{moved}): {self.lines:,} new lines, "
                 f"{self.bytes / 1e6:,.1f} MB, {self.messages_new:,} new messages, {self.sessions_created} "
                 f"sessions created, {self.sessions_updated} updated, {self.usage_records} responses counted "
                 f"in {self.seconds:.2f} s")
@@ -106,6 +113,15 @@ async def sync(
     found = list(_walk(base, report, chosen))
     report.files = len(found)
     cursors, dictionary = await store._writer.run_exclusive(load_state, str(base))
+    moves = _moves(base, found, cursors)
+    if moves:
+        await store._writer.run_exclusive(move_files, str(base), [(old, f.rel, f.thread) for old, f in moves])
+        for old, f in moves:
+            cursors[f.rel] = {**cursors.pop(old), "moved": True}
+        report.files_moved = len(moves)
+    # files found whose cursor was gone or moved: once read, their sessions may have all their files back
+    back = {c["session_id"] for f in found if (c := cursors.get(f.rel)) is not None
+            and (c["gone_at"] is not None or c.get("moved"))}
     todo = sum(f.st.st_size - _resume_at(cursors.get(f.rel), f) for f in found if _changed(cursors.get(f.rel), f))
     done_bytes = 0
     costs: dict[tuple[str, str], float] = {}
@@ -174,7 +190,7 @@ async def sync(
         for worker in workers:
             await worker.close()
     present = [f.rel for f in found]
-    report.files_gone = await store._writer.run_exclusive(mark_gone, str(base), present, chosen)
+    report.files_gone = await store._writer.run_exclusive(mark_gone, str(base), present, chosen, back - {None})
     if costs:
         await store._writer.run_exclusive(price_from_claude_code, costs, report.unpriced_models)
     report.seconds = time.perf_counter() - started
@@ -257,12 +273,51 @@ def _changed(cursor: dict[str, Any] | None, f: File) -> bool:
 
 
 def _resume_at(cursor: dict[str, Any] | None, f: File) -> int:
-    """Where reading resumes: the cursor, or 0 when the file was replaced, shrank or its start changed."""
-    if cursor is None or cursor["consumed"] == 0:
+    """Where reading resumes: the cursor, or 0 when the file was replaced or shrank.
+
+    A file put back after its cursor's had gone (restored, moved here) may be another inode: it
+    is the same file when its bytes up to the cursor are, which `_moved_under` checks next.
+    """
+    if cursor is None or cursor["consumed"] == 0 or f.st.st_size < cursor["consumed"]:
         return 0
-    if (cursor["device"], cursor["inode"]) != (f.st.st_dev, f.st.st_ino) or f.st.st_size < cursor["consumed"]:
-        return 0
-    return cursor["consumed"]
+    same = (cursor["device"], cursor["inode"]) == (f.st.st_dev, f.st.st_ino)
+    back = (cursor["gone_at"] is not None or cursor.get("moved")) and cursor["tail_sha256"] is not None
+    return cursor["consumed"] if same or back else 0
+
+
+def _moves(root: Path, found: list[File], cursors: dict[str, dict[str, Any]]) -> list[tuple[str, File]]:
+    """Files at a path with no cursor that are a missing file moved there: (its old path, the file).
+
+    The missing file's cursor names it by inode (a rename) or by name (a move that copied), and
+    the file's bytes up to that cursor must be the ones it consumed (both of its hashes).
+    """
+    here = {f.rel for f in found}
+    new = [f for f in found if f.rel not in cursors]
+    if not new:
+        return []
+    by_name: dict[str, list[str]] = {}
+    by_inode: dict[tuple[Any, Any], str] = {}
+    for rel, c in cursors.items():
+        if rel in here or RETIRED in rel or not c["consumed"] or c["tail_sha256"] is None:
+            continue
+        by_name.setdefault(rel.rsplit("/", 1)[-1], []).append(rel)
+        by_inode[(c["device"], c["inode"])] = rel
+    moves: list[tuple[str, File]] = []
+    taken: set[str] = set()
+    for f in new:
+        for old in dict.fromkeys([by_inode.get((f.st.st_dev, f.st.st_ino)), *by_name.get(f.path.name, [])]):
+            if old is None or old in taken or f.st.st_size < cursors[old]["consumed"] or os.path.lexists(root / old):
+                continue
+            try:
+                with open(f.path, "rb") as handle:
+                    if _moved_under(handle, cursors[old], cursors[old]["consumed"]):
+                        continue
+            except OSError:
+                break  # unreadable: reading it reports why
+            moves.append((old, f))
+            taken.add(old)
+            break
+    return moves
 
 
 def _prefix_hash(handle: Any, upto: int) -> str:
