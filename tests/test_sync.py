@@ -390,6 +390,41 @@ async def test_watch_archives_appended_lines_new_files_and_stops_with_everything
     assert files[f"-repo/{SID}.jsonl"] == path.read_bytes()
 
 
+async def test_watch_follows_a_project_folder_renamed_or_copied_in_with_no_write_to_its_files(
+    tmp_path: Path, db_path: Path
+) -> None:
+    from yurudb.claude import watch
+
+    root, path = project(tmp_path)
+    path.write_bytes(line(0) + b"\n" + line(1) + b"\n")
+    stop = asyncio.Event()
+    async with yurudb.open(db_path, daily_backup=False) as store:
+        task = asyncio.get_running_loop().create_task(watch(store, root, stop=stop))
+
+        async def paths() -> set[str]:
+            return {p for p, in rows(db_path, "SELECT path FROM transcript_files WHERE gone_at IS NULL")}
+
+        async def eventually(check, expected, seconds: float = 5.0):  # noqa: ANN001
+            deadline = asyncio.get_running_loop().time() + seconds
+            while (got := await check()) != expected and asyncio.get_running_loop().time() < deadline:
+                await asyncio.sleep(0.02)
+            return got
+
+        assert await eventually(paths, {f"-repo/{SID}.jsonl"}) == {f"-repo/{SID}.jsonl"}
+        (root / "-repo").rename(root / "-renamed")  # the folder's event only: its files are not written
+        assert await eventually(paths, {f"-renamed/{SID}.jsonl"}) == {f"-renamed/{SID}.jsonl"}
+        other = "5e550000-0000-4000-8000-0000000000d5"
+        elsewhere = tmp_path / "old-history" / "-copied"
+        elsewhere.mkdir(parents=True)
+        (elsewhere / f"{other}.jsonl").write_bytes(line(0, other) + b"\n")
+        shutil.copytree(elsewhere, root / "-copied")  # a folder of transcripts copied in
+        want = {f"-renamed/{SID}.jsonl", f"-copied/{other}.jsonl"}
+        assert await eventually(paths, want) == want
+        stop.set()
+        await asyncio.wait_for(task, 10)
+        assert len(await store.get_messages(SID, limit=None)) == 2  # moved, not archived twice
+
+
 def test_the_watch_command_stops_on_ctrl_c_with_everything_committed(tmp_path: Path, db_path: Path) -> None:
     root, path = project(tmp_path)
     path.write_bytes(line(0) + b"\n")

@@ -1,7 +1,8 @@
 """`watch`: follow `~/.claude/projects` live; each line Claude Code appends is archived within a second.
 
 A full sync first, then watchfiles reports what changed and only those files are synced (from
-their cursors). Changes are gathered for at most `debounce_ms` (Claude Code writes a response as a
+their cursors). A folder that appears, goes or is renamed (a project folder moved, a copied-in
+history) is reported as the folder alone, not its files: it makes a full pass (a stat per file). Changes are gathered for at most `debounce_ms` (Claude Code writes a response as a
 burst of lines) and synced together. Every pass commits before the next begins, so stopping (Ctrl-C,
 `stop`) leaves everything seen committed.
 
@@ -14,6 +15,7 @@ since a file's cursor moves only with the lines its transaction commits.
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -99,13 +101,19 @@ async def watch(
     await one_pass(None)
     # the watcher also wakes every TICK_MS with no change (an empty set), for a pass owed a retry
     async for changes in awatch(base, stop_event=stop, debounce=debounce_ms, step=STEP_MS, rust_timeout=TICK_MS,
-                                yield_on_timeout=True,
-                                watch_filter=lambda _change, path: path.endswith(".jsonl")):
-        touched = {path for _change, path in changes}
+                                yield_on_timeout=True, watch_filter=_wanted):
+        touched = {path for _change, path in changes if path.endswith(".jsonl")}
         status.files |= touched
-        if touched:
+        if len(touched) < len(changes):  # a folder: which files came or went with it, only a walk tells
+            await one_pass(None)
+        elif touched:
             await one_pass(touched)
         elif status.error is not None and loop.time() >= retry_at:
             await one_pass(set())  # only what is owed
     await one_pass(None)  # stopping: what changed since the last event is committed too (stat-only if nothing)
     return status
+
+
+def _wanted(_change: object, path: str) -> bool:
+    """A transcript, or what may be a folder (not a file now: made, removed or renamed)."""
+    return path.endswith(".jsonl") or not os.path.isfile(path)
