@@ -425,6 +425,55 @@ async def test_watch_follows_a_project_folder_renamed_or_copied_in_with_no_write
         assert len(await store.get_messages(SID, limit=None)) == 2  # moved, not archived twice
 
 
+async def test_watch_waits_for_its_folder_to_come_back_and_marks_nothing_gone_meanwhile(
+    tmp_path: Path, db_path: Path
+) -> None:
+    from yurudb.claude import watch
+    from yurudb.errors import NotFoundError
+
+    root, path = project(tmp_path)
+    path.write_bytes(line(0) + b"\n")
+    stop = asyncio.Event()
+    told: list[BaseException] = []
+    async with yurudb.open(db_path, daily_backup=False) as store:
+        task = asyncio.get_running_loop().create_task(
+            watch(store, root, stop=stop, on_error=lambda exc, status: told.append(exc)))
+
+        async def eventually(check, seconds: float = 5.0) -> bool:  # noqa: ANN001
+            deadline = asyncio.get_running_loop().time() + seconds
+            while not await check() and asyncio.get_running_loop().time() < deadline:
+                await asyncio.sleep(0.02)
+            return bool(await check())
+
+        async def lines() -> int:
+            return len(await store.get_messages(SID, limit=None)) if await store.count_sessions() else 0
+
+        assert await eventually(lambda: _is(lines, 1))
+        away = tmp_path / "away"
+        root.rename(away)  # the whole folder goes (a reset, an unmounted disk)
+
+        async def noticed() -> bool:
+            return any(isinstance(exc, NotFoundError) for exc in told)
+
+        assert await eventually(noticed)
+        with open(away / "-repo" / path.name, "ab") as f:
+            f.write(line(1) + b"\n")  # written while it was away
+        assert rows(db_path, "SELECT COUNT(*) FROM transcript_files WHERE gone_at IS NOT NULL") == [(0,)]
+        away.rename(root)
+        assert await eventually(lambda: _is(lines, 2))  # walked again when it came back
+        with open(path, "ab") as f:
+            f.write(line(2) + b"\n")
+        assert await eventually(lambda: _is(lines, 3))  # and followed again
+        stop.set()
+        status = await asyncio.wait_for(task, 10)
+        assert status.error is None
+    assert rows(db_path, "SELECT COUNT(*) FROM transcript_files WHERE gone_at IS NOT NULL") == [(0,)]
+
+
+async def _is(check, expected: object) -> bool:  # noqa: ANN001
+    return await check() == expected
+
+
 def test_the_watch_command_stops_on_ctrl_c_with_everything_committed(tmp_path: Path, db_path: Path) -> None:
     root, path = project(tmp_path)
     path.write_bytes(line(0) + b"\n")

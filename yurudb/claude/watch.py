@@ -15,12 +15,13 @@ since a file's cursor moves only with the lines its transaction commits.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..errors import ConflictError, DatabaseError
+from ..errors import ConflictError, DatabaseError, NotFoundError
 from ..store import Store
 from .sync import DEFAULT_ROOT, SyncReport, sync
 
@@ -61,6 +62,7 @@ async def watch(
 
     A failed pass is reported to `on_error` and tried again (`status.error` says why while it
     fails); when `stop` comes, one last pass is tried and `status.error` tells whether it failed.
+    If `root` itself goes, `on_error` is told (a NotFoundError) and the watch waits for it to return.
     """
     from watchfiles import awatch
 
@@ -78,6 +80,11 @@ async def watch(
         wanted = None if only is None or owed is None else only | owed
         try:
             report = await sync(store, base, only=wanted)
+        except NotFoundError:
+            if base.is_dir():
+                raise
+            owed = None  # the folder went during the pass: the watch notices, waits, then walks it all
+            return
         except TRANSIENT as exc:
             owed = None if wanted is None else set(wanted)
             failed_in_row += 1
@@ -99,18 +106,34 @@ async def watch(
             on_pass(report, status)
 
     await one_pass(None)
-    # the watcher also wakes every TICK_MS with no change (an empty set), for a pass owed a retry
-    async for changes in awatch(base, stop_event=stop, debounce=debounce_ms, step=STEP_MS, rust_timeout=TICK_MS,
-                                yield_on_timeout=True, watch_filter=_wanted):
-        touched = {path for _change, path in changes if path.endswith(".jsonl")}
-        status.files |= touched
-        if len(touched) < len(changes):  # a folder: which files came or went with it, only a walk tells
+    while not stop.is_set():
+        # the watcher also wakes every TICK_MS with no change (an empty set), for a pass owed a retry
+        async for changes in awatch(base, stop_event=stop, debounce=debounce_ms, step=STEP_MS, rust_timeout=TICK_MS,
+                                    yield_on_timeout=True, watch_filter=_wanted):
+            if not base.is_dir():
+                break  # the folder itself went, and its watcher with it
+            touched = {path for _change, path in changes if path.endswith(".jsonl")}
+            status.files |= touched
+            if len(touched) < len(changes):  # a folder: which files came or went with it, only a walk tells
+                await one_pass(None)
+            elif touched:
+                await one_pass(touched)
+            elif status.error is not None and loop.time() >= retry_at:
+                await one_pass(set())  # only what is owed
+        else:
+            break  # stopped
+        # Gone (removed, or its disk unmounted): its files are not marked gone (a sync never takes a
+        # missing folder for an empty one), and the watch waits for it, then walks it again.
+        status.error, status.retry_in = f"{base} is gone: waiting for it to come back", 0.0
+        if on_error is not None:
+            on_error(NotFoundError(status.error), status)
+        while not base.is_dir() and not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), TICK_MS / 1000)
+        if base.is_dir():
             await one_pass(None)
-        elif touched:
-            await one_pass(touched)
-        elif status.error is not None and loop.time() >= retry_at:
-            await one_pass(set())  # only what is owed
-    await one_pass(None)  # stopping: what changed since the last event is committed too (stat-only if nothing)
+    if base.is_dir():
+        await one_pass(None)  # stopping: what changed since the last event is committed too (stat-only if nothing)
     return status
 
 

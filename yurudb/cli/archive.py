@@ -80,6 +80,7 @@ def watch(
 
         from ..claude import watch as watching
         from ..claude.watch import WatchStatus
+        from ..errors import NotFoundError
 
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
@@ -91,7 +92,8 @@ def watch(
 
             def line(status: Any) -> str:
                 rate = status.lines / max(time.monotonic() - started, 1e-9)
-                failing = f" · [red]failing, retry in {status.retry_in:.0f} s[/]" if status.error else ""
+                failing = "" if not status.error else " · [red]folder gone, waiting[/]" if not status.retry_in \
+                    else f" · [red]failing, retry in {status.retry_in:.0f} s[/]"
                 return (f"watching {root} · {len(status.files)} files changed · {status.lines:,} lines "
                         f"({rate:,.1f}/s) · last session: {names.get(status.last_session or '', '-')}{failing}")
 
@@ -105,6 +107,11 @@ def watch(
                         err_console.print(f"[yellow]not archived:[/] {problem}", highlight=False)
 
                 def on_error(exc: BaseException, status: Any) -> None:
+                    live.update(line(status), refresh=True)
+                    if isinstance(exc, NotFoundError):  # the folder went: everything archived stays committed
+                        err_console.print(f"\n[red]{status.error}[/] (everything archived so far is committed)",
+                                          highlight=False)
+                        return
                     # loud, and the watch goes on: the lines stay in Claude Code's files until a pass commits them
                     err_console.print(f"[red]sync pass failed:[/] {status.error}; trying again in "
                                       f"{status.retry_in:.0f} s (nothing is lost: the lines wait in their files)",
