@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import shutil
@@ -10,13 +11,16 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 
 import pytest
 
 import yurudb
-from yurudb.claude import restore_files, sync, transcript_files
+from yurudb.claude import WatchStatus, restore_files, sync, transcript_files, watch
 
 from helpers import archived_lines, commit_back_to_back, hold_write_lock, release, rows
 
@@ -27,6 +31,70 @@ def line(n: int, sid: str = SID, **extra: object) -> bytes:
     return json.dumps({"type": "user", "sessionId": sid, "uuid": f"{sid}-u{n}", "cwd": "/repo",
                        "timestamp": f"2026-03-01T10:00:{n % 60:02d}.000Z",
                        "message": {"role": "user", "content": f"line {n}"}, **extra}).encode()
+
+
+async def eventually(check: Callable[[], Awaitable[object]], expected: object, seconds: float = 10.0,
+                     watching: asyncio.Task | None = None) -> object:
+    """What `check()` gives once it is `expected`, or at the deadline: a watch works in the background
+    (`watching`: the watch's task, which must not end meanwhile)."""
+    deadline = asyncio.get_running_loop().time() + seconds
+    while (got := await check()) != expected and asyncio.get_running_loop().time() < deadline:
+        assert watching is None or not watching.done(), watching.exception()
+        await asyncio.sleep(0.02)
+    return got
+
+
+@dataclass
+class Watching:
+    """A watch running over a project folder (`watching`), and what it reported."""
+
+    store: yurudb.Store
+    root: Path
+    path: Path  # the session SID's transcript
+    task: asyncio.Task
+    stop: asyncio.Event
+    errors: list[str]  # status.error of each failed pass, in order
+
+    async def lines(self) -> int:
+        """How many of SID's lines are archived as messages (every thread)."""
+        if not await self.store.count_sessions():
+            return 0
+        return len(await self.store.get_messages(SID, limit=None, thread=...))
+
+    async def until(self, check: Callable[[], Awaitable[object]], expected: object) -> object:
+        """eventually(), while the watch must go on."""
+        return await eventually(check, expected, watching=self.task)
+
+    async def stopped(self) -> WatchStatus:
+        self.stop.set()
+        return await asyncio.wait_for(self.task, 10)
+
+
+@contextlib.asynccontextmanager
+async def watching(tmp_path: Path, db_path: Path, first: bytes, **open_options: Any) -> AsyncIterator[Watching]:
+    """`watch` over a project folder whose transcript starts as `first`, on a store opened with open_options."""
+    root, path = project(tmp_path)
+    path.write_bytes(first)
+    stop = asyncio.Event()
+    errors: list[str] = []
+    async with yurudb.open(db_path, daily_backup=False, **open_options) as store:
+        task = asyncio.get_running_loop().create_task(
+            watch(store, root, stop=stop, on_error=lambda exc, status: errors.append(status.error or "")))
+        try:
+            yield Watching(store, root, path, task, stop, errors)
+        finally:
+            stop.set()
+            await asyncio.wait([task], timeout=10)
+
+
+@contextlib.asynccontextmanager
+async def synced(tmp_path: Path, db_path: Path, lines: int) -> AsyncIterator[tuple[yurudb.Store, Path, Path]]:
+    """(store, root, transcript) once a sync archived a project folder whose transcript has `lines` lines."""
+    root, path = project(tmp_path)
+    path.write_bytes(b"".join(line(i) + b"\n" for i in range(lines)))
+    async with yurudb.open(db_path, daily_backup=False) as store:
+        await sync(store, root)
+        yield store, root, path
 
 
 def project(tmp_path: Path) -> tuple[Path, Path]:
@@ -101,10 +169,7 @@ async def test_a_file_edited_in_place_past_its_first_bytes_is_read_again_and_not
 
 
 async def test_a_file_emptied_stays_its_sessions_and_exports_as_it_is(tmp_path: Path, db_path: Path) -> None:
-    root, path = project(tmp_path)
-    path.write_bytes(b"".join(line(i) + b"\n" for i in range(3)))
-    async with yurudb.open(db_path, daily_backup=False) as store:
-        await sync(store, root)
+    async with synced(tmp_path, db_path, 3) as (store, root, path):
         path.write_bytes(b"")  # emptied in place (a new copy with no line yet)
         assert (await sync(store, root)).files_rewritten == 1
         assert await transcript_files(store, SID) == {f"-repo/{SID}.jsonl": b""}
@@ -152,10 +217,7 @@ async def test_a_moved_project_folder_takes_its_archive_along(tmp_path: Path, db
 async def test_a_file_with_a_missing_files_name_but_other_bytes_is_a_file_of_its_own(
     tmp_path: Path, db_path: Path
 ) -> None:
-    root, path = project(tmp_path)
-    path.write_bytes(b"".join(line(i) + b"\n" for i in range(3)))
-    async with yurudb.open(db_path, daily_backup=False) as store:
-        await sync(store, root)
+    async with synced(tmp_path, db_path, 3) as (store, root, path):
         other = root / "-elsewhere" / path.name
         other.parent.mkdir()
         other.write_bytes(b"".join(line(i, extra="other") + b"\n" for i in range(3)))
@@ -168,10 +230,7 @@ async def test_a_file_with_a_missing_files_name_but_other_bytes_is_a_file_of_its
 async def test_a_restored_file_takes_up_its_cursor_and_its_session_is_no_longer_gone(
     tmp_path: Path, db_path: Path
 ) -> None:
-    root, path = project(tmp_path)
-    path.write_bytes(b"".join(line(i) + b"\n" for i in range(4)))
-    async with yurudb.open(db_path, daily_backup=False) as store:
-        await sync(store, root)
+    async with synced(tmp_path, db_path, 4) as (store, root, path):
         os.link(path, tmp_path / "held")  # its inode stays taken: the file put back gets another
         inode = path.stat().st_ino
         path.unlink()
@@ -355,123 +414,66 @@ async def test_a_repair_salvages_the_archive_too(tmp_path: Path, db_path: Path) 
 async def test_watch_archives_appended_lines_new_files_and_stops_with_everything_committed(
     tmp_path: Path, db_path: Path
 ) -> None:
-    from yurudb.claude import watch
-
-    root, path = project(tmp_path)
-    path.write_bytes(line(0) + b"\n")
-    stop = asyncio.Event()
-    async with yurudb.open(db_path, daily_backup=False) as store:
-        task = asyncio.get_running_loop().create_task(watch(store, root, stop=stop))
-
-        async def archived_lines() -> int:
-            return len(await store.get_messages(SID, limit=None, thread=...)) if await store.count_sessions() else 0
-
-        async def eventually(check, expected, seconds: float = 5.0):  # noqa: ANN001
-            deadline = asyncio.get_running_loop().time() + seconds
-            while (got := await check()) != expected and asyncio.get_running_loop().time() < deadline:
-                await asyncio.sleep(0.02)
-            return got
-
-        assert await eventually(archived_lines, 1) == 1  # the first full pass
-        with open(path, "ab") as f:  # Claude Code appending a response
+    async with watching(tmp_path, db_path, line(0) + b"\n") as w:
+        assert await w.until(w.lines, 1) == 1  # the first full pass
+        with open(w.path, "ab") as f:  # Claude Code appending a response
             f.write(line(1) + b"\n" + line(2) + b"\n")
-        assert await eventually(archived_lines, 3) == 3
+        assert await w.until(w.lines, 3) == 3
         other = "5e550000-0000-4000-8000-0000000000d4"
-        (root / "-repo" / f"{other}.jsonl").write_bytes(line(0, other) + b"\n")  # a new session
-        assert await eventually(store.count_sessions, 2) == 2
-        with open(path, "ab") as f:
+        (w.root / "-repo" / f"{other}.jsonl").write_bytes(line(0, other) + b"\n")  # a new session
+        assert await w.until(w.store.count_sessions, 2) == 2
+        with open(w.path, "ab") as f:
             f.write(line(3) + b"\n")
         await asyncio.sleep(0.01)
-        stop.set()
-        status = await asyncio.wait_for(task, 10)
-        assert status.passes >= 3
+        assert (await w.stopped()).passes >= 3
     async with yurudb.open(db_path, daily_backup=False) as store:
         files = await archived(store)
-    assert files[f"-repo/{SID}.jsonl"] == path.read_bytes()
+    assert files[f"-repo/{SID}.jsonl"] == w.path.read_bytes()
 
 
 async def test_watch_follows_a_project_folder_renamed_or_copied_in_with_no_write_to_its_files(
     tmp_path: Path, db_path: Path
 ) -> None:
-    from yurudb.claude import watch
+    async def paths() -> set[str]:
+        return {p for p, in rows(db_path, "SELECT path FROM transcript_files WHERE gone_at IS NULL")}
 
-    root, path = project(tmp_path)
-    path.write_bytes(line(0) + b"\n" + line(1) + b"\n")
-    stop = asyncio.Event()
-    async with yurudb.open(db_path, daily_backup=False) as store:
-        task = asyncio.get_running_loop().create_task(watch(store, root, stop=stop))
-
-        async def paths() -> set[str]:
-            return {p for p, in rows(db_path, "SELECT path FROM transcript_files WHERE gone_at IS NULL")}
-
-        async def eventually(check, expected, seconds: float = 5.0):  # noqa: ANN001
-            deadline = asyncio.get_running_loop().time() + seconds
-            while (got := await check()) != expected and asyncio.get_running_loop().time() < deadline:
-                await asyncio.sleep(0.02)
-            return got
-
-        assert await eventually(paths, {f"-repo/{SID}.jsonl"}) == {f"-repo/{SID}.jsonl"}
-        (root / "-repo").rename(root / "-renamed")  # the folder's event only: its files are not written
-        assert await eventually(paths, {f"-renamed/{SID}.jsonl"}) == {f"-renamed/{SID}.jsonl"}
+    async with watching(tmp_path, db_path, line(0) + b"\n" + line(1) + b"\n") as w:
+        assert await w.until(paths, {f"-repo/{SID}.jsonl"}) == {f"-repo/{SID}.jsonl"}
+        (w.root / "-repo").rename(w.root / "-renamed")  # the folder's event only: its files are not written
+        assert await w.until(paths, {f"-renamed/{SID}.jsonl"}) == {f"-renamed/{SID}.jsonl"}
         other = "5e550000-0000-4000-8000-0000000000d5"
         elsewhere = tmp_path / "old-history" / "-copied"
         elsewhere.mkdir(parents=True)
         (elsewhere / f"{other}.jsonl").write_bytes(line(0, other) + b"\n")
-        shutil.copytree(elsewhere, root / "-copied")  # a folder of transcripts copied in
+        shutil.copytree(elsewhere, w.root / "-copied")  # a folder of transcripts copied in
         want = {f"-renamed/{SID}.jsonl", f"-copied/{other}.jsonl"}
-        assert await eventually(paths, want) == want
-        stop.set()
-        await asyncio.wait_for(task, 10)
-        assert len(await store.get_messages(SID, limit=None)) == 2  # moved, not archived twice
+        assert await w.until(paths, want) == want
+        await w.stopped()
+        assert len(await w.store.get_messages(SID, limit=None)) == 2  # moved, not archived twice
 
 
 async def test_watch_waits_for_its_folder_to_come_back_and_marks_nothing_gone_meanwhile(
     tmp_path: Path, db_path: Path
 ) -> None:
-    from yurudb.claude import watch
-    from yurudb.errors import NotFoundError
-
-    root, path = project(tmp_path)
-    path.write_bytes(line(0) + b"\n")
-    stop = asyncio.Event()
-    told: list[BaseException] = []
-    async with yurudb.open(db_path, daily_backup=False) as store:
-        task = asyncio.get_running_loop().create_task(
-            watch(store, root, stop=stop, on_error=lambda exc, status: told.append(exc)))
-
-        async def eventually(check, seconds: float = 5.0) -> bool:  # noqa: ANN001
-            deadline = asyncio.get_running_loop().time() + seconds
-            while not await check() and asyncio.get_running_loop().time() < deadline:
-                await asyncio.sleep(0.02)
-            return bool(await check())
-
-        async def lines() -> int:
-            return len(await store.get_messages(SID, limit=None)) if await store.count_sessions() else 0
-
-        assert await eventually(lambda: _is(lines, 1))
+    async with watching(tmp_path, db_path, line(0) + b"\n") as w:
+        assert await w.until(w.lines, 1) == 1
         away = tmp_path / "away"
-        root.rename(away)  # the whole folder goes (a reset, an unmounted disk)
+        w.root.rename(away)  # the whole folder goes (a reset, an unmounted disk)
 
         async def noticed() -> bool:
-            return any(isinstance(exc, NotFoundError) for exc in told)
+            return any("is gone: waiting for it to come back" in error for error in w.errors)
 
-        assert await eventually(noticed)
-        with open(away / "-repo" / path.name, "ab") as f:
+        assert await w.until(noticed, True)
+        with open(away / "-repo" / w.path.name, "ab") as f:
             f.write(line(1) + b"\n")  # written while it was away
         assert rows(db_path, "SELECT COUNT(*) FROM transcript_files WHERE gone_at IS NOT NULL") == [(0,)]
-        away.rename(root)
-        assert await eventually(lambda: _is(lines, 2))  # walked again when it came back
-        with open(path, "ab") as f:
+        away.rename(w.root)
+        assert await w.until(w.lines, 2) == 2  # walked again when it came back
+        with open(w.path, "ab") as f:
             f.write(line(2) + b"\n")
-        assert await eventually(lambda: _is(lines, 3))  # and followed again
-        stop.set()
-        status = await asyncio.wait_for(task, 10)
-        assert status.error is None
+        assert await w.until(w.lines, 3) == 3  # and followed again
+        assert (await w.stopped()).error is None
     assert rows(db_path, "SELECT COUNT(*) FROM transcript_files WHERE gone_at IS NOT NULL") == [(0,)]
-
-
-async def _is(check, expected: object) -> bool:  # noqa: ANN001
-    return await check() == expected
 
 
 def test_the_watch_command_stops_on_ctrl_c_with_everything_committed(tmp_path: Path, db_path: Path) -> None:
@@ -504,55 +506,33 @@ async def test_a_watch_outlives_a_failed_pass_and_archives_its_lines_once_the_da
     """Another process holds the database past the busy timeout while Claude Code writes, then the
     disk is full: each pass that fails is reported, the watch goes on, and the lines it could not
     commit are archived by a later pass without Claude Code writing anything more."""
-    from yurudb.claude import watch
+    async with watching(tmp_path, db_path, line(0) + b"\n", busy_timeout_ms=200) as w:
+        assert await w.until(w.lines, 1) == 1
 
-    root, path = project(tmp_path)
-    path.write_bytes(line(0) + b"\n")
-    stop = asyncio.Event()
-    errors: list[str] = []
-    async with yurudb.open(db_path, daily_backup=False, busy_timeout_ms=200) as store:
-        task = asyncio.get_running_loop().create_task(
-            watch(store, root, stop=stop, on_error=lambda exc, status: errors.append(status.error or "")))
+        async def failures() -> int:
+            return len(w.errors)
 
-        async def archived_lines() -> int:
-            return len(await store.get_messages(SID, limit=None, thread=...)) if await store.count_sessions() else 0
-
-        async def eventually(check, expected, seconds: float = 10.0):  # noqa: ANN001
-            deadline = asyncio.get_running_loop().time() + seconds
-            while (got := await check()) != expected and asyncio.get_running_loop().time() < deadline:
-                assert not task.done(), task.exception()
-                await asyncio.sleep(0.02)
-            return got
-
-        assert await eventually(archived_lines, 1) == 1
         holder = hold_write_lock(db_path)
         try:
-            with open(path, "ab") as f:
+            with open(w.path, "ab") as f:
                 f.write(line(1) + b"\n" + line(2) + b"\n")
-            deadline = asyncio.get_running_loop().time() + 10
-            while not errors and asyncio.get_running_loop().time() < deadline:
-                await asyncio.sleep(0.02)
-            assert errors and "locked" in errors[0]
-            assert not task.done() and await archived_lines() == 1
+            assert await w.until(failures, 1) == 1 and "locked" in w.errors[0]
+            assert await w.lines() == 1
         finally:
             release(holder)
         # no more writes by Claude Code: the retry alone brings the lines in
-        assert await eventually(archived_lines, 3) == 3
+        assert await w.until(w.lines, 3) == 3
         # a full disk: the same
-        await store.set_max_size(db_path.stat().st_size + 64 * 1024)
-        with open(path, "ab") as f:
+        await w.store.set_max_size(db_path.stat().st_size + 64 * 1024)
+        with open(w.path, "ab") as f:
             f.write(b"".join(line(i, pad=os.urandom(3000).hex()) + b"\n" for i in range(3, 60)))  # no compressing it away
-        deadline = asyncio.get_running_loop().time() + 10
-        while len(errors) < 2 and asyncio.get_running_loop().time() < deadline:
-            await asyncio.sleep(0.02)
-        assert len(errors) >= 2 and "StorageFullError" in errors[-1] and not task.done()
-        await store.set_max_size(None)
-        assert await eventually(archived_lines, 60) == 60
-        stop.set()
-        status = await asyncio.wait_for(task, 10)
-        assert status.error is None and status.failures == len(errors)
+        assert await w.until(failures, 2) == 2 and "StorageFullError" in w.errors[-1]
+        await w.store.set_max_size(None)
+        assert await w.until(w.lines, 60) == 60
+        status = await w.stopped()
+        assert status.error is None and status.failures == len(w.errors)
     async with yurudb.open(db_path, daily_backup=False) as store:
-        assert await archived(store) == {f"-repo/{SID}.jsonl": path.read_bytes()}
+        assert await archived(store) == {f"-repo/{SID}.jsonl": w.path.read_bytes()}
 
 
 async def test_a_sync_gets_the_write_lock_between_another_processs_back_to_back_commits(
