@@ -258,3 +258,27 @@ def test_export_and_restore_claude_put_back_every_copy_byte_for_byte_and_never_o
     assert result.exit_code == 1 and "left alone" in result.output
     no_traceback(result)
     assert listing(projects) == before
+
+
+def test_restore_claude_gone_puts_back_every_session_claude_code_deleted(tmp_path: Path, db_path: Path) -> None:
+    projects = tmp_path / "projects"
+    files = {}
+    for n in range(3):
+        sid = f"5e55e0e0-0000-4000-8000-00000000000{n}"
+        path = projects / f"-p{n}" / f"{sid}.jsonl"
+        path.parent.mkdir(parents=True)
+        path.write_bytes(json.dumps({"type": "user", "sessionId": sid, "uuid": f"u{n}"}).encode() + b"\n")
+        files[path] = path.read_bytes()
+    assert cli(db_path, "sync", str(projects)).exit_code == 0
+    kept, *deleted = sorted(files)
+    for path in deleted:  # Claude Code's clean-up took two of them
+        path.unlink()
+    assert cli(db_path, "sync", str(projects)).exit_code == 0
+    result = cli(db_path, "restore-claude", "--gone", "--into", str(projects))
+    assert result.exit_code == 0, result.output
+    assert "2 sessions whose files were gone are back" in result.output
+    assert {p: p.read_bytes() for p in files} == files
+    for args in (["restore-claude"], ["restore-claude", "x", "--gone"]):
+        result = cli(db_path, *args)
+        assert result.exit_code == 2 and "give a SESSION or --gone" in result.output
+        no_traceback(result)

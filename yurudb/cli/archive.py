@@ -133,32 +133,50 @@ def watch(
 
 def restore_claude(
     ctx: typer.Context,
-    session: Annotated[str, typer.Argument(help="Session id (or a unique prefix).")],
+    session: Annotated[Optional[str], typer.Argument(help="Session id (or a unique prefix).")] = None,
+    gone: Annotated[bool, typer.Option(
+        "--gone", help="Every session whose files Claude Code no longer has (deleted by its clean-up).")] = False,
     into: Annotated[Optional[Path], typer.Option(help="Default: ~/.claude/projects.")] = None,
 ) -> None:
-    """Put a session's transcript files back where Claude Code looks for them (never overwriting a differing file)."""
+    """Put a session's transcript files (or --gone: every gone session's) back where Claude Code looks for
+    them, never overwriting a differing file."""
     from ..claude import DEFAULT_ROOT, restore_files, transcript_files
     from .data import resolve_session
 
+    if (session is None) == (not gone):
+        fail("give a SESSION or --gone (not both)", 2)
     dest = into or DEFAULT_ROOT
 
     async def go() -> Any:
         async with opened(options(ctx).path, read_only=True) as store:
-            s = await resolve_session(store, session)
-            return s, await transcript_files(store, s.id)
+            if gone:
+                chosen = [s for s in await store.list_sessions() if (s.meta or {}).get("source_gone")]
+            else:
+                chosen = [await resolve_session(store, session or "")]
+            return [(s, await transcript_files(store, s.id)) for s in chosen]
 
-    s, files = run(go())
-    report = restore_files(files, dest)
-    for rel in report.written:
-        console.print(f"restored {dest / rel}", highlight=False)
-    for rel in report.identical:
-        console.print(f"[dim]already there, identical: {dest / rel}[/]", highlight=False)
-    for rel in report.differing:
-        err_console.print(f"[yellow]left alone (it differs from the archive):[/] {dest / rel}", highlight=False)
-    if report.differing:
-        fail(f"{len(report.differing)} files differ from the archive and were not overwritten; "
-             f"`yurudb export {s.id} --format jsonl -o DIR` writes the archived ones elsewhere")
-    console.print(f"`claude --resume {s.claude_session_id or s.id}` continues it", highlight=False)
+    differing = 0
+    restored = run(go())
+    for _, files in restored:
+        report = restore_files(files, dest)
+        differing += len(report.differing)
+        for rel in report.written:
+            console.print(f"restored {dest / rel}", highlight=False)
+        for rel in report.identical:
+            console.print(f"[dim]already there, identical: {dest / rel}[/]", highlight=False)
+        for rel in report.differing:
+            err_console.print(f"[yellow]left alone (it differs from the archive):[/] {dest / rel}", highlight=False)
+    if differing:
+        hint = f"`yurudb export {restored[0][0].id} --format jsonl -o DIR`" if not gone else \
+            "`yurudb export SESSION --format jsonl -o DIR`"
+        fail(f"{differing} files differ from the archive and were not overwritten; {hint} writes the archived "
+             "ones elsewhere")
+    if gone:
+        console.print(f"{len(restored)} sessions whose files were gone are back; `claude --resume <id>` continues "
+                      "any of them", highlight=False)
+    else:
+        s = restored[0][0]
+        console.print(f"`claude --resume {s.claude_session_id or s.id}` continues it", highlight=False)
 
 
 def register(app: typer.Typer, import_app: typer.Typer) -> None:
