@@ -1,6 +1,7 @@
 """Random file histories against `sync`: whatever happens to the transcripts between passes (appends,
-half-written lines, truncation, edits in place, replacement, deletion), every complete line a pass
-saw is still in the archive, and each file's current copy is its bytes exactly.
+half-written lines, truncation, edits in place, replacement, deletion, a move to another project
+folder), every complete line a pass saw is still in the archive, and each file's current copy is its
+bytes exactly.
 
 A history is a seeded sequence of steps, so a failure names the seed that reproduces it. How many
 histories run comes from YURUDB_SYNC_HISTORIES (a modest default for CI).
@@ -28,26 +29,32 @@ PLACES = [f"-p{n % 2}/{sid}.jsonl" for n, sid in enumerate(SESSIONS)] + [f"-p0/{
 
 
 class History:
-    """The transcripts on disk, and every complete line a sync pass could have seen in each."""
+    """The transcripts on disk, and every complete line a sync pass could have seen in each.
+
+    A file is known by its place (its first path, in PLACES); a move gives it another path.
+    """
 
     def __init__(self, root: Path, rng: random.Random) -> None:
         self.root, self.rng = root, rng
-        self.seen: dict[str, set[bytes]] = {rel: set() for rel in PLACES}
+        self.where = {place: place for place in PLACES}  # place -> its path now
+        self.names: dict[str, set[str]] = {place: {place} for place in PLACES}  # every path it has had
+        self.seen: dict[str, set[bytes]] = {place: set() for place in PLACES}
         self.uuids: list[str] = []
         self.counter = 0
+        self.vacated: list[str] = []  # paths a move left (a watch hears of both ends)
 
-    def path(self, rel: str) -> Path:
-        return self.root / rel
+    def path(self, place: str) -> Path:
+        return self.root / self.where[place]
 
-    def data(self, rel: str) -> bytes:
-        p = self.path(rel)
+    def data(self, place: str) -> bytes:
+        p = self.path(place)
         return p.read_bytes() if p.exists() else b""
 
-    def line(self, rel: str) -> bytes:
+    def line(self, place: str) -> bytes:
         """A line as Claude Code might write it, or one it never would (not JSON, not UTF-8, empty)."""
         rng = self.rng
         self.counter += 1
-        sid = SESSIONS[PLACES.index(rel) % len(SESSIONS)]
+        sid = SESSIONS[PLACES.index(place) % len(SESSIONS)]
         kind = rng.random()
         pad = "x" * rng.choice([0, 40, 400, 1500])  # long lines take files past the rewrite check's first 4 KB
         if kind < 0.08:
@@ -64,54 +71,67 @@ class History:
                 "message": {"role": "user", "content": f"step {self.counter} {pad}"}}
         return json.dumps(body).encode()
 
-    def lines(self, rel: str, low: int = 1, high: int = 6) -> bytes:
-        return b"".join(self.line(rel) + b"\n" for _ in range(self.rng.randint(low, high)))
+    def lines(self, place: str, low: int = 1, high: int = 6) -> bytes:
+        return b"".join(self.line(place) + b"\n" for _ in range(self.rng.randint(low, high)))
 
-    def write(self, rel: str, data: bytes, mode: str = "ab") -> None:
-        p = self.path(rel)
+    def write(self, place: str, data: bytes, mode: str = "ab") -> None:
+        p = self.path(place)
         p.parent.mkdir(parents=True, exist_ok=True)
         with open(p, mode) as f:
             f.write(data)
 
     def step(self) -> str:
         """One change to one file; what it was, for the failure message."""
-        rng, rel = self.rng, self.rng.choice(PLACES)
-        data = self.data(rel)
+        rng, place = self.rng, self.rng.choice(PLACES)
+        data = self.data(place)
         ends = [0] + [i + 1 for i, b in enumerate(data) if b == 0x0A]  # the line boundaries
-        kind = rng.choices(["append", "half", "finish", "truncate", "edit", "replace", "delete"],
-                           [10, 2, 2, 1, 2, 1, 1])[0]
+        kind = rng.choices(["append", "half", "finish", "truncate", "edit", "replace", "delete", "move"],
+                           [10, 2, 2, 1, 2, 1, 1, 1])[0]
         if kind == "half" and not data.endswith(b"\n") and data:
             kind = "finish"
         if kind == "append" or not data and kind != "delete":
             # after a half-written line: the line is finished first, as Claude Code's next write does
-            self.write(rel, (b"\n" if data and not data.endswith(b"\n") else b"") + self.lines(rel))
-            return f"append {rel}"
+            self.write(place, (b"\n" if data and not data.endswith(b"\n") else b"") + self.lines(place))
+            return f"append {self.where[place]}"
         if kind == "half":
-            self.write(rel, self.line(rel)[: rng.randint(1, 30)])
+            self.write(place, self.line(place)[: rng.randint(1, 30)])
         elif kind == "finish":
-            self.write(rel, (self.line(rel) if data.endswith(b"\n") else b"") + b"\n")
+            self.write(place, (self.line(place) if data.endswith(b"\n") else b"") + b"\n")
         elif kind == "truncate":
-            with open(self.path(rel), "r+b") as f:
+            with open(self.path(place), "r+b") as f:
                 f.truncate(rng.choice(ends))
         elif kind == "edit":  # in place, same file: from a line boundary on, other lines (longer or shorter)
             at = rng.choice(ends)
-            with open(self.path(rel), "r+b") as f:
+            with open(self.path(place), "r+b") as f:
                 f.seek(at)
-                f.write(self.lines(rel, 1, 3))
+                f.write(self.lines(place, 1, 3))
                 f.truncate()
         elif kind == "replace":  # a new file under the name (an editor's save, a tool's rewrite)
-            fresh = self.path(rel).with_name("replacement.tmp")
-            fresh.write_bytes(self.lines(rel, 1, 8))
-            os.replace(fresh, self.path(rel))
+            fresh = self.path(place).with_name("replacement.tmp")
+            fresh.write_bytes(self.lines(place, 1, 8))
+            os.replace(fresh, self.path(place))
         elif kind == "delete":
-            self.path(rel).unlink(missing_ok=True)
-        return f"{kind} {rel}"
+            self.path(place).unlink(missing_ok=True)
+        elif kind == "move":  # to the other project folder (a folder renamed, a history reorganised)
+            old = self.where[place]
+            project, rest = old.split("/", 1)
+            new = f"{'-p1' if project == '-p0' else '-p0'}/{rest}"
+            (self.root / new).parent.mkdir(parents=True, exist_ok=True)
+            os.rename(self.root / old, self.root / new)
+            self.where[place] = new
+            self.names[place].add(new)
+            self.vacated.append(old)
+            return f"move {old} -> {new}"
+        return f"{kind} {self.where[place]}"
 
-    def saw(self, rels: list[str]) -> None:
-        """A pass read these files: each complete line in them is one the archive must keep."""
-        for rel in rels:
-            data = self.data(rel)
-            self.seen[rel].update(data[: data.rfind(b"\n") + 1].split(b"\n")[:-1])
+    def saw(self, paths: list[str] | None) -> list[str]:
+        """A pass read these paths (None: all): each complete line in them is one the archive must keep.
+        The places it read, as they are now."""
+        places = [p for p in PLACES if paths is None or self.where[p] in paths]
+        for place in places:
+            data = self.data(place)
+            self.seen[place].update(data[: data.rfind(b"\n") + 1].split(b"\n")[:-1])
+        return places
 
 
 def archive(db: Path) -> dict[str, list[tuple[bool, list[bytes] | None]]]:
@@ -145,29 +165,30 @@ async def test_a_random_history_of_changes_never_loses_a_line_a_sync_saw(tmp_pat
             done.append(history.step())
             if rng.random() < 0.5:
                 continue
-            # a full pass, or only some files (what a watch saw change)
-            only = None if rng.random() < 0.6 else rng.sample(PLACES, rng.randint(1, 2))
+            # a full pass, or only some files (what a watch saw change: both ends of a move)
+            paths = sorted({history.where[p] for p in PLACES} | set(history.vacated))
+            only = None if rng.random() < 0.6 else rng.sample(paths, rng.randint(1, 3))
             report = await sync(store, root, only=only)
             done.append(f"sync {'all' if only is None else only}")
             assert not report.problems, (seed, done, report.problems)
-            looked = PLACES if only is None else only
-            history.saw(looked)
+            looked = history.saw(only)
             held = archive(db_path)
-            for rel in PLACES:
-                data = history.data(rel)
-                copies = held.get(rel, [])
+            for place in PLACES:
+                copies = [copy for name in history.names[place] for copy in held.get(name, [])]
                 kept = {line for _, lines in copies for line in lines or []}
-                assert all(lines is not None for _, lines in copies), (seed, done, rel, "a copy lacks lines")
-                lost = history.seen[rel] - kept
-                assert not lost, f"seed {seed}: {rel} lost {len(lost)} lines, e.g. {sorted(lost)[0][:80]!r}, after {done}"
-                if rel in looked and history.path(rel).exists():
-                    current = [lines for is_current, lines in copies if is_current]
+                assert all(lines is not None for _, lines in copies), (seed, done, place, "a copy lacks lines")
+                lost = history.seen[place] - kept
+                assert not lost, (f"seed {seed}: {place} lost {len(lost)} lines, e.g. {sorted(lost)[0][:80]!r}, "
+                                  f"after {done}")
+                if place in looked and history.path(place).exists():
+                    data = history.data(place)
+                    current = [lines for is_current, lines in held.get(history.where[place], []) if is_current]
                     expected = data[: data.rfind(b"\n") + 1].split(b"\n")[:-1]
-                    assert current == [expected] or (not expected and current in ([], [[]])), (seed, done, rel)
+                    assert current == [expected] or (not expected and current in ([], [[]])), (seed, done, place)
         # and through the restore API: each session's files as they are on disk, up to the last newline
         await sync(store, root)
         for sid in {s.id for s in await store.list_sessions()}:
             for rel, data in (await transcript_files(store, sid)).items():
-                if history.path(rel).exists():
-                    on_disk = history.data(rel)
+                if (root / rel).exists():
+                    on_disk = (root / rel).read_bytes()
                     assert data == on_disk[: on_disk.rfind(b"\n") + 1], (seed, done, rel)
