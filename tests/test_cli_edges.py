@@ -282,3 +282,66 @@ def test_restore_claude_gone_puts_back_every_session_claude_code_deleted(tmp_pat
         result = cli(db_path, *args)
         assert result.exit_code == 2 and "give a SESSION or --gone" in result.output
         no_traceback(result)
+
+
+def test_archived_lines_damaged_on_disk_are_found_by_check_and_come_back_after_repair_and_sync(
+    tmp_path: Path, db_path: Path
+) -> None:
+    import asyncio
+    import random
+
+    import yurudb
+    from yurudb.claude import transcript_files
+    from yurudb.errors import NotFoundError
+
+    projects = tmp_path / "projects"
+    sid = "5e55da3a-0000-4000-8000-000000000000"
+    path = projects / "-repo" / f"{sid}.jsonl"
+    path.parent.mkdir(parents=True)
+    noise = random.Random(5)
+    path.write_bytes(b"".join(json.dumps({"type": "user", "sessionId": sid, "uuid": f"u{i}",
+                                          "message": {"content": f"{i} {noise.randbytes(300).hex()}"}}).encode() + b"\n"
+                              for i in range(1200)))  # about 0.9 MB: several runs
+    assert cli(db_path, "sync", str(projects)).exit_code == 0
+    runs = rows(db_path, "SELECT first_line, lines, raw FROM transcript_blocks ORDER BY first_line")
+    assert len(runs) >= 3
+    first, count, raw = runs[1]
+    # one byte of the second run changed on disk, where SQLite checks nothing (a blob's content)
+    data = bytearray(db_path.read_bytes())
+    at = data.find(raw[len(raw) // 2: len(raw) // 2 + 64])
+    assert at > 0 and data.find(raw[len(raw) // 2: len(raw) // 2 + 64], at + 1) < 0
+    data[at + 10] ^= 0xFF
+    db_path.write_bytes(bytes(data))
+    result = cli(db_path, "check")
+    assert result.exit_code == 1 and f"lines {first}-{first + count - 1} damaged" in result.output, result.output
+    no_traceback(result)
+
+    async def read() -> tuple[list, Exception | None]:
+        async with yurudb.open(db_path, daily_backup=False) as store:
+            messages = await store.get_messages(sid, limit=None)  # the session still loads
+            try:
+                await transcript_files(store, sid)
+            except NotFoundError as exc:
+                return messages, exc
+            return messages, None
+
+    messages, refused = asyncio.run(read())
+    assert len(messages) == 1200 and refused is not None and "missing or damaged" in str(refused)
+    lost = [m for m in messages if m.payload is None]
+    assert [m.seq for m in lost] == list(range(first, first + count))  # those lines, and only those
+    assert all(m.payload["uuid"] == f"u{m.seq - 1}" for m in messages if m.payload is not None)
+
+    result = cli(db_path, "repair")
+    assert result.exit_code == 0 and "1 files will be read again" in result.output, result.output
+    result = cli(db_path, "sync", str(projects))
+    assert result.exit_code == 0 and "1 rewritten" in result.output, result.output
+    result = cli(db_path, "check")  # the damaged copy is kept beside the new one, which is whole
+    assert result.exit_code == 0 and "1 damaged runs in earlier copies" in result.output, result.output
+
+    async def restored() -> dict[str, bytes]:
+        async with yurudb.open(db_path, daily_backup=False) as store:
+            messages = await store.get_messages(sid, limit=None)  # each once, its line whole again
+            assert [m.payload["uuid"] for m in messages] == [f"u{i}" for i in range(1200)]
+            return await transcript_files(store, sid)
+
+    assert asyncio.run(restored()) == {f"-repo/{sid}.jsonl": path.read_bytes()}

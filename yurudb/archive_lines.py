@@ -10,6 +10,7 @@ message already is linked to it, never made a second message.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, TypeVar
 
@@ -17,6 +18,7 @@ from . import codec
 from .errors import ConflictError
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 # A file's last run smaller than this takes the next lines in: a file followed live grows a line at
 # a time, and one run per line would compress no better than a line alone.
@@ -42,7 +44,7 @@ def append(tx: Any, file_id: int, first: int, runs: Sequence[tuple[int, bytes]],
         if start + count > first:  # the cursor and the lines disagree: never write a line twice
             raise ConflictError(f"transcript file {file_id} holds lines from {first} on already (it changed "
                                 "while another pass read it); nothing was written: sync again")
-        if start + count == first and 0 <= codec.size_of(raw) < SMALL_RUN:
+        if start + count == first and 0 <= codec.size_of(raw) < SMALL_RUN and intact(raw):
             n, frame = runs[0]
             merged = codec.encode(codec.decode(raw) + codec.decode(frame), dict_id)
             tx.execute("UPDATE transcript_blocks SET lines = ?, raw = ? WHERE id = ?", (count + n, merged, run_id))
@@ -56,12 +58,33 @@ def append(tx: Any, file_id: int, first: int, runs: Sequence[tuple[int, bytes]],
 
 
 def lines_of(runs: Iterable[Sequence[Any]]) -> dict[int, bytes]:
-    """A file's lines by number, from FILE_RUNS rows (first line, lines, frame); UnknownDictionary as codec."""
+    """A file's lines by number, from FILE_RUNS rows (first line, lines, frame); UnknownDictionary as codec.
+    A damaged run's lines are not there (logged): the caller finds them missing."""
     out: dict[int, bytes] = {}
-    for first, _count, raw in runs:
-        for k, line in enumerate(codec.unpack(raw)):
+    for first, count, raw in runs:
+        lines = _unpacked(raw, f"lines {first}-{first + count - 1}")
+        for k, line in enumerate(lines or ()):
             out[first + k] = line
     return out
+
+
+def intact(raw: bytes) -> bool:
+    """Whether a run decodes (a damaged one is left as it is, for a salvage tool, and never merged into)."""
+    try:
+        codec.decode(raw)
+    except codec.Damaged:
+        return False
+    return True
+
+
+def _unpacked(raw: bytes, what: str) -> list[bytes] | None:
+    """codec.unpack, or None (said loudly) for a run whose bytes were damaged on disk."""
+    try:
+        return codec.unpack(raw)
+    except codec.Damaged as exc:
+        log.error("archived transcript %s are damaged (%s): read without them; `yurudb check` lists every "
+                  "damaged run and `yurudb repair` has their files read again", what, exc)
+        return None
 
 
 def messages_of(tx: Any, file_ids: Sequence[int]) -> dict[tuple[int, int], str]:
@@ -90,7 +113,7 @@ def wanted(rows: Sequence[Sequence[Any]], at: int) -> list[int]:
 def with_lines(rows: Sequence[Sequence[Any]], runs: Iterable[Sequence[Any]], at: int) -> list[Sequence[Any]]:
     """MESSAGE_READ rows with column `at` (a run's id) replaced by the message's line, exact; the line
     number is the column before it. RUNS_BY_ID rows give the runs; each is decoded once."""
-    decoded = {run_id: (first, codec.unpack(raw)) for run_id, first, raw in runs}
+    decoded = {run_id: (first, _unpacked(raw, f"run {run_id}") or []) for run_id, first, raw in runs}
     out: list[Sequence[Any]] = []
     for r in rows:
         run_id = r[at]
@@ -131,3 +154,57 @@ def _decoding(tx: Any, decode: Callable[[], T]) -> T:
     except codec.UnknownDictionary:  # a run another process compressed with a dictionary trained since
         load_dictionaries(tx)
         return decode()
+
+
+# Roots whose files yurudb cannot read again: the Agent SDK's mirror has no file, a salvage's rows
+# have gaps by nature.
+NO_SOURCE = ("claude-agent-sdk", "(salvaged)")
+RETIRED = "#replaced-"  # a rewritten file's earlier copy: `<path>#replaced-<time>` (yurudb/claude/apply.py)
+
+
+def verify(conn: Any) -> list[tuple[int, str, str]]:
+    """Every archived run decoded and counted: (file id, path, what is wrong) for each problem found.
+
+    A run whose bytes changed (its checksum, or zstd, says so), or that holds another number of lines
+    than its row says; and in a file's current copy, lines its cursor counts that no run holds. (An
+    earlier copy kept by a rewrite, or a salvage's rows, may have gaps that are already known.)
+    """
+    load_dictionaries(conn)
+    problems: list[tuple[int, str, str]] = []
+    files = conn.execute("SELECT id, path, lines, root FROM transcript_files ORDER BY id")
+    for file_id, path, count, root in list(files):
+        gaps_matter = root != "(salvaged)" and RETIRED not in path
+        expected = 1
+        for first, n, raw in conn.execute(FILE_RUNS, (file_id,)):
+            if gaps_matter and first > expected:
+                problems.append((file_id, path, f"lines {expected}-{first - 1} missing"))
+            try:
+                held = len(codec.unpack(raw))
+            except codec.Damaged:
+                problems.append((file_id, path, f"lines {first}-{first + n - 1} damaged"))
+            except codec.UnknownDictionary:
+                problems.append((file_id, path, f"lines {first}-{first + n - 1}: their dictionary is missing"))
+            else:
+                if held != n:
+                    problems.append((file_id, path, f"lines {first}-{first + n - 1}: the run holds {held}"))
+            expected = max(expected, first + n)
+        if gaps_matter and expected <= count:
+            problems.append((file_id, path, f"lines {expected}-{count} missing"))
+    return problems
+
+
+def superseded(path: str) -> bool:
+    """Whether a file's copy is an earlier one, kept beside the copy a sync read again (what restore and
+    export give is the other)."""
+    return RETIRED in path
+
+
+def reread(tx: Any, file_ids: Iterable[int]) -> int:
+    """Have the next sync read these files again from their start, as a rewritten file is (the copy
+    with damaged or missing lines is kept beside the new one); files with no source are left."""
+    marked = 0
+    for file_id in sorted(set(file_ids)):
+        marked += len(tx.execute(
+            "UPDATE transcript_files SET mtime_ns = NULL, prefix_sha256 = NULL, tail_sha256 = NULL "
+            "WHERE id = ? AND root NOT IN (?, ?) RETURNING id", (file_id, *NO_SOURCE)))
+    return marked

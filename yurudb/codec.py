@@ -35,6 +35,10 @@ class UnknownDictionary(LookupError):
     """A frame needs a dictionary this process has not loaded (another process trained it)."""
 
 
+class Damaged(ValueError):
+    """A frame whose bytes changed since it was written (its checksum, or zstd itself, says so)."""
+
+
 def register(dict_id: int, data: bytes) -> None:
     """Make a dictionary known (idempotent)."""
     with _lock:
@@ -73,9 +77,13 @@ def encode(line: bytes, dict_id: int = 0) -> bytes:
 
 
 def decode(frame: bytes) -> bytes:
-    """The exact bytes back (UnknownDictionary when their dictionary is not loaded)."""
-    dict_id = zstandard.get_frame_parameters(frame).dict_id
-    return _coder("dec", dict_id).decompress(frame)  # type: ignore[union-attr]
+    """The exact bytes back (UnknownDictionary when their dictionary is not loaded, Damaged when the
+    frame's bytes changed: a frame written since checksums carries one, and zstd checks it)."""
+    try:
+        dict_id = zstandard.get_frame_parameters(frame).dict_id
+        return _coder("dec", dict_id).decompress(frame)  # type: ignore[union-attr]
+    except zstandard.ZstdError as exc:
+        raise Damaged(str(exc)) from exc
 
 
 def pack(lines: Sequence[bytes], dict_id: int = 0) -> list[tuple[int, bytes]]:
@@ -115,7 +123,8 @@ def _coder(kind: str, dict_id: int) -> zstandard.ZstdCompressor | zstandard.Zstd
             if data is None:
                 raise UnknownDictionary(f"zstd dictionary {dict_id} is not loaded")
         if kind == "enc":
-            coder = zstandard.ZstdCompressor(level=LEVEL, dict_data=data)
+            # the checksum (4 bytes a frame) tells a frame whose bytes changed on disk from a good one
+            coder = zstandard.ZstdCompressor(level=LEVEL, dict_data=data, write_checksum=True)
         else:
             coder = zstandard.ZstdDecompressor(dict_data=data)
         cache[dict_id] = coder

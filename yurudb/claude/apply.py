@@ -121,7 +121,7 @@ class Twins:
         return found.popleft() if found else None
 
 
-RETIRED = "#replaced-"  # a rewritten file's earlier copy keeps its lines under `<path>#replaced-<time>`
+RETIRED = archive_lines.RETIRED  # a rewritten file's earlier copy keeps its lines under `<path>#replaced-<time>`
 
 
 def twins(tx: Tx, root: str, path: str, file_id: int) -> Twins | None:
@@ -208,6 +208,7 @@ def _archive(tx: Tx, root: str, chunk: Chunk, ready: Prepared, docs: search.Docs
     message_rows: list[tuple[Any, ...]] = []
     links: list[tuple[int, int, str]] = []
     mirrored = twins(tx, root, f.rel, file_id)
+    intact: dict[int, bool] = {}  # runs of other files that _lost decoded
     for n, candidate, claude_id, kind, role, when, key, body in ready.messages:
         yid = session_for(tx, claude_id, sessions, done)
         if mirrored is not None and (same := mirrored.take(key)) is not None:
@@ -215,10 +216,10 @@ def _archive(tx: Tx, root: str, chunk: Chunk, ready: Prepared, docs: search.Docs
             continue
         message_id = candidate
         owner = owners.get(message_id)
-        if owner is not None and (owner[1], owner[2]) != (file_id, n) and not _lost(tx, owner[1], owner[2]):
+        if owner is not None and (owner[1], owner[2]) != (file_id, n) and not _lost(tx, owner[1], owner[2], intact):
             # The same uuid in another line (a resumed session replays earlier lines): archived in
-            # each, under an id of its own. (A message whose own line a damaged page took is this
-            # line again: it keeps its id and place and reads from here.)
+            # each, under an id of its own. (A message whose own line a damaged page took, or whose
+            # run's bytes were damaged, is this line again: it keeps its id and place and reads from here.)
             message_id = f"{message_id}@{file_id}:{n}"
             owner = owners.get(message_id)
             existing.append(message_id)
@@ -273,13 +274,19 @@ def _archive(tx: Tx, root: str, chunk: Chunk, ready: Prepared, docs: search.Docs
     return done.effects, done
 
 
-def _lost(tx: Tx, file_id: int | None, line: int | None) -> bool:
-    """Whether a synced message's line is gone from the archive (a damaged page took its run)."""
+def _lost(tx: Tx, file_id: int | None, line: int | None, intact: dict[int, bool]) -> bool:
+    """Whether a synced message's line is gone from the archive: no run holds it (a damaged page took
+    it) or its run no longer decodes (its bytes were damaged). `intact` remembers each run's answer."""
     if file_id is None or line is None:
         return False  # an app's message: its payload is its own
-    run = tx.execute("SELECT first_line + lines > ? FROM transcript_blocks WHERE file_id = ? AND first_line <= ? "
-                     "ORDER BY first_line DESC LIMIT 1", (line, file_id, line))
-    return not (run and run[0][0])
+    run = tx.execute("SELECT id, first_line + lines > ?, raw FROM transcript_blocks WHERE file_id = ? "
+                     "AND first_line <= ? ORDER BY first_line DESC LIMIT 1", (line, file_id, line))
+    if not (run and run[0][1]):
+        return True
+    run_id, _, raw = run[0]
+    if run_id not in intact:
+        intact[run_id] = archive_lines.intact(raw)
+    return not intact[run_id]
 
 
 def _after(ready: Prepared, chunk: Chunk, archived: int, consumed: int, device: int | None,

@@ -6,8 +6,10 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from .. import archive_lines
+from ..batch import BatchEffects
 from ..errors import NotFoundError
 from ..store import Store
 from .apply import RETIRED
@@ -45,7 +47,8 @@ async def transcript_files(store: Store, session_id: str, *, earlier: bool = Fal
         lines = archive_lines.lines_of(await store._reads.fetch(archive_lines.FILE_RUNS, (file_id,)))
         missing = [n for n in range(1, count + 1) if n not in lines]
         if missing:
-            raise NotFoundError(f"{path}: {len(missing)} archived lines are missing (first: line {missing[0]})")
+            raise NotFoundError(f"{path}: {len(missing)} archived lines are missing or damaged (first: line "
+                                f"{missing[0]}); `yurudb check` lists them")
         out[earlier_name(path)] = b"".join(lines[n] + b"\n" for n in range(1, count + 1))
     return out
 
@@ -80,3 +83,14 @@ def restore_files(files: dict[str, bytes], dest: Path, *, overwrite: bool = Fals
         os.replace(tmp, target)
         report.written.append(rel)
     return report
+
+
+async def repair_archive(store: Store) -> tuple[list[tuple[int, str, str]], int]:
+    """Check every archived run (archive_lines.verify) and have the next sync read again, from
+    Claude Code's folder, each file with damaged or missing lines: (the problems, files marked)."""
+    def work(tx: Any) -> tuple[BatchEffects, tuple[list[tuple[int, str, str]], int]]:
+        problems = archive_lines.verify(tx)
+        again = [file_id for file_id, path, _ in problems if not archive_lines.superseded(path)]
+        return BatchEffects(), (problems, archive_lines.reread(tx, again))
+
+    return await store._writer.run_exclusive(work)

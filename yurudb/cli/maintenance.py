@@ -11,7 +11,7 @@ import typer
 from .. import backup as backups
 from .. import integrity
 from ..errors import BackupError, NotFoundError, RecoveryError, translated
-from ._edge import backfill_progress, console, edge, fail, opened, options, run
+from ._edge import backfill_progress, console, err_console, edge, fail, opened, options, run
 
 if TYPE_CHECKING:
     from .. import salvage as salvaging
@@ -31,6 +31,20 @@ def check(ctx: typer.Context) -> None:
 
     problem = run(go())
     if problem is None:
+        from ..archive_lines import superseded
+
+        problems = run(_archive_health(path))
+        earlier = [p for p in problems if superseded(p[1])]
+        damaged = [p for p in problems if not superseded(p[1])]
+        for _, where, what in damaged[:20]:
+            err_console.print(f"[red]archive:[/] {where}: {what}", highlight=False)
+        if damaged:
+            fail(f"{path}: the rows are sound, but {len(damaged)} runs of archived transcript lines are damaged or "
+                 "missing (listed above); `yurudb repair` has their files read again from Claude Code's folder at "
+                 "the next `yurudb sync` (the damaged copies are kept)", 1)
+        if earlier:
+            console.print(f"archive: {len(earlier)} damaged runs in earlier copies kept beside a file read again "
+                          "(not what export or restore give)", highlight=False)
         dangling, orphans = run(_index_health(path))
         if dangling:
             fail(f"{path}: the rows are sound, but {dangling} messages point at search documents the index "
@@ -44,6 +58,25 @@ def check(ctx: typer.Context) -> None:
     restore = f"restore the newest good backup ({good})" if good else "start an empty database (no good backup)"
     fail(f"{path} is damaged: {problem}. `yurudb repair` would move it aside as {path.name}.corrupt-<time> "
          f"(kept, never deleted), {restore}, then salvage every row the damaged file still gives up", 1)
+
+
+async def _archive_health(path: Path) -> list[tuple[int, str, str]]:
+    """archive_lines.verify on a read-only connection."""
+    import sqlite3
+    from contextlib import closing
+
+    from .. import archive_lines
+    from ..engine import read_only_uri
+
+    def look() -> list[tuple[int, str, str]]:
+        with closing(sqlite3.connect(read_only_uri(path), uri=True)) as conn:
+            try:
+                return archive_lines.verify(conn)
+            except sqlite3.OperationalError:  # a revision before the archive's runs: nothing to check
+                return []
+
+    with translated():
+        return await asyncio.to_thread(look)
 
 
 async def _index_health(path: Path) -> tuple[int, int]:
@@ -86,14 +119,23 @@ def repair(ctx: typer.Context) -> None:
         integrity.mark_suspect(path, "yurudb repair")
         from .. import open as open_store
 
+        from ..claude.restore import repair_archive
+
         async with open_store(path, daily_backup=False) as store:
             if store.state == "degraded":
                 raise RecoveryError(f"repair could not finish: {store.recovery.error or 'see the log'}")
-            return store.recovery
+            return store.recovery, await repair_archive(store)
 
-    report = run(go())
+    report, (damaged, marked) = run(go())
+    for _, where, what in damaged[:20]:
+        err_console.print(f"[yellow]archive:[/] {where}: {what}", highlight=False)
+    if damaged:
+        console.print(f"{len(damaged)} runs of archived lines were damaged or missing; {marked} files will be read "
+                      "again from Claude Code's folder at the next `yurudb sync` (the damaged copies are kept)",
+                      highlight=False)
     if not report.quarantined:
-        console.print(f"{path}: ok, nothing to repair", highlight=False)
+        if not damaged:
+            console.print(f"{path}: ok, nothing to repair", highlight=False)
         return
     console.print(f"damaged file kept as {', '.join(report.quarantined)}", highlight=False)
     console.print(f"restored {report.backup_restored or 'nothing (no good backup): started empty'}", highlight=False)
