@@ -22,7 +22,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import zstandard
 
 from . import archive_lines, codec, search
 from .engine import connect_sync
@@ -292,7 +291,7 @@ def _merge_line_rows(damaged: sqlite3.Connection, out: sqlite3.Connection, repor
         for _, file_id, line, message_id, raw in rows:
             try:
                 data = codec.decode(raw)
-            except (codec.UnknownDictionary, TypeError, zstandard.ZstdError):
+            except (codec.UnknownDictionary, codec.Damaged, TypeError):
                 skipped += 1
                 continue
             if not isinstance(file_id, int) or not isinstance(line, int) or out.execute(
