@@ -12,8 +12,8 @@ cursor now also keeps the hash of the last 4 KiB before its offset; a file whose
 changed is read again from its start, which keeps the earlier copy's lines.
 
 The upgrade works each existing cursor's tail out from the lines the archive holds (they are the
-bytes the cursor consumed), so the check holds from the first sync after it; a file whose lines
-the archive does not all hold (a damaged page took some) is left without one.
+bytes the cursor consumed), so the check holds from the first sync after it; a file whose last
+lines the archive does not hold whole (a damaged page took some) is left without one.
 """
 import hashlib
 from typing import Sequence, Union
@@ -45,7 +45,10 @@ def upgrade() -> None:
         for first, n, raw in runs:
             if first + n - 1 != expected:
                 break  # a gap: not the bytes the cursor consumed
-            tail = b"".join(line + b"\n" for line in codec.unpack(raw)) + tail
+            try:
+                tail = b"".join(line + b"\n" for line in codec.unpack(raw)) + tail
+            except (codec.Damaged, codec.UnknownDictionary):
+                break  # nor are damaged bytes
             expected = first - 1
             if len(tail) >= TAIL_BYTES:
                 break
