@@ -194,6 +194,28 @@ def test_the_installed_command_prints_no_traceback(tmp_path: Path) -> None:
         assert "Traceback" not in done.stdout + done.stderr
 
 
+def test_a_file_system_error_outside_the_database_work_is_one_line_too(tmp_path: Path) -> None:
+    projects = tmp_path / "projects"
+    sid = "5e55e0e0-0000-4000-8000-0000000000f5"
+    (projects / "-repo").mkdir(parents=True)
+    (projects / "-repo" / f"{sid}.jsonl").write_text(json.dumps({"type": "user", "sessionId": sid}) + "\n")
+    env = {**os.environ, "YURUDB_PATH": str(tmp_path / "y.db")}
+
+    def yurudb(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "yurudb", *args], capture_output=True, text=True, env=env,
+                              timeout=60)
+
+    assert yurudb("sync", str(projects)).returncode == 0
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "-repo").write_text("a file where the export wants a folder")
+    done = yurudb("export", sid, "--format", "jsonl", "-o", str(out))  # the files are written after the reads
+    assert done.returncode == 1 and f"File exists: {out / '-repo'}" in done.stderr, done.stderr
+    assert "Traceback" not in done.stdout + done.stderr
+    done = yurudb("restore-claude", sid, "--into", str(out / "-repo"))
+    assert done.returncode == 2 and "is not a folder" in done.stderr, done.stderr
+
+
 def test_tables_keep_whole_values_when_piped_and_label_times_utc(imported: Path) -> None:
     sessions = json.loads(cli(imported, "sessions", "--json").output)
     result = cli(imported, "sessions")

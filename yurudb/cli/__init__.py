@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -40,5 +41,8 @@ maintenance.register(app)
 
 def main() -> None:
     """Console-script entry point."""
-    with _edge.edge():  # what a command did not turn into an exit code still ends as one line
-        app()
+    try:
+        with _edge.edge():  # what a command did not turn into an exit code still ends as one line
+            app()
+    except typer.Exit as exc:  # raised by edge() itself, outside Typer, which would have turned it into the code
+        sys.exit(exc.exit_code)

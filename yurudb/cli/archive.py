@@ -146,6 +146,8 @@ def restore_claude(
     if (session is None) == (not gone):
         fail("give a SESSION or --gone (not both)", 2)
     dest = into or DEFAULT_ROOT
+    if dest.exists() and not dest.is_dir():
+        fail(f"--into {dest} is not a folder", 2)
 
     async def go() -> Any:
         async with opened(options(ctx).path, read_only=True) as store:
