@@ -138,6 +138,7 @@ def _write(tmp_path: Path, data: object) -> Path:
         (["export", "no-such-session"], 2, "not found"),
         (["export"], 2, "give a SESSION or --all"),
         (["export", "x", "--format", "pdf"], 2, "--format must be"),
+        (["sessions", "--limit", "0"], 2, "--limit must be at least 1"),
         (["import", "claude", "/no/such/dir"], 2, "no such directory"),
         (["import", "snapshot", "/no/such/file.json"], 2, "no such file"),
         (["usage", "--by", "planet"], 2, "by must be one of"),

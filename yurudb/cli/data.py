@@ -40,6 +40,8 @@ def sessions(
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
     """List sessions, most recently updated first."""
+    if limit is not None and limit < 1:
+        fail("--limit must be at least 1", 2)
 
     async def go() -> Any:
         async with opened(options(ctx).path, read_only=True) as store:
