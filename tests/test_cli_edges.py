@@ -37,6 +37,15 @@ def imported(tmp_path: Path, db_path: Path) -> Path:
     return db_path
 
 
+def transcript(projects: Path, sid: str, lines: int, text=str, folder: str = "-repo") -> Path:  # noqa: ANN001
+    """A Claude Code transcript of `lines` user lines (line i says text(i)) under projects/folder."""
+    path = projects / folder / f"{sid}.jsonl"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b"".join(json.dumps({"type": "user", "sessionId": sid, "uuid": f"u{i}",
+                                          "message": {"content": text(i)}}).encode() + b"\n" for i in range(lines)))
+    return path
+
+
 def no_traceback(result) -> None:
     assert "Traceback" not in result.output
     assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
@@ -197,8 +206,7 @@ def test_the_installed_command_prints_no_traceback(tmp_path: Path) -> None:
 def test_a_file_system_error_outside_the_database_work_is_one_line_too(tmp_path: Path) -> None:
     projects = tmp_path / "projects"
     sid = "5e55e0e0-0000-4000-8000-0000000000f5"
-    (projects / "-repo").mkdir(parents=True)
-    (projects / "-repo" / f"{sid}.jsonl").write_text(json.dumps({"type": "user", "sessionId": sid}) + "\n")
+    transcript(projects, sid, 1)
     env = {**os.environ, "YURUDB_PATH": str(tmp_path / "y.db")}
 
     def yurudb(*args: str) -> subprocess.CompletedProcess[str]:
@@ -245,11 +253,8 @@ def test_export_and_restore_claude_put_back_every_copy_byte_for_byte_and_never_o
 ) -> None:
     projects = tmp_path / "projects"
     sid = "5e55e0e0-0000-4000-8000-000000000000"
-    path = projects / "-repo" / f"{sid}.jsonl"
-    path.parent.mkdir(parents=True)
-    first = b"".join(json.dumps({"type": "user", "sessionId": sid, "uuid": f"u{i}", "message": {"content": f"{i}"}})
-                     .encode() + b"\n" for i in range(3))
-    path.write_bytes(first)
+    path = transcript(projects, sid, 3)
+    first = path.read_bytes()
     assert cli(db_path, "sync", str(projects)).exit_code == 0
     path.write_bytes(first[: first.index(b"\n") + 1] + b"not json, written over the rest\n")  # rewritten in place
     assert cli(db_path, "sync", str(projects)).exit_code == 0
@@ -286,10 +291,7 @@ def test_restore_claude_gone_puts_back_every_session_claude_code_deleted(tmp_pat
     projects = tmp_path / "projects"
     files = {}
     for n in range(3):
-        sid = f"5e55e0e0-0000-4000-8000-00000000000{n}"
-        path = projects / f"-p{n}" / f"{sid}.jsonl"
-        path.parent.mkdir(parents=True)
-        path.write_bytes(json.dumps({"type": "user", "sessionId": sid, "uuid": f"u{n}"}).encode() + b"\n")
+        path = transcript(projects, f"5e55e0e0-0000-4000-8000-00000000000{n}", 1, folder=f"-p{n}")
         files[path] = path.read_bytes()
     assert cli(db_path, "sync", str(projects)).exit_code == 0
     kept, *deleted = sorted(files)
@@ -318,12 +320,8 @@ def test_archived_lines_damaged_on_disk_are_found_by_check_and_come_back_after_r
 
     projects = tmp_path / "projects"
     sid = "5e55da3a-0000-4000-8000-000000000000"
-    path = projects / "-repo" / f"{sid}.jsonl"
-    path.parent.mkdir(parents=True)
     noise = random.Random(5)
-    path.write_bytes(b"".join(json.dumps({"type": "user", "sessionId": sid, "uuid": f"u{i}",
-                                          "message": {"content": f"{i} {noise.randbytes(300).hex()}"}}).encode() + b"\n"
-                              for i in range(1200)))  # about 0.9 MB: several runs
+    path = transcript(projects, sid, 1200, lambda i: f"{i} {noise.randbytes(300).hex()}")  # ~0.9 MB: several runs
     assert cli(db_path, "sync", str(projects)).exit_code == 0
     runs = rows(db_path, "SELECT first_line, lines, raw FROM transcript_blocks ORDER BY first_line")
     assert len(runs) >= 3
