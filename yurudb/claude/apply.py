@@ -176,7 +176,7 @@ def _archive(tx: Tx, root: str, chunk: Chunk, ready: Prepared, docs: search.Docs
             if trimmed.lines == 0:
                 return BatchEffects(), Done(row[0][0])
             ready, chunk = trimmed, replace(chunk, first=row[0][1] + 1)
-    owner = None
+    session_of_copy = None
     if row and chunk.first == 1 and row[0][1]:
         # Read again from its start (rewritten, shrunk, replaced): the earlier copy keeps its lines,
         # which its messages are read from, under a name of its own; the new copy starts afresh and
@@ -184,13 +184,13 @@ def _archive(tx: Tx, root: str, chunk: Chunk, ready: Prepared, docs: search.Docs
         # The new copy is the same file's: it stays its session's (exported as that session's file,
         # even while it has no complete line yet).
         now = now_text()
-        owner = tx.execute("SELECT session_id FROM transcript_files WHERE id = ?", (row[0][0],))[0][0]
+        session_of_copy = tx.execute("SELECT session_id FROM transcript_files WHERE id = ?", (row[0][0],))[0][0]
         tx.execute("UPDATE transcript_files SET path = path || ? || ?, gone_at = COALESCE(gone_at, ?) WHERE id = ?",
                    (RETIRED, now, now, row[0][0]))
         row = []
     file_id = row[0][0] if row else tx.execute(
         "INSERT INTO transcript_files (root, path, thread, session_id) VALUES (?, ?, ?, ?) RETURNING id",
-        (root, f.rel, f.thread, owner))[0][0]
+        (root, f.rel, f.thread, session_of_copy))[0][0]
     done = Done(file_id)
     if not ready.lines:  # nothing new but the file's stat (a partial last line grew)
         _move_cursor(tx, chunk, file_id, 0)
@@ -279,12 +279,13 @@ def _lost(tx: Tx, file_id: int | None, line: int | None, intact: dict[int, bool]
     it) or its run no longer decodes (its bytes were damaged). `intact` remembers each run's answer."""
     if file_id is None or line is None:
         return False  # an app's message: its payload is its own
-    run = tx.execute("SELECT id, first_line + lines > ?, raw FROM transcript_blocks WHERE file_id = ? "
+    run = tx.execute("SELECT id, first_line + lines > ? FROM transcript_blocks WHERE file_id = ? "
                      "AND first_line <= ? ORDER BY first_line DESC LIMIT 1", (line, file_id, line))
     if not (run and run[0][1]):
         return True
-    run_id, _, raw = run[0]
-    if run_id not in intact:
+    run_id = run[0][0]
+    if run_id not in intact:  # its bytes read once (a resumed session replays many lines of one run)
+        raw = tx.execute("SELECT raw FROM transcript_blocks WHERE id = ?", (run_id,))[0][0]
         intact[run_id] = archive_lines.intact(raw)
     return not intact[run_id]
 
