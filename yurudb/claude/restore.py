@@ -12,7 +12,6 @@ from .. import archive_lines
 from ..batch import BatchEffects
 from ..errors import NotFoundError
 from ..store import Store
-from .apply import RETIRED
 
 
 @dataclass
@@ -38,7 +37,7 @@ async def transcript_files(store: Store, session_id: str, *, earlier: bool = Fal
         # bytes) wins over the mirror's (the entries as JSON); a mirrored-only one comes from the mirror.
         # An earlier copy of a rewritten file (`<path>#replaced-<time>`) is not what Claude Code has.
         "SELECT id, path, lines FROM transcript_files WHERE session_id = ? AND (? OR instr(path, ?) = 0) "
-        "ORDER BY root = 'claude-agent-sdk' DESC, thread IS NOT NULL, path", (session_id, earlier, RETIRED))
+        "ORDER BY root = 'claude-agent-sdk' DESC, thread IS NOT NULL, path", (session_id, earlier, archive_lines.RETIRED))
     if not files:
         raise NotFoundError(f"session {session_id} has no archived transcript (it was not synced from Claude Code)")
     await store.load_dictionaries()
@@ -56,7 +55,7 @@ async def transcript_files(store: Store, session_id: str, *, earlier: bool = Fal
 def earlier_name(path: str) -> str:
     """A file's name on disk: the path itself, or for an earlier copy (`<name>.jsonl#replaced-<time>`)
     `<name>.replaced-<time as digits>.jsonl` (no '#', ':' or space, which not every file system takes)."""
-    base, retired, when = path.partition(RETIRED)
+    base, retired, when = path.partition(archive_lines.RETIRED)
     if not retired:
         return path
     return f"{base.removesuffix('.jsonl')}.replaced-{re.sub(r'[^0-9]', '', when)}.jsonl"

@@ -2,8 +2,9 @@
 
 A full sync first, then watchfiles reports what changed and only those files are synced (from
 their cursors). A folder that appears, goes or is renamed (a project folder moved, a copied-in
-history) is reported as the folder alone, not its files: it makes a full pass (a stat per file). Changes are gathered for at most `debounce_ms` (Claude Code writes a response as a
-burst of lines) and synced together. Every pass commits before the next begins, so stopping (Ctrl-C,
+history) is reported as the folder alone, not its files: it makes a full pass (a stat per file).
+Changes are gathered for at most `debounce_ms` (Claude Code writes a response as a burst of lines)
+and synced together. Every pass commits before the next begins, so stopping (Ctrl-C,
 `stop`) leaves everything seen committed.
 
 A pass that fails (another process holds the database past the busy timeout, the disk is full, the
