@@ -37,7 +37,8 @@ async def transcript_files(store: Store, session_id: str, *, earlier: bool = Fal
         # bytes) wins over the mirror's (the entries as JSON); a mirrored-only one comes from the mirror.
         # An earlier copy of a rewritten file (`<path>#replaced-<time>`) is not what Claude Code has.
         "SELECT id, path, lines FROM transcript_files WHERE session_id = ? AND (? OR instr(path, ?) = 0) "
-        "ORDER BY root = 'claude-agent-sdk' DESC, thread IS NOT NULL, path", (session_id, earlier, archive_lines.RETIRED))
+        "ORDER BY root = 'claude-agent-sdk' DESC, thread IS NOT NULL, path",
+        (session_id, earlier, archive_lines.RETIRED))
     if not files:
         raise NotFoundError(f"session {session_id} has no archived transcript (it was not synced from Claude Code)")
     await store.load_dictionaries()
