@@ -199,6 +199,12 @@ def superseded(path: str) -> bool:
     return RETIRED in path
 
 
+def reread_damaged(tx: Any) -> tuple[list[tuple[int, str, str]], int]:
+    """verify, then reread each file whose current copy has a problem: (the problems, files marked)."""
+    problems = verify(tx)
+    return problems, reread(tx, [file_id for file_id, path, _ in problems if not superseded(path)])
+
+
 def reread(tx: Any, file_ids: Iterable[int]) -> int:
     """Have the next sync read these files again from their start, as a rewritten file is (the copy
     with damaged or missing lines is kept beside the new one); files with no source are left."""

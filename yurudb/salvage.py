@@ -312,22 +312,10 @@ def _merge_line_rows(damaged: sqlite3.Connection, out: sqlite3.Connection, repor
 
 
 def _reread_incomplete(out: sqlite3.Connection) -> int:
-    """Synced transcripts whose archived lines no longer reach their cursor: their cursor is set so
-    that the next sync takes the file for changed and rewritten (no stat matches, no prefix hash)
-    and reads it whole; the incomplete copy stays, as a rewritten file's earlier copy does."""
-    marked = 0
-    for file_id, count in out.execute("SELECT id, lines FROM transcript_files WHERE lines > 0 "
-                                      "AND root NOT IN ('claude-agent-sdk', '(salvaged)')").fetchall():
-        held = 0
-        for first, n in out.execute("SELECT first_line, lines FROM transcript_blocks WHERE file_id = ? "
-                                    "ORDER BY first_line", (file_id,)):
-            if first != held + 1:
-                break
-            held += n
-        if held < count:
-            out.execute("UPDATE transcript_files SET mtime_ns = NULL, prefix_sha256 = NULL, tail_sha256 = NULL WHERE id = ?", (file_id,))
-            marked += 1
-    return marked
+    """Synced transcripts whose archived lines no longer all come back (a run lost or damaged): the
+    next sync takes each for changed and rewritten and reads it whole; the incomplete copy stays, as
+    a rewritten file's earlier copy does (archive_lines.verify, archive_lines.reread)."""
+    return archive_lines.reread_damaged(Tx(out))[1]
 
 
 def _counts(conn: sqlite3.Connection) -> dict[str, int]:

@@ -89,8 +89,6 @@ async def repair_archive(store: Store) -> tuple[list[tuple[int, str, str]], int]
     """Check every archived run (archive_lines.verify) and have the next sync read again, from
     Claude Code's folder, each file with damaged or missing lines: (the problems, files marked)."""
     def work(tx: Any) -> tuple[BatchEffects, tuple[list[tuple[int, str, str]], int]]:
-        problems = archive_lines.verify(tx)
-        again = [file_id for file_id, path, _ in problems if not archive_lines.superseded(path)]
-        return BatchEffects(), (problems, archive_lines.reread(tx, again))
+        return BatchEffects(), archive_lines.reread_damaged(tx)
 
     return await store._writer.run_exclusive(work)
