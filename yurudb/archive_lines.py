@@ -44,9 +44,10 @@ def append(tx: Any, file_id: int, first: int, runs: Sequence[tuple[int, bytes]],
         if start + count > first:  # the cursor and the lines disagree: never write a line twice
             raise ConflictError(f"transcript file {file_id} holds lines from {first} on already (it changed "
                                 "while another pass read it); nothing was written: sync again")
-        if start + count == first and 0 <= codec.size_of(raw) < SMALL_RUN and intact(raw):
+        held = _decoded(raw) if start + count == first and 0 <= codec.size_of(raw) < SMALL_RUN else None
+        if held is not None:  # a damaged run is never merged into: it stays as it is, for a salvage tool
             n, frame = runs[0]
-            merged = codec.encode(codec.decode(raw) + codec.decode(frame), dict_id)
+            merged = codec.encode(held + codec.decode(frame), dict_id)
             tx.execute("UPDATE transcript_blocks SET lines = ?, raw = ? WHERE id = ?", (count + n, merged, run_id))
             first += n
             runs = runs[1:]
@@ -69,12 +70,16 @@ def lines_of(runs: Iterable[Sequence[Any]]) -> dict[int, bytes]:
 
 
 def intact(raw: bytes) -> bool:
-    """Whether a run decodes (a damaged one is left as it is, for a salvage tool, and never merged into)."""
+    """Whether a run decodes (its bytes were not damaged)."""
+    return _decoded(raw) is not None
+
+
+def _decoded(raw: bytes) -> bytes | None:
+    """codec.decode, or None for a damaged run."""
     try:
-        codec.decode(raw)
+        return codec.decode(raw)
     except codec.Damaged:
-        return False
-    return True
+        return None
 
 
 def _unpacked(raw: bytes, what: str) -> list[bytes] | None:
