@@ -86,3 +86,14 @@ def commit_back_to_back(db_path: Path, seconds: float) -> subprocess.Popen:
                               stdout=subprocess.PIPE, text=True)
     assert writer.stdout is not None and writer.stdout.readline().strip() == "writing"
     return writer
+
+
+def damage(db: Path, blob: bytes) -> None:
+    """Change one byte inside `blob` where the database file holds it: a blob's content, which SQLite's
+    checks do not cover (the file must hold that blob once, checkpointed)."""
+    data = bytearray(db.read_bytes())
+    probe = blob[len(blob) // 2: len(blob) // 2 + 24]
+    at = data.find(probe)
+    assert at > 0 and data.find(probe, at + 1) < 0, "the blob is not in the file exactly once"
+    data[at + 8] ^= 0xFF
+    db.write_bytes(bytes(data))

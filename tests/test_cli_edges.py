@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 from yurudb.cli import app
 
-from helpers import dump, rows
+from helpers import damage, dump, rows
 from test_salvage import leaves, smash
 from transcripts import write_project
 
@@ -326,12 +326,7 @@ def test_archived_lines_damaged_on_disk_are_found_by_check_and_come_back_after_r
     runs = rows(db_path, "SELECT first_line, lines, raw FROM transcript_blocks ORDER BY first_line")
     assert len(runs) >= 3
     first, count, raw = runs[1]
-    # one byte of the second run changed on disk, where SQLite checks nothing (a blob's content)
-    data = bytearray(db_path.read_bytes())
-    at = data.find(raw[len(raw) // 2: len(raw) // 2 + 64])
-    assert at > 0 and data.find(raw[len(raw) // 2: len(raw) // 2 + 64], at + 1) < 0
-    data[at + 10] ^= 0xFF
-    db_path.write_bytes(bytes(data))
+    damage(db_path, raw)  # one byte of the second run changed on disk, where SQLite checks nothing
     result = cli(db_path, "check")
     assert result.exit_code == 1 and f"lines {first}-{first + count - 1} damaged" in result.output, result.output
     no_traceback(result)

@@ -22,7 +22,7 @@ import pytest
 import yurudb
 from yurudb.claude import WatchStatus, restore_files, sync, transcript_files, watch
 
-from helpers import archived_lines, commit_back_to_back, hold_write_lock, release, rows
+from helpers import archived_lines, commit_back_to_back, damage, hold_write_lock, release, rows
 
 SID = "5e550000-0000-4000-8000-0000000000a1"
 
@@ -245,6 +245,22 @@ async def test_a_restored_file_takes_up_its_cursor_and_its_session_is_no_longer_
         assert "source_gone" not in ((await store.get_session(SID)).meta or {})
         assert rows(db_path, "SELECT COUNT(*) FROM transcript_files") == [(1,)]  # no earlier copy kept beside it
         assert await archived(store) == {f"-repo/{SID}.jsonl": path.read_bytes()}
+
+
+async def test_lines_appended_after_a_damaged_last_run_are_archived_beside_it(tmp_path: Path, db_path: Path) -> None:
+    root, path = project(tmp_path)
+    path.write_bytes(b"".join(line(i) + b"\n" for i in range(3)))  # one small run, which the next lines join
+    async with yurudb.open(db_path, daily_backup=False) as store:
+        await sync(store, root)
+    [(raw,)] = rows(db_path, "SELECT raw FROM transcript_blocks")
+    damage(db_path, raw)
+    with open(path, "ab") as f:
+        f.write(line(3) + b"\n")
+    async with yurudb.open(db_path, daily_backup=False) as store:
+        report = await sync(store, root)  # not merged into the damaged run: a run of its own
+        assert report.lines == 1 and not report.problems
+        assert rows(db_path, "SELECT first_line, lines FROM transcript_blocks ORDER BY first_line") == [(1, 3), (4, 1)]
+        assert [m.content for m in await store.get_messages(SID)] == [None, None, None, "line 3"]
 
 
 async def test_a_file_claude_code_deleted_keeps_its_session_and_can_be_restored(tmp_path: Path, db_path: Path) -> None:
