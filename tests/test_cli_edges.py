@@ -360,3 +360,14 @@ def test_archived_lines_damaged_on_disk_are_found_by_check_and_come_back_after_r
             return await transcript_files(store, sid)
 
     assert asyncio.run(restored()) == {f"-repo/{sid}.jsonl": path.read_bytes()}
+
+
+def test_salvage_and_restore_of_a_file_that_is_no_database_are_bad_input_and_create_nothing(tmp_path: Path) -> None:
+    notes = tmp_path / "notes.txt"
+    notes.write_text("my notes, not a database\n")
+    db = tmp_path / "yurudb" / "yurucode.db"
+    for args, said in ((["salvage", str(notes)], "nothing to salvage"), (["restore", str(notes)], "not a backup")):
+        result = cli(db, *args)
+        assert result.exit_code == 2 and said in result.output, result.output
+        no_traceback(result)
+    assert listing(tmp_path) == {"notes.txt": b"my notes, not a database\n"}  # no database made

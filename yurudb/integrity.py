@@ -114,6 +114,15 @@ Ownership = Literal["blank", "ours", "foreign"]
 YURUDB_TABLES = frozenset({"sessions", "messages", "analytics"})
 
 
+def is_sqlite(path: Path) -> bool:
+    """Whether a file starts as an SQLite database does (what a damaged header may no longer say)."""
+    try:
+        with open(path, "rb") as f:
+            return f.read(len(HEADER)) == HEADER
+    except OSError:
+        return False
+
+
 def ownership(db: Path) -> Ownership:
     """Whether a path is free ("blank": missing, empty, or SQLite with no tables), yurudb's, or not ours.
 

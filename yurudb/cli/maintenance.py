@@ -162,6 +162,8 @@ def restore(ctx: typer.Context, file: Annotated[Path, typer.Argument(help="A bac
     path = options(ctx).path
     if not file.is_file():
         fail(f"no such backup file: {file}", 2)
+    if not integrity.is_sqlite(file):
+        fail(f"{file} is not a database, so not a backup", 2)
     with edge():
         integrity.refuse_foreign(path)  # never replace a file that is not ours
 
@@ -189,6 +191,8 @@ def salvage(
         fail(f"no such file: {file}", 2)
     if file.resolve() == path.resolve():
         fail("FILE is the database itself", 2)
+    if not integrity.is_sqlite(file):  # before the database is made: bad input changes nothing
+        fail(f"{file} is not an SQLite database (its first bytes say so): there is nothing to salvage", 2)
 
     async def go() -> salvaging.SalvageReport:
         async with opened(path):
