@@ -170,7 +170,7 @@ def test_restoring_a_garbage_file_fails_and_keeps_the_database(imported: dict, t
     garbage.write_bytes(b"x" * 5000)
     before = dump(db_path)
     result = cli(db_path, "restore", str(garbage))
-    assert result.exit_code == 1 and "not a usable backup" in result.output
+    assert result.exit_code == 2 and "not a database, so not a backup" in result.output  # bad input
     assert dump(db_path) == before
 
 
