@@ -299,3 +299,39 @@ async def test_0008_gives_each_cursor_of_a_populated_0007_archive_the_tail_a_syn
     async with yurudb.open(db_path, daily_backup=False) as store:
         report = await sync(store, root.parent)
         assert report.files_rewritten == 1
+
+
+async def test_0009_indexes_the_lookups_of_a_populated_0008_archive_and_removes_them_exactly(
+    db_path: Path, tmp_path: Path
+) -> None:
+    from yurudb.claude import sync
+
+    root = tmp_path / "projects"
+    for n in range(3):
+        (root / f"-p{n}").mkdir(parents=True)
+        (root / f"-p{n}" / f"s{n}.jsonl").write_text(
+            f'{{"type": "user", "sessionId": "s{n}", "uuid": "u{n}", "message": {{"content": "hi {n}"}}}}\n')
+    async with yurudb.open(db_path, daily_backup=False) as store:
+        await store.create_session("an app's session")  # no Claude id: not in the partial index
+        await sync(store, root)
+    # an archive at 0008 holding data (0009's downgrade removes the indexes alone, checked below)
+    assert await upgrade(db_path, "0008_cursor_tail", "downgrade") == "0008_cursor_tail"
+    before = dump(db_path)
+
+    assert await upgrade(db_path) == HEAD
+    assert dump(db_path) == before
+    conn = sqlite3.connect(db_path)
+    plans = [" ".join(r[3] for r in conn.execute("EXPLAIN QUERY PLAN " + sql, args)) for sql, args in (
+        ("SELECT id FROM sessions WHERE claude_session_id = ? ORDER BY created_at, id LIMIT 1", ("s1",)),
+        ("SELECT id FROM transcript_files WHERE path = ? AND root != ?", ("-p1/s1.jsonl", "x")))]
+    assert conn.execute("SELECT COUNT(*) FROM sessions INDEXED BY idx_sessions_claude "
+                        "WHERE claude_session_id IS NOT NULL").fetchone() == (3,)
+    conn.close()
+    assert "idx_sessions_claude" in plans[0] and "idx_transcript_files_name" in plans[1], plans
+
+    assert await upgrade(db_path, "0008_cursor_tail", "downgrade") == "0008_cursor_tail"
+    assert dump(db_path) == before
+    conn = sqlite3.connect(db_path)
+    names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
+    conn.close()
+    assert not names & {"idx_sessions_claude", "idx_transcript_files_name"}

@@ -95,13 +95,15 @@ EXPECTED_COLUMNS = {
 }
 # (index name, unique, columns)
 EXPECTED_INDEXES = {
-    "sessions": {("idx_sessions_updated", 0, ("updated_at",))},
+    "sessions": {("idx_sessions_updated", 0, ("updated_at",)),
+                 ("idx_sessions_claude", 0, ("claude_session_id",), "claude_session_id IS NOT NULL")},
     "messages": {("idx_messages_session", 1, ("session_id", "seq")), ("idx_messages_search_doc", 0, ("search_doc",)),
                  ("idx_messages_file", 0, ("file_id", "line"), "file_id IS NOT NULL")},
     "search_index": set(),
     "analytics": {("idx_analytics_session", 1, ("session_id", "source_id"))},
     "transcript_files": {("idx_transcript_files_path", 1, ("root", "path")),
-                         ("idx_transcript_files_session", 0, ("session_id",))},
+                         ("idx_transcript_files_session", 0, ("session_id",)),
+                         ("idx_transcript_files_name", 0, ("path",))},
     "transcript_blocks": {("idx_transcript_blocks", 1, ("file_id", "first_line"))},
     "transcript_links": {("idx_transcript_links", 1, ("file_id", "line")),
                          ("idx_transcript_links_message", 0, ("message_id",))},

@@ -23,7 +23,8 @@ class SessionRow(SQLModel, table=True):
     """Table `sessions`."""
 
     __tablename__ = "sessions"
-    __table_args__ = (Index("idx_sessions_updated", "updated_at"),)
+    __table_args__ = (Index("idx_sessions_updated", "updated_at"),
+                      Index("idx_sessions_claude", "claude_session_id", sqlite_where=text("claude_session_id IS NOT NULL")))
 
     id: str = Field(sa_column=Column(Text, primary_key=True))
     name: str = Field(sa_column=Column(Text, nullable=False))
@@ -102,6 +103,7 @@ class TranscriptFileRow(SQLModel, table=True):
     __table_args__ = (
         Index("idx_transcript_files_path", "root", "path", unique=True),
         Index("idx_transcript_files_session", "session_id"),
+        Index("idx_transcript_files_name", "path"),  # the same file under another root
         {"sqlite_autoincrement": True},
     )
 

@@ -128,10 +128,13 @@ def twins(tx: Tx, root: str, path: str, file_id: int) -> Twins | None:
     """The messages of `path` that exist already: under the other root (the transcript arrived both
     ways), or in an earlier copy of a file that was rewritten; less those file `file_id` links already
     (an earlier chunk or append took them)."""
+    # two lookups, each on an index: the same path under another root (idx_transcript_files_name), and
+    # this root's paths that start `<path>#replaced-` (a range of idx_transcript_files_path)
+    retired = path + RETIRED
     others = [r[0] for r in tx.execute(
-        "SELECT id FROM transcript_files WHERE (path = ? AND root != ?) "
-        "OR (root = ? AND substr(path, 1, ?) = ? AND substr(path, ?, ?) = ?)",
-        (path, root, root, len(path), path, len(path) + 1, len(RETIRED), RETIRED))]
+        "SELECT id FROM transcript_files WHERE path = ? AND root != ? "
+        "UNION SELECT id FROM transcript_files WHERE root = ? AND path >= ? AND path < ?",
+        (path, root, root, retired, retired[:-1] + chr(ord(retired[-1]) + 1)))]
     if not others:
         return None
     found = Twins()

@@ -134,6 +134,7 @@ async def sync(
     # Small files' chunks share a transaction (one fsync per ~8 MB, not per file); a file's chunks
     # stay in order, and each file's cursor moves in the transaction that holds its lines.
     group: list[tuple[Chunk, Prepared]] = []
+    grouped = 0  # the group's bytes
     # One commit runs while the next chunks are read and prepared: the writer and the workers
     # take turns on the cores instead of waiting for each other. Commits stay in order (the
     # next waits for this one), so each file's cursor still moves with its lines.
@@ -150,16 +151,20 @@ async def sync(
             progress(done_bytes, todo)
 
     async def flush() -> None:
-        nonlocal committing
+        nonlocal committing, grouped
         if committing is not None:
             await committing  # raises what the commit before raised: nothing after it is written
         committing = asyncio.ensure_future(commit(list(group))) if group else None
         group.clear()
+        grouped = 0
 
     async def apply(chunk: Chunk, ready: asyncio.Future[Prepared]) -> None:
-        group.append((chunk, await ready))
+        nonlocal grouped
+        prepared = await ready
+        group.append((chunk, prepared))
+        grouped += prepared.size
         chunk.data = b""  # prepared: the bytes are in the answer (compressed)
-        if sum(p.size for _, p in group) >= BATCH_BYTES:
+        if grouped >= BATCH_BYTES:
             await flush()
 
     turn = 0
