@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Optional, TypeVar
 
 import typer
 
@@ -15,6 +16,8 @@ from ._edge import backfill_progress, console, err_console, edge, fail, opened, 
 
 if TYPE_CHECKING:
     from .. import salvage as salvaging
+
+T = TypeVar("T")
 
 
 def check(ctx: typer.Context) -> None:
@@ -62,39 +65,34 @@ def check(ctx: typer.Context) -> None:
 
 async def _archive_health(path: Path) -> list[tuple[int, str, str]]:
     """archive_lines.verify on a read-only connection."""
-    import sqlite3
-    from contextlib import closing
-
     from .. import archive_lines
-    from ..engine import read_only_uri
 
-    def look() -> list[tuple[int, str, str]]:
-        with closing(sqlite3.connect(read_only_uri(path), uri=True)) as conn:
-            try:
-                return archive_lines.verify(conn)
-            except sqlite3.OperationalError:  # a revision before the archive's runs: nothing to check
-                return []
-
-    with translated():
-        return await asyncio.to_thread(look)
+    return await _read_only(path, archive_lines.verify, [])  # before the archive's runs: nothing to check
 
 
 async def _index_health(path: Path) -> tuple[int, int]:
+    """search.health on a read-only connection."""
+    from .. import search
+
+    return await _read_only(path, search.health, (0, 0))  # before the index: nothing to check
+
+
+async def _read_only(path: Path, look: Callable[[Any], T], before: T) -> T:
+    """look(connection) on a read-only connection, on a thread; `before` for a revision without the tables."""
     import sqlite3
     from contextlib import closing
 
-    from .. import search
     from ..engine import read_only_uri
 
-    def look() -> tuple[int, int]:
+    def run_look() -> T:
         with closing(sqlite3.connect(read_only_uri(path), uri=True)) as conn:
             try:
-                return search.health(conn)
-            except sqlite3.OperationalError:  # a revision before the index: nothing to check
-                return 0, 0
+                return look(conn)
+            except sqlite3.OperationalError:
+                return before
 
     with translated():
-        return await asyncio.to_thread(look)
+        return await asyncio.to_thread(run_look)
 
 
 def reindex(ctx: typer.Context) -> None:
