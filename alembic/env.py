@@ -8,10 +8,10 @@ from logging.config import fileConfig
 from alembic import context
 from sqlalchemy import Connection
 
-from yurudb.engine import create_engine, database_url
-from yurudb.entities import metadata
+from yurudb.backends.sqlite.engine import create_engine, database_url
+from yurudb.tables.entities import metadata
 from yurudb.paths import default_db_path, prepare
-from yurudb.schema import not_full_text
+from yurudb.backends.sqlite.schema import not_full_text
 
 config = context.config
 if config.config_file_name is not None and config.attributes.get("connection") is None:

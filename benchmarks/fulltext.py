@@ -20,8 +20,8 @@ from typing import Any
 import corpus
 
 import yurudb
-from yurudb import search
-from yurudb.unit_of_work import Tx
+from yurudb.search import index as search
+from yurudb.backends.sqlite.transaction import Tx
 
 _WORD = re.compile(r"[^\W_]{2,30}")
 FALLBACK = ("the test fails because parse returns None when the list is empty so we guard it and add a "
@@ -34,7 +34,7 @@ def real_text() -> tuple[list[str], list[str]]:
     words: list[str] = []
     texts: list[str] = []
     if corpus.SHARED.is_dir():
-        from yurudb import transcript
+        from yurudb.lines import transcript
 
         for path in sorted(corpus.SHARED.rglob("*.jsonl")):
             for raw in path.read_bytes().splitlines():

@@ -33,7 +33,7 @@ import raw  # noqa: E402
 import workload  # noqa: E402
 
 import yurudb  # noqa: E402
-from yurudb import search  # noqa: E402
+from yurudb.search import index as search  # noqa: E402
 from yurudb.times import text_from_ms  # noqa: E402
 
 

@@ -31,7 +31,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import run as bench  # noqa: E402
 import workload  # noqa: E402
-from yurudb import search, validation  # noqa: E402
+from yurudb.search import index as search
+from yurudb import validation  # noqa: E402
 
 SESSIONS, PER = 100, 200
 

@@ -22,7 +22,7 @@ import raw  # noqa: E402
 import workload  # noqa: E402
 from run import raw_sessions, schema_only  # noqa: E402
 
-from yurudb.recovery import Opening, Options  # noqa: E402
+from yurudb.recovery.coordinator import Opening, Options  # noqa: E402
 
 N_SESSIONS, PER = 100, 200
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 import yurudb
-from yurudb import backup
+from yurudb.backends.sqlite import backup
 from yurudb.errors import BackupError
 
 CHILD = str(Path(__file__).with_name("child.py"))

@@ -8,7 +8,7 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from yurudb.cli import app
-from yurudb.revision import HEAD
+from yurudb.backends.sqlite.revision import HEAD
 
 from helpers import dump, rows
 

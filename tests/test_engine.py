@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from yurudb import paths
-from yurudb.engine import BUSY_TIMEOUT_MS, create_engine
+from yurudb.backends.sqlite.engine import BUSY_TIMEOUT_MS, create_engine
 from yurudb.errors import ValidationError
 
 SYNCHRONOUS = {"full": 2, "normal": 1}

@@ -7,8 +7,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import yurudb
-from yurudb.entities import APPLICATION_ID
-from yurudb.revision import HEAD
+from yurudb.tables.entities import APPLICATION_ID
+from yurudb.backends.sqlite.revision import HEAD
 from yurudb.times import to_ms
 
 from helpers import dump
@@ -136,7 +136,7 @@ async def test_0004_refuses_to_downgrade_away_synced_lines(db_path: Path, tmp_pa
 
 def _line_rows(db: Path) -> list[tuple]:
     """transcript_lines (revision 0004-0006) as (file, line, message, the line's bytes)."""
-    from yurudb import codec
+    from yurudb.lines import codec
 
     conn = sqlite3.connect(db)
     try:
@@ -157,7 +157,7 @@ async def archive_0006(db_path: Path) -> tuple[list[bytes], list[bytes]]:
     """
     import json
 
-    from yurudb import codec
+    from yurudb.lines import codec
 
     await upgrade(db_path, "0006_search_merge")
     import random
@@ -197,7 +197,7 @@ async def archive_0006(db_path: Path) -> tuple[list[bytes], list[bytes]]:
 async def test_0007_moves_every_archived_line_into_runs_and_back_byte_for_byte(db_path: Path) -> None:
     import json
 
-    from yurudb import codec
+    from yurudb.lines import codec
 
     text, mirror = await archive_0006(db_path)
     before = _line_rows(db_path)
@@ -224,8 +224,8 @@ async def test_0007_moves_every_archived_line_into_runs_and_back_byte_for_byte(d
 
 
 async def test_a_damaged_file_from_before_0007_gives_its_lines_to_a_salvage(db_path: Path, tmp_path: Path) -> None:
-    from yurudb import codec
-    from yurudb.salvage import salvage
+    from yurudb.lines import codec
+    from yurudb.recovery.salvage import salvage
 
     from test_salvage import leaves, smash
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 import yurudb
-from yurudb import search
+from yurudb.search import index as search
 from yurudb.importers.claude import import_transcripts
 
 from fake_anthropic import FakeAnthropic, Reply, serving

@@ -12,7 +12,7 @@ import pytest
 
 import yurudb
 from yurudb.errors import ForeignFileError
-from yurudb import backup
+from yurudb.backends.sqlite import backup
 from yurudb.events import BackupRestored, RecoveryProgress
 
 STEPS = ["resolve path", "integrity check", "migrate", "replay journal", "mark interrupted", "load session index"]

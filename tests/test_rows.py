@@ -8,8 +8,8 @@ from datetime import datetime, timezone
 import pytest
 from pydantic import ValidationError as PydanticValidationError
 
-from yurudb.entities import Message, Session, Usage
-from yurudb.rows import message_from_row, session_from_row, usage_from_row
+from yurudb.tables.entities import Message, Session, Usage
+from yurudb.tables.rows import message_from_row, session_from_row, usage_from_row
 from yurudb.validation import encode_json
 
 UTC = timezone.utc
@@ -48,7 +48,7 @@ def test_usage_from_row_equals_a_validated_usage() -> None:
 
 
 def test_json_columns_with_whitespace_still_decode() -> None:
-    from yurudb.rows import _json
+    from yurudb.tables.rows import _json
 
     assert _json('  {"a": 1}  ') == {"a": 1} and _json("[1, 2]") == [1, 2] and _json(None) is None
 
@@ -69,7 +69,7 @@ def test_encoder_matches_json_dumps(value: object) -> None:
 
 
 def test_a_synced_lines_payload_is_read_from_its_bytes_in_the_run_that_holds_it() -> None:
-    from yurudb import archive_lines, codec
+    from yurudb.lines import runs as archive_lines, codec
 
     raw = b'{"type":"user","uuid":"u1","message":{"content":"h\\u00e9"}}'
     (count, frame), = codec.pack([b'{"type":"x"}', raw, b"not json"])  # lines 2, 3 and 4 of file 7

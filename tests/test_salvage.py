@@ -16,11 +16,11 @@ import pytest
 from typer.testing import CliRunner
 
 import yurudb
-from yurudb import integrity
+from yurudb.backends.sqlite import integrity
 from yurudb.errors import DatabaseError
 from yurudb.events import Degraded
 from yurudb.cli import app
-from yurudb.salvage import marker_path, salvage
+from yurudb.recovery.salvage import marker_path, salvage
 
 from helpers import rows
 

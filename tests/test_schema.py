@@ -9,10 +9,11 @@ from pathlib import Path
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
-from yurudb import migrations, paths
-from yurudb.engine import create_engine
-from yurudb.entities import metadata
-from yurudb.schema import not_full_text
+from yurudb.recovery import migrations
+from yurudb import paths
+from yurudb.backends.sqlite.engine import create_engine
+from yurudb.tables.entities import metadata
+from yurudb.backends.sqlite.schema import not_full_text
 
 # (name, declared type, notnull, default, pk) as PRAGMA table_info reports them
 EXPECTED_COLUMNS = {
@@ -208,13 +209,13 @@ async def test_unknown_revision_is_a_migration_error(db_path: Path) -> None:
 
 
 def test_the_head_recorded_for_start_up_is_alembics_head() -> None:
-    from yurudb import revision
+    from yurudb.backends.sqlite import revision
 
     assert revision.HEAD == migrations.head_revision()
 
 
 async def test_head_stamps_yurudbs_application_id(db_path: Path) -> None:
-    from yurudb.entities import APPLICATION_ID
+    from yurudb.tables.entities import APPLICATION_ID
 
     await upgrade(db_path)
     assert sqlite3.connect(db_path).execute("PRAGMA application_id").fetchone()[0] == APPLICATION_ID
@@ -253,7 +254,7 @@ def test_import_yurudb_and_the_read_path_load_no_sqlalchemy_sqlmodel_or_alembic(
 
 
 async def test_the_in_memory_schema_is_the_head_schema(db_path: Path, tmp_path: Path) -> None:
-    from yurudb import schema
+    from yurudb.backends.sqlite import schema
 
     await upgrade(db_path)
     twin = tmp_path / "twin.db"
@@ -317,8 +318,8 @@ def test_a_new_database_is_created_at_head_without_alembic_and_is_what_the_revis
 
 
 def test_creating_the_schema_leaves_a_file_that_has_tables_alone(tmp_path: Path) -> None:
-    from yurudb import schema
-    from yurudb.engine import pragmas
+    from yurudb.backends.sqlite import schema
+    from yurudb.backends.sqlite.engine import pragmas
 
     other = tmp_path / "other.db"
     conn = sqlite3.connect(other)

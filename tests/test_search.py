@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 
 import yurudb
-from yurudb import migrations, search, search_text
+from yurudb.recovery import migrations
+from yurudb.search import index as search, text as search_text
 from yurudb.claude import sync
 from yurudb.errors import ValidationError
 

@@ -14,7 +14,7 @@ import pytest
 
 import yurudb
 from yurudb import ConflictError, NotFoundError, ValidationError
-from yurudb.entities import Message, MessageRow, Session, SessionRow, Usage, UsageRow
+from yurudb.tables.entities import Message, MessageRow, Session, SessionRow, Usage, UsageRow
 from yurudb.events import MessagesDeleted
 
 from helpers import dump, hold_write_lock, release, rows

@@ -651,7 +651,7 @@ async def test_a_rewrite_that_changes_lines_keeps_the_earlier_bytes_of_every_mes
 def test_a_worker_prepares_the_bytes_the_sync_read_or_says_it_cannot(tmp_path: Path) -> None:
     import zlib
 
-    from yurudb.archive_prepare import prepare, prepare_range
+    from yurudb.archive.prepare import prepare, prepare_range
 
     path = tmp_path / "t.jsonl"
     data = b"".join(line(i) + b"\n" for i in range(50))
@@ -691,7 +691,7 @@ async def test_a_commit_of_many_chunks_writes_its_text_to_the_index_once(
 async def test_a_file_that_grows_a_line_at_a_time_is_kept_in_few_runs_byte_for_byte(
     tmp_path: Path, db_path: Path
 ) -> None:
-    from yurudb import archive_lines, codec
+    from yurudb.lines import runs as archive_lines, codec
 
     root, path = project(tmp_path)
     data = b""
@@ -754,9 +754,9 @@ def test_two_syncs_at_once_archive_every_line_once(tmp_path: Path, db_path: Path
 async def test_a_pass_whose_cursor_another_pass_moved_archives_only_the_lines_after_it(
     tmp_path: Path, db_path: Path
 ) -> None:
-    from yurudb.archive_prepare import prepare
-    from yurudb.claude.apply import archive_all, load_state
-    from yurudb.claude.sync import SyncReport, _read, _walk
+    from yurudb.archive.prepare import prepare
+    from yurudb.archive.apply import archive_all, load_state
+    from yurudb.archive.sync import SyncReport, _read, _walk
 
     root, path = project(tmp_path)
     data = b"".join(line(n, pad="p" * 200) + b"\n" for n in range(50))

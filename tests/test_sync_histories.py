@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 import yurudb
-from yurudb import archive_lines, codec
+from yurudb.lines import runs as archive_lines, codec
 from yurudb.claude import sync, transcript_files
 
 HISTORIES = int(os.environ.get("YURUDB_SYNC_HISTORIES", "20"))

@@ -6,10 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from yurudb import migrations, paths
-from yurudb.dbthread import ThreadConnection
-from yurudb.engine import create_engine
-from yurudb.unit_of_work import Tx, UnitOfWork
+from yurudb.recovery import migrations
+from yurudb import paths
+from yurudb.backends.sqlite.connection import ThreadConnection
+from yurudb.backends.sqlite.engine import create_engine
+from yurudb.backends.sqlite.transaction import Tx, UnitOfWork
 
 INSERT = "INSERT INTO sessions (id, name, created_at, updated_at) VALUES (?, ?, 1, 1)"
 

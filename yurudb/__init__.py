@@ -30,10 +30,10 @@ if TYPE_CHECKING:
     )
     from .models import Message, Session, Usage
     from .paths import default_db_path
-    from .recovery import open
-    from .search import SearchHit, SearchHits
-    from .startup import RecoveryReport
-    from .store import Store
+    from .recovery.coordinator import open
+    from .search.query import SearchHit, SearchHits
+    from .recovery.startup import RecoveryReport
+    from .store.store import Store
 
 # public name -> the module that defines it
 _WHERE = {
@@ -43,10 +43,10 @@ _WHERE = {
          "UnavailableError", "UnknownRevisionError", "ValidationError", "YurudbError"], ".errors"),
     **dict.fromkeys(["Message", "Session", "Usage"], ".models"),
     "default_db_path": ".paths",
-    "RecoveryReport": ".startup",
-    "open": ".recovery",
-    "Store": ".store",
-    **dict.fromkeys(["SearchHit", "SearchHits"], ".search"),
+    "RecoveryReport": ".recovery.startup",
+    "open": ".recovery.coordinator",
+    "Store": ".store.store",
+    **dict.fromkeys(["SearchHit", "SearchHits"], ".search.query"),
 }
 
 __all__ = [

@@ -17,7 +17,7 @@ import pytest
 import pytest_asyncio
 
 from .models import Message, Session
-from .store import Store
+from .store.store import Store
 
 
 @pytest.fixture

@@ -22,7 +22,7 @@ depends_on: Union[str, Sequence[str], None] = None
 
 
 def upgrade() -> None:
-    from yurudb import search
+    from yurudb.search import index as search
 
     with op.batch_alter_table("messages", recreate="never") as batch:
         batch.add_column(sa.Column("search_doc", sa.Integer(), nullable=True))
@@ -36,7 +36,7 @@ def upgrade() -> None:
 
 def _decoded(_tx: object, rows: list, at: int) -> list:
     """Rows with column `at` (a line's compressed bytes) decoded."""
-    from yurudb import codec
+    from yurudb.lines import codec
 
     return [(*r[:at], codec.decode(r[at]), *r[at + 1:]) if r[at] is not None else r for r in rows]
 

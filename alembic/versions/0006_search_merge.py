@@ -22,7 +22,7 @@ depends_on: Union[str, Sequence[str], None] = None
 
 
 def upgrade() -> None:
-    from yurudb import search
+    from yurudb.search import index as search
 
     op.execute(search.MERGE_SETTING)
 

@@ -43,7 +43,7 @@ def _file_table(name: str, *columns: sa.Column) -> None:
 
 def _newest_dictionary(bind: sa.Connection) -> int:
     """Load the archive's dictionaries; the id of the newest (0: none), which compresses from now on."""
-    from yurudb import codec
+    from yurudb.lines import codec
 
     newest = 0
     for dict_id, data in bind.exec_driver_sql("SELECT id, data FROM archive_dicts ORDER BY rowid").fetchall():
@@ -53,7 +53,7 @@ def _newest_dictionary(bind: sa.Connection) -> int:
 
 
 def upgrade() -> None:
-    from yurudb import codec
+    from yurudb.lines import codec
 
     _file_table("transcript_blocks", sa.Column("first_line", sa.Integer(), nullable=False),
                 sa.Column("lines", sa.Integer(), nullable=False), sa.Column("raw", sa.LargeBinary(), nullable=False))
@@ -117,7 +117,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    from yurudb import codec
+    from yurudb.lines import codec
 
     _file_table("transcript_lines", sa.Column("line", sa.Integer(), nullable=False),
                 sa.Column("message_id", sa.Text(), nullable=True), sa.Column("raw", sa.LargeBinary(), nullable=False))

@@ -30,7 +30,7 @@ TAIL_BYTES = 4096  # yurudb.claude.sync.PREFIX_BYTES when this revision was writ
 
 
 def upgrade() -> None:
-    from yurudb import codec
+    from yurudb.lines import codec
 
     op.add_column("transcript_files", sa.Column("tail_sha256", sa.Text(), nullable=True))
     conn = op.get_bind()

@@ -1,9 +1,9 @@
-"""yurudb and Claude Code: the archive of `~/.claude/projects` (sync, restore)."""
+"""The public face of the Claude Code archive (`yurudb.archive`): sync, watch, restore and the SDK SessionStore."""
 
-from .restore import restore_files, transcript_files
-from .session_store import SessionStore
-from .sync import DEFAULT_ROOT, SyncReport, sync
-from .watch import WatchStatus, watch
+from ..archive.restore import restore_files, transcript_files
+from ..archive.session_store import SessionStore
+from ..archive.sync import DEFAULT_ROOT, SyncReport, sync
+from ..archive.watch import WatchStatus, watch
 
 __all__ = ["DEFAULT_ROOT", "SessionStore", "SyncReport", "WatchStatus", "restore_files", "sync", "transcript_files",
            "watch"]

@@ -20,7 +20,7 @@ from ..errors import DatabaseError, NotFoundError, ValidationError, YurudbError
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from ..store import Store
+    from ..store.store import Store
 
 T = TypeVar("T")
 class _Lazy:
@@ -152,7 +152,7 @@ def print_json(data: Any) -> None:
 @contextmanager
 def backfill_progress() -> Iterator[None]:
     """A progress bar (stderr) while a revision indexes the messages a database already holds."""
-    from .. import search
+    from ..search import index as search
 
     bar: Any = None
     task: Any = None

@@ -79,7 +79,7 @@ def watch(
         from rich.live import Live
 
         from ..claude import watch as watching
-        from ..claude.watch import WatchStatus
+        from ..archive.watch import WatchStatus
         from ..errors import NotFoundError
 
         stop = asyncio.Event()

@@ -15,7 +15,7 @@ from ._edge import (
 
 if TYPE_CHECKING:  # the library loads when a command runs, not for --help
     from ..importers import snapshot
-    from ..store import Store
+    from ..store.store import Store
 
 import_app = typer.Typer(help="Import Claude Code transcripts or an app snapshot.", no_args_is_help=True)
 
@@ -71,7 +71,7 @@ def show(
     all_events: Annotated[bool, typer.Option("--all", help="Include progress/bookkeeping lines.")] = False,
 ) -> None:
     """Print a conversation, newest page first; --before pages back, --around SEQ centres on one message."""
-    from .. import export as exporting
+    from . import export as exporting
 
     if around is not None and before is not None:
         fail("--around and --before both say where to look: give one", 2)
@@ -122,7 +122,7 @@ def search(
     as_json: Annotated[bool, typer.Option("--json", help="Print the hits as JSON.")] = False,
 ) -> None:
     """Find messages across every session: best first, with the words marked and how to open each."""
-    from .. import search as searching
+    from ..search import index as searching
 
     async def go() -> Any:
         async with opened(options(ctx).path, read_only=True) as store:
@@ -193,7 +193,7 @@ def export(
 ) -> None:
     """Export a session (or --all) as JSON (re-importable snapshot) or Markdown, or a synced session's
     transcript files as Claude Code wrote them (--format jsonl -o DIR)."""
-    from .. import export as exporting
+    from . import export as exporting
     from ..importers import snapshot
 
     if fmt not in ("json", "markdown", "jsonl"):

@@ -9,13 +9,13 @@ from typing import TYPE_CHECKING, Annotated, Any, Optional, TypeVar
 
 import typer
 
-from .. import backup as backups
-from .. import integrity
+from ..backends.sqlite import backup as backups
+from ..backends.sqlite import integrity
 from ..errors import BackupError, NotFoundError, RecoveryError, translated
 from ._edge import backfill_progress, console, err_console, edge, fail, opened, options, run
 
 if TYPE_CHECKING:
-    from .. import salvage as salvaging
+    from ..recovery import salvage as salvaging
 
 T = TypeVar("T")
 
@@ -34,7 +34,7 @@ def check(ctx: typer.Context) -> None:
 
     problem = run(go())
     if problem is None:
-        from ..archive_lines import superseded
+        from ..lines.runs import superseded
 
         problems = run(_archive_health(path))
         earlier = [p for p in problems if superseded(p[1])]
@@ -65,14 +65,14 @@ def check(ctx: typer.Context) -> None:
 
 async def _archive_health(path: Path) -> list[tuple[int, str, str]]:
     """archive_lines.verify on a read-only connection."""
-    from .. import archive_lines
+    from ..lines import runs as archive_lines
 
     return await _read_only(path, archive_lines.verify, [])  # before the archive's runs: nothing to check
 
 
 async def _index_health(path: Path) -> tuple[int, int]:
     """search.health on a read-only connection."""
-    from .. import search
+    from ..search import index as search
 
     return await _read_only(path, search.health, (0, 0))  # before the index: nothing to check
 
@@ -82,7 +82,7 @@ async def _read_only(path: Path, look: Callable[[Any], T], before: T) -> T:
     import sqlite3
     from contextlib import closing
 
-    from ..engine import read_only_uri
+    from ..backends.sqlite.engine import read_only_uri
 
     def run_look() -> T:
         with closing(sqlite3.connect(read_only_uri(path), uri=True)) as conn:
@@ -117,7 +117,7 @@ def repair(ctx: typer.Context) -> None:
         integrity.mark_suspect(path, "yurudb repair")
         from .. import open as open_store
 
-        from ..claude.restore import repair_archive
+        from ..archive.restore import repair_archive
 
         async with open_store(path, daily_backup=False) as store:
             if store.state == "degraded":
@@ -182,7 +182,7 @@ def salvage(
     file: Annotated[Path, typer.Argument(help="A damaged (or any) yurudb database file, e.g. a quarantined one.")],
 ) -> None:
     """Copy every readable session, message and usage record of FILE into the database (never deletes)."""
-    from .. import salvage as salvaging
+    from ..recovery import salvage as salvaging
 
     path = options(ctx).path
     if not file.is_file():

@@ -8,7 +8,8 @@ from typing import Annotated
 
 import typer
 
-from .. import backup, integrity, paths, revision as revisions
+from ..backends.sqlite import backup, integrity, revision as revisions
+from .. import paths
 from ..errors import translated
 from ._edge import backfill_progress, console, fail, options, run
 
@@ -17,7 +18,7 @@ app = typer.Typer(help="Schema migrations (Alembic revisions).", no_args_is_help
 
 async def _migrate(path: Path, action: str, revision: str) -> tuple[str | None, Path | None]:
     """Migrate, backing the database up first when it holds anything; returns (revision, backup)."""
-    from .. import migrations  # Alembic loads only for the commands that need it
+    from ..recovery import migrations  # Alembic loads only for the commands that need it
 
     migrations.check_revision(revision)  # a typo changes nothing, not even a backup
     if integrity.refuse_foreign(path) == "blank":
@@ -77,7 +78,7 @@ def current(ctx: typer.Context) -> None:
 @app.command()
 def history() -> None:
     """List the revisions, newest first."""
-    from .. import migrations
+    from ..recovery import migrations
 
     for rev, down, doc in migrations.history():
         console.print(f"{down or '<base>'} -> {rev}: {doc}", highlight=False)

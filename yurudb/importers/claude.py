@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..claude.sync import DEFAULT_ROOT, SyncReport, sync
+from ..archive.sync import DEFAULT_ROOT, SyncReport, sync
 
 DEFAULT_DIR = DEFAULT_ROOT
 ImportReport = SyncReport

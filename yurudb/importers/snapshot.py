@@ -20,7 +20,7 @@ from typing import Any
 from ..models import Session, Usage
 from .. import validation as check
 from ..errors import ValidationError, YurudbError
-from ..store import Store
+from ..store.store import Store
 from ..times import to_ms
 
 KNOWN_KEYS = {"id", "name", "status", "messages", "workingDirectory", "claudeSessionId", "claudeTitle",

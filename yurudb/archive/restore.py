@@ -1,0 +1,94 @@
+"""Rebuilding Claude Code's transcript files from the archive, byte for byte, and putting them back."""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..lines import runs as archive_lines
+from ..writes.batch import BatchEffects
+from ..errors import NotFoundError
+from ..store.store import Store
+
+
+@dataclass
+class RestoreReport:
+    """What putting files back did: written, already there identical, and refused (a differing file)."""
+
+    written: list[str] = field(default_factory=list)
+    identical: list[str] = field(default_factory=list)
+    differing: list[str] = field(default_factory=list)
+
+
+async def transcript_files(store: Store, session_id: str, *, earlier: bool = False) -> dict[str, bytes]:
+    """A session's transcript files as Claude Code wrote them: {path under the projects folder: bytes}.
+
+    Each file is its archived lines 1..n in order, each with its newline: exactly the bytes the
+    sync consumed. A line missing from the archive (lost to a damaged page) is an error, not a gap.
+    With `earlier`, also the copies a file had before it was rewritten (truncated, edited, replaced),
+    each under `earlier_name` of its path.
+    """
+    await store.get_session(session_id)  # NotFoundError for an unknown session
+    files = await store._reads.fetch(
+        # A transcript both synced and mirrored by the Agent SDK: the synced copy (Claude Code's own
+        # bytes) wins over the mirror's (the entries as JSON); a mirrored-only one comes from the mirror.
+        # An earlier copy of a rewritten file (`<path>#replaced-<time>`) is not what Claude Code has.
+        "SELECT id, path, lines FROM transcript_files WHERE session_id = ? AND (? OR instr(path, ?) = 0) "
+        "ORDER BY root = 'claude-agent-sdk' DESC, thread IS NOT NULL, path",
+        (session_id, earlier, archive_lines.RETIRED))
+    if not files:
+        raise NotFoundError(f"session {session_id} has no archived transcript (it was not synced from Claude Code)")
+    await store.load_dictionaries()
+    out: dict[str, bytes] = {}
+    for file_id, path, count in files:
+        lines = archive_lines.lines_of(await store._reads.fetch(archive_lines.FILE_RUNS, (file_id,)))
+        missing = [n for n in range(1, count + 1) if n not in lines]
+        if missing:
+            raise NotFoundError(f"{path}: {len(missing)} archived lines are missing or damaged (first: line "
+                                f"{missing[0]}); `yurudb check` lists them")
+        out[earlier_name(path)] = b"".join(lines[n] + b"\n" for n in range(1, count + 1))
+    return out
+
+
+def earlier_name(path: str) -> str:
+    """A file's name on disk: the path itself, or for an earlier copy (`<name>.jsonl#replaced-<time>`)
+    `<name>.replaced-<time as digits>.jsonl` (no '#', ':' or space, which not every file system takes)."""
+    base, retired, when = path.partition(archive_lines.RETIRED)
+    if not retired:
+        return path
+    return f"{base.removesuffix('.jsonl')}.replaced-{re.sub(r'[^0-9]', '', when)}.jsonl"
+
+
+def restore_files(files: dict[str, bytes], dest: Path, *, overwrite: bool = False) -> RestoreReport:
+    """Write files under dest; a file already there with other bytes is never overwritten (reported)."""
+    report = RestoreReport()
+    for rel, data in files.items():
+        target = dest / rel
+        if target.exists():
+            if target.read_bytes() == data:
+                report.identical.append(rel)
+                continue
+            if not overwrite:
+                report.differing.append(rel)
+                continue
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(f".{target.name}.yurudb-restore")
+        with open(tmp, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, target)
+        report.written.append(rel)
+    return report
+
+
+async def repair_archive(store: Store) -> tuple[list[tuple[int, str, str]], int]:
+    """Check every archived run (archive_lines.verify) and have the next sync read again, from
+    Claude Code's folder, each file with damaged or missing lines: (the problems, files marked)."""
+    def work(tx: Any) -> tuple[BatchEffects, tuple[list[tuple[int, str, str]], int]]:
+        return BatchEffects(), archive_lines.reread_damaged(tx)
+
+    return await store._writer.run_exclusive(work)

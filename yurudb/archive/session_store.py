@@ -1,0 +1,308 @@
+"""yurudb as the Claude Agent SDK's `SessionStore`: mirrored transcript entries go into the archive.
+
+`ClaudeAgentOptions(session_store=SessionStore(store))` mirrors every line of a running session.
+A key `{project_key, session_id, subpath?}` is a transcript file of the archive (root
+`claude-agent-sdk`, path `<project_key>/<session_id>.jsonl`, a subagent at
+`<project_key>/<session_id>/<subpath>.jsonl`, its thread as `yurudb sync` names subagent files),
+and its session is the yurudb session of that Claude session id, as for synced files. Each
+entry is kept as one line (its compact JSON); an entry with a uuid is written once per key. An
+append commits through the store's writer connection in one transaction before it returns.
+
+The SDK is not a dependency of yurudb: this module needs it only for `list_session_summaries`
+(the SDK's `fold_session_summary`, imported when an append maintains a summary).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Any
+
+from ..lines import runs as archive_lines, codec, transcript
+from ..search import index as search
+from ..writes.batch import BatchEffects
+from ..errors import ValidationError
+from ..store.store import Store
+from ..times import from_column, now_text, to_ms
+from ..backends.sqlite.transaction import Tx
+from .apply import Done, describe, session_for, twins
+from .prepare import Prepared, prepare
+
+ROOT = "claude-agent-sdk"  # transcript_files.root of mirrored keys
+SUMMARY = "agent_sdk_summaries"  # sessions.metadata: {project_key: the SDK's summary}
+
+
+def _path(key: Any) -> tuple[str, str | None]:
+    """A key's file path and thread; ValidationError for a key that is not one."""
+    if not isinstance(key, dict):
+        raise ValidationError("a session key is a dict {project_key, session_id, subpath?}")
+    project, session = key.get("project_key"), key.get("session_id")
+    for what, value in (("project_key", project), ("session_id", session)):
+        if not isinstance(value, str) or not value or "/" in value or value in (".", ".."):
+            raise ValidationError(f"{what} must be a non-empty name without '/', not {value!r}")
+    subpath = key.get("subpath")
+    if subpath is None:
+        return f"{project}/{session}.jsonl", None
+    if (not isinstance(subpath, str) or not subpath or subpath.startswith("/") or "\\" in subpath
+            or any(part in ("", ".", "..") for part in subpath.split("/"))):
+        raise ValidationError(f"subpath must be a relative path inside the session, not {subpath!r}")
+    return f"{project}/{session}/{subpath}.jsonl", f"{session}/{subpath}.jsonl"
+
+
+class SessionStore:
+    """The Agent SDK's SessionStore protocol over a yurudb store (`append`, `load` and every optional method)."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self._owned = False
+        # Group commit: appends that arrive while a transaction runs share the next one (in call
+        # order, so one key's batches keep theirs); another process waits on the write lock.
+        self._waiting: list[tuple[tuple[Any, ...], asyncio.Future[None]]] = []
+        self._committing: asyncio.Task[None] | None = None
+
+    @classmethod
+    async def open(cls, path: str | Path | None = None, **options: Any) -> SessionStore:
+        """Open a yurudb database (`yurudb.open` options) as a SessionStore; `close()` closes it."""
+        from ..recovery.coordinator import open as open_store
+
+        adapter = cls(await open_store(path, **options))
+        adapter._owned = True
+        return adapter
+
+    async def close(self) -> None:
+        """Close the store if this adapter opened it."""
+        if self._owned:
+            await self.store.close()
+
+    async def append(self, key: Any, entries: list[Any]) -> None:
+        """Mirror a batch of entries; returns once they are committed."""
+        path, thread = _path(key)
+        if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
+            raise ValidationError("entries must be a list of JSON objects")
+        try:
+            lines = [json.dumps(e, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
+                     for e in entries]
+        except (TypeError, ValueError) as exc:
+            raise ValidationError(f"an entry is not JSON: {exc}") from None
+        if not lines:
+            return
+        fold: Any = None
+        if thread is None:
+            from claude_agent_sdk._internal.session_summary import fold_session_summary as fold
+        # compressed in the transaction: which entries are kept is decided there
+        prepared = await asyncio.to_thread(prepare, lines, 1, path, key["session_id"], None, compress=False)
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiting.append(((path, thread, dict(key), prepared, lines, entries, fold), done))
+        if self._committing is None or self._committing.done():
+            self._committing = asyncio.get_running_loop().create_task(self._commit())
+        await done
+
+    async def _commit(self) -> None:
+        """Commit what waits, one transaction for all of it; a failing group is retried one append at a time."""
+        while self._waiting:
+            group, self._waiting = self._waiting, []
+            try:
+                await self.store._writer.run_exclusive(_append_all, [args for args, _ in group])
+                outcomes: list[BaseException | None] = [None] * len(group)
+            except Exception:
+                outcomes = []
+                for args, _ in group:
+                    try:
+                        await self.store._writer.run_exclusive(_append_all, [args])
+                        outcomes.append(None)
+                    except Exception as exc:  # this append alone fails; the others are committed
+                        outcomes.append(exc)
+            for (_, done), outcome in zip(group, outcomes, strict=True):
+                if done.done():
+                    continue
+                if outcome is None:
+                    done.set_result(None)
+                else:
+                    done.set_exception(outcome)
+
+    async def load(self, key: Any) -> list[dict[str, Any]] | None:
+        """Every entry of a key, in append order (None for a key never appended to)."""
+        path, _ = _path(key)
+        reads = self.store._reads
+        found = await reads.fetch("SELECT id FROM transcript_files WHERE root = ? AND path = ?", (ROOT, path))
+        if not found:
+            return None
+        runs = await reads.fetch(archive_lines.FILE_RUNS, (found[0][0],))
+        try:
+            lines = archive_lines.lines_of(runs)
+        except codec.UnknownDictionary:
+            await self.store.load_dictionaries()
+            lines = archive_lines.lines_of(runs)
+        return [json.loads(raw) for _, raw in sorted(lines.items())]
+
+    async def list_sessions(self, project_key: str) -> list[dict[str, Any]]:
+        """The main sessions of a project: session_id and mtime (storage time, epoch ms)."""
+        _path({"project_key": project_key, "session_id": "x"})
+        rows = await self.store._reads.fetch(
+            "SELECT path, synced_at FROM transcript_files WHERE root = ? AND thread IS NULL AND path LIKE ? ESCAPE '\\'",
+            (ROOT, _like(project_key) + "/%"))
+        return [{"session_id": p[len(project_key) + 1 : -len(".jsonl")], "mtime": _ms(at)} for p, at in rows]
+
+    async def list_session_summaries(self, project_key: str) -> list[dict[str, Any]]:
+        """The summaries `append` folded (the SDK's fold_session_summary), for a project's sessions."""
+        _path({"project_key": project_key, "session_id": "x"})
+        rows = await self.store._reads.fetch(
+            "SELECT json_extract(s.metadata, ?) FROM transcript_files AS f JOIN sessions AS s ON s.id = f.session_id "
+            "WHERE f.root = ? AND f.thread IS NULL AND f.path LIKE ? ESCAPE '\\'",
+            (f'$.{SUMMARY}."{project_key}"', ROOT, _like(project_key) + "/%"))
+        summaries = [json.loads(r[0]) for r in rows if r[0]]
+        return [s for s in summaries if isinstance(s, dict)]
+
+    async def delete(self, key: Any) -> None:
+        """Delete a key's entries; a main key takes its subkeys (and a session left empty) with it."""
+        path, thread = _path(key)
+        await self.store._writer.run_exclusive(_delete, path, thread, dict(key))
+
+    async def list_subkeys(self, key: Any) -> list[str]:
+        """The subpaths appended to under a main key."""
+        path, _ = _path(key)
+        prefix = path[: -len(".jsonl")] + "/"
+        rows = await self.store._reads.fetch(
+            "SELECT path FROM transcript_files WHERE root = ? AND path LIKE ? ESCAPE '\\' ORDER BY id",
+            (ROOT, _like(prefix) + "%"))
+        return [p[len(prefix) : -len(".jsonl")] for (p,) in rows]
+
+
+def _has(tx: Tx, file_id: int, uuid: str) -> bool:
+    """Whether a key's file has the entry with this uuid already (its message, or a link to one)."""
+    # the same uuid taken elsewhere is `<uuid>@<file>:<line>`: ids between `<uuid>@` and `<uuid>@~`
+    low, high = uuid + "@", uuid + "@~"
+    return bool(tx.execute(
+        "SELECT 1 FROM messages WHERE (id = ? OR (id > ? AND id < ?)) AND file_id = ? UNION ALL "
+        "SELECT 1 FROM transcript_links WHERE (message_id = ? OR (message_id > ? AND message_id < ?)) "
+        "AND file_id = ? LIMIT 1", (uuid, low, high, file_id, uuid, low, high, file_id)))
+
+
+def _like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _ms(column: Any) -> int:
+    moment = from_column(column)
+    return to_ms(moment) or 0
+
+
+def _append_all(tx: Tx, appends: list[tuple[Any, ...]]) -> tuple[BatchEffects, None]:
+    """Several appends in one transaction (group commit), in call order."""
+    effects = BatchEffects()
+    for args in appends:
+        effects.sessions.update(_append(tx, *args)[0].sessions)
+    return effects, None
+
+
+def _append(tx: Tx, path: str, thread: str | None, key: dict[str, Any], ready: Prepared, lines: list[bytes],
+            entries: list[dict[str, Any]], fold: Any) -> tuple[BatchEffects, None]:
+    """Append entries to a key's file in one transaction: line numbers and ids decided inside it."""
+    row = tx.execute("SELECT id, lines, consumed FROM transcript_files WHERE root = ? AND path = ?", (ROOT, path))
+    if row:
+        file_id, count, consumed = row[0]
+    else:
+        file_id = tx.execute("INSERT INTO transcript_files (root, path, thread) VALUES (?, ?, ?) RETURNING id",
+                             (ROOT, path, thread))[0][0]
+        count, consumed = 0, 0
+    done = Done(file_id)
+    sessions: dict[str, str] = {}
+    yid = session_for(tx, key["session_id"], sessions, done)
+    tx.execute("UPDATE transcript_files SET session_id = COALESCE(session_id, ?) WHERE id = ?", (yid, file_id))
+    by_line = {m[0]: m for m in ready.messages}
+    synced = twins(tx, ROOT, path, file_id)  # the same transcript synced from Claude Code's file
+    seq = (tx.execute("SELECT MAX(seq) FROM messages WHERE session_id = ?", (yid,))[0][0] or 0) + 1
+    kept: list[bytes] = []
+    bodies: list[tuple[str, str]] = []
+    for k, (raw, raw_entry) in enumerate(zip(lines, entries, strict=True), start=1):
+        message = by_line.get(k)
+        uuid = raw_entry.get("uuid")
+        message_id = None
+        if message is not None and isinstance(uuid, str) and uuid and _has(tx, file_id, uuid):
+            continue  # this key has it: an entry with a uuid is written once
+        n = count + len(kept) + 1
+        if message is not None and synced is not None and (same := synced.take(message[6])) is not None:
+            archive_lines.link(tx, [(file_id, n, same)])  # synced already: this line links to that message
+            message = None
+        elif message is not None:
+            if isinstance(uuid, str) and uuid:
+                taken = tx.execute("SELECT 1 FROM messages WHERE id = ?", (uuid,))
+                message_id = uuid if not taken else f"{uuid}@{file_id}:{n}"
+            else:  # no uuid: appended every time, under an id of its line
+                message_id = transcript.derived_id(json.loads(raw), path, n, raw)
+        kept.append(raw)
+        if message is not None:
+            _, _, _, kind, role, when, _, body = message
+            assert message_id is not None  # every branch that keeps `message` named it
+            bodies.append((message_id, body))
+            tx.execute("INSERT INTO messages (id, session_id, seq, type, role, timestamp, thread, file_id, line) "
+                       "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", (message_id, yid, seq, kind, role, when, thread, file_id, n))
+            seq += 1
+    runs = codec.pack(kept)
+    archive_lines.append(tx, file_id, count + 1, runs, 0)
+    search.put(tx, bodies)
+    for (_claude, response_key), (model, tin, tout, cw, cr, cost, when) in ready.responses.items():
+        # each response once, with the figures of its last line so far (a later batch updates it)
+        tx.execute(
+            "INSERT INTO analytics (session_id, tokens_input, tokens_output, tokens_cache, cost_usd, model, timestamp, "
+            "source_id, tokens_cache_write, tokens_cache_read) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT(session_id, source_id) DO UPDATE SET tokens_input = excluded.tokens_input, "
+            "tokens_output = excluded.tokens_output, tokens_cache = excluded.tokens_cache, cost_usd = excluded.cost_usd, "
+            "model = excluded.model, timestamp = excluded.timestamp, tokens_cache_write = excluded.tokens_cache_write, "
+            "tokens_cache_read = excluded.tokens_cache_read",
+            (yid, tin, tout, cw + cr, cost or 0.0, model, when, response_key, cw, cr))
+    for known in ready.facts.values():
+        describe(tx, yid, known, fresh=yid in done.created)
+    stamp = now_text()
+    size = consumed + sum(len(raw) + 1 for raw in kept)  # the bytes of the lines kept (there is no file)
+    tx.execute("UPDATE transcript_files SET lines = ?, consumed = ?, size = ?, synced_at = ?, gone_at = NULL "
+               "WHERE id = ?", (count + len(kept), size, size, stamp, file_id))
+    if fold is not None:
+        prev = tx.execute("SELECT json_extract(metadata, ?) FROM sessions WHERE id = ?",
+                          (f'$.{SUMMARY}."{key["project_key"]}"', yid))[0][0]
+        summary = fold(json.loads(prev) if prev else None, key, entries)
+        summary["mtime"] = _ms(stamp)  # storage time, the clock list_sessions reports
+        tx.execute("UPDATE sessions SET metadata = json_set(COALESCE(metadata, '{}'), ?, json(?)) WHERE id = ?",
+                   (f'$.{SUMMARY}."{key["project_key"]}"', json.dumps(summary), yid))
+    effects = BatchEffects()
+    effects.sessions[yid] = None  # the cache reads it again
+    return effects, None
+
+
+def _delete(tx: Tx, path: str, thread: str | None, key: dict[str, Any]) -> tuple[BatchEffects, None]:
+    prefix = path[: -len(".jsonl")] + "/"
+    where = "root = ? AND path = ?" if thread is not None else "root = ? AND (path = ? OR path LIKE ? ESCAPE '\\')"
+    params: tuple[Any, ...] = (ROOT, path) if thread is not None else (ROOT, path, _like(prefix) + "%")
+    files = tx.execute(f"SELECT id, session_id FROM transcript_files WHERE {where}", params)
+    effects = BatchEffects()
+    for file_id, sid in files:
+        held = [r[0] for r in tx.execute("SELECT id FROM messages WHERE file_id = ?", (file_id,))]
+        search.unindex(tx, held)  # from the text they hold now; those that stay come back below
+        # A message the synced file shares (the same line, two ways in) stays, read from the file's copy.
+        # (its line in that file becomes the message's own: the link goes)
+        moved = tx.execute(
+            "SELECT l.id, l.file_id, l.line, f.thread, l.message_id FROM transcript_links AS l "
+            "JOIN transcript_files AS f ON f.id = l.file_id JOIN messages AS m ON m.id = l.message_id "
+            "WHERE m.file_id = ? AND l.file_id != ? ORDER BY l.id", (file_id, file_id))
+        homes: dict[str, tuple[int, int, int, str | None]] = {}
+        for link_id, other, line, other_thread, mid in moved:
+            homes.setdefault(mid, (link_id, other, line, other_thread))
+        for mid, (link_id, other, line, other_thread) in homes.items():
+            tx.execute("UPDATE messages SET file_id = ?, line = ?, thread = ? WHERE id = ?",
+                       (other, line, other_thread, mid))
+            tx.execute("DELETE FROM transcript_links WHERE id = ?", (link_id,))
+        tx.execute("DELETE FROM messages WHERE file_id = ?", (file_id,))
+        tx.execute("DELETE FROM transcript_files WHERE id = ?", (file_id,))  # its lines go with it
+        search.index(tx, held)
+        if sid is not None:
+            effects.sessions[sid] = None
+    for sid in {sid for _, sid in files if sid is not None}:
+        if thread is None:
+            tx.execute("UPDATE sessions SET metadata = json_remove(metadata, ?) WHERE id = ? AND metadata IS NOT NULL",
+                       (f'$.{SUMMARY}."{key["project_key"]}"', sid))
+        left = tx.execute("SELECT (SELECT COUNT(*) FROM messages WHERE session_id = ?) + "
+                          "(SELECT COUNT(*) FROM transcript_files WHERE session_id = ?)", (sid, sid))[0][0]
+        if not left:
+            tx.execute("DELETE FROM sessions WHERE id = ?", (sid,))  # it held only what was deleted
+    return effects, None

@@ -1,0 +1,1 @@
+"""Full-text search: what a message's text is (text), the index kept in step with writes (index), queries (query)."""

@@ -1,0 +1,261 @@
+"""Full-text search: what a message says, kept in an FTS5 index in the same transaction as each write.
+
+The index (`search_index`) is a contentless FTS5 table with the unicode61 tokenizer: the text is
+stored once, where it already lives (the message's columns, or a synced line's compressed bytes),
+so the index costs a fraction of the text it covers. Each indexed message points at its document
+(`messages.search_doc`); a hit counts only while a message points at it, so a row deleted by any
+path (a cascade, another tool) can never surface, and a document id is never handed out twice.
+
+This module keeps the index exact; `search_text` says what a message's text is, `search_query`
+reads the index. Their public names are re-exported here: callers use `yurudb.search`.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+from ..lines import runs as archive_lines
+from ..tables.rows import MESSAGE_COLUMNS, MESSAGE_READ, message_from_row
+from .query import (
+    RANK_WINDOW,
+    SearchHit,
+    SearchHits,
+    dumps_hit,
+    filters,
+    hit_from_row,
+    is_syntax_error,
+    match_expression,
+    query_sql,
+    raw_check,
+    snippet,
+    terms,
+    window_sql,
+)
+from .text import DDL, MERGE_SETTING, indexed, text_of  # noqa: F401 - re-exported
+from ..backends.sqlite.transaction import Tx
+
+# ---- keeping the index exact (inside a write's transaction) --------------------------------
+# Benchmarks only (W1 "index off"): False skips the index's upkeep, which leaves the index behind
+# the messages. Never set by yurudb; a database written this way needs `search.rebuild`.
+_upkeep = True
+
+
+def _bodies(tx: Tx, where: str, keys: Iterable[Any] | None = None,
+            params: Sequence[Any] = ()) -> list[tuple[str, int | None, str]]:
+    """(message id, its document, its indexed text) for the messages `where` selects (`{}`: the keys)."""
+    sql = f"SELECT {MESSAGE_READ}, search_doc, rowid FROM messages WHERE {where}"
+    rows = tx.select_in(sql, keys) if keys is not None else tx.execute(sql, params)
+    rows.sort(key=lambda r: r[15])  # in the order they were written: documents are numbered by it
+    return [_body(r) for r in archive_lines.attach(tx, rows, 13)]
+
+
+def _body(r: Sequence[Any]) -> tuple[str, int | None, str]:
+    m = message_from_row(r[:14])
+    return m.id, r[14], indexed(text_of(m.content, m.tool_uses, m.payload))
+
+
+def unindex(tx: Tx, message_ids: Iterable[str]) -> None:
+    """Take messages out of the index (before they change or go), from the text they hold now."""
+    if not _upkeep:
+        return
+    _drop(tx, _bodies(tx, "search_doc > 0 AND id IN ({})", message_ids))
+
+
+def unindex_sessions(tx: Tx, session_ids: Iterable[str]) -> None:
+    """Take every message of these sessions out of the index (before the sessions are deleted)."""
+    if not _upkeep:
+        return
+    _drop(tx, _bodies(tx, "search_doc > 0 AND session_id IN ({})", session_ids))
+
+
+def unindex_where(tx: Tx, where: str, params: Sequence[Any]) -> None:
+    """Take the messages `where` selects out of the index (before a delete removes them)."""
+    if not _upkeep:
+        return
+    _drop(tx, _bodies(tx, f"search_doc > 0 AND {where}", params=params))
+
+
+def _drop(tx: Tx, bodies: list[tuple[str, int | None, str]]) -> None:
+    # contentless FTS5 forgets a document by being told its text again, exactly as indexed
+    tx.executemany("INSERT INTO search_index (search_index, rowid, body) VALUES ('delete', ?, ?)",
+                   [(doc, body) for _, doc, body in bodies])
+    tx.executemany("UPDATE messages SET search_doc = NULL WHERE id = ?", [(mid,) for mid, _, _ in bodies])
+
+
+def index(tx: Tx, message_ids: Iterable[str]) -> None:
+    """Index messages from what they hold now (each taken out first with `unindex` if it was in)."""
+    if not _upkeep:
+        return
+    put(tx, [(mid, body) for mid, _, body in _bodies(tx, "id IN ({})", message_ids)])
+
+
+def put(tx: Any, bodies: Sequence[tuple[str, str]]) -> None:
+    """Index (message id, indexed text) pairs of messages that are not in the index."""
+    if not _upkeep:
+        return
+    # nothing to search: no document (degraded mode's memory marks a row copied from the file -1)
+    tx.executemany("UPDATE messages SET search_doc = NULL WHERE id = ? AND search_doc IS NOT NULL",
+                   [(mid,) for mid, body in bodies if not body.strip()])
+    bodies = [(mid, body) for mid, body in bodies if body.strip()]
+    if not bodies:
+        return
+    # ids only grow: a document left behind by a row deleted elsewhere is never handed out again
+    top = tx.execute("SELECT MAX(id) FROM search_index_docsize")[0][0] or 0
+    tx.executemany("INSERT INTO search_index (rowid, body) VALUES (?, ?)",
+                   [(top + i, body) for i, (_, body) in enumerate(bodies, start=1)])
+    tx.executemany("UPDATE messages SET search_doc = ? WHERE id = ?",
+                   [(top + i, mid) for i, (mid, _) in enumerate(bodies, start=1)])
+
+
+# Set by the command while it migrates: called with (done, total) as the revision indexes messages.
+progress: Callable[[int, int], None] | None = None
+
+
+def health(conn: sqlite3.Connection) -> tuple[int, int]:
+    """(messages whose document the index lacks, documents no message points at): (0, 0) when sound.
+
+    The first hides those messages from search (`rebuild` brings them back); the second is space a
+    row deleted behind yurudb's back left in the index, never a hit.
+    """
+    dangling = conn.execute("SELECT COUNT(*) FROM messages WHERE search_doc > 0 AND search_doc NOT IN "
+                            "(SELECT id FROM search_index_docsize)").fetchone()[0]
+    orphans = conn.execute("SELECT COUNT(*) FROM search_index_docsize WHERE id NOT IN "
+                           "(SELECT search_doc FROM messages WHERE search_doc > 0)").fetchone()[0]
+    return int(dangling), int(orphans)
+
+
+def rebuild_all(tx: Any) -> tuple[Any, int]:
+    """`rebuild` as a writer job (no batch effects: sessions and messages are unchanged)."""
+    from ..writes.batch import BatchEffects
+
+    return BatchEffects(), rebuild(tx)
+
+
+def rebuild(tx: Any) -> int:
+    """Empty the index and index every message again (after a salvage merged rows into a database)."""
+    tx.execute("INSERT INTO search_index (search_index) VALUES ('delete-all')")
+    tx.execute("UPDATE messages SET search_doc = NULL WHERE search_doc IS NOT NULL")
+    return backfill(tx, progress)
+
+
+class Docs:
+    """The documents one batch's appends get: numbered as they come, indexed together after the plan."""
+
+    def __init__(self, tx: Any, *, fast: bool = True) -> None:
+        self.tx = tx
+        self.fast = fast and _upkeep
+        self.top: int | None = None
+        self.bodies: dict[str, tuple[int, str]] = {}  # message id -> (document, text)
+        self.placed: set[str] = set()  # messages whose row names their document already
+
+    def take(self, write: Any) -> int | None:
+        """The document for an append_message write (None: no text, or the general path indexes it)."""
+        if not self.fast:
+            return None
+        return self.add(write.target, body_of(write))
+
+    def allocate(self) -> int:
+        """A new document number (never one the index has held)."""
+        if self.top is None:
+            # ids only grow: a document left by a row deleted elsewhere is never handed out again
+            self.top = self.tx.execute("SELECT MAX(id) FROM search_index_docsize")[0][0] or 0
+        self.top += 1
+        return self.top
+
+    def add(self, message_id: str, body: str) -> int | None:
+        """The document for a message about to be written with this indexed text (None: no text)."""
+        self.placed.add(message_id)
+        if not body.strip():
+            self.bodies.pop(message_id, None)  # written twice in the batch: the last text counts
+            return None
+        # written twice in the batch: one document, the last text
+        doc = self.bodies[message_id][0] if message_id in self.bodies else self.allocate()
+        self.bodies[message_id] = (doc, body)
+        return doc
+
+    def insert(self) -> None:
+        """Index the bodies taken (after the plan wrote the rows that name them)."""
+        self.tx.executemany("INSERT INTO search_index (rowid, body) VALUES (?, ?)", list(self.bodies.values()))
+        self.bodies = {}
+
+
+def body_of(write: Any) -> str:
+    """The indexed text of an append_message write (worked out by the store, or again after a replay)."""
+    body = write.objects.get("search_body")
+    if body is None:  # a write replayed from the journal
+        body = indexed(text_of(write.values["content"], write.decoded("tool_uses"), write.decoded("payload")))
+    return str(body)
+
+
+def current(tx: Tx, message_ids: Iterable[str]) -> dict[str, tuple[int, str]]:
+    """Each indexed message's document and the text it was indexed with (before a change)."""
+    return {mid: (doc, body) for mid, doc, body in _bodies(tx, "search_doc > 0 AND id IN ({})", message_ids)
+            if doc is not None}
+
+
+def replace(tx: Tx, docs: Docs, before: dict[str, tuple[int, str]], after: dict[str, str]) -> None:
+    """Move each message's document from the text it had (`before`) to its new text (`after`).
+
+    Same text: nothing. Indexed before: the same document takes the new text (the row is not
+    written again). Not indexed before: a new document, named in the row. No text now: no document.
+    """
+    drop: list[tuple[int, str]] = []
+    put_in: list[tuple[int, str]] = []
+    name: list[tuple[int | None, str]] = []
+    for mid, body in after.items():
+        had = before.get(mid)
+        text = body.strip()
+        if had is not None and had[1] == body:
+            continue
+        if had is not None:
+            drop.append(had)
+            if text:
+                put_in.append((had[0], body))
+            else:
+                name.append((None, mid))
+        elif text:
+            doc = docs.allocate()
+            put_in.append((doc, body))
+            name.append((doc, mid))
+        else:
+            name.append((None, mid))
+    tx.executemany("INSERT INTO search_index (search_index, rowid, body) VALUES ('delete', ?, ?)", drop)
+    tx.executemany("INSERT INTO search_index (rowid, body) VALUES (?, ?)", put_in)
+    tx.executemany("UPDATE messages SET search_doc = ? WHERE id = ? AND search_doc IS NOT ?",
+                   [(doc, mid, doc) for doc, mid in name])
+
+
+def backfill(tx: Any, report: Callable[[int, int], None] | None = None, chunk: int = 5000,
+             lines: tuple[str, Callable[[Any, list[Any], int], list[Any]]] | None = None) -> int:
+    """Index every message that is not indexed yet, in rowid order; returns how many were indexed.
+
+    `tx` is a Tx (or anything with its execute/executemany/select_in) inside the caller's transaction.
+    `lines`: how a synced message's line is read (the column's SQL, and what makes the column the
+    line's bytes), for a revision older than the archive's layout today.
+    """
+    archive_lines.load_dictionaries(tx)
+    column, attach = lines or (archive_lines.RUN_OF_MESSAGE, archive_lines.attach)
+    total = tx.execute("SELECT COUNT(*) FROM messages WHERE search_doc IS NULL")[0][0]
+    done = last = 0
+    while True:
+        rows = tx.execute(f"SELECT rowid, {MESSAGE_COLUMNS}, {column} FROM messages WHERE rowid > ? "
+                          "AND search_doc IS NULL ORDER BY rowid LIMIT ?", (last, chunk))
+        if not rows:
+            break
+        last = rows[-1][0]
+        bodies = []
+        for r in attach(tx, rows, 14):
+            m = message_from_row(r[1:])
+            bodies.append((m.id, indexed(text_of(m.content, m.tool_uses, m.payload))))
+        put(tx, bodies)
+        done += len(rows)
+        if report is not None:
+            report(done, total)
+    return done
+
+
+
+__all__ = ["DDL", "RANK_WINDOW", "SearchHit", "SearchHits", "indexed", "match_expression", "snippet", "terms",
+           "text_of"]

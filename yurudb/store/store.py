@@ -1,0 +1,625 @@
+"""The public store: validated writes through the single writer, reads on their own connections."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import warnings
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
+from datetime import datetime
+from types import EllipsisType
+from pathlib import Path
+from typing import Any, Literal
+
+from ..lines import runs as archive_lines, codec
+from ..backends.sqlite import backup as backups
+from .. import errors, validation as check
+from ..search import index as search
+from ..writes.batch import BatchEffects
+from .cache import SessionCache
+from ..backends.sqlite.checkpoint import Checkpointer
+from ..errors import NotFoundError, StoreClosedError, ValidationError
+from ..events import Event, EventBus, Listener, MessagesDeleted, Recovered
+from ..models import Message, Session, Usage
+from ..writes.ops import Write
+from ..backends.sqlite.readers import ReaderPool
+from .reads import Reads
+from ..tables.rows import MESSAGE_READ, SESSION_COLUMNS, build_all, message_from_row, session_from_row
+from ..times import now_text
+from .usage import GroupBy, UsageBook
+from .writer import Writer
+
+log = logging.getLogger(__name__)
+
+State = Literal["starting", "ready", "degraded", "closed"]
+
+
+class Store:
+    """An open yurudb database. Get one from `yurudb.open(...)`.
+
+    It composes its parts, and calls flow one way, down: the public methods validate, writes go to
+    the `Writer` (the file, or while degraded the in-memory twin, by the same code), reads go to
+    `Reads` (a reader connection, or while degraded memory laid over the file), usage to its
+    `UsageBook`, and the `SessionCache` is kept exact by the effects the writer reports back.
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        writer: Writer,
+        readers: ReaderPool,
+        *,
+        bus: EventBus | None = None,
+        backup_keep: int = backups.KEEP,
+        window: int = 10_000,
+    ) -> None:
+        self.path = path
+        self.window = window  # max_messages_per_session: how many messages a load returns by default
+        self.recovery: Any = None  # the RecoveryReport, handed over by start()
+        self.bus = bus or EventBus()
+        self.backup_keep = backup_keep
+        self._started = False
+        self._writer = writer
+        self._readers = readers
+        memory = writer.fallback.memory if writer.fallback is not None else None
+        self._reads = Reads(path, readers, degraded=lambda: writer.degraded, memory=memory)
+        self._cache = SessionCache()
+        self.usage = UsageBook(self._reads, writer)
+        self._background: list[asyncio.Task[None]] = []
+        self._jobs: list[asyncio.Task[None]] = []
+        self._checkpointer: Checkpointer | None = None
+        self._closed = False
+        writer.listeners.append(self._apply_effects)
+        self.bus.subscribe(self._on_event)
+
+    @property
+    def read_only(self) -> bool:
+        """Opened with read_only=True: reads only, nothing created or changed on disk."""
+        return self._writer.read_only
+
+    @property
+    def state(self) -> State:
+        """"ready", "degraded" (working from memory after a database failure), "starting" or "closed"."""
+        if self._closed:
+            return "closed"
+        if self._writer.degraded:
+            return "degraded"
+        return "ready" if self._started else "starting"
+
+    # ---- events ----------------------------------------------------------------------------
+    def subscribe(self, listener: Listener) -> Callable[[], None]:
+        """Call `listener(event)` for every store event; returns an unsubscribe function."""
+        return self.bus.subscribe(listener)
+
+    def events(self) -> AsyncIterator[Event]:
+        """`async for event in store.events()`: degraded, retrying, recovered, write failed, ..."""
+        return self.bus.stream()
+
+    def _on_event(self, event: Event) -> None:
+        if isinstance(event, Recovered):
+            # What memory served may differ from the file's rows in details (updated_at); start afresh.
+            self._cache.clear()
+
+    # ---- lifecycle -------------------------------------------------------------------------
+    async def flush(self) -> None:
+        """Wait until every write queued so far is committed."""
+        await self._writer.flush()
+
+    async def close(self) -> None:
+        """Commit what is queued, stop the writer and release every connection."""
+        if self._closed:
+            return
+        await asyncio.gather(*self._jobs, return_exceptions=True)
+        self._closed = True
+        for task in self._background:
+            task.cancel()
+        await asyncio.gather(*self._background, return_exceptions=True)
+        await self._writer.close()
+        if self._checkpointer is not None:
+            await self._checkpointer.close()
+        await self._readers.close()
+        self.bus.close()
+
+    def start(self, report: Any, *, checkpointer: Checkpointer | None = None, daily_backup: bool = False) -> None:
+        """Put the store to work after start-up: the writer, the checkpointer, the day's backup."""
+        self.recovery = report
+        if not self._writer.read_only:
+            self._writer.start()
+        if checkpointer is not None:
+            self._checkpointer = checkpointer
+            self._spawn(checkpointer.run())
+        if daily_backup:
+            # Off the start-up path: a backup of a large history takes seconds.
+            self._spawn(self._daily_backup(), finish_at_close=True)
+        self._started = True
+
+    async def _daily_backup(self) -> None:
+        try:
+            made = await self.backup()
+            self.recovery.backup_made = str(made)
+        except errors.YurudbError as exc:
+            log.warning("yurudb: daily backup failed: %s", exc)
+
+    async def __aenter__(self) -> Store:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+    def __del__(self, _warn: Any = warnings.warn) -> None:
+        if not getattr(self, "_closed", True):
+            _warn(f"yurudb store {self.path} was never closed; call `await store.close()`",
+                  ResourceWarning, source=self, stacklevel=2)
+            # Without a loop nothing can be awaited; stop the threads so the process can exit.
+            try:
+                self._readers.abandon()
+                if self._checkpointer is not None:
+                    self._checkpointer.abandon()
+                self._writer.connection.abandon()
+                if self._writer.fallback is not None:
+                    self._writer.fallback.memory.abandon()
+            except RuntimeError:  # the interpreter is shutting down: its threads are going anyway
+                pass
+
+    def _spawn(self, coro: Any, *, finish_at_close: bool = False) -> None:
+        """A background task: loops are cancelled at close, jobs (a backup) are waited for."""
+        task = asyncio.get_running_loop().create_task(coro)
+        (self._jobs if finish_at_close else self._background).append(task)
+
+    @property
+    def commits(self) -> int:
+        """Transactions the writer has committed since open (group commit makes this far below writes)."""
+        return self._writer.commits
+
+    # ---- sessions --------------------------------------------------------------------------
+    async def create_session(
+        self,
+        name: str,
+        *,
+        id: str | None = None,
+        status: str = "pending",
+        working_directory: str | None = None,
+        claude_session_id: str | None = None,
+        claude_title: str | None = None,
+        user_renamed: bool = False,
+        meta: dict[str, Any] | None = None,
+        created_at: int | datetime | str | None = None,
+        updated_at: int | datetime | str | None = None,
+    ) -> Session:
+        """Create a session (ConflictError if the id exists)."""
+        self._live()
+        fields = check.session_fields({
+            "name": name, "status": status, "working_directory": working_directory,
+            "claude_session_id": claude_session_id, "claude_title": claude_title,
+            "user_renamed": user_renamed, "meta": meta,
+        })
+        sid = check.ident(id, "id") if id is not None else check.new_id()
+        created = check.timestamp(created_at, "created_at") or now_text()
+        values = {**fields, "created_at": created,
+                  "updated_at": check.timestamp(updated_at, "updated_at") or created,
+                  "meta_json": check.encode_json(fields["meta"], "meta")}
+        del values["meta"]
+        return await self._writer.submit(Write("create_session", sid, values, {"meta": fields["meta"]}))
+
+    async def get_session(self, session_id: str) -> Session:
+        """One session by id (NotFoundError if missing)."""
+        self._live()
+        check.ident(session_id, "session_id")
+        cached = self._cache.get(session_id)
+        if cached is not None:
+            return cached
+        generation = self._cache.generation
+        rows = await self._reads.fetch(f"SELECT {SESSION_COLUMNS} FROM sessions WHERE id = ?", (session_id,))
+        if not rows:
+            raise NotFoundError(f"session {session_id} not found")
+        session = session_from_row(rows[0])
+        self._cache.put([session], generation)
+        return session
+
+    async def list_sessions(
+        self, *, limit: int | None = None, offset: int = 0, status: str | None = None
+    ) -> list[Session]:
+        """Sessions, most recently updated first."""
+        self._live()
+        sql = f"SELECT {SESSION_COLUMNS} FROM sessions"
+        params: list[Any] = []
+        if status is not None:
+            sql += " WHERE status = ?"
+            params.append(check.status(status))
+        limit = -1 if limit is None else check.integer(limit, "limit")
+        offset = check.integer(offset, "offset")
+        sql += " ORDER BY updated_at DESC, id LIMIT ? OFFSET ?"
+        params += [limit, offset]
+        generation = self._cache.generation
+        sessions = build_all(session_from_row, await self._reads.fetch(sql, params))
+        self._cache.put(sessions, generation)
+        return sessions
+
+    async def find_session(self, *, claude_session_id: str) -> Session | None:
+        """The session that mirrors a Claude Code session id, if any (the oldest when several do)."""
+        self._live()
+        check.ident(claude_session_id, "claude_session_id")
+        sql = f"SELECT {SESSION_COLUMNS} FROM sessions WHERE claude_session_id = ? ORDER BY created_at, id LIMIT 1"
+        rows = await self._reads.fetch(sql, (claude_session_id,))
+        return session_from_row(rows[0]) if rows else None
+
+    async def update_session(self, session_id: str, **fields: Any) -> Session:
+        """Change a session's name, status, working_directory, claude ids/title, user_renamed or meta."""
+        self._live()
+        check.ident(session_id, "session_id")
+        if not fields:
+            raise ValidationError("nothing to update")
+        valid = check.session_fields(fields)
+        objects = {}
+        if "meta" in valid:
+            objects["meta"] = valid["meta"]
+            valid["meta_json"] = check.encode_json(valid.pop("meta"), "meta")
+        return await self._writer.submit(Write("update_session", session_id, valid, objects))
+
+    async def rename_session(self, session_id: str, name: str) -> Session:
+        """Rename a session on the user's behalf (sets user_renamed, so auto-titles leave it alone)."""
+        return await self.update_session(session_id, name=name, user_renamed=True)
+
+    async def delete_session(self, session_id: str) -> None:
+        """Delete a session with its messages and usage records."""
+        self._live()
+        await self._writer.submit(Write("delete_session", check.ident(session_id, "session_id"), {}))
+
+    # ---- messages --------------------------------------------------------------------------
+    def validate_message(self, session_id: str, message: Any, projection: Mapping[str, Any] | None = None) -> Write:
+        """What append_messages would queue for one message (ValidationError if it is bad); writes nothing."""
+        return self._message_write(session_id, message, dict(projection or {}))
+
+    async def message_owners(self, message_ids: Sequence[str]) -> dict[str, str]:
+        """The session of each of these message ids that the database holds."""
+        self._live()
+        owners: dict[str, str] = {}
+        for start in range(0, len(message_ids), 500):
+            chunk = list(message_ids[start : start + 500])
+            sql = f"SELECT id, session_id FROM messages WHERE id IN ({', '.join('?' * len(chunk))})"
+            owners.update((r[0], r[1]) for r in await self._reads.fetch(sql, chunk))
+        return owners
+
+    def _message_write(self, session_id: str, message: Mapping[str, Any] | None, kw: dict[str, Any]) -> Write:
+        """Validate one append into a Write (raises ValidationError; nothing is queued)."""
+        check.ident(session_id, "session_id")
+        if message is not None and not isinstance(message, Mapping):
+            raise ValidationError(f"message must be a dict, not {type(message).__name__}")
+        payload: dict[str, Any]
+        if message is None:
+            payload = {k: v for k, v in kw.items() if v is not None}
+        else:
+            payload = dict(message)
+        given = {k: v for k, v in kw.items() if v is not None}
+        fields = {**payload, **given} if given else payload  # explicit arguments win over the dict
+        mid = fields.get("id")
+        mid = check.ident(mid, "message id") if mid is not None else check.new_id()
+        mtype = check.message_type(fields.get("type"))
+        role = fields.get("role")
+        if role is not None and not isinstance(role, str):
+            raise ValidationError("role must be a string")
+        content = fields.get("content")
+        tool_uses, usage = fields.get("tool_uses"), fields.get("usage")
+        stamp = check.timestamp(fields.get("timestamp")) or now_text()
+        values = {
+            "session_id": session_id, "type": mtype, "role": role,
+            "content": check.content_text(content),
+            "tool_uses_json": check.encode_json(tool_uses, "tool_uses"),
+            "usage_json": check.encode_json(usage, "usage"),
+            "timestamp": stamp,
+            "payload_json": check.encode_json(payload, "message"),
+        }
+        # what the search index takes, worked out here, in the caller's task: the writer thread,
+        # which every write waits for, then only hands it to SQLite
+        body = search.indexed(search.text_of(values["content"], tool_uses, payload)) if search._upkeep else ""
+        return Write("append_message", mid, values,
+                     {"tool_uses": tool_uses, "usage": usage, "payload": payload, "search_body": body})
+
+    async def append_message(
+        self,
+        session_id: str,
+        message: Mapping[str, Any] | None = None,
+        *,
+        type: str | None = None,
+        role: str | None = None,
+        content: Any = None,
+        tool_uses: Any = None,
+        usage: Any = None,
+        id: str | None = None,
+        timestamp: int | datetime | str | None = None,
+    ) -> Message:
+        """Append a message (the app's message dict, or fields); returns once it is committed."""
+        self._live()
+        kw = {"type": type, "role": role, "content": content, "tool_uses": tool_uses, "usage": usage,
+              "id": id, "timestamp": timestamp}
+        return await self._writer.submit(self._message_write(session_id, message, kw))
+
+    async def append_messages(
+        self,
+        session_id: str,
+        messages: Iterable[Mapping[str, Any]],
+        *,
+        projections: Sequence[Mapping[str, Any]] | None = None,
+        return_exceptions: bool = False,
+    ) -> list[Any]:
+        """Append many messages in order (one transaction when they fit one batch); all validated first.
+
+        `projections[i]` overrides fields read from `messages[i]` (type, role, content, tool_uses,
+        usage, id, timestamp) while the message itself stays the payload. With return_exceptions,
+        a write that fails (e.g. ConflictError) is returned in its place instead of raised.
+        """
+        self._live()
+        messages = list(messages)
+        extra = list(projections) if projections is not None else [{}] * len(messages)
+        if len(extra) != len(messages):
+            raise ValidationError("projections must match messages one to one")
+        writes = [self._message_write(session_id, m, dict(p)) for m, p in zip(messages, extra, strict=True)]
+        results = await self._writer.submit_many(writes)
+        if not return_exceptions:
+            for r in results:
+                if isinstance(r, BaseException):
+                    raise r
+        return results
+
+    async def update_message(
+        self,
+        message_id: str,
+        *,
+        content: Any = ...,
+        tool_uses: Any = ...,
+        usage: Any = ...,
+        payload: Mapping[str, Any] | None = None,
+    ) -> Message:
+        """Change a message's content / tool_uses / usage (patched into its payload), or replace its payload."""
+        self._live()
+        check.ident(message_id, "message_id")
+        values: dict[str, Any] = {}
+        given = {"content": content, "tool_uses": tool_uses, "usage": usage}
+        if payload is not None:
+            if not isinstance(payload, Mapping):
+                raise ValidationError("payload must be a dict")
+            payload = dict(payload)
+            values["payload_json"] = check.encode_json(payload, "payload")
+            if "type" in payload:
+                values["type"] = check.message_type(payload["type"])
+            if "role" in payload:
+                values["role"] = payload["role"]
+            given = {k: (payload[k] if v is ... and k in payload else v) for k, v in given.items()}
+        for key, value in given.items():
+            if value is ...:
+                continue
+            values[f"{key}_json"] = check.encode_json(value, key)
+            if key == "content":
+                values["content"] = check.content_text(value)
+        if not values:
+            raise ValidationError("nothing to update")
+        return await self._writer.submit(Write("update_message", message_id, values))
+
+    async def get_messages(
+        self,
+        session_id: str,
+        *,
+        limit: int | None | EllipsisType = ...,
+        before: int | None = None,
+        thread: str | None | EllipsisType = None,
+    ) -> list[Message]:
+        """The newest `limit` messages, oldest first (default: the `max_messages_per_session` window,
+        the whole session for any session under it; None: all); `before=seq` pages further back.
+
+        A synced Claude Code session keeps its subagents' lines in threads of their own: `thread`
+        None is the main conversation, a subpath (see `threads()`) one subagent, `...` every line.
+        """
+        self._live()
+        check.ident(session_id, "session_id")
+        if limit is ...:
+            limit = self.window
+        where = "session_id = ?"
+        params: list[Any] = [session_id]
+        if thread is None:
+            where += " AND thread IS NULL"
+        elif thread is not ...:
+            where += " AND thread = ?"
+            params.append(check.text(thread, "thread"))
+        if before is not None:
+            where += " AND seq < ?"
+            params.append(check.integer(before, "before"))
+        if limit is not None:
+            check.integer(limit, "limit")
+        if limit is None:
+            rows = await self._reads.fetch(f"SELECT {MESSAGE_READ} FROM messages WHERE {where} ORDER BY seq", params)
+        else:
+            params.append(limit)
+            rows = await self._reads.fetch(
+                f"SELECT {MESSAGE_READ} FROM messages WHERE {where} ORDER BY seq DESC LIMIT ?", params
+            )
+            rows.reverse()
+        if not rows:
+            await self.get_session(session_id)  # an unknown session is an error, an empty one is not
+        return build_all(message_from_row, await self._with_lines(rows, 13))
+
+    async def search(
+        self,
+        query: str,
+        *,
+        session_id: str | None = None,
+        working_directory: str | None = None,
+        types: Iterable[str] | None = None,
+        since: Any = None,
+        until: Any = None,
+        limit: int = 20,
+        offset: int = 0,
+        raw: bool = False,
+    ) -> search.SearchHits:
+        """Messages that say what `query` says, best first, each with a marked snippet.
+
+        Plain words must all appear, a quoted phrase as a phrase, `word*` as a prefix; FTS5 syntax
+        only with `raw=True` (bad syntax there is a ValidationError). `working_directory` matches
+        that folder and the folders under it; `since`/`until` take what timestamps take.
+        """
+        self._live()
+        if not isinstance(query, str):
+            raise ValidationError("query must be text")
+        expression = query if raw else search.match_expression(query)
+        if raw:
+            search.raw_check(query)
+        where, params = search.filters(session_id, working_directory, types, since, until)
+        check.integer(limit, "limit")
+        check.integer(offset, "offset")
+        if limit < 1 or offset < 0:
+            raise ValidationError("limit must be at least 1 and offset at least 0")
+        hits = search.SearchHits()
+        if not expression.strip():
+            return hits
+        degraded = self._reads.degraded
+        sql = search.query_sql(where, degraded=degraded)
+        try:
+            # the newest RANK_WINDOW matches are ranked (search.RANK_WINDOW says why); memory's few
+            # writes of degraded mode are all ranked
+            floor = await self._reads.one(search.window_sql(where), (expression, *params, search.RANK_WINDOW))
+            hits.ranked_newest = floor is not None
+            parts = [[expression, floor or 0, *params]]
+            if degraded:
+                parts.insert(0, [expression, 0, *params])
+            rows = await self._reads.fetch(sql, [a for part in parts for a in part] + [limit, offset])
+        except errors.DatabaseError as exc:
+            if raw and search.is_syntax_error(exc):
+                raise ValidationError(f"not a valid FTS5 query: {query!r}") from None
+            raise
+        terms = search.terms(query)
+        hits += [search.hit_from_row(r, terms) for r in await self._with_lines(rows, 13)]
+        if self._reads.file_unread:
+            hits.complete = False
+            hits.note = ("the database file cannot be read: only the writes held in memory were searched")
+        elif hits.ranked_newest:
+            hits.note = (f"more than {search.RANK_WINDOW:,} messages match: these are the best of the newest "
+                         f"{search.RANK_WINDOW:,} (add a word or a filter to reach older ones)")
+        return hits
+
+    async def rebuild_search(self) -> int:
+        """Index every message afresh (what `yurudb reindex` runs); returns how many were indexed."""
+        self._live()
+        return int(await self._writer.run_exclusive(search.rebuild_all))
+
+    async def threads(self, session_id: str) -> list[str]:
+        """The subagent threads of a synced session (their files' subpaths), in the order they began."""
+        self._live()
+        check.ident(session_id, "session_id")
+        rows = await self._reads.fetch("SELECT thread, MIN(seq) FROM messages WHERE session_id = ? AND thread IS NOT "
+                                       "NULL GROUP BY thread ORDER BY 2", (session_id,))
+        return [r[0] for r in rows]
+
+    async def _with_lines(self, rows: list[Any], at: int) -> list[Any]:
+        """MESSAGE_READ rows with each synced message's line in column `at` (archive_lines.with_lines)."""
+        ids = archive_lines.wanted(rows, at)
+        if not ids:
+            return rows
+        runs: list[Any] = []
+        for start in range(0, len(ids), 500):
+            part = ids[start : start + 500]
+            runs += await self._reads.fetch(archive_lines.RUNS_BY_ID.format(",".join("?" * len(part))), part)
+        try:
+            return archive_lines.with_lines(rows, runs, at)
+        except codec.UnknownDictionary:
+            await self.load_dictionaries()  # another process trained one since: load, decode again
+            return archive_lines.with_lines(rows, runs, at)
+
+    async def load_dictionaries(self) -> None:
+        """Load the archive's zstd dictionaries (raw transcript lines are compressed with them)."""
+        for dict_id, data in await self._reads.fetch("SELECT id, data FROM archive_dicts"):
+            codec.register(dict_id, data)
+
+    async def count_sessions(self) -> int:
+        """How many sessions the database holds."""
+        self._live()
+        return int(await self._reads.one("SELECT COUNT(*) FROM sessions"))
+
+    async def count_messages(self, session_id: str) -> int:
+        """How many messages a session holds."""
+        self._live()
+        return int(await self._reads.one("SELECT COUNT(*) FROM messages WHERE session_id = ?", (session_id,)))
+
+    # ---- usage (the UsageBook's) --------------------------------------------------------------
+    async def record_usage(
+        self,
+        session_id: str,
+        *,
+        model: str | None = None,
+        tokens_input: int = 0,
+        tokens_output: int = 0,
+        tokens_cache: int = 0,
+        cost_usd: float = 0.0,
+        timestamp: int | datetime | str | None = None,
+        source_id: str | None = None,
+        tokens_cache_write: int | None = None,
+        tokens_cache_read: int | None = None,
+    ) -> Usage:
+        """Record tokens and cost; a repeated `source_id` in the same session replaces, never double-counts.
+
+        `tokens_cache_write` / `tokens_cache_read` split `tokens_cache` by price (writes cost more).
+        """
+        self._live()
+        return await self.usage.record(session_id, model=model, tokens_input=tokens_input,
+                                       tokens_output=tokens_output, tokens_cache=tokens_cache, cost_usd=cost_usd,
+                                       timestamp=timestamp, source_id=source_id,
+                                       tokens_cache_write=tokens_cache_write, tokens_cache_read=tokens_cache_read)
+
+    async def usage_records(self, session_id: str) -> list[Usage]:
+        """A session's usage records, oldest first."""
+        self._live()
+        return await self.usage.records(session_id)
+
+    async def session_totals(self) -> dict[str, dict[str, Any]]:
+        """Per session: message count, tokens and cost (for listings)."""
+        self._live()
+        return await self.usage.session_totals()
+
+    async def usage_summary(
+        self,
+        *,
+        by: GroupBy = "model",
+        since: int | datetime | str | None = None,
+        until: int | datetime | str | None = None,
+        session_id: str | None = None,
+    ) -> list[dict[str, Any]]:
+        """Totals of tokens and cost grouped by model, day (UTC) or session, over an optional time range."""
+        self._live()
+        return await self.usage.summary(by=by, since=since, until=until, session_id=session_id)
+
+    # ---- maintenance -----------------------------------------------------------------------
+    async def backup(self, dest: str | Path | None = None) -> Path:
+        """A consistent online copy (writes go on meanwhile): to `dest`, or rotated in backups/ beside the database."""
+        self._live()
+        target = Path(dest) if dest is not None else None
+        if target is None and self.read_only:
+            raise errors.ReadOnlyError("a read-only store makes no backups in backups/; give dest")
+        return await asyncio.to_thread(backups.make_backup, self.path, target, keep=self.backup_keep)
+
+    async def set_max_size(self, max_size_bytes: int | None) -> None:
+        """Cap the database file at `max_size_bytes` (writes past it degrade the store), or lift the cap."""
+        self._live()
+        if max_size_bytes is not None:
+            check.integer(max_size_bytes, "max_size_bytes")
+        if self.read_only:
+            raise errors.ReadOnlyError("the store was opened read-only")
+        with errors.translated():
+            await self._writer.connection.set_max_size(max_size_bytes)
+
+    async def check(self) -> list[str]:
+        """PRAGMA integrity_check: ["ok"] for a healthy database, else SQLite's findings."""
+        self._live()
+        try:
+            with errors.translated():
+                return [r[0] for r in await self._readers.fetchall("PRAGMA integrity_check")]
+        except errors.CorruptDatabaseError as exc:  # damage bad enough that the check itself cannot run
+            return [str(exc)]
+
+    # ---- internals -------------------------------------------------------------------------
+    def _live(self) -> None:
+        if self._closed:
+            raise StoreClosedError("the store is closed")
+
+    def _apply_effects(self, effects: BatchEffects) -> None:
+        """Keep the session cache exact after every batch applied through this store (file or memory)."""
+        self._cache.apply(effects)
+        for sid, count in effects.trimmed.items():
+            self.bus.emit(MessagesDeleted(session_id=sid, count=count))

@@ -1,0 +1,168 @@
+"""The schema as SQLModel entities (owned by Alembic revisions); imported only for migrations and schema tests."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, REAL, TIMESTAMP, Column, ForeignKey, Index, Integer, LargeBinary, Text, text
+from sqlmodel import Field, SQLModel
+
+from ..models import MESSAGE_TYPES, SESSION_STATUSES, Message, Session, Usage  # noqa: F401 - re-exported
+from ..backends.sqlite.revision import APPLICATION_ID  # noqa: F401 - re-exported
+
+# Timestamps are the spec's `TIMESTAMP DEFAULT CURRENT_TIMESTAMP`: UTC text (yurudb/times.py) in the
+# database, timezone-aware datetimes in Python. Snapshots keep the app's epoch milliseconds.
+
+# The table entities below are SQLModel (the schema Alembic's revisions must match); reads
+# return the plain pydantic models of yurudb/models.py because validating into them is 2-3x cheaper, which
+# matters when a session's 10,000 messages load. A test keeps both field lists identical.
+
+
+class SessionRow(SQLModel, table=True):
+    """Table `sessions`."""
+
+    __tablename__ = "sessions"
+    __table_args__ = (Index("idx_sessions_updated", "updated_at"),
+                      Index("idx_sessions_claude", "claude_session_id", sqlite_where=text("claude_session_id IS NOT NULL")))
+
+    id: str = Field(sa_column=Column(Text, primary_key=True))
+    name: str = Field(sa_column=Column(Text, nullable=False))
+    status: str = Field(default="pending", sa_column=Column(Text, server_default=text("'pending'")))
+    working_directory: str | None = Field(default=None, sa_type=Text)
+    claude_session_id: str | None = Field(default=None, sa_type=Text)
+    claude_title: str | None = Field(default=None, sa_type=Text)
+    user_renamed: bool = Field(default=False, sa_column_kwargs={"server_default": text("0")})
+    created_at: datetime = Field(sa_column=Column(TIMESTAMP, nullable=False, server_default=text("CURRENT_TIMESTAMP")))
+    updated_at: datetime = Field(sa_column=Column(TIMESTAMP, nullable=False, server_default=text("CURRENT_TIMESTAMP")))
+    meta: dict[str, Any] | None = Field(default=None, sa_column=Column("metadata", JSON))
+
+
+class MessageRow(SQLModel, table=True):
+    """Table `messages`; `seq` orders a session's messages (timestamps tie)."""
+
+    __tablename__ = "messages"
+    __table_args__ = (Index("idx_messages_session", "session_id", "seq", unique=True),
+                      Index("idx_messages_search_doc", "search_doc"),
+                      # a synced file's messages by line (a line's message; a mirrored or rewritten file's
+                      # twins); an app's messages have no file and no entry
+                      Index("idx_messages_file", "file_id", "line", sqlite_where=text("file_id IS NOT NULL")))
+
+    id: str = Field(sa_column=Column(Text, primary_key=True))
+    session_id: str = Field(
+        sa_column=Column(Text, ForeignKey("sessions.id", ondelete="CASCADE"), nullable=False)
+    )
+    seq: int = Field(sa_column=Column(Integer, nullable=False))
+    type: str = Field(sa_column=Column(Text, nullable=False))
+    role: str | None = Field(default=None, sa_type=Text)
+    content: str | None = Field(default=None, sa_type=Text)
+    tool_uses: Any = Field(default=None, sa_column=Column(JSON))
+    usage: Any = Field(default=None, sa_column=Column(JSON))
+    timestamp: datetime | None = Field(default=None, sa_column=Column(TIMESTAMP, server_default=text("CURRENT_TIMESTAMP")))
+    payload: Any = Field(default=None, sa_column=Column(JSON))
+    # A synced transcript line's thread (its subagent file's subpath; NULL: the main conversation),
+    # file and line number; its payload is read from the line's bytes (transcript_blocks).
+    thread: str | None = Field(default=None, sa_type=Text)
+    file_id: int | None = Field(default=None, sa_type=Integer)
+    line: int | None = Field(default=None, sa_type=Integer)
+    # its document in the full-text index (search_index, an FTS5 table the revisions create; NULL: not indexed)
+    search_doc: int | None = Field(default=None, sa_type=Integer)
+
+
+class UsageRow(SQLModel, table=True):
+    """Table `analytics`."""
+
+    __tablename__ = "analytics"
+    __table_args__ = (
+        Index("idx_analytics_session", "session_id", "source_id", unique=True),
+        {"sqlite_autoincrement": True},
+    )
+
+    id: int | None = Field(default=None, sa_column=Column(Integer, primary_key=True, autoincrement=True))
+    session_id: str | None = Field(
+        default=None, sa_column=Column(Text, ForeignKey("sessions.id", ondelete="CASCADE"))
+    )
+    tokens_input: int = Field(default=0, sa_column_kwargs={"server_default": text("0")})
+    tokens_output: int = Field(default=0, sa_column_kwargs={"server_default": text("0")})
+    tokens_cache: int = Field(default=0, sa_column_kwargs={"server_default": text("0")})
+    cost_usd: float = Field(default=0.0, sa_column=Column(REAL, nullable=False, server_default=text("0")))
+    model: str | None = Field(default=None, sa_type=Text)
+    timestamp: datetime | None = Field(default=None, sa_column=Column(TIMESTAMP, server_default=text("CURRENT_TIMESTAMP")))
+    # What this row accounts for (e.g. an imported response's message id + request id), so that
+    # re-imports and retried record_usage calls count once. NULL rows are never deduplicated.
+    source_id: str | None = Field(default=None, sa_type=Text)
+    # tokens_cache split by what it cost: writes and reads (NULL: unknown, a row from before 0003).
+    tokens_cache_write: int | None = Field(default=None, sa_type=Integer)
+    tokens_cache_read: int | None = Field(default=None, sa_type=Integer)
+
+
+class TranscriptFileRow(SQLModel, table=True):
+    """Table `transcript_files`: a Claude Code transcript and its sync cursor."""
+
+    __tablename__ = "transcript_files"
+    __table_args__ = (
+        Index("idx_transcript_files_path", "root", "path", unique=True),
+        Index("idx_transcript_files_session", "session_id"),
+        Index("idx_transcript_files_name", "path"),  # the same file under another root
+        {"sqlite_autoincrement": True},
+    )
+
+    id: int | None = Field(default=None, sa_column=Column(Integer, primary_key=True, autoincrement=True))
+    root: str = Field(sa_column=Column(Text, nullable=False))
+    path: str = Field(sa_column=Column(Text, nullable=False))  # relative to root, "/"-separated
+    session_id: str | None = Field(
+        default=None, sa_column=Column(Text, ForeignKey("sessions.id", ondelete="CASCADE")))
+    thread: str | None = Field(default=None, sa_type=Text)
+    device: int | None = Field(default=None, sa_type=Integer)
+    inode: int | None = Field(default=None, sa_type=Integer)
+    size: int = Field(default=0, sa_column_kwargs={"server_default": text("0")})
+    mtime_ns: int | None = Field(default=None, sa_type=Integer)
+    consumed: int = Field(default=0, sa_column_kwargs={"server_default": text("0")})  # bytes read
+    lines: int = Field(default=0, sa_column_kwargs={"server_default": text("0")})  # complete lines read
+    prefix_sha256: str | None = Field(default=None, sa_type=Text)  # of the first bytes: a rewrite shows
+    synced_at: datetime | None = Field(default=None, sa_column=Column(TIMESTAMP, server_default=text("CURRENT_TIMESTAMP")))
+    gone_at: datetime | None = Field(default=None, sa_column=Column(TIMESTAMP))
+    tail_sha256: str | None = Field(default=None, sa_type=Text)  # of the bytes before `consumed`: an edit shows
+
+
+class TranscriptBlockRow(SQLModel, table=True):
+    """Table `transcript_blocks`: every line of every transcript, in runs of consecutive lines whose
+    exact bytes are zstd-compressed together (codec.pack)."""
+
+    __tablename__ = "transcript_blocks"
+    __table_args__ = (Index("idx_transcript_blocks", "file_id", "first_line", unique=True),)
+
+    # the rowid itself (salvage reads damaged tables by rowid; an INTEGER PRIMARY KEY costs nothing)
+    id: int | None = Field(default=None, sa_column=Column(Integer, primary_key=True))
+    file_id: int = Field(sa_column=Column(Integer, ForeignKey("transcript_files.id", ondelete="CASCADE"),
+                                          nullable=False))
+    first_line: int = Field(sa_column=Column(Integer, nullable=False))
+    lines: int = Field(sa_column=Column(Integer, nullable=False))  # how many lines from first_line
+    raw: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+
+
+class TranscriptLinkRow(SQLModel, table=True):
+    """Table `transcript_links`: a line that is a message of another file (the same transcript arrived
+    two ways); every other message names its own file and line."""
+
+    __tablename__ = "transcript_links"
+    __table_args__ = (Index("idx_transcript_links", "file_id", "line", unique=True),
+                      Index("idx_transcript_links_message", "message_id"))
+
+    id: int | None = Field(default=None, sa_column=Column(Integer, primary_key=True))
+    file_id: int = Field(sa_column=Column(Integer, ForeignKey("transcript_files.id", ondelete="CASCADE"),
+                                          nullable=False))
+    line: int = Field(sa_column=Column(Integer, nullable=False))
+    message_id: str = Field(sa_column=Column(Text, nullable=False))
+
+
+class ArchiveDictRow(SQLModel, table=True):
+    """Table `archive_dicts`: zstd dictionaries the raw lines are compressed with, by their own id."""
+
+    __tablename__ = "archive_dicts"
+
+    id: int = Field(sa_column=Column(Integer, primary_key=True, autoincrement=False))
+    data: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+
+
+metadata = SQLModel.metadata

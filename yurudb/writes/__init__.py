@@ -1,0 +1,1 @@
+"""What a write is (ops) and how one batch of writes is applied in one transaction (batch)."""
