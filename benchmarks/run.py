@@ -33,7 +33,6 @@ import raw  # noqa: E402
 import workload  # noqa: E402
 
 import yurudb  # noqa: E402
-from yurudb.search import index as search  # noqa: E402
 from yurudb.times import text_from_ms  # noqa: E402
 
 
@@ -98,9 +97,9 @@ def raw_sessions(conn: sqlite3.Connection, ids: list[str]) -> None:
 
 # ---- W1: closed loop -------------------------------------------------------------------------
 async def w1_yurudb(
-    path: Path, n_sessions: int, per: int, msgs: list[dict]
+    path: Path, n_sessions: int, per: int, msgs: list[dict], index_search: bool = True
 ) -> tuple[float, list[float], int, list[str]]:
-    async with yurudb.open(path, max_messages_per_session=1_000_000) as store:
+    async with yurudb.open(path, max_messages_per_session=1_000_000, index_search=index_search) as store:
         sessions = [await store.create_session(f"s{i}") for i in range(n_sessions)]
         lat: list[float] = []
 
@@ -147,13 +146,10 @@ def w1(tmp: Path, res: Results, quick: bool) -> None:
         # paid for its writeback in its own fsyncs, which made the one measured there look slower
         # (index off measured after raw came out 0.78-0.95x of the index on across full runs).
         for upkeep in ((True, False) if r % 2 == 0 else (False, True)):
-            search._upkeep = upkeep  # off: the same build without the index's upkeep (benchmark-only switch)
-            try:
-                os.sync()
-                elapsed, round_lat, commits, round_ids = asyncio.run(
-                    w1_yurudb(fresh(tmp, f"w1-{r}-{'on' if upkeep else 'off'}"), n_sessions, per, msgs))
-            finally:
-                search._upkeep = True
+            # off: the same build without the index's upkeep (yurudb.open(index_search=False))
+            os.sync()
+            elapsed, round_lat, commits, round_ids = asyncio.run(
+                w1_yurudb(fresh(tmp, f"w1-{r}-{'on' if upkeep else 'off'}"), n_sessions, per, msgs, upkeep))
             rates["yurudb" if upkeep else "off"].append(total / elapsed)
             if upkeep:
                 lat, ids = lat or round_lat, round_ids
@@ -175,7 +171,7 @@ def w1(tmp: Path, res: Results, quick: bool) -> None:
                         "raw with wal_autocheckpoint=0: like yurudb, leaves the checkpoint for later"))
     res.rows.append(Row("W1 durable appends, closed loop", "messages/s vs the same build, search index off",
                         ours, off, "msg/s", True, ">= 0.85x index off",
-                        "raw column: yurudb itself without the index's upkeep (search._upkeep = False)"))
+                        "raw column: yurudb itself without the index's upkeep (yurudb.open(index_search=False))"))
     res.rows.append(Row("W1 durable appends, closed loop", "p50 save latency", pct(lat, 50) * 1000,
                         0.0, "ms", False, "", "first round; raw has no per-save latency in a batch of 500"))
     res.rows.append(Row("W1 durable appends, closed loop", "p99 save latency", pct(lat, 99) * 1000,

@@ -2,7 +2,7 @@
 
     python benchmarks/w1_parts.py [--rounds N]
 
-Rows: the index off (`search._upkeep = False`); only FTS5's own work (the caller's share looked up
+Rows: the index off (`yurudb.open(index_search=False)`); only FTS5's own work (the caller's share looked up
 from a table made beforehand); only the caller's share (the text worked out, a one-word document
 indexed); both (yurudb as it ships). Messages/s, each round of each variant in turn, same run.
 
@@ -31,7 +31,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import run as bench  # noqa: E402
 import workload  # noqa: E402
-from yurudb.search import index as search
+from yurudb.backends.sqlite.schema import MERGE_SETTING, SEARCH_DDL  # noqa: E402
+from yurudb.search import index as search  # noqa: E402
 from yurudb import validation  # noqa: E402
 
 SESSIONS, PER = 100, 200
@@ -40,18 +41,16 @@ SESSIONS, PER = 100, 200
 @contextmanager
 def variant(name: str, precomputed: dict[str, str]) -> Iterator[None]:
     """Switch parts of the upkeep off for one W1 round (benchmark-only, restored after)."""
-    saved = search._upkeep, search.indexed, search.text_of, search.body_of
+    saved = search.indexed, search.text_of, search.body_of
     try:
-        if name == "index off":
-            search._upkeep = False
-        elif name == "FTS5 only":
+        if name == "FTS5 only":
             search.text_of = lambda content, tool_uses, payload=None: content or ""
             search.indexed = precomputed.__getitem__
         elif name == "caller only":
             search.body_of = lambda write: "x"
         yield
     finally:
-        search._upkeep, search.indexed, search.text_of, search.body_of = saved
+        search.indexed, search.text_of, search.body_of = saved
 
 
 def main() -> None:
@@ -72,7 +71,7 @@ def main() -> None:
             for n in names:
                 with variant(n, precomputed):
                     path = bench.fresh(Path(tmp), f"{n.split()[0]}-{r}")
-                    elapsed = asyncio.run(bench.w1_yurudb(path, SESSIONS, PER, msgs))[0]
+                    elapsed = asyncio.run(bench.w1_yurudb(path, SESSIONS, PER, msgs, n != "index off"))[0]
                 rates[n].append(SESSIONS * PER / elapsed)
         fts = statistics.median(fts5_alone(Path(tmp), list(precomputed.values()), r) for r in range(rounds))
     texts = statistics.median(caller_alone(msgs) for _ in range(rounds))
@@ -94,8 +93,8 @@ def fts5_alone(tmp: Path, bodies: list[str], r: int) -> float:
     conn = sqlite3.connect(tmp / f"fts5-{r}.db", isolation_level=None)
     conn.execute("PRAGMA journal_mode = WAL")
     conn.execute("PRAGMA synchronous = OFF")
-    conn.execute(search.DDL)
-    conn.execute(search.MERGE_SETTING)
+    conn.execute(SEARCH_DDL)
+    conn.execute(MERGE_SETTING)
     bodies = [b for b in bodies if b.strip()][: SESSIONS * PER]
     t0 = time.perf_counter()
     for start in range(0, len(bodies), SESSIONS):

@@ -25,6 +25,8 @@ class RecoveryProgress(Event):
     step: str
     ms: float
     detail: str = ""
+    done: int | None = None  # a long step's progress (a revision indexing messages): done of total
+    total: int | None = None
 
 
 @dataclass(frozen=True)

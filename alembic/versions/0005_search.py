@@ -7,7 +7,7 @@ Create Date: 2026-11-24
 `search_index` is a contentless FTS5 table (the text stays where it is: the message's columns, or a
 synced line's compressed bytes); `messages.search_doc` is the message's document in it (NULL: not
 indexed, nothing to search). The upgrade indexes every message already held (yurudb.search.backfill,
-with progress reported to `yurudb.search.progress` when the command set one); the downgrade drops
+with progress reported to the `progress` callable that `migrations.run` was given); the downgrade drops
 the index and the column, which hold nothing that is not derived from the messages.
 """
 from typing import Sequence, Union
@@ -27,11 +27,14 @@ def upgrade() -> None:
     with op.batch_alter_table("messages", recreate="never") as batch:
         batch.add_column(sa.Column("search_doc", sa.Integer(), nullable=True))
     op.create_index("idx_messages_search_doc", "messages", ["search_doc"])
-    op.execute(search.DDL)
+    from yurudb.backends.sqlite.schema import SEARCH_DDL
+
+    op.execute(SEARCH_DDL)
     # this revision's archive kept each line on a row of its own, compressed alone (0007 changed it)
     line = ("(SELECT raw FROM transcript_lines AS t WHERE messages.payload IS NULL "
             "AND t.file_id = messages.file_id AND t.line = messages.line)")
-    search.backfill(_Bind(op.get_bind()), search.progress, lines=(line, _decoded))
+    progress = op.get_context().config.attributes.get("progress")  # migrations.run(progress=...)
+    search.backfill(_Bind(op.get_bind()), progress, lines=(line, _decoded))
 
 
 def _decoded(_tx: object, rows: list, at: int) -> list:

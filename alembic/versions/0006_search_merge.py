@@ -22,9 +22,9 @@ depends_on: Union[str, Sequence[str], None] = None
 
 
 def upgrade() -> None:
-    from yurudb.search import index as search
+    from yurudb.backends.sqlite.schema import MERGE_SETTING
 
-    op.execute(search.MERGE_SETTING)
+    op.execute(MERGE_SETTING)
 
 
 def downgrade() -> None:

@@ -7,7 +7,7 @@ import json
 import os
 import sqlite3
 import sys
-from collections.abc import AsyncIterator, Coroutine, Iterator
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -150,10 +150,8 @@ def print_json(data: Any) -> None:
 
 
 @contextmanager
-def backfill_progress() -> Iterator[None]:
-    """A progress bar (stderr) while a revision indexes the messages a database already holds."""
-    from ..search import index as search
-
+def backfill_progress() -> Iterator[Callable[[int, int], None]]:
+    """`report(done, total)` for a progress bar (stderr) while messages are indexed (a revision, reindex)."""
     bar: Any = None
     task: Any = None
 
@@ -167,11 +165,9 @@ def backfill_progress() -> Iterator[None]:
             task = bar.add_task("indexing messages for search", total=total)
         bar.update(task, completed=done)
 
-    search.progress = report
     try:
-        yield
+        yield report
     finally:
-        search.progress = None
         if bar is not None:
             bar.stop()
 
@@ -193,8 +189,12 @@ async def opened(path: Path, *, read_only: bool = False) -> AsyncIterator[Store]
     from .. import open as open_store
 
     # Only the app's own store and `yurudb repair` repair a database; a command reports the damage.
-    with backfill_progress():  # opening an older database upgrades it: a revision may index messages
-        store = await open_store(path, read_only=read_only, repair=False, daily_backup=not read_only)
+    from ..events import RecoveryProgress
+
+    with backfill_progress() as report:  # opening an older database upgrades it: a revision may index messages
+        store = await open_store(path, read_only=read_only, repair=False, daily_backup=not read_only,
+                                 on_event=lambda e: report(e.done, e.total)
+                                 if isinstance(e, RecoveryProgress) and e.total is not None else None)
     async with store:
         if store.state == "degraded":
             raise DatabaseError(f"database unavailable: {store.recovery.error or 'see the log'}")

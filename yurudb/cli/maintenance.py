@@ -99,8 +99,8 @@ def reindex(ctx: typer.Context) -> None:
     """Rebuild the search index from the messages (after rows were changed outside yurudb)."""
     async def go() -> int:
         async with opened(options(ctx).path) as store:
-            with backfill_progress():
-                return await store.rebuild_search()
+            with backfill_progress() as report:
+                return await store.rebuild_search(progress=report)
 
     console.print(f"{run(go()):,} messages indexed", highlight=False)
 

@@ -26,8 +26,8 @@ async def _migrate(path: Path, action: str, revision: str) -> tuple[str | None, 
             fail(f"no yurudb database at {path}: nothing to downgrade", 2)
         return await migrations.run(paths.prepare(path), action, revision), None
     made = await asyncio.to_thread(backup.make_backup, path, None, label=f"pre-{action}")
-    with backfill_progress():
-        return await migrations.run(path, action, revision), made
+    with backfill_progress() as report:
+        return await migrations.run(path, action, revision, progress=report), made
 
 
 def _report(path: Path, rev: str | None, made: Path | None) -> None:

@@ -59,7 +59,7 @@ async def start(path: str | Path | None, options: Options, on_event: Listener | 
     fallback.prepare = lambda: _migrate_if_behind(db, options, None, backup_first=report.backup_made is None)
     writer = Writer(conn, batch_size=options.batch_size, linger=options.linger_ms / 1000,
                     queue_size=options.queue_size, keep_messages=options.keep_messages,
-                    fallback=fallback)
+                    fallback=fallback, index_search=options.index_search)
     readers = ReaderPool(db, size=options.readers, durability=options.durability,
                          busy_timeout_ms=options.busy_timeout_ms)
     store = Store(db, writer, readers, bus=bus, backup_keep=options.backup_keep,
@@ -244,25 +244,20 @@ async def _migrate_if_behind(
                                        label="pre-migrate")
         if report is not None:
             report.backup_made = str(made)
-    from . import migrations
-    from ..search import index as search  # Alembic and SQLAlchemy load only when a migration runs
+    from . import migrations  # Alembic and SQLAlchemy load only when a migration runs
 
     # A revision that indexes what the database holds takes a while on a big one: the app hears how far
-    # it got (RecoveryProgress events of the migrate step), beside whoever else listens (the command).
-    listening, started = search.progress, time.perf_counter()
+    # it got (RecoveryProgress events of the migrate step; the command draws a bar from them).
+    started = time.perf_counter()
 
     def indexing(done: int, total: int) -> None:
-        if listening is not None:
-            listening(done, total)
         if bus is not None:
             bus.emit(RecoveryProgress(step="migrate", ms=(time.perf_counter() - started) * 1000,
-                                      detail=f"indexing for search: {done:,} of {total:,} messages"))
+                                      detail=f"indexing for search: {done:,} of {total:,} messages",
+                                      done=done, total=total))
 
-    search.progress = indexing
-    try:
-        new = await migrations.run(db, durability=options.durability, busy_timeout_ms=options.busy_timeout_ms)
-    finally:
-        search.progress = listening
+    new = await migrations.run(db, durability=options.durability, busy_timeout_ms=options.busy_timeout_ms,
+                               progress=indexing)
     if report is not None:
         report.migrated_from, report.migrated_to = current, new
     return f"{current or '<blank>'} -> {new}"
@@ -320,6 +315,7 @@ def open(  # noqa: A001 - the public name the app calls: yurudb.open(...)
     on_event: Listener | None = None,
     read_only: bool = False,
     repair: bool = True,
+    index_search: bool = True,
 ) -> Opening:
     """Open (creating or upgrading) the database: `async with yurudb.open() as store` or `await yurudb.open()`.
 
@@ -328,6 +324,8 @@ def open(  # noqa: A001 - the public name the app calls: yurudb.open(...)
     MessagesDeleted). `read_only=True` opens an existing database for reading only: nothing is
     repaired, migrated, replayed or created on disk, and every write raises ReadOnlyError.
     `repair=False` reports a damaged file instead of quarantining and repairing it.
+    `index_search=False` skips the full-text index's upkeep on writes (bulk loads, benchmarks): the
+    index falls behind until `store.rebuild_search()` (`yurudb reindex`).
 
     `on_event` receives start-up progress and later store events (degraded, recovered, ...).
     """
@@ -336,5 +334,5 @@ def open(  # noqa: A001 - the public name the app calls: yurudb.open(...)
         batch_size=batch_size,
         linger_ms=linger_ms, queue_size=queue_size, readers=readers, busy_timeout_ms=busy_timeout_ms,
         backup_keep=backup_keep, daily_backup=daily_backup, max_size_bytes=max_size_bytes, read_only=read_only,
-        repair=repair,
+        repair=repair, index_search=index_search,
     ), on_event)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 import sqlite3
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from ..backends.sqlite.engine import BUSY_TIMEOUT_MS, Durability, create_engine
 from ..errors import MigrationError, UnknownRevisionError
 from ..backends.sqlite.revision import revision_of, stamped_revision  # noqa: F401 - part of this module's API
 
+Progress = Callable[[int, int], None]
 _PACKAGE = Path(__file__).resolve().parent.parent  # the yurudb package folder
 
 
@@ -73,17 +75,21 @@ async def current_revision(engine: AsyncEngine) -> str | None:
         return await conn.run_sync(_current)
 
 
-def _run(connection: Connection, action: str, revision: str) -> None:
+def _run(connection: Connection, action: str, revision: str, progress: Progress | None = None) -> None:
     cfg = alembic_config()
     # env.py picks this up instead of making an engine of its own (we are inside an event loop).
     cfg.attributes["connection"] = connection
+    # a revision that indexes messages reports (done, total) here
+    cfg.attributes["progress"] = progress
     if action == "upgrade":
         command.upgrade(cfg, revision)
     else:
         command.downgrade(cfg, revision)
 
 
-async def migrate(engine: AsyncEngine, action: str = "upgrade", revision: str = "head") -> str | None:
+async def migrate(
+    engine: AsyncEngine, action: str = "upgrade", revision: str = "head", progress: Progress | None = None
+) -> str | None:
     """Upgrade or downgrade to `revision` in one transaction; returns the new current revision."""
     if action not in ("upgrade", "downgrade"):
         raise MigrationError(f"unknown migration action {action!r}")
@@ -99,7 +105,7 @@ async def migrate(engine: AsyncEngine, action: str = "upgrade", revision: str = 
             await raw.execute("PRAGMA foreign_keys = OFF")
             try:
                 async with conn.begin():
-                    await conn.run_sync(_run, action, revision)
+                    await conn.run_sync(_run, action, revision, progress)
                     bad = (await conn.exec_driver_sql("PRAGMA foreign_key_check")).fetchall()
                     if bad:
                         raise MigrationError(f"migration left {len(bad)} broken foreign keys")
@@ -114,13 +120,16 @@ async def migrate(engine: AsyncEngine, action: str = "upgrade", revision: str = 
 
 async def run(
     path: Path, action: str = "upgrade", revision: str = "head", *, durability: Durability = "full",
-    busy_timeout_ms: int = BUSY_TIMEOUT_MS,
+    busy_timeout_ms: int = BUSY_TIMEOUT_MS, progress: Progress | None = None,
 ) -> str | None:
-    """Create a maintenance engine on `path`, migrate it, dispose of it; returns the new revision."""
+    """Create a maintenance engine on `path`, migrate it, dispose of it; returns the new revision.
+
+    `progress(done, total)` hears how far a revision that indexes messages has got.
+    """
     blank = not path.exists() or path.stat().st_size == 0 or _no_tables(path)
     engine = create_engine(path, role="maintenance", durability=durability, busy_timeout_ms=busy_timeout_ms)
     try:
-        new = await migrate(engine, action, revision)
+        new = await migrate(engine, action, revision, progress)
     finally:
         await engine.dispose()
     if blank or _mostly_free(path):

@@ -86,6 +86,7 @@ class Options:
     max_size_bytes: int | None = None
     read_only: bool = False
     repair: bool = True  # False: a damaged file is reported (CorruptDatabaseError), never moved
+    index_search: bool = True  # False: writes leave the full-text index behind (bulk loads, benchmarks)
 
     @property
     def keep_messages(self) -> int | None:

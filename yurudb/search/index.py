@@ -33,13 +33,12 @@ from .query import (
     terms,
     window_sql,
 )
-from .text import DDL, MERGE_SETTING, indexed, text_of  # noqa: F401 - re-exported
+from .text import indexed, text_of  # noqa: F401 - re-exported
 from ..backends.sqlite.transaction import Tx
 
 # ---- keeping the index exact (inside a write's transaction) --------------------------------
-# Benchmarks only (W1 "index off"): False skips the index's upkeep, which leaves the index behind
-# the messages. Never set by yurudb; a database written this way needs `search.rebuild`.
-_upkeep = True
+# A transaction whose `tx.index_search` is False (a store opened with index_search=False: benchmarks,
+# bulk loads) skips the index's upkeep and leaves the index behind the messages until `rebuild`.
 
 
 def _bodies(tx: Tx, where: str, keys: Iterable[Any] | None = None,
@@ -58,21 +57,21 @@ def _body(r: Sequence[Any]) -> tuple[str, int | None, str]:
 
 def unindex(tx: Tx, message_ids: Iterable[str]) -> None:
     """Take messages out of the index (before they change or go), from the text they hold now."""
-    if not _upkeep:
+    if not tx.index_search:
         return
     _drop(tx, _bodies(tx, "search_doc > 0 AND id IN ({})", message_ids))
 
 
 def unindex_sessions(tx: Tx, session_ids: Iterable[str]) -> None:
     """Take every message of these sessions out of the index (before the sessions are deleted)."""
-    if not _upkeep:
+    if not tx.index_search:
         return
     _drop(tx, _bodies(tx, "search_doc > 0 AND session_id IN ({})", session_ids))
 
 
 def unindex_where(tx: Tx, where: str, params: Sequence[Any]) -> None:
     """Take the messages `where` selects out of the index (before a delete removes them)."""
-    if not _upkeep:
+    if not tx.index_search:
         return
     _drop(tx, _bodies(tx, f"search_doc > 0 AND {where}", params=params))
 
@@ -86,14 +85,14 @@ def _drop(tx: Tx, bodies: list[tuple[str, int | None, str]]) -> None:
 
 def index(tx: Tx, message_ids: Iterable[str]) -> None:
     """Index messages from what they hold now (each taken out first with `unindex` if it was in)."""
-    if not _upkeep:
+    if not tx.index_search:
         return
     put(tx, [(mid, body) for mid, _, body in _bodies(tx, "id IN ({})", message_ids)])
 
 
 def put(tx: Any, bodies: Sequence[tuple[str, str]]) -> None:
     """Index (message id, indexed text) pairs of messages that are not in the index."""
-    if not _upkeep:
+    if not getattr(tx, "index_search", True):  # a revision's or salvage's bare connection indexes
         return
     # nothing to search: no document (degraded mode's memory marks a row copied from the file -1)
     tx.executemany("UPDATE messages SET search_doc = NULL WHERE id = ? AND search_doc IS NOT NULL",
@@ -109,10 +108,6 @@ def put(tx: Any, bodies: Sequence[tuple[str, str]]) -> None:
                    [(top + i, mid) for i, (mid, _) in enumerate(bodies, start=1)])
 
 
-# Set by the command while it migrates: called with (done, total) as the revision indexes messages.
-progress: Callable[[int, int], None] | None = None
-
-
 def health(conn: sqlite3.Connection) -> tuple[int, int]:
     """(messages whose document the index lacks, documents no message points at): (0, 0) when sound.
 
@@ -126,14 +121,7 @@ def health(conn: sqlite3.Connection) -> tuple[int, int]:
     return int(dangling), int(orphans)
 
 
-def rebuild_all(tx: Any) -> tuple[Any, int]:
-    """`rebuild` as a writer job (no batch effects: sessions and messages are unchanged)."""
-    from ..writes.batch import BatchEffects
-
-    return BatchEffects(), rebuild(tx)
-
-
-def rebuild(tx: Any) -> int:
+def rebuild(tx: Any, progress: Callable[[int, int], None] | None = None) -> int:
     """Empty the index and index every message again (after a salvage merged rows into a database)."""
     tx.execute("INSERT INTO search_index (search_index) VALUES ('delete-all')")
     tx.execute("UPDATE messages SET search_doc = NULL WHERE search_doc IS NOT NULL")
@@ -145,7 +133,7 @@ class Docs:
 
     def __init__(self, tx: Any, *, fast: bool = True) -> None:
         self.tx = tx
-        self.fast = fast and _upkeep
+        self.fast = fast and tx.index_search
         self.top: int | None = None
         self.bodies: dict[str, tuple[int, str]] = {}  # message id -> (document, text)
         self.placed: set[str] = set()  # messages whose row names their document already
@@ -257,5 +245,5 @@ def backfill(tx: Any, report: Callable[[int, int], None] | None = None, chunk: i
 
 
 
-__all__ = ["DDL", "RANK_WINDOW", "SearchHit", "SearchHits", "indexed", "match_expression", "snippet", "terms",
+__all__ = ["RANK_WINDOW", "SearchHit", "SearchHits", "indexed", "match_expression", "snippet", "terms",
            "text_of"]

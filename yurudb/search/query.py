@@ -13,7 +13,8 @@ from typing import Any
 from .. import validation as check
 from ..errors import ValidationError
 from ..tables.rows import MESSAGE_COLUMNS, MESSAGE_READ, message_from_row
-from .text import _CAMEL, _CAMEL_PARTS, _CJK, _WORD, DDL, _bigrams, text_of
+from ..backends.sqlite.schema import SEARCH_DDL
+from .text import _CAMEL, _CAMEL_PARTS, _CJK, _WORD, _bigrams, text_of
 
 # ---- queries -------------------------------------------------------------------------------
 _QUERY_PART = re.compile(r'"([^"]*)"?|(\S+)')
@@ -173,7 +174,7 @@ def raw_check(expression: str) -> None:
     """ValidationError unless `expression` is FTS5 syntax (checked against an empty table)."""
     conn = sqlite3.connect(":memory:")
     try:
-        conn.execute(DDL)
+        conn.execute(SEARCH_DDL)
         conn.execute("SELECT rowid FROM search_index(?)", (expression,)).fetchall()
     except sqlite3.Error as exc:
         raise ValidationError(f"not a valid FTS5 query: {expression!r} ({exc})") from None

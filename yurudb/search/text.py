@@ -29,13 +29,6 @@ _CAMEL = re.compile(r"[a-z0-9][A-Z]|[A-Z][A-Z][a-z]")
 _CAMEL_PARTS = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+")
 _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff\uff66-\uff9f]{2,}")
 
-# The index: contentless (content=''), the text is not stored again; a document is removed by giving
-# its text. The tokenizer folds case and accents.
-DDL = ("CREATE VIRTUAL TABLE search_index USING fts5(body, content='', "
-       "tokenize='unicode61 remove_diacritics 2')")
-# Segments merged 16 at a time, not FTS5's 4: most of the index's cost at each small commit was
-# re-merging (revision 0006 says what was measured).
-MERGE_SETTING = "INSERT INTO search_index (search_index, rank) VALUES ('automerge', 16)"
 
 
 # ---- what a message says -------------------------------------------------------------------

@@ -311,7 +311,7 @@ class Store:
         }
         # what the search index takes, worked out here, in the caller's task: the writer thread,
         # which every write waits for, then only hands it to SQLite
-        body = search.indexed(search.text_of(values["content"], tool_uses, payload)) if search._upkeep else ""
+        body = search.indexed(search.text_of(values["content"], tool_uses, payload)) if self._writer.index_search else ""
         return Write("append_message", mid, values,
                      {"tool_uses": tool_uses, "usage": usage, "payload": payload, "search_body": body})
 
@@ -495,10 +495,13 @@ class Store:
                          f"{search.RANK_WINDOW:,} (add a word or a filter to reach older ones)")
         return hits
 
-    async def rebuild_search(self) -> int:
-        """Index every message afresh (what `yurudb reindex` runs); returns how many were indexed."""
+    async def rebuild_search(self, *, progress: Callable[[int, int], None] | None = None) -> int:
+        """Index every message afresh (what `yurudb reindex` runs); returns how many were indexed.
+
+        `progress(done, total)` hears how far it has got (it runs on the writer's thread).
+        """
         self._live()
-        return int(await self._writer.run_exclusive(search.rebuild_all))
+        return int(await self._writer.run_exclusive(lambda tx: (BatchEffects(), search.rebuild(tx, progress))))
 
     async def threads(self, session_id: str) -> list[str]:
         """The subagent threads of a synced session (their files' subpaths), in the order they began."""

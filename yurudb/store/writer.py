@@ -53,9 +53,11 @@ class Writer:
         lock_retries: int = 1,
         fallback: Fallback | None = None,
         read_only: bool = False,
+        index_search: bool = True,
     ) -> None:
         self.connection = connection
         self.read_only = read_only  # a store opened read-only: every write is refused before it is queued
+        self.index_search = index_search  # each transaction keeps the full-text index in step
         self.batch_size = batch_size
         self.linger = linger
         self.keep_messages = keep_messages  # retention="delete" only; None deletes nothing
@@ -263,7 +265,7 @@ class Writer:
     async def _apply(self, writes: list[Write]) -> tuple[list[Any], BatchEffects]:
         with errors.translated():
             try:
-                async with UnitOfWork(self.connection) as uow:
+                async with UnitOfWork(self.connection, index_search=self.index_search) as uow:
                     results, effects = await uow.run(apply_batch, writes, self.keep_messages, commit=True)
             except BaseException:
                 # A failed commit can leave the connection unusable (I/O error); reconnect next time.
@@ -293,7 +295,7 @@ class Writer:
             raise UnavailableError("the database is unavailable (the store is degraded); try again later")
         with errors.translated():
             try:
-                async with UnitOfWork(self.connection) as uow:
+                async with UnitOfWork(self.connection, index_search=self.index_search) as uow:
                     effects, result = await uow.run(fn, *args, commit=True)
             except BaseException:
                 await self.connection.reset()  # as after a failed batch: reconnect next time

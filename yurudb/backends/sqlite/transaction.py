@@ -18,8 +18,10 @@ MAX_PARAMS = 900
 class Tx:
     """Statement helpers over a sqlite3 connection inside an open transaction (runs on the writer thread)."""
 
-    def __init__(self, conn: sqlite3.Connection) -> None:
+    def __init__(self, conn: sqlite3.Connection, *, index_search: bool = True) -> None:
         self.conn = conn
+        # Whether this transaction keeps the full-text index in step (off: benchmarks, bulk loads).
+        self.index_search = index_search
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
         """Run one statement, returning its rows (if any)."""
@@ -43,8 +45,9 @@ class Tx:
 class UnitOfWork:
     """`async with UnitOfWork(conn) as uow: await uow.run(fn, ...); await uow.commit()`; else it rolls back."""
 
-    def __init__(self, connection: ThreadConnection) -> None:
+    def __init__(self, connection: ThreadConnection, *, index_search: bool = True) -> None:
         self.connection = connection
+        self.index_search = index_search
         self.committed = False
         self._begun = False
 
@@ -68,7 +71,7 @@ class UnitOfWork:
         begin = not self._begun
         self._begun = True
         wait_ms = self.connection.busy_timeout_ms if begin else None
-        result = await self.connection.call(_in_tx, wait_ms, fn, args, commit)
+        result = await self.connection.call(_in_tx, wait_ms, fn, args, commit, self.index_search)
         if commit:
             self.committed = True
         return result
@@ -84,12 +87,12 @@ class UnitOfWork:
 
 
 def _in_tx(conn: sqlite3.Connection, begin_wait_ms: int | None, fn: Callable[..., T], args: tuple[Any, ...],
-           commit: bool) -> T:
+           commit: bool, index_search: bool = True) -> T:
     if begin_wait_ms is not None:
         # IMMEDIATE takes the write lock now: a deferred BEGIN that upgrades later can fail with
         # SQLITE_BUSY at once instead of waiting out busy_timeout.
         begin_immediate(conn, begin_wait_ms)
-    result = fn(Tx(conn), *args)
+    result = fn(Tx(conn, index_search=index_search), *args)
     if commit:
         conn.execute("COMMIT")
     return result
