@@ -220,7 +220,7 @@ def w8(tmp: Path, res: Any, quick: bool, Row: Any) -> None:  # noqa: N803
             async def monitor() -> None:
                 while not stop.is_set():
                     now = time.perf_counter()
-                    for name, lines in await store._reads.fetch("SELECT path, lines FROM transcript_files"):
+                    for name, lines in await store.fetch("SELECT path, lines FROM transcript_files"):
                         base = name.rsplit("/", 1)[-1]
                         for n in range(1, lines + 1):
                             durable.setdefault((base, n), now)

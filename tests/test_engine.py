@@ -65,24 +65,13 @@ def expected(durability: str) -> dict[str, object]:
 
 @pytest.mark.parametrize("durability", ["full", "normal"])
 async def test_the_stores_writer_and_readers_get_the_pragmas(db_path: Path, durability: str) -> None:
-    import asyncio
-
     import yurudb
 
     async with yurudb.open(db_path, durability=durability, readers=3, daily_backup=False) as store:
-        def read(conn):
-            return {name: conn.execute(f"PRAGMA {name}").fetchone()[0] for name in PRAGMAS + ("wal_autocheckpoint",)}
-
-        writer = await store._writer.connection.call(read)
+        seen = await store.connection_pragmas(PRAGMAS + ("wal_autocheckpoint",))
+        writer = seen["writer"]
         assert writer.pop("wal_autocheckpoint") == 0  # checkpoints are the checkpointer's job
         assert writer == expected(durability)
-
-        async def one_reader() -> dict[str, object]:
-            async with store._readers.connection() as conn:
-                got = {name: (await conn.execute_fetchall(f"PRAGMA {name}"))[0][0] for name in PRAGMAS}
-                await asyncio.sleep(0.05)  # hold it so the pool opens all three
-                return got
-
-        readers = await asyncio.gather(*(one_reader() for _ in range(3)))
-        assert len(store._readers._opened) == 3
+        readers = [{k: v for k, v in r.items() if k != "wal_autocheckpoint"} for r in seen["readers"]]
+        assert len(readers) == 3
         assert all(r == expected(durability) for r in readers)

@@ -429,10 +429,10 @@ async def test_checkpoints_run_off_the_write_path_once_writes_pause(db_path: Pat
         wal = Path(str(db_path) + "-wal")
         assert wal.stat().st_size > 100 * 1000  # the writer never checkpoints inside a commit
         for _ in range(100):
-            if store._checkpointer.checkpoints:
+            if store.checkpoints:
                 break
             await asyncio.sleep(0.02)
-        assert store._checkpointer.checkpoints >= 1
+        assert store.checkpoints >= 1
         # the main file alone (no WAL) now holds the messages
         alone = tmp_path / "alone.db"
         alone.write_bytes(db_path.read_bytes())
@@ -470,10 +470,10 @@ async def test_closing_does_not_wait_for_another_process_that_holds_the_write_lo
     s = await store.create_session("s")
     await store.append_message(s.id, type="user", content="kept")
     for _ in range(200):  # the checkpointer's connection is open (its first checkpoint ran)
-        if store._checkpointer.checkpoints:
+        if store.checkpoints:
             break
         await asyncio.sleep(0.02)
-    assert store._checkpointer.checkpoints
+    assert store.checkpoints
     holder = hold_write_lock(db_path)
     try:
         # the checkpointer's busy timeout is SQLite's 5 s: closing within 3 s did not wait it out

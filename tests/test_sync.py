@@ -764,7 +764,7 @@ async def test_a_pass_whose_cursor_another_pass_moved_archives_only_the_lines_af
     async with yurudb.open(db_path, daily_backup=False) as store:
         await sync(store, root)
         # pass B reads the cursor at 50 lines ...
-        cursors, dictionary = await store._writer.run_exclusive(load_state, str(root.resolve()))
+        cursors, dictionary = await store.transaction(load_state, str(root.resolve()))
         data += b"".join(line(n, pad="p" * 200) + b"\n" for n in range(50, 100))
         path.write_bytes(data)
         await sync(store, root)  # ... another pass archives lines 51-100 ...
@@ -775,7 +775,7 @@ async def test_a_pass_whose_cursor_another_pass_moved_archives_only_the_lines_af
         chunks = list(_read(f, cursors[f.rel], report))  # ... and B's chunk holds lines 51-200
         assert [(c.first, c.seen_lines) for c in chunks] == [(51, 50)]
         group = [(c, prepare(c.lines(), c.first, f.rel, f.session_hint, dictionary)) for c in chunks]
-        (done,) = await store._writer.run_exclusive(archive_all, str(root.resolve()), group)
+        (done,) = await store.transaction(archive_all, str(root.resolve()), group)
         assert done.lines == 100 and done.messages_new == 100  # lines 101-200, once
         assert await archived(store) == {f"-repo/{SID}.jsonl": data}
         messages = await store.get_messages(SID, limit=None)

@@ -16,6 +16,8 @@ from ..search import index as search
 from ..writes.batch import BatchEffects
 from ..times import now_text
 from ..backends.sqlite.transaction import Tx
+from ..writes import statements
+from ..writes.statements import insert_session
 from ..validation import new_id
 from .prepare import Prepared, split_lines, twin_key
 
@@ -99,9 +101,8 @@ def session_for(tx: Tx, claude_id: str, cache: dict[str, str], done: Done) -> st
             taken = tx.execute("SELECT 1 FROM sessions WHERE id = ?", (claude_id,))
             found = new_id() if taken else claude_id
             now = now_text()
-            tx.execute("INSERT INTO sessions (id, name, status, claude_session_id, created_at, updated_at) "
-                       "VALUES (?, ?, 'completed', ?, ?, ?)", (found, f"Claude session {claude_id[:8]}", claude_id,
-                                                               now, now))
+            insert_session(tx, found, f"Claude session {claude_id[:8]}", status="completed",
+                           claude_session_id=claude_id, created_at=now)
             done.sessions_created += 1
             done.created.add(found)
             done.effects.sessions[found] = None  # the cache learns it from the database
@@ -229,8 +230,7 @@ def _archive(tx: Tx, root: str, chunk: Chunk, ready: Prepared, docs: search.Docs
             existing.append(message_id)
         if owner is None:
             if yid not in next_seq:
-                top = tx.execute("SELECT MAX(seq) FROM messages WHERE session_id = ?", (yid,))[0][0]
-                next_seq[yid] = (top or 0) + 1
+                next_seq[yid] = statements.next_seq(tx, yid)
             seq = next_seq[yid]
             next_seq[yid] = seq + 1
             done.messages_new += 1
@@ -246,25 +246,14 @@ def _archive(tx: Tx, root: str, chunk: Chunk, ready: Prepared, docs: search.Docs
     if existing:
         docs.insert()  # what earlier chunks left is in the index before anything is taken out of it
         search.unindex(tx, existing)
-    tx.executemany(
-        "INSERT INTO messages (id, session_id, seq, type, role, timestamp, thread, file_id, line, search_doc) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET type = excluded.type, "
-        "role = excluded.role, content = NULL, tool_uses = NULL, usage = NULL, timestamp = excluded.timestamp, "
-        "payload = NULL, search_doc = excluded.search_doc, thread = excluded.thread, file_id = excluded.file_id, "
-        "line = excluded.line", message_rows)
+    tx.executemany(statements.UPSERT_LINE_MESSAGE, message_rows)
     archive_lines.append(tx, file_id, chunk.first, ready.runs, ready.dict_id)
     archive_lines.link(tx, links)
     usage = []
     for (claude_id, key), (model, tin, tout, cw, cr, cost, when) in ready.responses.items():
         usage.append((session_for(tx, claude_id, sessions, done), tin, tout, cw + cr, cost or 0.0, model, when, key,
                       cw, cr))
-    tx.executemany(
-        "INSERT INTO analytics (session_id, tokens_input, tokens_output, tokens_cache, cost_usd, model, timestamp, "
-        "source_id, tokens_cache_write, tokens_cache_read) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-        "ON CONFLICT(session_id, source_id) DO UPDATE SET tokens_input = excluded.tokens_input, "
-        "tokens_output = excluded.tokens_output, tokens_cache = excluded.tokens_cache, cost_usd = excluded.cost_usd, "
-        "model = excluded.model, timestamp = excluded.timestamp, tokens_cache_write = excluded.tokens_cache_write, "
-        "tokens_cache_read = excluded.tokens_cache_read", usage)
+    tx.executemany(statements.UPSERT_USAGE, usage)
     done.usage_records = len(usage)
     for (claude_id, model), cost in ready.claude_costs.items():
         done.claude_costs[(session_for(tx, claude_id, sessions, done), model)] = cost

@@ -32,7 +32,7 @@ async def transcript_files(store: Store, session_id: str, *, earlier: bool = Fal
     each under `earlier_name` of its path.
     """
     await store.get_session(session_id)  # NotFoundError for an unknown session
-    files = await store._reads.fetch(
+    files = await store.fetch(
         # A transcript both synced and mirrored by the Agent SDK: the synced copy (Claude Code's own
         # bytes) wins over the mirror's (the entries as JSON); a mirrored-only one comes from the mirror.
         # An earlier copy of a rewritten file (`<path>#replaced-<time>`) is not what Claude Code has.
@@ -44,7 +44,7 @@ async def transcript_files(store: Store, session_id: str, *, earlier: bool = Fal
     await store.load_dictionaries()
     out: dict[str, bytes] = {}
     for file_id, path, count in files:
-        lines = archive_lines.lines_of(await store._reads.fetch(archive_lines.FILE_RUNS, (file_id,)))
+        lines = archive_lines.lines_of(await store.fetch(archive_lines.FILE_RUNS, (file_id,)))
         missing = [n for n in range(1, count + 1) if n not in lines]
         if missing:
             raise NotFoundError(f"{path}: {len(missing)} archived lines are missing or damaged (first: line "
@@ -91,4 +91,4 @@ async def repair_archive(store: Store) -> tuple[list[tuple[int, str, str]], int]
     def work(tx: Any) -> tuple[BatchEffects, tuple[list[tuple[int, str, str]], int]]:
         return BatchEffects(), archive_lines.reread_damaged(tx)
 
-    return await store._writer.run_exclusive(work)
+    return await store.transaction(work)

@@ -26,6 +26,7 @@ from ..errors import ValidationError
 from ..store.store import Store
 from ..times import from_column, now_text, to_ms
 from ..backends.sqlite.transaction import Tx
+from ..writes import statements
 from .apply import Done, describe, session_for, twins
 from .prepare import Prepared, prepare
 
@@ -103,13 +104,13 @@ class SessionStore:
         while self._waiting:
             group, self._waiting = self._waiting, []
             try:
-                await self.store._writer.run_exclusive(_append_all, [args for args, _ in group])
+                await self.store.transaction(_append_all, [args for args, _ in group])
                 outcomes: list[BaseException | None] = [None] * len(group)
             except Exception:
                 outcomes = []
                 for args, _ in group:
                     try:
-                        await self.store._writer.run_exclusive(_append_all, [args])
+                        await self.store.transaction(_append_all, [args])
                         outcomes.append(None)
                     except Exception as exc:  # this append alone fails; the others are committed
                         outcomes.append(exc)
@@ -124,7 +125,7 @@ class SessionStore:
     async def load(self, key: Any) -> list[dict[str, Any]] | None:
         """Every entry of a key, in append order (None for a key never appended to)."""
         path, _ = _path(key)
-        reads = self.store._reads
+        reads = self.store
         found = await reads.fetch("SELECT id FROM transcript_files WHERE root = ? AND path = ?", (ROOT, path))
         if not found:
             return None
@@ -139,7 +140,7 @@ class SessionStore:
     async def list_sessions(self, project_key: str) -> list[dict[str, Any]]:
         """The main sessions of a project: session_id and mtime (storage time, epoch ms)."""
         _path({"project_key": project_key, "session_id": "x"})
-        rows = await self.store._reads.fetch(
+        rows = await self.store.fetch(
             "SELECT path, synced_at FROM transcript_files WHERE root = ? AND thread IS NULL AND path LIKE ? ESCAPE '\\'",
             (ROOT, _like(project_key) + "/%"))
         return [{"session_id": p[len(project_key) + 1 : -len(".jsonl")], "mtime": _ms(at)} for p, at in rows]
@@ -147,7 +148,7 @@ class SessionStore:
     async def list_session_summaries(self, project_key: str) -> list[dict[str, Any]]:
         """The summaries `append` folded (the SDK's fold_session_summary), for a project's sessions."""
         _path({"project_key": project_key, "session_id": "x"})
-        rows = await self.store._reads.fetch(
+        rows = await self.store.fetch(
             "SELECT json_extract(s.metadata, ?) FROM transcript_files AS f JOIN sessions AS s ON s.id = f.session_id "
             "WHERE f.root = ? AND f.thread IS NULL AND f.path LIKE ? ESCAPE '\\'",
             (f'$.{SUMMARY}."{project_key}"', ROOT, _like(project_key) + "/%"))
@@ -157,13 +158,13 @@ class SessionStore:
     async def delete(self, key: Any) -> None:
         """Delete a key's entries; a main key takes its subkeys (and a session left empty) with it."""
         path, thread = _path(key)
-        await self.store._writer.run_exclusive(_delete, path, thread, dict(key))
+        await self.store.transaction(_delete, path, thread, dict(key))
 
     async def list_subkeys(self, key: Any) -> list[str]:
         """The subpaths appended to under a main key."""
         path, _ = _path(key)
         prefix = path[: -len(".jsonl")] + "/"
-        rows = await self.store._reads.fetch(
+        rows = await self.store.fetch(
             "SELECT path FROM transcript_files WHERE root = ? AND path LIKE ? ESCAPE '\\' ORDER BY id",
             (ROOT, _like(prefix) + "%"))
         return [p[len(prefix) : -len(".jsonl")] for (p,) in rows]
@@ -212,7 +213,7 @@ def _append(tx: Tx, path: str, thread: str | None, key: dict[str, Any], ready: P
     tx.execute("UPDATE transcript_files SET session_id = COALESCE(session_id, ?) WHERE id = ?", (yid, file_id))
     by_line = {m[0]: m for m in ready.messages}
     synced = twins(tx, ROOT, path, file_id)  # the same transcript synced from Claude Code's file
-    seq = (tx.execute("SELECT MAX(seq) FROM messages WHERE session_id = ?", (yid,))[0][0] or 0) + 1
+    seq = statements.next_seq(tx, yid)
     kept: list[bytes] = []
     bodies: list[tuple[str, str]] = []
     for k, (raw, raw_entry) in enumerate(zip(lines, entries, strict=True), start=1):
@@ -236,22 +237,16 @@ def _append(tx: Tx, path: str, thread: str | None, key: dict[str, Any], ready: P
             _, _, _, kind, role, when, _, body = message
             assert message_id is not None  # every branch that keeps `message` named it
             bodies.append((message_id, body))
-            tx.execute("INSERT INTO messages (id, session_id, seq, type, role, timestamp, thread, file_id, line) "
-                       "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", (message_id, yid, seq, kind, role, when, thread, file_id, n))
+            # its search document comes below (search.put), with every other line of this append
+            tx.execute(statements.UPSERT_LINE_MESSAGE, (message_id, yid, seq, kind, role, when, thread, file_id, n,
+                                                        None))
             seq += 1
     runs = codec.pack(kept)
     archive_lines.append(tx, file_id, count + 1, runs, 0)
     search.put(tx, bodies)
     for (_claude, response_key), (model, tin, tout, cw, cr, cost, when) in ready.responses.items():
         # each response once, with the figures of its last line so far (a later batch updates it)
-        tx.execute(
-            "INSERT INTO analytics (session_id, tokens_input, tokens_output, tokens_cache, cost_usd, model, timestamp, "
-            "source_id, tokens_cache_write, tokens_cache_read) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-            "ON CONFLICT(session_id, source_id) DO UPDATE SET tokens_input = excluded.tokens_input, "
-            "tokens_output = excluded.tokens_output, tokens_cache = excluded.tokens_cache, cost_usd = excluded.cost_usd, "
-            "model = excluded.model, timestamp = excluded.timestamp, tokens_cache_write = excluded.tokens_cache_write, "
-            "tokens_cache_read = excluded.tokens_cache_read",
-            (yid, tin, tout, cw + cr, cost or 0.0, model, when, response_key, cw, cr))
+        tx.execute(statements.UPSERT_USAGE, (yid, tin, tout, cw + cr, cost or 0.0, model, when, response_key, cw, cr))
     for known in ready.facts.values():
         describe(tx, yid, known, fresh=yid in done.created)
     stamp = now_text()

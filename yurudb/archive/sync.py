@@ -113,10 +113,10 @@ async def sync(
     chosen = None if only is None else {rel for p in only if (rel := _relative(base, p)) is not None}
     found = list(_walk(base, report, chosen))
     report.files = len(found)
-    cursors, dictionary = await store._writer.run_exclusive(load_state, str(base))
+    cursors, dictionary = await store.transaction(load_state, str(base))
     moves = _moves(base, found, cursors)
     if moves:
-        await store._writer.run_exclusive(move_files, str(base), [(old, f.rel, f.thread) for old, f in moves])
+        await store.transaction(move_files, str(base), [(old, f.rel, f.thread) for old, f in moves])
         for old, f in moves:
             cursors[f.rel] = {**cursors.pop(old), "moved": True}
         report.files_moved = len(moves)
@@ -143,7 +143,7 @@ async def sync(
 
     async def commit(batch: list[tuple[Chunk, Prepared]]) -> None:
         nonlocal done_bytes
-        results = await store._writer.run_exclusive(archive_all, str(base), batch)
+        results = await store.transaction(archive_all, str(base), batch)
         for (_, prepared), result in zip(batch, results, strict=True):
             _tally(report, result)
             costs.update(result.claude_costs)
@@ -196,9 +196,9 @@ async def sync(
         for worker in workers:
             await worker.close()
     present = [f.rel for f in found]
-    report.files_gone = await store._writer.run_exclusive(mark_gone, str(base), present, chosen, back - {None})
+    report.files_gone = await store.transaction(mark_gone, str(base), present, chosen, back - {None})
     if costs:
-        await store._writer.run_exclusive(price_from_claude_code, costs, report.unpriced_models)
+        await store.transaction(price_from_claude_code, costs, report.unpriced_models)
     report.seconds = time.perf_counter() - started
     return report
 
@@ -420,5 +420,5 @@ async def _maybe_train(store: Store, samples: list[bytes]) -> tuple[int, bytes] 
     trained = codec.train(samples)
     if trained is None:
         return None
-    await store._writer.run_exclusive(save_dict, *trained)
+    await store.transaction(save_dict, *trained)
     return trained

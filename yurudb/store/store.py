@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from types import EllipsisType
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from ..lines import runs as archive_lines, codec
 from ..backends.sqlite import backup as backups
@@ -32,6 +32,7 @@ from .writer import Writer
 log = logging.getLogger(__name__)
 
 State = Literal["starting", "ready", "degraded", "closed"]
+T = TypeVar("T")
 
 
 class Store:
@@ -165,6 +166,39 @@ class Store:
         """A background task: loops are cancelled at close, jobs (a backup) are waited for."""
         task = asyncio.get_running_loop().create_task(coro)
         (self._jobs if finish_at_close else self._background).append(task)
+
+    @property
+    def checkpoints(self) -> int:
+        """WAL checkpoints the background checkpointer has run since open (none inside a commit)."""
+        return self._checkpointer.checkpoints if self._checkpointer is not None else 0
+
+    async def connection_pragmas(self, names: Sequence[str]) -> dict[str, Any]:
+        """`PRAGMA name` on the writer's connection and on every reader of the pool (opening them all).
+
+        {"writer": {name: value}, "readers": [{name: value}, ...]}: what `yurudb check` and the tests
+        read to see that each connection got the durability settings.
+        """
+        self._live()
+        for name in names:
+            if not name.replace("_", "").isalpha():
+                raise ValidationError(f"not a pragma name: {name!r}")
+
+        def read(conn: Any) -> dict[str, Any]:
+            return {name: conn.execute(f"PRAGMA {name}").fetchone()[0] for name in names}
+
+        writer = await self._writer.connection.call(read)
+        held: list[Any] = []
+        readers: list[dict[str, Any]] = []
+        try:
+            for _ in range(self._readers.size):  # hold each, so the pool opens a new one for the next
+                context = self._readers.connection()
+                conn = await context.__aenter__()
+                held.append(context)
+                readers.append({name: (await conn.execute_fetchall(f"PRAGMA {name}"))[0][0] for name in names})
+        finally:
+            for context in reversed(held):
+                await context.__aexit__(None, None, None)
+        return {"writer": writer, "readers": readers}
 
     @property
     def commits(self) -> int:
@@ -502,6 +536,27 @@ class Store:
         """
         self._live()
         return int(await self._writer.run_exclusive(lambda tx: (BatchEffects(), search.rebuild(tx, progress))))
+
+    # ---- the archive's way in (one write path) ------------------------------------------------
+    async def transaction(self, fn: Callable[..., tuple[BatchEffects, T]], *args: Any) -> T:
+        """Run `fn(tx, *args)` as one transaction on the writer's connection, between batches; returns its result.
+
+        The archive's bulk writes (sync, restore, the SDK store) come this way, the same writer as
+        every save: `fn` returns (what it changed, for the session cache, and its result). Raises
+        UnavailableError while the store is degraded (the caller tries again later; nothing is held).
+        """
+        self._live()
+        return await self._writer.run_exclusive(fn, *args)
+
+    async def fetch(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        """The rows of one read-only SELECT on a reader connection (memory over the file while degraded)."""
+        self._live()
+        return await self._reads.fetch(sql, params)
+
+    async def fetch_one(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        """The first column of the first row of a SELECT (None when there is no row)."""
+        self._live()
+        return await self._reads.one(sql, params)
 
     async def threads(self, session_id: str) -> list[str]:
         """The subagent threads of a synced session (their files' subpaths), in the order they began."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from dataclasses import dataclass, field
 from collections.abc import Sequence
@@ -12,31 +11,12 @@ from ..search import index as search
 from ..models import Session
 from ..errors import ConflictError, NotFoundError
 from .ops import Write
+from .statements import INSERT_SESSION, UPSERT_MESSAGE, UPSERT_USAGE, next_seqs, session_row
 from ..tables.rows import MESSAGE_COLUMNS, SESSION_COLUMNS, message_from_row, session_from_row
 from ..backends.sqlite.transaction import Tx
 from ..times import from_column, now_text
 
-INSERT_SESSION = (
-    "INSERT INTO sessions (id, name, status, working_directory, claude_session_id, claude_title, "
-    "user_renamed, created_at, updated_at, metadata) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-)
-# A re-append of an id keeps its seq (safe retries); the ownership check has already run.
-UPSERT_MESSAGE = (
-    "INSERT INTO messages (id, session_id, seq, type, role, content, tool_uses, usage, timestamp, payload, "
-    "search_doc) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET type = excluded.type, "
-    "role = excluded.role, content = excluded.content, tool_uses = excluded.tool_uses, "
-    "usage = excluded.usage, timestamp = excluded.timestamp, payload = excluded.payload, "
-    # no document given: the message keeps its own (this batch also updates it: search.replace)
-    "search_doc = COALESCE(excluded.search_doc, messages.search_doc)"
-)
-INSERT_USAGE = (
-    "INSERT INTO analytics (session_id, tokens_input, tokens_output, tokens_cache, cost_usd, model, "
-    "timestamp, source_id, tokens_cache_write, tokens_cache_read) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-    "ON CONFLICT(session_id, source_id) DO UPDATE SET tokens_input = excluded.tokens_input, "
-    "tokens_output = excluded.tokens_output, tokens_cache = excluded.tokens_cache, "
-    "cost_usd = excluded.cost_usd, model = excluded.model, timestamp = excluded.timestamp, "
-    "tokens_cache_write = excluded.tokens_cache_write, tokens_cache_read = excluded.tokens_cache_read RETURNING id"
-)
+INSERT_USAGE = UPSERT_USAGE + " RETURNING id"
 SESSION_UPDATE_COLUMNS = {
     "name": "name", "status": "status", "working_directory": "working_directory",
     "claude_session_id": "claude_session_id", "claude_title": "claude_title",
@@ -77,17 +57,7 @@ def apply_batch(
     owners_before = dict(owners)
     synced = {r[0] for r in found if r[3] is not None}  # transcript lines: kept as Claude Code wrote them
     appended_to = {w.values["session_id"] for w in writes if w.kind == "append_message"}
-    # One MAX per session, each answered from the end of idx_messages_session in O(log n). The
-    # obvious `WHERE session_id IN (...) GROUP BY session_id` scans every message of every session
-    # in the batch (measured: 1.5 ms of each 100-message batch, growing with session length).
-    next_seq: dict[str, int] = {
-        r[0]: r[1] + 1
-        for r in uow.execute(
-            "SELECT value, (SELECT MAX(seq) FROM messages WHERE session_id = value) FROM json_each(?)",
-            (json.dumps(sorted(appended_to)),),
-        )
-        if r[1] is not None
-    } if appended_to else {}
+    next_seq = next_seqs(uow, appended_to)
 
     plan: list[tuple[str, tuple[Any, ...], int]] = []  # (sql, params, write index) for grouped statements
     singles: dict[int, tuple[str, tuple[Any, ...]]] = {}  # statements whose rows are the result
@@ -110,9 +80,9 @@ def apply_batch(
             session = w.created_session()
             results[i] = session
             effects.sessions[w.target] = session
-            plan.append((INSERT_SESSION, (w.target, v["name"], v["status"], v["working_directory"],
-                                          v["claude_session_id"], v["claude_title"], int(v["user_renamed"]),
-                                          v["created_at"], v["updated_at"], v["meta_json"]), i))
+            plan.append((INSERT_SESSION, session_row(w.target, v["name"], v["status"], v["working_directory"],
+                                                     v["claude_session_id"], v["claude_title"], v["user_renamed"],
+                                                     v["created_at"], v["updated_at"], v["meta_json"]), i))
         elif w.kind == "append_message":
             sid = v["session_id"]
             if sid not in live:
