@@ -112,12 +112,14 @@ class Fallback:
         max_delay: float = 30.0,
         busy_timeout_ms: int = 5_000,
         on_applied: Callable[[BatchEffects], None] | None = None,
+        prepare: Callable[[], Awaitable[Any]] | None = None,
+        memory: MemoryTwin | None = None,
     ) -> None:
         self.journal = SpillJournal(journal_path(db))
-        self.memory = MemoryTwin(db, busy_timeout_ms=busy_timeout_ms)
-        # Run before each replay attempt (start-up sets it to "migrate if behind": a database that
-        # could not be created at start-up has no tables yet when it comes back).
-        self.prepare: Callable[[], Awaitable[Any]] | None = None
+        self.memory = memory if memory is not None else MemoryTwin(db, busy_timeout_ms=busy_timeout_ms)
+        # Run before each replay attempt (start-up's is "migrate if behind": a database that could
+        # not be created at start-up has no tables yet when it comes back).
+        self.prepare = prepare
         self.emit = emit
         # What a batch applied in memory changed (the store keeps its session cache exact with it).
         self.on_applied = on_applied

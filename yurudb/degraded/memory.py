@@ -120,7 +120,7 @@ class MemoryTwin:
     def _connect_merged(self) -> sqlite3.Connection:
         if self._mem is None:
             assert self._writes is not None
-            self._writes._connection()  # memory first: the merged connection attaches it
+            self._writes.opened()  # memory first: the merged connection attaches it
         conn = None
         if self._file_readable:
             try:

@@ -13,7 +13,8 @@ from typing import Any
 from ..backends.sqlite import backup, engine, integrity, revision, schema
 from .. import errors, paths
 from . import salvage, startup
-from ..writes.batch import apply_batch
+from ..degraded.memory import MemoryTwin
+from ..writes.batch import EffectsFeed, apply_batch
 from ..backends.sqlite.checkpoint import Checkpointer
 from ..backends.sqlite.connection import ThreadConnection
 from ..backends.sqlite.engine import Durability
@@ -54,16 +55,21 @@ async def start(path: str | Path | None, options: Options, on_event: Listener | 
 
     conn = ThreadConnection(db, durability=options.durability, busy_timeout_ms=options.busy_timeout_ms,
                             max_size_bytes=options.max_size_bytes)
-    fallback = Fallback(db, bus.emit, busy_timeout_ms=options.busy_timeout_ms)
-    # Retries migrate too (a database that came back may be behind); one backup before it is enough.
-    fallback.prepare = lambda: _migrate_if_behind(db, options, None, backup_first=report.backup_made is None)
+    # The composition root: every collaborator is built whole here, none is rewired afterwards.
+    effects = EffectsFeed()  # what each applied batch changed (file or memory) -> the store's session cache
+    memory = MemoryTwin(db, busy_timeout_ms=options.busy_timeout_ms)
+    fallback = Fallback(
+        db, bus.emit, busy_timeout_ms=options.busy_timeout_ms, memory=memory, on_applied=effects,
+        # Retries migrate too (a database that came back may be behind); one backup before it is enough.
+        prepare=lambda: _migrate_if_behind(db, options, None, backup_first=report.backup_made is None),
+    )
     writer = Writer(conn, batch_size=options.batch_size, linger=options.linger_ms / 1000,
                     queue_size=options.queue_size, keep_messages=options.keep_messages,
-                    fallback=fallback, index_search=options.index_search)
+                    fallback=fallback, index_search=options.index_search, on_applied=effects)
     readers = ReaderPool(db, size=options.readers, durability=options.durability,
                          busy_timeout_ms=options.busy_timeout_ms)
     store = Store(db, writer, readers, bus=bus, backup_keep=options.backup_keep,
-                  window=options.max_messages_per_session)
+                  window=options.max_messages_per_session, memory=memory, effects=effects)
     try:
         await _recover(store, db, conn, fallback, options, report, steps, failure)
     except BaseException:

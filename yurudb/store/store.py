@@ -15,7 +15,8 @@ from ..lines import runs as archive_lines, codec
 from ..backends.sqlite import backup as backups
 from .. import errors, validation as check
 from ..search import index as search
-from ..writes.batch import BatchEffects
+from ..degraded.memory import MemoryTwin
+from ..writes.batch import BatchEffects, EffectsFeed
 from .cache import SessionCache
 from ..backends.sqlite.checkpoint import Checkpointer
 from ..errors import NotFoundError, StoreClosedError, ValidationError
@@ -53,6 +54,8 @@ class Store:
         bus: EventBus | None = None,
         backup_keep: int = backups.KEEP,
         window: int = 10_000,
+        memory: MemoryTwin | None = None,
+        effects: EffectsFeed | None = None,
     ) -> None:
         self.path = path
         self.window = window  # max_messages_per_session: how many messages a load returns by default
@@ -62,7 +65,7 @@ class Store:
         self._started = False
         self._writer = writer
         self._readers = readers
-        memory = writer.fallback.memory if writer.fallback is not None else None
+        self._memory = memory
         self._reads = Reads(path, readers, degraded=lambda: writer.degraded, memory=memory)
         self._cache = SessionCache()
         self.usage = UsageBook(self._reads, writer)
@@ -70,7 +73,8 @@ class Store:
         self._jobs: list[asyncio.Task[None]] = []
         self._checkpointer: Checkpointer | None = None
         self._closed = False
-        writer.listeners.append(self._apply_effects)
+        if effects is not None:
+            effects.subscribe(self._apply_effects)
         self.bus.subscribe(self._on_event)
 
     @property
@@ -157,8 +161,8 @@ class Store:
                 if self._checkpointer is not None:
                     self._checkpointer.abandon()
                 self._writer.connection.abandon()
-                if self._writer.fallback is not None:
-                    self._writer.fallback.memory.abandon()
+                if self._memory is not None:
+                    self._memory.abandon()
             except RuntimeError:  # the interpreter is shutting down: its threads are going anyway
                 pass
 

@@ -54,6 +54,7 @@ class Writer:
         fallback: Fallback | None = None,
         read_only: bool = False,
         index_search: bool = True,
+        on_applied: Callable[[BatchEffects], None] | None = None,
     ) -> None:
         self.connection = connection
         self.read_only = read_only  # a store opened read-only: every write is refused before it is queued
@@ -62,22 +63,15 @@ class Writer:
         self.linger = linger
         self.keep_messages = keep_messages  # retention="delete" only; None deletes nothing
         self.lock_retries = lock_retries
-        # Told what every applied batch changed, in the file or (degraded) in memory: the write path
-        # calls nothing above it, it only reports to whoever listens (the store's session cache).
-        self.listeners: list[Callable[[BatchEffects], None]] = []
+        # Told what every applied batch changed (the fallback reports its batches to the same feed).
+        self._notify = on_applied if on_applied is not None else (lambda effects: None)
         self.fallback = fallback
-        if fallback is not None:
-            fallback.on_applied = self._notify
         self.commits = 0  # committed transactions, for tests and benchmarks
         self.written = 0  # writes committed (what the WAL has grown by, roughly)
         self.last_commit = 0.0
         self._queue: asyncio.Queue[Any] = asyncio.Queue(maxsize=queue_size)
         self._task: asyncio.Task[None] | None = None
         self._closing = False
-
-    def _notify(self, effects: BatchEffects) -> None:
-        for listener in self.listeners:
-            listener(effects)
 
     def start(self) -> None:
         """Start the writer task."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from dataclasses import dataclass, field
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from ..search import index as search
@@ -32,6 +32,25 @@ class BatchEffects:
     sessions: dict[str, Session | None] = field(default_factory=dict)  # None: deleted
     touched: dict[str, datetime] = field(default_factory=dict)  # session id -> new updated_at
     trimmed: dict[str, int] = field(default_factory=dict)  # session id -> old messages deleted by retention
+
+
+class EffectsFeed:
+    """Who hears what each applied batch changed, in the file or (degraded) in memory: the session cache.
+
+    Built once by the composition root and handed to the writer and the fallback, so the write path
+    calls nothing above it: it only reports to whoever subscribed.
+    """
+
+    def __init__(self) -> None:
+        self._listeners: list[Callable[[BatchEffects], None]] = []
+
+    def subscribe(self, listener: Callable[[BatchEffects], None]) -> None:
+        """Call `listener(effects)` after every applied batch."""
+        self._listeners.append(listener)
+
+    def __call__(self, effects: BatchEffects) -> None:
+        for listener in self._listeners:
+            listener(effects)
 
 
 def apply_batch(

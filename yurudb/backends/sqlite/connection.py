@@ -43,7 +43,8 @@ class ThreadConnection:
         self._conn: sqlite3.Connection | None = None
         self._closed = False
 
-    def _connection(self) -> sqlite3.Connection:
+    def opened(self) -> sqlite3.Connection:
+        """The sqlite3 connection, opened on first use (only on this connection's thread)."""
         if self._conn is None:
             if self._connect is not None:
                 self._conn = self._connect()
@@ -61,7 +62,7 @@ class ThreadConnection:
     async def call(self, fn: Callable[..., T], *args: Any) -> T:
         """Run fn(connection, *args) on the connection's thread (connecting first if needed)."""
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, lambda: fn(self._connection(), *args))
+        return await loop.run_in_executor(self._executor, lambda: fn(self.opened(), *args))
 
     async def reset(self) -> None:
         """Drop the connection (after a failure) so the next call reconnects."""
