@@ -5,13 +5,13 @@ from __future__ import annotations
 import asyncio
 from logging.config import fileConfig
 
-from alembic import context
 from sqlalchemy import Connection
 
+from alembic import context
 from yurudb.backends.sqlite.engine import create_engine, database_url
-from yurudb.tables.entities import metadata
-from yurudb.paths import default_db_path, prepare
 from yurudb.backends.sqlite.schema import not_full_text
+from yurudb.paths import default_db_path, prepare
+from yurudb.tables.entities import metadata
 
 config = context.config
 if config.config_file_name is not None and config.attributes.get("connection") is None:

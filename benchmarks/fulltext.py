@@ -20,8 +20,8 @@ from typing import Any
 import corpus
 
 import yurudb
-from yurudb.search import index as search
 from yurudb.backends.sqlite.transaction import Tx
+from yurudb.search import index as search
 
 _WORD = re.compile(r"[^\W_]{2,30}")
 FALLBACK = ("the test fails because parse returns None when the list is empty so we guard it and add a "

@@ -33,10 +33,11 @@ import archive  # noqa: E402
 import corpus  # noqa: E402
 import raw  # noqa: E402
 import run as bench  # noqa: E402
+
 from yurudb.archive import prepare as archive_prepare
 from yurudb.lines import codec
-from yurudb.search import text as search_text  # noqa: E402
 from yurudb.lines import transcript as meaning  # noqa: E402
+from yurudb.search import text as search_text  # noqa: E402
 
 GROUPS = 25  # the writer's transactions (a sync commits about 8 MB of lines at a time)
 OPEN_STORE = """

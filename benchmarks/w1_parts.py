@@ -31,9 +31,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import run as bench  # noqa: E402
 import workload  # noqa: E402
+
+from yurudb import validation  # noqa: E402
 from yurudb.backends.sqlite.schema import MERGE_SETTING, SEARCH_DDL  # noqa: E402
 from yurudb.search import index as search  # noqa: E402
-from yurudb import validation  # noqa: E402
 
 SESSIONS, PER = 100, 200
 

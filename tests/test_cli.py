@@ -6,12 +6,11 @@ import json
 from pathlib import Path
 
 import pytest
+from helpers import dump
+from transcripts import write_project
 from typer.testing import CliRunner
 
 from yurudb.cli import app
-
-from helpers import dump
-from transcripts import write_project
 
 runner = CliRunner()
 

@@ -10,13 +10,12 @@ import sys
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
-
-from yurudb.cli import app
-
 from helpers import damage, dump, rows
 from test_salvage import leaves, smash
 from transcripts import write_project
+from typer.testing import CliRunner
+
+from yurudb.cli import app
 
 runner = CliRunner()
 

@@ -5,12 +5,11 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+from helpers import dump, rows
 from typer.testing import CliRunner
 
-from yurudb.cli import app
 from yurudb.backends.sqlite.revision import HEAD
-
-from helpers import dump, rows
+from yurudb.cli import app
 
 runner = CliRunner()
 

@@ -11,12 +11,11 @@ import sys
 from pathlib import Path
 
 import pytest
+from helpers import rows
 
 import yurudb
 from yurudb import NotFoundError
 from yurudb.events import Degraded, Recovered, Retrying
-
-from helpers import rows
 
 CHILD = str(Path(__file__).with_name("child.py"))
 BLOB = "x" * 2000

@@ -8,13 +8,12 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from helpers import dump
+from transcripts import write_project
 
 import yurudb
 from yurudb.claude import transcript_files
 from yurudb.importers.claude import import_transcripts
-
-from helpers import dump
-from transcripts import write_project
 
 
 def independent_counts(root: Path) -> tuple[dict[str, Counter], dict[str, dict[str, int]]]:

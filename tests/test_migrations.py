@@ -6,13 +6,13 @@ import sqlite3
 from datetime import datetime, timezone
 from pathlib import Path
 
-import yurudb
-from yurudb.tables.entities import APPLICATION_ID
-from yurudb.backends.sqlite.revision import HEAD
-from yurudb.times import to_ms
-
 from helpers import dump
 from test_schema import upgrade
+
+import yurudb
+from yurudb.backends.sqlite.revision import HEAD
+from yurudb.tables.entities import APPLICATION_ID
+from yurudb.times import to_ms
 
 # Rows the way revision 0001 stored them: epoch milliseconds in INTEGER columns.
 SESSIONS = [
@@ -224,10 +224,10 @@ async def test_0007_moves_every_archived_line_into_runs_and_back_byte_for_byte(d
 
 
 async def test_a_damaged_file_from_before_0007_gives_its_lines_to_a_salvage(db_path: Path, tmp_path: Path) -> None:
+    from test_salvage import leaves, smash
+
     from yurudb.lines import codec
     from yurudb.recovery.salvage import salvage
-
-    from test_salvage import leaves, smash
 
     old = tmp_path / "old" / "yurucode.db"
     old.parent.mkdir()

@@ -10,12 +10,11 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from fake_anthropic import FakeAnthropic, Reply, serving
 
 import yurudb
-from yurudb.search import index as search
 from yurudb.importers.claude import import_transcripts
-
-from fake_anthropic import FakeAnthropic, Reply, serving
+from yurudb.search import index as search
 
 sdk = pytest.importorskip("claude_agent_sdk", reason="the real CLI ships in claude-agent-sdk (pip install -e '.[test]')")
 CLAUDE = Path(sdk.__file__).parent / "_bundled" / "claude"
@@ -133,8 +132,13 @@ async def test_sync_archives_real_sessions_byte_exact_and_resume_works_after_cla
 async def test_the_sdk_mirrors_a_real_session_into_yurudb_and_resumes_it_from_yurudb(
     tmp_path: Path, db_path: Path, flush: str
 ) -> None:
-    from claude_agent_sdk import (ClaudeAgentOptions, fork_session_via_store, get_session_messages_from_store,
-                                  list_sessions_from_store, query)
+    from claude_agent_sdk import (
+        ClaudeAgentOptions,
+        fork_session_via_store,
+        get_session_messages_from_store,
+        list_sessions_from_store,
+        query,
+    )
 
     from yurudb.claude import SessionStore
 

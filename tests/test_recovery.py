@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 import yurudb
-from yurudb.errors import ForeignFileError
 from yurudb.backends.sqlite import backup
+from yurudb.errors import ForeignFileError
 from yurudb.events import BackupRestored, RecoveryProgress
 
 STEPS = ["resolve path", "integrity check", "migrate", "replay journal", "mark interrupted", "load session index"]

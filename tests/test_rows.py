@@ -69,7 +69,8 @@ def test_encoder_matches_json_dumps(value: object) -> None:
 
 
 def test_a_synced_lines_payload_is_read_from_its_bytes_in_the_run_that_holds_it() -> None:
-    from yurudb.lines import runs as archive_lines, codec
+    from yurudb.lines import codec
+    from yurudb.lines import runs as archive_lines
 
     raw = b'{"type":"user","uuid":"u1","message":{"content":"h\\u00e9"}}'
     (count, frame), = codec.pack([b'{"type":"x"}', raw, b"not json"])  # lines 2, 3 and 4 of file 7

@@ -13,16 +13,15 @@ import time
 from pathlib import Path
 
 import pytest
+from helpers import rows
 from typer.testing import CliRunner
 
 import yurudb
 from yurudb.backends.sqlite import integrity
+from yurudb.cli import app
 from yurudb.errors import DatabaseError
 from yurudb.events import Degraded
-from yurudb.cli import app
 from yurudb.recovery.salvage import marker_path, salvage
-
-from helpers import rows
 
 BODY = "salvage me " * 40  # ~440 bytes: several messages per page, many pages
 

@@ -9,11 +9,11 @@ from pathlib import Path
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
-from yurudb.recovery import migrations
 from yurudb import paths
 from yurudb.backends.sqlite.engine import create_engine
-from yurudb.tables.entities import metadata
 from yurudb.backends.sqlite.schema import not_full_text
+from yurudb.recovery import migrations
+from yurudb.tables.entities import metadata
 
 # (name, declared type, notnull, default, pk) as PRAGMA table_info reports them
 EXPECTED_COLUMNS = {

@@ -10,15 +10,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-import yurudb
-from yurudb.recovery import migrations
-from yurudb.search import index as search, text as search_text
-from yurudb.claude import sync
-from yurudb.errors import ValidationError
-
 from helpers import dump
 from transcripts import Writer, write_project
+
+import yurudb
+from yurudb.claude import sync
+from yurudb.errors import ValidationError
+from yurudb.recovery import migrations
+from yurudb.search import index as search
+from yurudb.search import text as search_text
 
 VOCAB = ("alpha bravo charlie delta echo foxtrot golf hotel india juliet kilo lima mike november oscar papa "
          "quebec romeo sierra tango uniform victor whiskey xray yankee zulu").split()

@@ -11,13 +11,12 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
+from helpers import dump, hold_write_lock, release, rows
 
 import yurudb
 from yurudb import ConflictError, NotFoundError, ValidationError
-from yurudb.tables.entities import Message, MessageRow, Session, SessionRow, Usage, UsageRow
 from yurudb.events import MessagesDeleted
-
-from helpers import dump, hold_write_lock, release, rows
+from yurudb.tables.entities import Message, MessageRow, Session, SessionRow, Usage, UsageRow
 
 
 async def test_session_lifecycle_end_to_end(store, db_path: Path) -> None:

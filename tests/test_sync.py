@@ -16,13 +16,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-
 import pytest
+from helpers import archived_lines, commit_back_to_back, damage, hold_write_lock, release, rows
 
 import yurudb
 from yurudb.claude import WatchStatus, restore_files, sync, transcript_files, watch
-
-from helpers import archived_lines, commit_back_to_back, damage, hold_write_lock, release, rows
 
 SID = "5e550000-0000-4000-8000-0000000000a1"
 
@@ -691,7 +689,8 @@ async def test_a_commit_of_many_chunks_writes_its_text_to_the_index_once(
 async def test_a_file_that_grows_a_line_at_a_time_is_kept_in_few_runs_byte_for_byte(
     tmp_path: Path, db_path: Path
 ) -> None:
-    from yurudb.lines import runs as archive_lines, codec
+    from yurudb.lines import codec
+    from yurudb.lines import runs as archive_lines
 
     root, path = project(tmp_path)
     data = b""
@@ -754,8 +753,8 @@ def test_two_syncs_at_once_archive_every_line_once(tmp_path: Path, db_path: Path
 async def test_a_pass_whose_cursor_another_pass_moved_archives_only_the_lines_after_it(
     tmp_path: Path, db_path: Path
 ) -> None:
-    from yurudb.archive.prepare import prepare
     from yurudb.archive.apply import archive_all, load_state
+    from yurudb.archive.prepare import prepare
     from yurudb.archive.sync import SyncReport, _read, _walk
 
     root, path = project(tmp_path)

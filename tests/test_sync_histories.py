@@ -18,8 +18,9 @@ from pathlib import Path
 import pytest
 
 import yurudb
-from yurudb.lines import runs as archive_lines, codec
 from yurudb.claude import sync, transcript_files
+from yurudb.lines import codec
+from yurudb.lines import runs as archive_lines
 
 HISTORIES = int(os.environ.get("YURUDB_SYNC_HISTORIES", "20"))
 STEPS = 45

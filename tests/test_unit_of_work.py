@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from yurudb.recovery import migrations
 from yurudb import paths
 from yurudb.backends.sqlite.connection import ThreadConnection
 from yurudb.backends.sqlite.engine import create_engine
 from yurudb.backends.sqlite.transaction import Tx, UnitOfWork
+from yurudb.recovery import migrations
 
 INSERT = "INSERT INTO sessions (id, name, created_at, updated_at) VALUES (?, ?, 1, 1)"
 

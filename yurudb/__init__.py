@@ -31,8 +31,8 @@ if TYPE_CHECKING:
     from .models import Message, Session, Usage
     from .paths import default_db_path
     from .recovery.coordinator import open
-    from .search.query import SearchHit, SearchHits
     from .recovery.startup import RecoveryReport
+    from .search.query import SearchHit, SearchHits
     from .store.store import Store
 
 # public name -> the module that defines it

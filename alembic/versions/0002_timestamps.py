@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from typing import Sequence, Union
 
 import sqlalchemy as sa
+
 from alembic import op
 
 revision: str = "0002_timestamps"

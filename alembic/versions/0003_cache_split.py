@@ -11,6 +11,7 @@ sum: their split is unknown and stays NULL, never a guessed 0.
 from typing import Sequence, Union
 
 import sqlalchemy as sa
+
 from alembic import op
 
 revision: str = "0003_cache_split"

@@ -13,6 +13,7 @@ line, so the JSON is stored once. Existing rows are untouched: their new columns
 from typing import Sequence, Union
 
 import sqlalchemy as sa
+
 from alembic import op
 
 revision: str = "0004_archive"

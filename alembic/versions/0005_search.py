@@ -13,6 +13,7 @@ the index and the column, which hold nothing that is not derived from the messag
 from typing import Sequence, Union
 
 import sqlalchemy as sa
+
 from alembic import op
 
 revision: str = "0005_search"

@@ -21,6 +21,7 @@ row each. Both keep each line's message.
 from typing import Sequence, Union
 
 import sqlalchemy as sa
+
 from alembic import op
 
 revision: str = "0007_line_runs"

@@ -19,6 +19,7 @@ import hashlib
 from typing import Sequence, Union
 
 import sqlalchemy as sa
+
 from alembic import op
 
 revision: str = "0008_cursor_tail"

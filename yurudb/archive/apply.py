@@ -11,14 +11,15 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from ..lines import runs as archive_lines, codec
-from ..search import index as search
-from ..writes.batch import BatchEffects
-from ..times import now_text
 from ..backends.sqlite.transaction import Tx
-from ..writes import statements
-from ..writes.statements import insert_session
+from ..lines import codec
+from ..lines import runs as archive_lines
+from ..search import index as search
+from ..times import now_text
 from ..validation import new_id
+from ..writes import statements
+from ..writes.batch import BatchEffects
+from ..writes.statements import insert_session
 from .prepare import Prepared, split_lines, twin_key
 
 

@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..lines import codec
-from ..search import text as search_text
 from ..lines import transcript as meaning
+from ..search import text as search_text
 
 PROJECT_MAX_BYTES = 8 * 1024 * 1024  # a longer line keeps its bytes but gets no message (reported)
 

@@ -8,10 +8,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..lines import runs as archive_lines
-from ..writes.batch import BatchEffects
 from ..errors import NotFoundError
+from ..lines import runs as archive_lines
 from ..store.store import Store
+from ..writes.batch import BatchEffects
 
 
 @dataclass

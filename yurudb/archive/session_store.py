@@ -19,14 +19,15 @@ import json
 from pathlib import Path
 from typing import Any
 
-from ..lines import runs as archive_lines, codec, transcript
-from ..search import index as search
-from ..writes.batch import BatchEffects
+from ..backends.sqlite.transaction import Tx
 from ..errors import ValidationError
+from ..lines import codec, transcript
+from ..lines import runs as archive_lines
+from ..search import index as search
 from ..store.store import Store
 from ..times import from_column, now_text, to_ms
-from ..backends.sqlite.transaction import Tx
 from ..writes import statements
+from ..writes.batch import BatchEffects
 from .apply import Done, describe, session_for, twins
 from .prepare import Prepared, prepare
 

@@ -35,11 +35,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..lines import codec
 from ..errors import NotFoundError
+from ..lines import codec
 from ..store.store import Store
 from .apply import (
-    RETIRED, Chunk, Done, File, archive_all, load_state, mark_gone, move_files, price_from_claude_code, save_dict,
+    RETIRED,
+    Chunk,
+    Done,
+    File,
+    archive_all,
+    load_state,
+    mark_gone,
+    move_files,
+    price_from_claude_code,
+    save_dict,
 )
 from .prepare import Prepared, prepare
 from .worker import Worker

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import typer
+
 from .. import errors, paths
 from ..errors import DatabaseError, NotFoundError, ValidationError, YurudbError
 

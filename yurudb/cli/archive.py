@@ -78,8 +78,8 @@ def watch(
     async def go() -> Any:
         from rich.live import Live
 
-        from ..claude import watch as watching
         from ..archive.watch import WatchStatus
+        from ..claude import watch as watching
         from ..errors import NotFoundError
 
         stop = asyncio.Event()

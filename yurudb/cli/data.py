@@ -10,7 +10,17 @@ import typer
 
 from ..errors import NotFoundError, ValidationError
 from ._edge import (
-    check_output, console, err_console, fail, opened, options, print_json, print_table, rule, run, write_output,
+    check_output,
+    console,
+    err_console,
+    fail,
+    opened,
+    options,
+    print_json,
+    print_table,
+    rule,
+    run,
+    write_output,
 )
 
 if TYPE_CHECKING:  # the library loads when a command runs, not for --help
@@ -193,8 +203,8 @@ def export(
 ) -> None:
     """Export a session (or --all) as JSON (re-importable snapshot) or Markdown, or a synced session's
     transcript files as Claude Code wrote them (--format jsonl -o DIR)."""
-    from . import export as exporting
     from ..importers import snapshot
+    from . import export as exporting
 
     if fmt not in ("json", "markdown", "jsonl"):
         fail(f"--format must be json, markdown or jsonl, not {fmt!r}", 2)

@@ -12,7 +12,7 @@ import typer
 from ..backends.sqlite import backup as backups
 from ..backends.sqlite import integrity
 from ..errors import BackupError, NotFoundError, RecoveryError, translated
-from ._edge import backfill_progress, console, err_console, edge, fail, opened, options, run
+from ._edge import backfill_progress, console, edge, err_console, fail, opened, options, run
 
 if TYPE_CHECKING:
     from ..recovery import salvage as salvaging
@@ -116,7 +116,6 @@ def repair(ctx: typer.Context) -> None:
         # The marker makes this start run the full quick_check whatever the file's size.
         integrity.mark_suspect(path, "yurudb repair")
         from .. import open as open_store
-
         from ..archive.restore import repair_archive
 
         async with open_store(path, daily_backup=False) as store:

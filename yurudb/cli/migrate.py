@@ -8,8 +8,9 @@ from typing import Annotated
 
 import typer
 
-from ..backends.sqlite import backup, integrity, revision as revisions
 from .. import paths
+from ..backends.sqlite import backup, integrity
+from ..backends.sqlite import revision as revisions
 from ..errors import translated
 from ._edge import backfill_progress, console, fail, options, run
 

@@ -10,12 +10,12 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from ..writes.batch import BatchEffects
 from ..errors import STORAGE_FAULTS
 from ..events import Degraded, Recovered, Retrying
-from .memory import MemoryTwin
-from ..writes.ops import Write, coalesce
 from ..validation import new_id, now_ms
+from ..writes.batch import BatchEffects
+from ..writes.ops import Write, coalesce
+from .memory import MemoryTwin
 
 log = logging.getLogger(__name__)
 

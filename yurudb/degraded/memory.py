@@ -16,20 +16,20 @@ from __future__ import annotations
 import logging
 import sqlite3
 import uuid
-from contextlib import closing
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
 from ..backends.sqlite import schema
-from ..writes.batch import BatchEffects, apply_batch
 from ..backends.sqlite.connection import ThreadConnection
 from ..backends.sqlite.engine import BUSY_TIMEOUT_MS, read_only_uri
-from ..errors import translated
-from ..writes.ops import Write
-from ..tables.rows import MESSAGE_COLUMNS, SESSION_COLUMNS, USAGE_COLUMNS
 from ..backends.sqlite.transaction import MAX_PARAMS, UnitOfWork
+from ..errors import translated
+from ..tables.rows import MESSAGE_COLUMNS, SESSION_COLUMNS, USAGE_COLUMNS
+from ..writes.batch import BatchEffects, apply_batch
+from ..writes.ops import Write
 
 log = logging.getLogger(__name__)
 

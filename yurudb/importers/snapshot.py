@@ -17,9 +17,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..models import Session, Usage
 from .. import validation as check
 from ..errors import ValidationError, YurudbError
+from ..models import Session, Usage
 from ..store.store import Store
 from ..times import to_ms
 

@@ -14,8 +14,8 @@ import logging
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, TypeVar
 
-from . import codec
 from ..errors import ConflictError
+from . import codec
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)

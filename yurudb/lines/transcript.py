@@ -8,7 +8,8 @@ from typing import Any
 
 from ..errors import YurudbError
 from ..pricing import Tokens, response_cost
-from ..validation import content_text, timestamp as to_text
+from ..validation import content_text
+from ..validation import timestamp as to_text
 
 NAME_LENGTH = 80
 

@@ -10,23 +10,22 @@ from collections.abc import Generator
 from pathlib import Path
 from typing import Any
 
-from ..backends.sqlite import backup, engine, integrity, revision, schema
 from .. import errors, paths
-from . import salvage, startup
-from ..degraded.memory import MemoryTwin
-from ..writes.batch import EffectsFeed, apply_batch
-from ..backends.sqlite.checkpoint import Checkpointer
+from ..backends.sqlite import backup, engine, integrity, revision, schema
+from ..backends.sqlite.backend import SQLiteBackend
 from ..backends.sqlite.connection import ThreadConnection
 from ..backends.sqlite.engine import Durability
+from ..backends.sqlite.transaction import UnitOfWork
+from ..degraded.fallback import Fallback, SpillJournal, journal_path
+from ..degraded.memory import MemoryTwin
 from ..errors import CorruptDatabaseError, DatabaseError, MigrationError, NotFoundError
 from ..events import BackupRestored, EventBus, Listener, RecoveryProgress
-from ..degraded.fallback import Fallback, SpillJournal, journal_path
-from ..writes.ops import Write
-from ..backends.sqlite.readers import ReaderPool
-from .startup import Options, RecoveryReport, Steps, StepTiming  # noqa: F401 - RecoveryReport is public here too
 from ..store.store import Store
-from ..backends.sqlite.transaction import UnitOfWork
 from ..store.writer import Writer
+from ..writes.batch import EffectsFeed, apply_batch
+from ..writes.ops import Write
+from . import salvage, startup
+from .startup import Options, RecoveryReport, Steps, StepTiming  # noqa: F401 - RecoveryReport is public here too
 
 log = logging.getLogger(__name__)
 
@@ -44,17 +43,18 @@ async def start(path: str | Path | None, options: Options, on_event: Listener | 
     failure: BaseException | None = None
     db = paths.resolve(path)
     report.path = str(db)
+    backend = SQLiteBackend(db, durability=options.durability, busy_timeout_ms=options.busy_timeout_ms,
+                            max_size_bytes=options.max_size_bytes, readers=options.readers)
     if options.read_only:
-        return await _start_read_only(db, options, bus, report, steps)
+        return await _start_read_only(backend, options, bus, report, steps)
     with steps.step("resolve path") as step:
         try:
-            integrity.refuse_foreign(db)  # a file that is not ours is never touched (ForeignFileError)
-            paths.prepare(db)
+            backend.refuse_foreign()  # a file that is not ours is never touched (ForeignFileError)
+            backend.prepare()
         except DatabaseError as exc:
             failure, step.detail = exc, str(exc)
 
-    conn = ThreadConnection(db, durability=options.durability, busy_timeout_ms=options.busy_timeout_ms,
-                            max_size_bytes=options.max_size_bytes)
+    conn = backend.writer_connection()
     # The composition root: every collaborator is built whole here, none is rewired afterwards.
     effects = EffectsFeed()  # what each applied batch changed (file or memory) -> the store's session cache
     memory = MemoryTwin(db, busy_timeout_ms=options.busy_timeout_ms)
@@ -66,8 +66,7 @@ async def start(path: str | Path | None, options: Options, on_event: Listener | 
     writer = Writer(conn, batch_size=options.batch_size, linger=options.linger_ms / 1000,
                     queue_size=options.queue_size, keep_messages=options.keep_messages,
                     fallback=fallback, index_search=options.index_search, on_applied=effects)
-    readers = ReaderPool(db, size=options.readers, durability=options.durability,
-                         busy_timeout_ms=options.busy_timeout_ms)
+    readers = backend.reader_pool()
     store = Store(db, writer, readers, bus=bus, backup_keep=options.backup_keep,
                   window=options.max_messages_per_session, memory=memory, effects=effects)
     try:
@@ -76,20 +75,20 @@ async def start(path: str | Path | None, options: Options, on_event: Listener | 
         await store.close()  # nothing may leak from a start-up that did not finish
         raise
     due = not writer.degraded and startup.daily_backup_due(db, options, report.sessions_restored)
-    store.start(report, checkpointer=Checkpointer(db, writer, options.durability, options.checkpoint_interval),
-                daily_backup=due)
+    store.start(report, checkpointer=backend.checkpointer(writer, options.checkpoint_interval), daily_backup=due)
     report.state = store.state
     return store
 
 
 async def _start_read_only(
-    db: Path, options: Options, bus: EventBus, report: RecoveryReport, steps: Steps
+    backend: SQLiteBackend, options: Options, bus: EventBus, report: RecoveryReport, steps: Steps
 ) -> Store:
     """A store that only reads: no repair, no migration, no journal replay, nothing created on disk."""
+    db = backend.path
     with steps.step("resolve path") as step:
         if not db.is_file():
             raise NotFoundError(f"no yurudb database at {db}")
-        if integrity.refuse_foreign(db) == "blank":
+        if backend.refuse_foreign() == "blank":
             raise NotFoundError(f"{db} holds no yurudb database yet")
         step.detail = "read-only"
     with steps.step("migrate") as step, errors.translated():
@@ -101,8 +100,7 @@ async def _start_read_only(
     journal, _ = SpillJournal(journal_path(db)).read()
     report.journal_entries_pending = len(journal)  # written at the next start of yurucode; not shown here
     writer = Writer(ThreadConnection(db, durability=options.durability), read_only=True)
-    readers = ReaderPool(db, size=options.readers, durability=options.durability,
-                         busy_timeout_ms=options.busy_timeout_ms, read_only=True)
+    readers = backend.reader_pool(read_only=True)
     store = Store(db, writer, readers, bus=bus, backup_keep=options.backup_keep,
                   window=options.max_messages_per_session)
     try:

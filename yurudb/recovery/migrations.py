@@ -3,20 +3,21 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
 
-from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from alembic import command
+
 from ..backends.sqlite.engine import BUSY_TIMEOUT_MS, Durability, create_engine
-from ..errors import MigrationError, UnknownRevisionError
 from ..backends.sqlite.revision import revision_of, stamped_revision  # noqa: F401 - part of this module's API
+from ..errors import MigrationError, UnknownRevisionError
 
 Progress = Callable[[int, int], None]
 _PACKAGE = Path(__file__).resolve().parent.parent  # the yurudb package folder

@@ -22,11 +22,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-
-from ..lines import runs as archive_lines, codec
-from ..search import index as search
 from ..backends.sqlite.engine import connect_sync
 from ..backends.sqlite.transaction import Tx
+from ..lines import codec
+from ..lines import runs as archive_lines
+from ..search import index as search
 from ..times import now_text, text_from_ms
 
 CHUNK = 500

@@ -10,11 +10,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..backends.sqlite import backup, integrity, revision
-from . import salvage
 from ..backends.sqlite.engine import Durability, pragmas
 from ..errors import ValidationError
 from ..events import EventBus, RecoveryProgress
+from . import salvage
 from .salvage import SalvageReport
+
 
 @dataclass
 class StepTiming:

@@ -16,6 +16,7 @@ import sqlite3
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
+from ..backends.sqlite.transaction import Tx
 from ..lines import runs as archive_lines
 from ..tables.rows import MESSAGE_COLUMNS, MESSAGE_READ, message_from_row
 from .query import (
@@ -34,7 +35,6 @@ from .query import (
     window_sql,
 )
 from .text import indexed, text_of  # noqa: F401 - re-exported
-from ..backends.sqlite.transaction import Tx
 
 # ---- keeping the index exact (inside a write's transaction) --------------------------------
 # A transaction whose `tx.index_search` is False (a store opened with index_search=False: benchmarks,

@@ -11,9 +11,9 @@ from datetime import datetime
 from typing import Any
 
 from .. import validation as check
+from ..backends.sqlite.schema import SEARCH_DDL
 from ..errors import ValidationError
 from ..tables.rows import MESSAGE_COLUMNS, MESSAGE_READ, message_from_row
-from ..backends.sqlite.schema import SEARCH_DDL
 from .text import _CAMEL, _CAMEL_PARTS, _CJK, _WORD, _bigrams, text_of
 
 # ---- queries -------------------------------------------------------------------------------

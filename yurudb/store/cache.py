@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
-from ..writes.batch import BatchEffects
 from ..models import Session
+from ..writes.batch import BatchEffects
 
 
 class SessionCache:

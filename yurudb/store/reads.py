@@ -8,9 +8,9 @@ from typing import Any
 
 from .. import errors
 from ..backends.sqlite import integrity
-from ..errors import CorruptDatabaseError
-from ..degraded.memory import MemoryTwin
 from ..backends.sqlite.readers import ReaderPool
+from ..degraded.memory import MemoryTwin
+from ..errors import CorruptDatabaseError
 
 
 class Reads:

@@ -7,26 +7,28 @@ import logging
 import warnings
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from datetime import datetime
-from types import EllipsisType
 from pathlib import Path
+from types import EllipsisType
 from typing import Any, Literal, TypeVar
 
-from ..lines import runs as archive_lines, codec
+from .. import errors
+from .. import validation as check
 from ..backends.sqlite import backup as backups
-from .. import errors, validation as check
-from ..search import index as search
-from ..degraded.memory import MemoryTwin
-from ..writes.batch import BatchEffects, EffectsFeed
-from .cache import SessionCache
 from ..backends.sqlite.checkpoint import Checkpointer
+from ..backends.sqlite.readers import ReaderPool
+from ..degraded.memory import MemoryTwin
 from ..errors import NotFoundError, StoreClosedError, ValidationError
 from ..events import Event, EventBus, Listener, MessagesDeleted, Recovered
+from ..lines import codec
+from ..lines import runs as archive_lines
 from ..models import Message, Session, Usage
-from ..writes.ops import Write
-from ..backends.sqlite.readers import ReaderPool
-from .reads import Reads
+from ..search import index as search
 from ..tables.rows import MESSAGE_READ, SESSION_COLUMNS, build_all, message_from_row, session_from_row
 from ..times import now_text
+from ..writes.batch import BatchEffects, EffectsFeed
+from ..writes.ops import Write
+from .cache import SessionCache
+from .reads import Reads
 from .usage import GroupBy, UsageBook
 from .writer import Writer
 

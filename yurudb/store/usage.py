@@ -8,10 +8,10 @@ from typing import Any, Literal
 from .. import validation as check
 from ..errors import ValidationError
 from ..models import Usage
-from ..writes.ops import Write
-from .reads import Reads
 from ..tables.rows import USAGE_COLUMNS, usage_from_row
 from ..times import from_column, now_text
+from ..writes.ops import Write
+from .reads import Reads
 from .writer import Writer
 
 GroupBy = Literal["model", "day", "session"]

@@ -10,8 +10,9 @@ from typing import Any
 
 from .. import errors
 from ..backends.sqlite import integrity
-from ..writes.batch import BatchEffects, apply_batch
 from ..backends.sqlite.connection import ThreadConnection
+from ..backends.sqlite.transaction import UnitOfWork
+from ..degraded.fallback import Fallback
 from ..errors import (
     CorruptDatabaseError,
     DatabaseError,
@@ -22,9 +23,8 @@ from ..errors import (
     UnavailableError,
 )
 from ..events import WriteFailed
-from ..degraded.fallback import Fallback
+from ..writes.batch import BatchEffects, apply_batch
 from ..writes.ops import Write, coalesce
-from ..backends.sqlite.transaction import UnitOfWork
 
 log = logging.getLogger(__name__)
 

@@ -8,8 +8,8 @@ from typing import Any
 from sqlalchemy import JSON, REAL, TIMESTAMP, Column, ForeignKey, Index, Integer, LargeBinary, Text, text
 from sqlmodel import Field, SQLModel
 
-from ..models import MESSAGE_TYPES, SESSION_STATUSES, Message, Session, Usage  # noqa: F401 - re-exported
 from ..backends.sqlite.revision import APPLICATION_ID  # noqa: F401 - re-exported
+from ..models import MESSAGE_TYPES, SESSION_STATUSES, Message, Session, Usage  # noqa: F401 - re-exported
 
 # Timestamps are the spec's `TIMESTAMP DEFAULT CURRENT_TIMESTAMP`: UTC text (yurudb/times.py) in the
 # database, timezone-aware datetimes in Python. Snapshots keep the app's epoch milliseconds.

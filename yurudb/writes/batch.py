@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from dataclasses import dataclass, field
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
-from ..search import index as search
-from ..models import Session
+from ..backends.sqlite.transaction import Tx
 from ..errors import ConflictError, NotFoundError
+from ..models import Session
+from ..search import index as search
+from ..tables.rows import MESSAGE_COLUMNS, SESSION_COLUMNS, message_from_row, session_from_row
+from ..times import from_column, now_text
 from .ops import Write
 from .statements import INSERT_SESSION, UPSERT_MESSAGE, UPSERT_USAGE, next_seqs, session_row
-from ..tables.rows import MESSAGE_COLUMNS, SESSION_COLUMNS, message_from_row, session_from_row
-from ..backends.sqlite.transaction import Tx
-from ..times import from_column, now_text
 
 INSERT_USAGE = UPSERT_USAGE + " RETURNING id"
 SESSION_UPDATE_COLUMNS = {

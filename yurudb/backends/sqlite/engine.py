@@ -8,10 +8,8 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 from urllib.parse import quote
-
-from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # SQLAlchemy loads only when an engine is made (migrations, maintenance)
     from sqlalchemy.ext.asyncio import AsyncEngine

@@ -7,9 +7,9 @@ import sqlite3
 from pathlib import Path
 from typing import Literal
 
+from ...errors import CorruptDatabaseError, ForeignFileError, LockedError, UnavailableError, classify
 from .engine import read_only_uri
 from .revision import APPLICATION_ID
-from ...errors import CorruptDatabaseError, ForeignFileError, LockedError, UnavailableError, classify
 
 HEADER = b"SQLite format 3\x00"
 # quick_check reads every page: fine for a few MB, far too slow for start-up on a 1 GB history.
