@@ -33,6 +33,28 @@ class File:
 
 
 @dataclass
+class Cursor:
+    """Where a file's archive ends: what its bytes looked like when the last pass stopped reading it."""
+
+    id: int
+    device: int | None
+    inode: int | None
+    size: int | None
+    mtime_ns: int | None
+    consumed: int  # bytes archived (complete lines)
+    lines: int  # lines archived
+    prefix_sha256: str | None  # of its first bytes (a rewrite changes them)
+    gone_at: str | None  # when the file was found missing
+    tail_sha256: str | None  # of the bytes just before `consumed` (an edit in place changes them)
+    session_id: str | None
+    moved: bool = False  # found at a new path this pass (its row goes with it)
+
+
+CURSOR_COLUMNS = ("id, device, inode, size, mtime_ns, consumed, lines, prefix_sha256, gone_at, tail_sha256, "
+                  "session_id")
+
+
+@dataclass
 class Chunk:
     """Complete lines of one file: `data` (each line with its newline) read at byte offset `start`,
     numbered from `first`."""
@@ -70,14 +92,10 @@ class Done:
     effects: BatchEffects = field(default_factory=BatchEffects)
 
 
-def load_state(tx: Tx, root: str) -> tuple[BatchEffects, tuple[dict[str, dict[str, Any]], tuple[int, bytes] | None]]:
-    cursors = {
-        r[0]: {"id": r[1], "device": r[2], "inode": r[3], "size": r[4], "mtime_ns": r[5], "consumed": r[6],
-               "lines": r[7], "prefix_sha256": r[8], "gone_at": r[9], "tail_sha256": r[10], "session_id": r[11]}
-        for r in tx.execute("SELECT path, id, device, inode, size, mtime_ns, consumed, lines, prefix_sha256, gone_at, "
-                            "tail_sha256, session_id "
-                            "FROM transcript_files WHERE root = ?", (root,))
-    }
+def load_state(tx: Tx, root: str) -> tuple[BatchEffects, tuple[dict[str, Cursor], tuple[int, bytes] | None]]:
+    """Every file's cursor under `root` (by path), and the newest compression dictionary."""
+    cursors = {r[0]: Cursor(*r[1:]) for r in tx.execute(
+        f"SELECT path, {CURSOR_COLUMNS} FROM transcript_files WHERE root = ?", (root,))}
     dictionary = None
     for known_id, data in tx.execute("SELECT id, data FROM archive_dicts ORDER BY rowid"):
         codec.register(known_id, data)
@@ -206,7 +224,7 @@ def _archive(tx: Tx, root: str, chunk: Chunk, ready: Prepared, docs: search.Docs
     file_yid = session_for(tx, ready.file_session, sessions, done)
     tx.execute("UPDATE transcript_files SET session_id = COALESCE(session_id, ?) WHERE id = ?", (file_yid, file_id))
     owners = {r[0]: (r[1], r[2], r[3], r[4]) for r in tx.select_in(
-        "SELECT id, session_id, file_id, line, seq FROM messages WHERE id IN ({})", {m[1] for m in ready.messages})}
+        "SELECT id, session_id, file_id, line, seq FROM messages WHERE id IN ({})", {m.candidate_id for m in ready.messages})}
     # the rows this chunk writes that may exist already (and be indexed): those found, and the ids
     # made for a uuid seen in another line (not looked up above); a first sync has next to none
     existing: list[str] = []
@@ -215,12 +233,12 @@ def _archive(tx: Tx, root: str, chunk: Chunk, ready: Prepared, docs: search.Docs
     links: list[tuple[int, int, str]] = []
     mirrored = twins(tx, root, f.rel, file_id)
     intact: dict[int, bool] = {}  # runs of other files that _lost decoded
-    for n, candidate, claude_id, kind, role, when, key, body in ready.messages:
-        yid = session_for(tx, claude_id, sessions, done)
-        if mirrored is not None and (same := mirrored.take(key)) is not None:
+    for m in ready.messages:
+        n, yid = m.line, session_for(tx, m.claude_session, sessions, done)
+        if mirrored is not None and (same := mirrored.take(m.twin_key)) is not None:
             links.append((file_id, n, same))  # the Agent SDK mirrored this line already: one message, two copies
             continue
-        message_id = candidate
+        message_id = m.candidate_id
         owner = owners.get(message_id)
         if owner is not None and (owner[1], owner[2]) != (file_id, n) and not _lost(tx, owner[1], owner[2], intact):
             # The same uuid in another line (a resumed session replays earlier lines): archived in
@@ -242,7 +260,8 @@ def _archive(tx: Tx, root: str, chunk: Chunk, ready: Prepared, docs: search.Docs
         done.last_session = yid
         # content, tool uses and usage are read from the raw line (the JSON is stored once); the row
         # names its search document (indexed below, in this transaction)
-        message_rows.append((message_id, yid, seq, kind, role, when, f.thread, file_id, n, docs.add(message_id, body)))
+        message_rows.append((message_id, yid, seq, m.type, m.role, m.timestamp, f.thread, file_id, n,
+                             docs.add(message_id, m.body)))
     # lines archived before (a re-read) leave the index with the text they held first
     if existing:
         docs.insert()  # what earlier chunks left is in the index before anything is taken out of it
@@ -300,7 +319,7 @@ def _after(ready: Prepared, chunk: Chunk, archived: int, consumed: int, device: 
         return None
     kept = lines[skip:]
     return replace(ready, lines=len(kept), size=ready.size - taken, runs=codec.pack(kept, ready.dict_id),
-                   messages=[m for m in ready.messages if m[0] > archived])
+                   messages=[m for m in ready.messages if m.line > archived])
 
 
 def _move_cursor(tx: Tx, chunk: Chunk, file_id: int, count: int) -> None:

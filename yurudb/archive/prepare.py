@@ -1,8 +1,8 @@
 """The half of archiving a chunk that needs no database: parse each line, say what it is, compress it.
 
 It runs where there is a free core (a worker process during a large first sync, `serve`, inline
-otherwise) while the writer commits the chunk before; `yurudb/claude/sync.py` applies what it
-returns in one transaction. It lives outside `yurudb.claude`, and imports only what a line needs,
+otherwise) while the writer commits the chunk before; `archive/apply.py` applies what it
+returns in one transaction. It imports only what a line needs (no store, no SQLite),
 so that a worker process starts in a fraction of the time the whole package takes to load.
 Sessions here are Claude session ids; the apply maps them to yurudb sessions.
 """
@@ -16,13 +16,26 @@ import struct
 import sys
 import zlib
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from ..lines import codec
 from ..lines import transcript as meaning
 from ..search import text as search_text
 
 PROJECT_MAX_BYTES = 8 * 1024 * 1024  # a longer line keeps its bytes but gets no message (reported)
+
+
+class PreparedMessage(NamedTuple):
+    """A line that makes a message, as the worker understood it (the apply maps its session)."""
+
+    line: int  # its line number in the file
+    candidate_id: str  # the message id it asks for (its uuid, or one derived from the line)
+    claude_session: str
+    type: str
+    role: str | None
+    timestamp: str | None
+    twin_key: str  # finds the same line arriving the other way (apply.Twins)
+    body: str  # what the full-text index takes (search.text.indexed)
 
 
 @dataclass
@@ -33,10 +46,7 @@ class Prepared:
     size: int = 0  # bytes of the lines, newlines included
     runs: list[tuple[int, bytes]] = field(default_factory=list)  # codec.pack of the lines, in order
     dict_id: int = 0  # the dictionary the runs are compressed with (0: none)
-    # (line number, candidate id, Claude session, type, role, timestamp text, twin key, indexed text)
-    # per line with a message; the twin key finds the same line arriving the other way (apply.Twins),
-    # the indexed text is what the full-text index takes (search_text.indexed)
-    messages: list[tuple[int, str, str, str, str | None, str | None, str, str]] = field(default_factory=list)
+    messages: list[PreparedMessage] = field(default_factory=list)  # the lines that make messages
     file_session: str = ""
     # (Claude session, response key) -> (model, input, output, cache write, cache read, cost, timestamp)
     responses: dict[tuple[str, str], tuple[Any, ...]] = field(default_factory=dict)
@@ -84,7 +94,8 @@ def prepare(lines: list[bytes], first: int, rel: str, session_hint: str,
         when = meaning.stamp(line.get("timestamp"))
         cols = meaning.project(line)
         body = search_text.indexed(search_text.text_of(cols["content"], cols["tool_uses"], line))
-        out.messages.append((n, candidate, claude_id, line["type"], cols["role"], when, twin_key(line), body))
+        out.messages.append(PreparedMessage(n, candidate, claude_id, line["type"], cols["role"], when, twin_key(line),
+                                            body))
         _learn(out.facts.setdefault(claude_id, {}), line, when)
         key = meaning.response_key(line)
         if key is not None:

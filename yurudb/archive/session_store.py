@@ -212,7 +212,7 @@ def _append(tx: Tx, path: str, thread: str | None, key: dict[str, Any], ready: P
     sessions: dict[str, str] = {}
     yid = session_for(tx, key["session_id"], sessions, done)
     tx.execute("UPDATE transcript_files SET session_id = COALESCE(session_id, ?) WHERE id = ?", (yid, file_id))
-    by_line = {m[0]: m for m in ready.messages}
+    by_line = {m.line: m for m in ready.messages}
     synced = twins(tx, ROOT, path, file_id)  # the same transcript synced from Claude Code's file
     seq = statements.next_seq(tx, yid)
     kept: list[bytes] = []
@@ -224,7 +224,7 @@ def _append(tx: Tx, path: str, thread: str | None, key: dict[str, Any], ready: P
         if message is not None and isinstance(uuid, str) and uuid and _has(tx, file_id, uuid):
             continue  # this key has it: an entry with a uuid is written once
         n = count + len(kept) + 1
-        if message is not None and synced is not None and (same := synced.take(message[6])) is not None:
+        if message is not None and synced is not None and (same := synced.take(message.twin_key)) is not None:
             archive_lines.link(tx, [(file_id, n, same)])  # synced already: this line links to that message
             message = None
         elif message is not None:
@@ -235,12 +235,11 @@ def _append(tx: Tx, path: str, thread: str | None, key: dict[str, Any], ready: P
                 message_id = transcript.derived_id(json.loads(raw), path, n, raw)
         kept.append(raw)
         if message is not None:
-            _, _, _, kind, role, when, _, body = message
             assert message_id is not None  # every branch that keeps `message` named it
-            bodies.append((message_id, body))
+            bodies.append((message_id, message.body))
             # its search document comes below (search.put), with every other line of this append
-            tx.execute(statements.UPSERT_LINE_MESSAGE, (message_id, yid, seq, kind, role, when, thread, file_id, n,
-                                                        None))
+            tx.execute(statements.UPSERT_LINE_MESSAGE, (message_id, yid, seq, message.type, message.role,
+                                                        message.timestamp, thread, file_id, n, None))
             seq += 1
     runs = codec.pack(kept)
     archive_lines.append(tx, file_id, count + 1, runs, 0)

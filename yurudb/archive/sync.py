@@ -23,6 +23,7 @@ usage row (one per response, its last line's figures, priced by `yurudb/pricing.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import logging
 import os
@@ -41,6 +42,7 @@ from ..store.store import Store
 from .apply import (
     RETIRED,
     Chunk,
+    Cursor,
     Done,
     File,
     archive_all,
@@ -127,11 +129,11 @@ async def sync(
     if moves:
         await store.transaction(move_files, str(base), [(old, f.rel, f.thread) for old, f in moves])
         for old, f in moves:
-            cursors[f.rel] = {**cursors.pop(old), "moved": True}
+            cursors[f.rel] = dataclasses.replace(cursors.pop(old), moved=True)
         report.files_moved = len(moves)
     # files found whose cursor was gone or moved: once read, their sessions may have all their files back
-    back = {c["session_id"] for f in found if (c := cursors.get(f.rel)) is not None
-            and (c["gone_at"] is not None or c.get("moved"))}
+    back = {c.session_id for f in found if (c := cursors.get(f.rel)) is not None
+            and (c.gone_at is not None or c.moved)}
     todo = sum(f.st.st_size - _resume_at(cursors.get(f.rel), f) for f in found if _changed(cursors.get(f.rel), f))
     done_bytes = 0
     costs: dict[tuple[str, str], float] = {}
@@ -279,28 +281,28 @@ def _walk(root: Path, report: SyncReport, only: set[str] | None = None) -> Itera
     yield from found
 
 
-def _changed(cursor: dict[str, Any] | None, f: File) -> bool:
-    if cursor is None or cursor.get("gone_at") is not None:
+def _changed(cursor: Cursor | None, f: File) -> bool:
+    if cursor is None or cursor.gone_at is not None:
         return True
     st = f.st
-    return (cursor["device"], cursor["inode"], cursor["size"], cursor["mtime_ns"]) != (
+    return (cursor.device, cursor.inode, cursor.size, cursor.mtime_ns) != (
         st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
 
 
-def _resume_at(cursor: dict[str, Any] | None, f: File) -> int:
+def _resume_at(cursor: Cursor | None, f: File) -> int:
     """Where reading resumes: the cursor, or 0 when the file was replaced or shrank.
 
     A file put back after its cursor's had gone (restored, moved here) may be another inode: it
     is the same file when its bytes up to the cursor are, which `_moved_under` checks next.
     """
-    if cursor is None or cursor["consumed"] == 0 or f.st.st_size < cursor["consumed"]:
+    if cursor is None or cursor.consumed == 0 or f.st.st_size < cursor.consumed:
         return 0
-    same = (cursor["device"], cursor["inode"]) == (f.st.st_dev, f.st.st_ino)
-    back = (cursor["gone_at"] is not None or cursor.get("moved")) and cursor["tail_sha256"] is not None
-    return cursor["consumed"] if same or back else 0
+    same = (cursor.device, cursor.inode) == (f.st.st_dev, f.st.st_ino)
+    back = (cursor.gone_at is not None or cursor.moved) and cursor.tail_sha256 is not None
+    return cursor.consumed if same or back else 0
 
 
-def _moves(root: Path, found: list[File], cursors: dict[str, dict[str, Any]]) -> list[tuple[str, File]]:
+def _moves(root: Path, found: list[File], cursors: dict[str, Cursor]) -> list[tuple[str, File]]:
     """Files at a path with no cursor that are a missing file moved there: (its old path, the file).
 
     The missing file's cursor names it by inode (a rename) or by name (a move that copied), and
@@ -313,19 +315,19 @@ def _moves(root: Path, found: list[File], cursors: dict[str, dict[str, Any]]) ->
     by_name: dict[str, list[str]] = {}
     by_inode: dict[tuple[Any, Any], str] = {}
     for rel, c in cursors.items():
-        if rel in here or RETIRED in rel or not c["consumed"] or c["tail_sha256"] is None:
+        if rel in here or RETIRED in rel or not c.consumed or c.tail_sha256 is None:
             continue
         by_name.setdefault(rel.rsplit("/", 1)[-1], []).append(rel)
-        by_inode[(c["device"], c["inode"])] = rel
+        by_inode[(c.device, c.inode)] = rel
     moves: list[tuple[str, File]] = []
     taken: set[str] = set()
     for f in new:
         for old in dict.fromkeys([by_inode.get((f.st.st_dev, f.st.st_ino)), *by_name.get(f.path.name, [])]):
-            if old is None or old in taken or f.st.st_size < cursors[old]["consumed"] or os.path.lexists(root / old):
+            if old is None or old in taken or f.st.st_size < cursors[old].consumed or os.path.lexists(root / old):
                 continue
             try:
                 with open(f.path, "rb") as handle:
-                    if _moved_under(handle, cursors[old], cursors[old]["consumed"]):
+                    if _moved_under(handle, cursors[old], cursors[old].consumed):
                         continue
             except OSError:
                 break  # unreadable: reading it reports why
@@ -351,22 +353,22 @@ def _hashes(handle: Any, upto: int) -> tuple[str, str]:
     return _prefix_hash(handle, upto), _tail_hash(handle, upto)
 
 
-def _moved_under(handle: Any, cursor: dict[str, Any], start: int) -> bool:
+def _moved_under(handle: Any, cursor: Cursor, start: int) -> bool:
     """Whether the bytes a cursor consumed changed (rewritten, or edited in place before `start`): its
     first bytes, or the bytes just before it (a cursor from before revision 0008 may have no tail)."""
     prefix, tail = _hashes(handle, start)
-    return prefix != cursor["prefix_sha256"] or (cursor["tail_sha256"] is not None and tail != cursor["tail_sha256"])
+    return prefix != cursor.prefix_sha256 or (cursor.tail_sha256 is not None and tail != cursor.tail_sha256)
 
 
-def _read(f: File, cursor: dict[str, Any] | None, report: SyncReport) -> Iterator[Chunk]:
+def _read(f: File, cursor: Cursor | None, report: SyncReport) -> Iterator[Chunk]:
     """The file's complete lines after its cursor, in chunks (a rewritten file from its start)."""
     start = _resume_at(cursor, f)
-    first = cursor["lines"] + 1 if cursor is not None and start else 1
-    seen = cursor["lines"] if cursor is not None else 0
+    first = cursor.lines + 1 if cursor is not None and start else 1
+    seen = cursor.lines if cursor is not None else 0
     with open(f.path, "rb") as handle:
         if start and _moved_under(handle, cursor, start):  # type: ignore[arg-type]
             start, first = 0, 1
-        if cursor is not None and not start and cursor["consumed"]:
+        if cursor is not None and not start and cursor.consumed:
             report.files_rewritten += 1
         handle.seek(start)
         offset, buffer = start, b""  # buffer: the bytes read from `offset` on, not yet in a chunk
@@ -396,7 +398,7 @@ def _read(f: File, cursor: dict[str, Any] | None, report: SyncReport) -> Iterato
                         seen_lines=seen)
 
 
-def _chunks(found: list[File], cursors: dict[str, dict[str, Any]], report: SyncReport) -> Iterator[Chunk]:
+def _chunks(found: list[File], cursors: dict[str, Cursor], report: SyncReport) -> Iterator[Chunk]:
     """The new lines of every changed file, chunk by chunk; a file that fails to read is reported."""
     for f in found:
         cursor = cursors.get(f.rel)
