@@ -53,40 +53,70 @@ class EffectsFeed:
             listener(effects)
 
 
+@dataclass
+class _Held:
+    """What the database holds that a batch's writes depend on (the check step's answer)."""
+
+    live: set[str]  # sessions that exist
+    owners: dict[str, tuple[str, int]]  # message id -> (session, seq), kept current as the plan goes
+    owners_before: dict[str, tuple[str, int]]  # the same, as the batch found it
+    synced: set[str]  # messages that are transcript lines (kept as Claude Code wrote them)
+    next_seq: dict[str, int]  # session -> the seq its next message takes
+
+
+@dataclass
+class _Plan:
+    """What a batch will do: statements in write order, and each write's result or error."""
+
+    results: list[Any]
+    effects: BatchEffects = field(default_factory=BatchEffects)
+    rows: list[tuple[str, tuple[Any, ...], int]] = field(default_factory=list)  # (sql, params, write index)
+    singles: dict[int, tuple[str, tuple[Any, ...]]] = field(default_factory=dict)  # statements whose rows are results
+
+
 def apply_batch(
     uow: Tx, writes: list[Write], keep_messages: int | None = None
 ) -> tuple[list[Any], BatchEffects]:
     """Apply writes in order; returns one result or exception per write (per-write errors do not abort).
 
+    Four steps: check what the database holds, plan each write against it (refusals are results,
+    not aborts), run the plan with the search index moving in the same transaction, then retain.
     `keep_messages` is the opt-in retention (`retention="delete"`): sessions the batch appended to
     keep only their newest `keep_messages` messages. None (the default) deletes nothing.
     """
     now = now_text()
-    now_dt = from_column(now)
-    assert now_dt is not None
-    results: list[Any] = [None] * len(writes)
-    effects = BatchEffects()
+    held = _check(uow, writes)
+    # The full-text index moves in this same transaction. An append names its document in its own
+    # row (no second write of the row); a message this batch also updates, and every batch that
+    # deletes a session, takes the general path after the plan (search.index: one re-index per
+    # message, with the batch's last word).
+    docs = search.Docs(uow, fast=not any(w.kind == "delete_session" for w in writes))
+    plan = _plan(writes, held, docs, now)
+    _run(uow, writes, held, docs, plan, now)
+    _retain(uow, held, keep_messages, plan.effects)
+    return plan.results, plan.effects
 
+
+def _check(uow: Tx, writes: list[Write]) -> _Held:
+    """The sessions and messages the writes name, as the database holds them now."""
     session_ids = {w.values["session_id"] if "session_id" in w.values else w.target for w in writes
                    if w.kind not in ("update_message",)}
     live = {r[0] for r in uow.select_in("SELECT id FROM sessions WHERE id IN ({})", session_ids)}
     message_ids = {w.target for w in writes if w.kind in ("append_message", "update_message")}
     found = uow.select_in("SELECT id, session_id, seq, file_id FROM messages WHERE id IN ({})", message_ids)
     owners: dict[str, tuple[str, int]] = {r[0]: (r[1], r[2]) for r in found}
-    owners_before = dict(owners)
-    synced = {r[0] for r in found if r[3] is not None}  # transcript lines: kept as Claude Code wrote them
     appended_to = {w.values["session_id"] for w in writes if w.kind == "append_message"}
-    next_seq = next_seqs(uow, appended_to)
+    return _Held(live=live, owners=owners, owners_before=dict(owners), synced={r[0] for r in found if r[3] is not None},
+                 next_seq=next_seqs(uow, appended_to))
 
-    plan: list[tuple[str, tuple[Any, ...], int]] = []  # (sql, params, write index) for grouped statements
-    singles: dict[int, tuple[str, tuple[Any, ...]]] = {}  # statements whose rows are the result
-    # The full-text index moves in this same transaction. An append names its document in its own
-    # row (no second write of the row); a message this batch also updates, and every batch that
-    # deletes a session, takes the general path after the plan (search.index: one re-index per
-    # message, with the batch's last word).
-    docs = search.Docs(uow, fast=not any(w.kind == "delete_session" for w in writes))
+
+def _plan(writes: list[Write], held: _Held, docs: search.Docs, now: str) -> _Plan:
+    """Each write against what is held: its statement and result, or the error it gets instead."""
+    now_dt = from_column(now)
+    assert now_dt is not None
+    plan = _Plan(results=[None] * len(writes))
+    results, effects, live, owners, next_seq = plan.results, plan.effects, held.live, held.owners, held.next_seq
     updated = {w.target for w in writes if w.kind == "update_message"}
-
     for i, w in enumerate(writes):
         v = w.values
         if w.kind == "create_session":
@@ -99,16 +129,17 @@ def apply_batch(
             session = w.created_session()
             results[i] = session
             effects.sessions[w.target] = session
-            plan.append((INSERT_SESSION, session_row(w.target, v["name"], v["status"], v["working_directory"],
-                                                     v["claude_session_id"], v["claude_title"], v["user_renamed"],
-                                                     v["created_at"], v["updated_at"], v["meta_json"]), i))
+            plan.rows.append((INSERT_SESSION, session_row(w.target, v["name"], v["status"], v["working_directory"],
+                                                          v["claude_session_id"], v["claude_title"],
+                                                          v["user_renamed"], v["created_at"], v["updated_at"],
+                                                          v["meta_json"]), i))
         elif w.kind == "append_message":
             sid = v["session_id"]
             if sid not in live:
                 results[i] = NotFoundError(f"session {sid} not found")
                 continue
             owner = owners.get(w.target)
-            if owner is not None and w.target in synced:
+            if owner is not None and w.target in held.synced:
                 results[i] = ConflictError(f"message {w.target} is a synced transcript line")
                 continue
             if owner is not None and owner[0] != sid:
@@ -123,82 +154,91 @@ def apply_batch(
             results[i] = w.appended_message(seq)
             effects.touched[sid] = now_dt
             doc = docs.take(w) if w.target not in updated else None
-            plan.append((UPSERT_MESSAGE, (w.target, sid, seq, v["type"], v["role"], v["content"],
-                                          v["tool_uses_json"], v["usage_json"], v["timestamp"],
-                                          v["payload_json"], doc), i))
+            plan.rows.append((UPSERT_MESSAGE, (w.target, sid, seq, v["type"], v["role"], v["content"],
+                                               v["tool_uses_json"], v["usage_json"], v["timestamp"],
+                                               v["payload_json"], doc), i))
         elif w.kind == "update_message":
             owner = owners.get(w.target)
             if owner is None:
                 results[i] = NotFoundError(f"message {w.target} not found")
                 continue
-            if w.target in synced:
+            if w.target in held.synced:
                 results[i] = ConflictError(f"message {w.target} is a synced transcript line: the archive keeps "
                                            "it as Claude Code wrote it")
                 continue
             effects.touched[owner[0]] = now_dt
-            singles[i] = _message_update(w)
-            plan.append(("", (), i))
+            plan.singles[i] = _message_update(w)
+            plan.rows.append(("", (), i))
         elif w.kind == "record_usage":
             sid = v["session_id"]
             if sid not in live:
                 results[i] = NotFoundError(f"session {sid} not found")
                 continue
-            singles[i] = (INSERT_USAGE, (sid, v["tokens_input"], v["tokens_output"], v["tokens_cache"],
-                                         v["cost_usd"], v["model"], v["timestamp"], v["source_id"],
-                                         v.get("tokens_cache_write"), v.get("tokens_cache_read")))
-            plan.append(("", (), i))
+            plan.singles[i] = (INSERT_USAGE, (sid, v["tokens_input"], v["tokens_output"], v["tokens_cache"],
+                                              v["cost_usd"], v["model"], v["timestamp"], v["source_id"],
+                                              v.get("tokens_cache_write"), v.get("tokens_cache_read")))
+            plan.rows.append(("", (), i))
         elif w.kind == "update_session":
             if w.target not in live:
                 results[i] = NotFoundError(f"session {w.target} not found")
                 continue
-            singles[i] = _session_update(w, now)
-            plan.append(("", (), i))
+            plan.singles[i] = _session_update(w, now)
+            plan.rows.append(("", (), i))
         elif w.kind == "delete_session":
             if w.target not in live:
                 if not w.replay:
                     results[i] = NotFoundError(f"session {w.target} not found")
                 continue
             live.discard(w.target)
-            owners = {k: o for k, o in owners.items() if o[0] != w.target}
+            held.owners = owners = {k: o for k, o in owners.items() if o[0] != w.target}
             next_seq.pop(w.target, None)
             effects.touched.pop(w.target, None)
             effects.sessions[w.target] = None
-            plan.append(("DELETE FROM sessions WHERE id = ?", (w.target,), i))
+            plan.rows.append(("DELETE FROM sessions WHERE id = ?", (w.target,), i))
+    return plan
 
+
+def _run(uow: Tx, writes: list[Write], held: _Held, docs: search.Docs, plan: _Plan, now: str) -> None:
+    """The plan's statements in order, the index moving with them, then every touched session's time."""
     # The full-text index changes in this same transaction, once per message with the batch's last
     # word (a streamed message updated ten times in one batch is re-indexed once, in place).
+    results, before_batch = plan.results, set(held.owners_before)
+    updated = {w.target for w in writes if w.kind == "update_message"}
     changing = {w.target for i, w in enumerate(writes)
                 if w.kind in ("append_message", "update_message") and not isinstance(results[i], BaseException)}
     if docs.fast:
         # appends carry their document (docs.take); an existing message appended again leaves the
         # index first; a message this batch updates goes from the text it holds to its last text
-        search.unindex(uow, (changing & set(owners_before)) - updated)
-        before = search.current(uow, changing & updated & set(owners_before))
-        _run_plan(uow, plan, singles, writes, results, effects)
+        search.unindex(uow, (changing & before_batch) - updated)
+        before = search.current(uow, changing & updated & before_batch)
+        _run_plan(uow, plan.rows, plan.singles, writes, results, plan.effects)
         docs.insert()
         search.replace(uow, docs, before, _last_bodies(writes, results, changing & updated))
     else:
         # a batch that deletes a session: out with the text they hold now, back in from the rows left
-        search.unindex(uow, changing & (set(owners_before) | updated))
-        search.unindex_sessions(uow, [w.target for w, sql in ((writes[i], s) for s, _, i in plan)
+        search.unindex(uow, changing & (before_batch | updated))
+        search.unindex_sessions(uow, [w.target for w, sql in ((writes[i], s) for s, _, i in plan.rows)
                                       if w.kind == "delete_session" and sql])
-        _run_plan(uow, plan, singles, writes, results, effects)
+        _run_plan(uow, plan.rows, plan.singles, writes, results, plan.effects)
         search.index(uow, changing)
-
-    touched = [sid for sid in effects.touched if sid in live]
+    touched = [sid for sid in plan.effects.touched if sid in held.live]
     if touched:
         # one statement for the whole batch: every session it touched moved at `now`
         uow.select_in(f"UPDATE sessions SET updated_at = '{now}' WHERE id IN ({{}})", touched)
-    if keep_messages is not None:
-        for sid, top in next_seq.items():
-            if sid in live and top - 1 > keep_messages:
-                # The window's oldest seq: everything below it goes (seqs only grow, so it is a range).
-                search.unindex_where(uow, "session_id = ? AND seq <= ?", (sid, top - 1 - keep_messages))
-                gone = uow.execute("DELETE FROM messages WHERE session_id = ? AND seq <= ? RETURNING 1",
-                                   (sid, top - 1 - keep_messages))
-                if gone:
-                    effects.trimmed[sid] = len(gone)
-    return results, effects
+
+
+def _retain(uow: Tx, held: _Held, keep_messages: int | None, effects: BatchEffects) -> None:
+    """The opt-in retention: sessions appended to keep their newest `keep_messages` (None: nothing goes)."""
+    if keep_messages is None:
+        return
+    for sid, top in held.next_seq.items():
+        if sid in held.live and top - 1 > keep_messages:
+            # The window's oldest seq: everything below it goes (seqs only grow, so it is a range).
+            search.unindex_where(uow, "session_id = ? AND seq <= ?", (sid, top - 1 - keep_messages))
+            gone = uow.execute("DELETE FROM messages WHERE session_id = ? AND seq <= ? RETURNING 1",
+                               (sid, top - 1 - keep_messages))
+            if gone:
+                effects.trimmed[sid] = len(gone)
 
 
 def _last_bodies(writes: list[Write], results: list[Any], ids: set[str]) -> dict[str, str]:
