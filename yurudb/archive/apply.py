@@ -189,6 +189,29 @@ def archive_all(tx: Tx, root: str, group: list[tuple[Chunk, Prepared]]) -> tuple
 def _archive(tx: Tx, root: str, chunk: Chunk, ready: Prepared, docs: search.Docs) -> tuple[BatchEffects, Done]:
     """Archive one prepared chunk of lines and move the file's cursor past them, in the caller's
     transaction; the text to index is left in `docs`."""
+    placed = _file_row(tx, root, chunk, ready)
+    if placed is None:
+        return BatchEffects(), Done(_file_id(tx, root, chunk.file.rel))
+    file_id, chunk, ready = placed
+    done = Done(file_id)
+    if not ready.lines:  # nothing new but the file's stat (a partial last line grew)
+        _move_cursor(tx, chunk, file_id, 0)
+        return done.effects, done
+    sessions: dict[str, str] = {}
+    _messages(tx, root, chunk, ready, docs, file_id, sessions, done)
+    _usage_and_facts(tx, ready, sessions, done)
+    _move_cursor(tx, chunk, file_id, ready.lines)
+    done.lines, done.bytes = ready.lines, ready.size
+    return done.effects, done
+
+
+def _file_id(tx: Tx, root: str, rel: str) -> int:
+    return int(tx.execute("SELECT id FROM transcript_files WHERE root = ? AND path = ?", (root, rel))[0][0])
+
+
+def _file_row(tx: Tx, root: str, chunk: Chunk, ready: Prepared) -> tuple[int, Chunk, Prepared] | None:
+    """The file's row for this chunk (a rewritten file's earlier copy retired, a new file's row made),
+    and the chunk less what another pass archived since this one read the cursor (None: all of it)."""
     f = chunk.file
     row = tx.execute("SELECT id, lines, consumed, device, inode FROM transcript_files WHERE root = ? AND path = ?",
                      (root, f.rel))
@@ -198,7 +221,7 @@ def _archive(tx: Tx, root: str, chunk: Chunk, ready: Prepared, docs: search.Docs
         trimmed = _after(ready, chunk, *row[0][1:])
         if trimmed is not None:
             if trimmed.lines == 0:
-                return BatchEffects(), Done(row[0][0])
+                return None
             ready, chunk = trimmed, replace(chunk, first=row[0][1] + 1)
     session_of_copy = None
     if row and chunk.first == 1 and row[0][1]:
@@ -215,16 +238,19 @@ def _archive(tx: Tx, root: str, chunk: Chunk, ready: Prepared, docs: search.Docs
     file_id = row[0][0] if row else tx.execute(
         "INSERT INTO transcript_files (root, path, thread, session_id) VALUES (?, ?, ?, ?) RETURNING id",
         (root, f.rel, f.thread, session_of_copy))[0][0]
-    done = Done(file_id)
-    if not ready.lines:  # nothing new but the file's stat (a partial last line grew)
-        _move_cursor(tx, chunk, file_id, 0)
-        return done.effects, done
+    return file_id, chunk, ready
+
+
+def _messages(tx: Tx, root: str, chunk: Chunk, ready: Prepared, docs: search.Docs, file_id: int,
+              sessions: dict[str, str], done: Done) -> None:
+    """The chunk's lines: their messages (new, or re-read in place), runs and links to twins."""
+    f = chunk.file
     done.not_json, done.oversized, done.unpriced = ready.not_json, ready.oversized, set(ready.unpriced)
-    sessions: dict[str, str] = {}
     file_yid = session_for(tx, ready.file_session, sessions, done)
     tx.execute("UPDATE transcript_files SET session_id = COALESCE(session_id, ?) WHERE id = ?", (file_yid, file_id))
     owners = {r[0]: (r[1], r[2], r[3], r[4]) for r in tx.select_in(
-        "SELECT id, session_id, file_id, line, seq FROM messages WHERE id IN ({})", {m.candidate_id for m in ready.messages})}
+        "SELECT id, session_id, file_id, line, seq FROM messages WHERE id IN ({})",
+        {m.candidate_id for m in ready.messages})}
     # the rows this chunk writes that may exist already (and be indexed): those found, and the ids
     # made for a uuid seen in another line (not looked up above); a first sync has next to none
     existing: list[str] = []
@@ -269,6 +295,10 @@ def _archive(tx: Tx, root: str, chunk: Chunk, ready: Prepared, docs: search.Docs
     tx.executemany(statements.UPSERT_LINE_MESSAGE, message_rows)
     archive_lines.append(tx, file_id, chunk.first, ready.runs, ready.dict_id)
     archive_lines.link(tx, links)
+
+
+def _usage_and_facts(tx: Tx, ready: Prepared, sessions: dict[str, str], done: Done) -> None:
+    """One usage row per response (its last line's figures), Claude Code's costs, and the sessions' facts."""
     usage = []
     for (claude_id, key), (model, tin, tout, cw, cr, cost, when) in ready.responses.items():
         usage.append((session_for(tx, claude_id, sessions, done), tin, tout, cw + cr, cost or 0.0, model, when, key,
@@ -282,9 +312,6 @@ def _archive(tx: Tx, root: str, chunk: Chunk, ready: Prepared, docs: search.Docs
         describe(tx, yid, known, fresh=yid in done.created)
         done.sessions_updated.add(yid)
         done.effects.sessions.setdefault(yid, None)
-    _move_cursor(tx, chunk, file_id, ready.lines)
-    done.lines, done.bytes = ready.lines, ready.size
-    return done.effects, done
 
 
 def _lost(tx: Tx, file_id: int | None, line: int | None, intact: dict[int, bool]) -> bool:
@@ -383,10 +410,21 @@ def mark_gone(tx: Tx, root: str, present: list[str], only: set[str] | None,
     return effects, len(gone)
 
 
-def price_from_claude_code(tx: Tx, costs: dict[tuple[str, str], float],
-                            unpriced: set[str]) -> tuple[BatchEffects, None]:
+def archive_and_price(tx: Tx, root: str, group: list[tuple[Chunk, Prepared]], costs: dict[tuple[str, str], float],
+                      unpriced: set[str]) -> tuple[BatchEffects, tuple[list[Done], set[str]]]:
+    """A sync's last group, then Claude Code's own costs for the unpriced models (one transaction);
+    returns the group's results and the models that got a price."""
+    effects, done = archive_all(tx, root, group)
+    for result in done:
+        costs.update(result.claude_costs)
+        unpriced |= result.unpriced
+    return effects, (done, price_from_claude_code(tx, costs, unpriced))
+
+
+def price_from_claude_code(tx: Tx, costs: dict[tuple[str, str], float], unpriced: set[str]) -> set[str]:
     """Responses of a model no price database knows get Claude Code's own cost for it (its cost-state),
-    less what lines priced themselves, shared by tokens."""
+    less what lines priced themselves, shared by tokens; returns the models so priced."""
+    priced: set[str] = set()
     for (sid, model), total in costs.items():
         if model not in unpriced:
             continue
@@ -398,5 +436,5 @@ def price_from_claude_code(tx: Tx, costs: dict[tuple[str, str], float],
         for rid, w in open_rows:
             tx.execute("UPDATE analytics SET cost_usd = ? WHERE id = ?", (left * w / weight, rid))
         if open_rows:
-            unpriced.discard(model)
-    return BatchEffects(), None
+            priced.add(model)
+    return priced

@@ -49,7 +49,7 @@ from .apply import (
     load_state,
     mark_gone,
     move_files,
-    price_from_claude_code,
+    archive_and_price,
     save_dict,
 )
 from .prepare import Prepared, prepare
@@ -135,50 +135,13 @@ async def sync(
     back = {c.session_id for f in found if (c := cursors.get(f.rel)) is not None
             and (c.gone_at is not None or c.moved)}
     todo = sum(f.st.st_size - _resume_at(cursors.get(f.rel), f) for f in found if _changed(cursors.get(f.rel), f))
-    done_bytes = 0
-    costs: dict[tuple[str, str], float] = {}
     samples: list[bytes] = []  # lines to train the archive's dictionary on, until there are enough
     # A big first sync parses and compresses in worker processes while this one commits; a small
     # pass (watch) does it on a thread.
     workers = [await Worker.start() for _ in range(WORKERS)] if todo >= POOL_MIN_BYTES and (os.cpu_count() or 1) > 1 \
         else []
     pipeline: deque[tuple[Chunk, asyncio.Future[Prepared]]] = deque()
-    # Small files' chunks share a transaction (one fsync per ~8 MB, not per file); a file's chunks
-    # stay in order, and each file's cursor moves in the transaction that holds its lines.
-    group: list[tuple[Chunk, Prepared]] = []
-    grouped = 0  # the group's bytes
-    # One commit runs while the next chunks are read and prepared: the writer and the workers
-    # take turns on the cores instead of waiting for each other. Commits stay in order (the
-    # next waits for this one), so each file's cursor still moves with its lines.
-    committing: asyncio.Task[None] | None = None
-
-    async def commit(batch: list[tuple[Chunk, Prepared]]) -> None:
-        nonlocal done_bytes
-        results = await store.transaction(archive_all, str(base), batch)
-        for (_, prepared), result in zip(batch, results, strict=True):
-            _tally(report, result)
-            costs.update(result.claude_costs)
-            done_bytes += prepared.size
-        if progress is not None:
-            progress(done_bytes, todo)
-
-    async def flush() -> None:
-        nonlocal committing, grouped
-        if committing is not None:
-            await committing  # raises what the commit before raised: nothing after it is written
-        committing = asyncio.ensure_future(commit(list(group))) if group else None
-        group.clear()
-        grouped = 0
-
-    async def apply(chunk: Chunk, ready: asyncio.Future[Prepared]) -> None:
-        nonlocal grouped
-        prepared = await ready
-        group.append((chunk, prepared))
-        grouped += prepared.size
-        chunk.data = b""  # prepared: the bytes are in the answer (compressed)
-        if grouped >= BATCH_BYTES:
-            await flush()
-
+    commits = _Commits(store, str(base), report, todo, progress)
     turn = 0
     try:
         for chunk in _chunks(found, cursors, report):
@@ -190,28 +153,83 @@ async def sync(
                 _prepared(chunk, dictionary, workers[turn % len(workers)] if workers else None))
             pipeline.append((chunk, ready))
             if len(pipeline) > PIPELINE_DEPTH:
-                await apply(*pipeline.popleft())
+                await commits.add(*pipeline.popleft())
         while pipeline:
-            await apply(*pipeline.popleft())
-        await flush()
-        await flush()  # the last group's commit
+            await commits.add(*pipeline.popleft())
+        await commits.finish()
     finally:
         for _, ready in pipeline:
             ready.cancel()
-        if committing is not None:
-            # a commit under way finishes (or fails) before sync returns: never left running behind it;
-            # the error already on its way out is the one reported
-            await asyncio.wait([committing])
-            if not committing.cancelled():
-                committing.exception()
+        await commits.settle()
         for worker in workers:
             await worker.close()
     present = [f.rel for f in found]
     report.files_gone = await store.transaction(mark_gone, str(base), present, chosen, back - {None})
-    if costs:
-        await store.transaction(price_from_claude_code, costs, report.unpriced_models)
     report.seconds = time.perf_counter() - started
     return report
+
+
+class _Commits:
+    """Prepared chunks grouped into transactions on the store's writer, one committing while the next
+    are prepared: the writer and the workers take turns on the cores instead of waiting for each other.
+
+    Small files' chunks share a transaction (one fsync per ~8 MB, not per file). Commits stay in
+    order (the next waits for this one), so each file's cursor moves in the transaction that holds
+    its lines. The last one also gives responses of models no price database knows Claude Code's
+    own cost for them, so no reader ever sees those at $0 between two transactions.
+    """
+
+    def __init__(self, store: Store, root: str, report: SyncReport, todo: int, progress: Progress | None) -> None:
+        self.store, self.root, self.report, self.todo, self.progress = store, root, report, todo, progress
+        self.group: list[tuple[Chunk, Prepared]] = []
+        self.grouped = 0  # the group's bytes
+        self.committing: asyncio.Future[None] | None = None
+        self.done_bytes = 0
+        self.costs: dict[tuple[str, str], float] = {}  # Claude Code's own costs, (session, model) -> USD
+
+    async def add(self, chunk: Chunk, ready: asyncio.Future[Prepared]) -> None:
+        """A chunk once prepared joins the group; a full group goes to commit."""
+        prepared = await ready
+        self.group.append((chunk, prepared))
+        self.grouped += prepared.size
+        chunk.data = b""  # prepared: the bytes are in the answer (compressed)
+        if self.grouped >= BATCH_BYTES:
+            await self._flush()
+
+    async def finish(self) -> None:
+        """Commit the last group (with the prices), and wait for it."""
+        await self._flush(last=True)
+        await self._flush()
+
+    async def settle(self) -> None:
+        """A commit under way finishes (or fails) before sync returns: never left running behind it."""
+        if self.committing is not None:
+            # the error already on its way out is the one reported
+            await asyncio.wait([self.committing])
+            if not self.committing.cancelled():
+                self.committing.exception()
+
+    async def _flush(self, *, last: bool = False) -> None:
+        if self.committing is not None:
+            await self.committing  # raises what the commit before raised: nothing after it is written
+        batch = list(self.group)
+        self.committing = asyncio.ensure_future(self._commit(batch, last)) if batch or (last and self.costs) else None
+        self.group.clear()
+        self.grouped = 0
+
+    async def _commit(self, batch: list[tuple[Chunk, Prepared]], last: bool) -> None:
+        if last:
+            results, priced = await self.store.transaction(archive_and_price, self.root, batch, dict(self.costs),
+                                                           set(self.report.unpriced_models))
+        else:
+            results, priced = await self.store.transaction(archive_all, self.root, batch), set()
+        for (_, prepared), result in zip(batch, results, strict=True):
+            _tally(self.report, result)
+            self.costs.update(result.claude_costs)
+            self.done_bytes += prepared.size
+        self.report.unpriced_models -= priced
+        if self.progress is not None:
+            self.progress(self.done_bytes, self.todo)
 
 
 async def _prepared(chunk: Chunk, dictionary: tuple[int, bytes] | None, worker: Worker | None) -> Prepared:
