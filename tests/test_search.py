@@ -18,6 +18,7 @@ from yurudb.claude import sync
 from yurudb.errors import ValidationError
 from yurudb.recovery import migrations
 from yurudb.search import index as search
+from yurudb.search import query as search_query
 from yurudb.search import text as search_text
 
 VOCAB = ("alpha bravo charlie delta echo foxtrot golf hotel india juliet kilo lima mike november oscar papa "
@@ -35,7 +36,7 @@ def tokens(text: str) -> list[str]:
 def brute_matches(text: str, query: str) -> bool:
     """Does `text` hold every term of `query` (phrases in order, `x*` as a prefix)? A scan, no index."""
     have = tokens(text)
-    for term in search.terms(query):
+    for term in search_query.terms(query):
         want = [t.lower() for t in term]
         prefix = want[-1].endswith("*")
         want[-1] = want[-1].rstrip("*")
@@ -390,7 +391,7 @@ def test_the_command_shows_marked_snippets_and_how_to_open_each(db_path: Path, t
 
 async def test_past_the_rank_window_the_newest_matches_are_ranked_and_filters_still_reach_old_ones(
         store: yurudb.Store, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(search, "RANK_WINDOW", 10)
+    monkeypatch.setattr(search_query, "RANK_WINDOW", 10)
     old = await store.create_session("old")
     new = await store.create_session("new")
     await store.append_messages(old.id, [{"id": f"o{i}", "type": "user", "content": "common word"} for i in range(5)])

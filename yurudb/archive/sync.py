@@ -46,10 +46,10 @@ from .apply import (
     Done,
     File,
     archive_all,
+    archive_and_price,
     load_state,
     mark_gone,
     move_files,
-    archive_and_price,
     save_dict,
 )
 from .prepare import Prepared, prepare

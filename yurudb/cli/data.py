@@ -132,7 +132,7 @@ def search(
     as_json: Annotated[bool, typer.Option("--json", help="Print the hits as JSON.")] = False,
 ) -> None:
     """Find messages across every session: best first, with the words marked and how to open each."""
-    from ..search import index as searching
+    from ..search import query as searching
 
     async def go() -> Any:
         async with opened(options(ctx).path, read_only=True) as store:

@@ -18,22 +18,7 @@ from typing import Any
 
 from ..backends.sqlite.transaction import Tx
 from ..lines import runs as archive_lines
-from ..tables.rows import MESSAGE_COLUMNS, MESSAGE_READ, message_from_row
-from .query import (
-    RANK_WINDOW,
-    SearchHit,
-    SearchHits,
-    dumps_hit,
-    filters,
-    hit_from_row,
-    is_syntax_error,
-    match_expression,
-    query_sql,
-    raw_check,
-    snippet,
-    terms,
-    window_sql,
-)
+from ..tables.rows import LINE_AT, MESSAGE_COLUMNS, MESSAGE_READ, READ_WIDTH, message_from_row
 from .text import indexed, text_of  # noqa: F401 - re-exported
 
 # ---- keeping the index exact (inside a write's transaction) --------------------------------
@@ -46,13 +31,14 @@ def _bodies(tx: Tx, where: str, keys: Iterable[Any] | None = None,
     """(message id, its document, its indexed text) for the messages `where` selects (`{}`: the keys)."""
     sql = f"SELECT {MESSAGE_READ}, search_doc, rowid FROM messages WHERE {where}"
     rows = tx.select_in(sql, keys) if keys is not None else tx.execute(sql, params)
-    rows.sort(key=lambda r: r[15])  # in the order they were written: documents are numbered by it
-    return [_body(r) for r in archive_lines.attach(tx, rows, 13)]
+    # in the order they were written (rowid): documents are numbered by it
+    rows.sort(key=lambda r: r[READ_WIDTH + 1])
+    return [_body(r) for r in archive_lines.attach(tx, rows, LINE_AT)]
 
 
 def _body(r: Sequence[Any]) -> tuple[str, int | None, str]:
-    m = message_from_row(r[:14])
-    return m.id, r[14], indexed(text_of(m.content, m.tool_uses, m.payload))
+    m = message_from_row(r[:READ_WIDTH])
+    return m.id, r[READ_WIDTH], indexed(text_of(m.content, m.tool_uses, m.payload))
 
 
 def unindex(tx: Tx, message_ids: Iterable[str]) -> None:
@@ -234,7 +220,7 @@ def backfill(tx: Any, report: Callable[[int, int], None] | None = None, chunk: i
             break
         last = rows[-1][0]
         bodies = []
-        for r in attach(tx, rows, 14):
+        for r in attach(tx, rows, 1 + LINE_AT):  # after the rowid
             m = message_from_row(r[1:])
             bodies.append((m.id, indexed(text_of(m.content, m.tool_uses, m.payload))))
         put(tx, bodies)
@@ -242,8 +228,3 @@ def backfill(tx: Any, report: Callable[[int, int], None] | None = None, chunk: i
         if report is not None:
             report(done, total)
     return done
-
-
-
-__all__ = ["RANK_WINDOW", "SearchHit", "SearchHits", "indexed", "match_expression", "snippet", "terms",
-           "text_of"]

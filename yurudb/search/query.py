@@ -13,7 +13,7 @@ from typing import Any
 from .. import validation as check
 from ..backends.sqlite.schema import SEARCH_DDL
 from ..errors import ValidationError
-from ..tables.rows import MESSAGE_COLUMNS, MESSAGE_READ, message_from_row
+from ..tables.rows import MESSAGE_COLUMNS, MESSAGE_READ, READ_WIDTH, message_from_row
 from .text import _CAMEL, _CAMEL_PARTS, _CJK, _WORD, _bigrams, text_of
 
 # ---- queries -------------------------------------------------------------------------------
@@ -241,6 +241,9 @@ def window_sql(filters: str) -> str:
             f"JOIN sessions AS s ON s.id = messages.session_id WHERE {filters} ORDER BY h.doc DESC LIMIT 1 OFFSET ?")
 
 
+_NAME, _RANK = READ_WIDTH, READ_WIDTH + 1  # a hit row: the message's columns, its session's name, its rank
+
+
 def _select(index: str, messages: str, filters: str) -> str:
     return (f"SELECT {_READ}, s.name, h.rank FROM (SELECT rowid AS doc, rank FROM {index}(?) WHERE rowid > ?) AS h "
             f"JOIN {messages} AS messages ON messages.search_doc = h.doc "
@@ -258,14 +261,14 @@ def query_sql(filters: str, *, degraded: bool) -> str:
                  "AND messages.session_id NOT IN (SELECT id FROM mem.deleted_sessions)")
     union = (_select("mem.search_index", "mem.messages", filters) + " UNION ALL " +
              _select("main.search_index", "main.messages", f"{filters} AND {file_only}"))
-    return f"SELECT * FROM ({union}) ORDER BY 16, 1 LIMIT ? OFFSET ?"
+    return f"SELECT * FROM ({union}) ORDER BY {_RANK + 1}, 1 LIMIT ? OFFSET ?"  # the rank, then the message id
 
 
 def hit_from_row(r: Sequence[Any], query_terms: list[list[str]]) -> SearchHit:
     """A hit from a query_sql row: the message's text around its matches."""
-    m = message_from_row(r[:14])
+    m = message_from_row(r[:READ_WIDTH])
     text, marks = snippet(text_of(m.content, m.tool_uses, m.payload), query_terms)
-    return SearchHit(message_id=m.id, session_id=m.session_id, session_name=r[14], seq=m.seq, type=m.type,
-                     timestamp=m.timestamp, snippet=text, marks=marks, rank=float(r[15]), thread=m.thread)
+    return SearchHit(message_id=m.id, session_id=m.session_id, session_name=r[_NAME], seq=m.seq, type=m.type,
+                     timestamp=m.timestamp, snippet=text, marks=marks, rank=float(r[_RANK]), thread=m.thread)
 
 

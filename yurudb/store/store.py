@@ -23,7 +23,8 @@ from ..lines import codec
 from ..lines import runs as archive_lines
 from ..models import Message, Session, Usage
 from ..search import index as search
-from ..tables.rows import MESSAGE_READ, SESSION_COLUMNS, build_all, message_from_row, session_from_row
+from ..search import query as queries
+from ..tables.rows import LINE_AT, MESSAGE_READ, SESSION_COLUMNS, build_all, message_from_row, session_from_row
 from ..times import now_text
 from ..writes.batch import BatchEffects, EffectsFeed
 from ..writes.ops import Write
@@ -475,7 +476,7 @@ class Store:
             rows.reverse()
         if not rows:
             await self.get_session(session_id)  # an unknown session is an error, an empty one is not
-        return build_all(message_from_row, await self._with_lines(rows, 13))
+        return build_all(message_from_row, await self._with_lines(rows, LINE_AT))
 
     async def search(
         self,
@@ -489,7 +490,7 @@ class Store:
         limit: int = 20,
         offset: int = 0,
         raw: bool = False,
-    ) -> search.SearchHits:
+    ) -> queries.SearchHits:
         """Messages that say what `query` says, best first, each with a marked snippet.
 
         Plain words must all appear, a quoted phrase as a phrase, `word*` as a prefix; FTS5 syntax
@@ -499,40 +500,40 @@ class Store:
         self._live()
         if not isinstance(query, str):
             raise ValidationError("query must be text")
-        expression = query if raw else search.match_expression(query)
+        expression = query if raw else queries.match_expression(query)
         if raw:
-            search.raw_check(query)
-        where, params = search.filters(session_id, working_directory, types, since, until)
+            queries.raw_check(query)
+        where, params = queries.filters(session_id, working_directory, types, since, until)
         check.integer(limit, "limit")
         check.integer(offset, "offset")
         if limit < 1 or offset < 0:
             raise ValidationError("limit must be at least 1 and offset at least 0")
-        hits = search.SearchHits()
+        hits = queries.SearchHits()
         if not expression.strip():
             return hits
         degraded = self._reads.degraded
-        sql = search.query_sql(where, degraded=degraded)
+        sql = queries.query_sql(where, degraded=degraded)
         try:
-            # the newest RANK_WINDOW matches are ranked (search.RANK_WINDOW says why); memory's few
+            # the newest RANK_WINDOW matches are ranked (queries.RANK_WINDOW says why); memory's few
             # writes of degraded mode are all ranked
-            floor = await self._reads.one(search.window_sql(where), (expression, *params, search.RANK_WINDOW))
+            floor = await self._reads.one(queries.window_sql(where), (expression, *params, queries.RANK_WINDOW))
             hits.ranked_newest = floor is not None
             parts = [[expression, floor or 0, *params]]
             if degraded:
                 parts.insert(0, [expression, 0, *params])
             rows = await self._reads.fetch(sql, [a for part in parts for a in part] + [limit, offset])
         except errors.DatabaseError as exc:
-            if raw and search.is_syntax_error(exc):
+            if raw and queries.is_syntax_error(exc):
                 raise ValidationError(f"not a valid FTS5 query: {query!r}") from None
             raise
-        terms = search.terms(query)
-        hits += [search.hit_from_row(r, terms) for r in await self._with_lines(rows, 13)]
+        terms = queries.terms(query)
+        hits += [queries.hit_from_row(r, terms) for r in await self._with_lines(rows, LINE_AT)]
         if self._reads.file_unread:
             hits.complete = False
             hits.note = ("the database file cannot be read: only the writes held in memory were searched")
         elif hits.ranked_newest:
-            hits.note = (f"more than {search.RANK_WINDOW:,} messages match: these are the best of the newest "
-                         f"{search.RANK_WINDOW:,} (add a word or a filter to reach older ones)")
+            hits.note = (f"more than {queries.RANK_WINDOW:,} messages match: these are the best of the newest "
+                         f"{queries.RANK_WINDOW:,} (add a word or a filter to reach older ones)")
         return hits
 
     async def rebuild_search(self, *, progress: Callable[[int, int], None] | None = None) -> int:

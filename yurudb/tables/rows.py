@@ -22,6 +22,10 @@ MESSAGE_COLUMNS = "id, session_id, seq, type, role, content, tool_uses, usage, t
 # What reads select: the columns, and for a synced message the run of lines holding its line, whose
 # bytes are its payload (archive_lines.with_lines puts the line itself in that column).
 MESSAGE_READ = MESSAGE_COLUMNS + ", " + RUN_OF_MESSAGE
+# Where a MESSAGE_READ row's run of lines sits (after the message's own columns); columns a query
+# selects after MESSAGE_READ follow it: READ_WIDTH, READ_WIDTH + 1, ...
+LINE_AT = len(MESSAGE_COLUMNS.split(", "))
+READ_WIDTH = LINE_AT + 1
 USAGE_COLUMNS = ("id, session_id, tokens_input, tokens_output, tokens_cache, cost_usd, model, timestamp, source_id, "
                  "tokens_cache_write, tokens_cache_read")
 
@@ -76,7 +80,7 @@ def session_from_row(r: Sequence[Any]) -> Session:
 def message_from_row(r: Sequence[Any]) -> Message:
     """A Message from a MESSAGE_COLUMNS row (or a MESSAGE_READ row after archive_lines.with_lines: a
     synced line's exact bytes at the end)."""
-    if r[9] is None and len(r) > 13 and r[13] is not None:
+    if r[9] is None and len(r) > LINE_AT and r[LINE_AT] is not None:
         return _synced(r)
     return trusted(Message, {
         "id": r[0], "session_id": r[1], "seq": r[2], "type": r[3], "role": r[4], "content": r[5],
@@ -87,7 +91,7 @@ def message_from_row(r: Sequence[Any]) -> Message:
 
 def _synced(r: Sequence[Any]) -> Message:
     """A synced transcript line: payload, content, tool uses and usage all come from its exact bytes."""
-    payload = json.loads(r[13])
+    payload = json.loads(r[LINE_AT])
     cols = transcript.project(payload)
     return trusted(Message, {
         "id": r[0], "session_id": r[1], "seq": r[2], "type": r[3], "role": r[4], "content": cols["content"],
