@@ -19,12 +19,9 @@ from ..backends.sqlite.readers import ReaderPool
 from ..degraded.memory import MemoryTwin
 from ..errors import NotFoundError, StoreClosedError, ValidationError
 from ..events import Event, EventBus, Listener, MessagesDeleted, Recovered
-from ..lines import codec
-from ..lines import runs as archive_lines
 from ..models import Message, Session, Usage
 from ..search import index as search
 from ..search import query as queries
-from ..tables.rows import LINE_AT, MESSAGE_READ, SESSION_COLUMNS, build_all, message_from_row, session_from_row
 from ..times import now_text
 from ..writes.batch import BatchEffects, EffectsFeed
 from ..writes.ops import Write
@@ -250,10 +247,9 @@ class Store:
         if cached is not None:
             return cached
         generation = self._cache.generation
-        rows = await self._reads.fetch(f"SELECT {SESSION_COLUMNS} FROM sessions WHERE id = ?", (session_id,))
-        if not rows:
+        session = await self._reads.session(session_id)
+        if session is None:
             raise NotFoundError(f"session {session_id} not found")
-        session = session_from_row(rows[0])
         self._cache.put([session], generation)
         return session
 
@@ -262,17 +258,11 @@ class Store:
     ) -> list[Session]:
         """Sessions, most recently updated first."""
         self._live()
-        sql = f"SELECT {SESSION_COLUMNS} FROM sessions"
-        params: list[Any] = []
-        if status is not None:
-            sql += " WHERE status = ?"
-            params.append(check.status(status))
+        status = check.status(status) if status is not None else None
         limit = -1 if limit is None else check.integer(limit, "limit")
         offset = check.integer(offset, "offset")
-        sql += " ORDER BY updated_at DESC, id LIMIT ? OFFSET ?"
-        params += [limit, offset]
         generation = self._cache.generation
-        sessions = build_all(session_from_row, await self._reads.fetch(sql, params))
+        sessions = await self._reads.sessions(status=status, limit=limit, offset=offset)
         self._cache.put(sessions, generation)
         return sessions
 
@@ -280,9 +270,7 @@ class Store:
         """The session that mirrors a Claude Code session id, if any (the oldest when several do)."""
         self._live()
         check.ident(claude_session_id, "claude_session_id")
-        sql = f"SELECT {SESSION_COLUMNS} FROM sessions WHERE claude_session_id = ? ORDER BY created_at, id LIMIT 1"
-        rows = await self._reads.fetch(sql, (claude_session_id,))
-        return session_from_row(rows[0]) if rows else None
+        return await self._reads.session_of_claude(claude_session_id)
 
     async def update_session(self, session_id: str, **fields: Any) -> Session:
         """Change a session's name, status, working_directory, claude ids/title, user_renamed or meta."""
@@ -314,12 +302,7 @@ class Store:
     async def message_owners(self, message_ids: Sequence[str]) -> dict[str, str]:
         """The session of each of these message ids that the database holds."""
         self._live()
-        owners: dict[str, str] = {}
-        for start in range(0, len(message_ids), 500):
-            chunk = list(message_ids[start : start + 500])
-            sql = f"SELECT id, session_id FROM messages WHERE id IN ({', '.join('?' * len(chunk))})"
-            owners.update((r[0], r[1]) for r in await self._reads.fetch(sql, chunk))
-        return owners
+        return await self._reads.owners(message_ids)
 
     def _message_write(self, session_id: str, message: Mapping[str, Any] | None, kw: dict[str, Any]) -> Write:
         """Validate one append into a Write (raises ValidationError; nothing is queued)."""
@@ -454,29 +437,16 @@ class Store:
         check.ident(session_id, "session_id")
         if limit is ...:
             limit = self.window
-        where = "session_id = ?"
-        params: list[Any] = [session_id]
-        if thread is None:
-            where += " AND thread IS NULL"
-        elif thread is not ...:
-            where += " AND thread = ?"
-            params.append(check.text(thread, "thread"))
+        if thread is not None and thread is not ...:
+            check.text(thread, "thread")
         if before is not None:
-            where += " AND seq < ?"
-            params.append(check.integer(before, "before"))
+            check.integer(before, "before")
         if limit is not None:
             check.integer(limit, "limit")
-        if limit is None:
-            rows = await self._reads.fetch(f"SELECT {MESSAGE_READ} FROM messages WHERE {where} ORDER BY seq", params)
-        else:
-            params.append(limit)
-            rows = await self._reads.fetch(
-                f"SELECT {MESSAGE_READ} FROM messages WHERE {where} ORDER BY seq DESC LIMIT ?", params
-            )
-            rows.reverse()
-        if not rows:
+        messages = await self._reads.messages(session_id, thread=thread, before=before, limit=limit)
+        if not messages:
             await self.get_session(session_id)  # an unknown session is an error, an empty one is not
-        return build_all(message_from_row, await self._with_lines(rows, LINE_AT))
+        return messages
 
     async def search(
         self,
@@ -508,33 +478,9 @@ class Store:
         check.integer(offset, "offset")
         if limit < 1 or offset < 0:
             raise ValidationError("limit must be at least 1 and offset at least 0")
-        hits = queries.SearchHits()
         if not expression.strip():
-            return hits
-        degraded = self._reads.degraded
-        sql = queries.query_sql(where, degraded=degraded)
-        try:
-            # the newest RANK_WINDOW matches are ranked (queries.RANK_WINDOW says why); memory's few
-            # writes of degraded mode are all ranked
-            floor = await self._reads.one(queries.window_sql(where), (expression, *params, queries.RANK_WINDOW))
-            hits.ranked_newest = floor is not None
-            parts = [[expression, floor or 0, *params]]
-            if degraded:
-                parts.insert(0, [expression, 0, *params])
-            rows = await self._reads.fetch(sql, [a for part in parts for a in part] + [limit, offset])
-        except errors.DatabaseError as exc:
-            if raw and queries.is_syntax_error(exc):
-                raise ValidationError(f"not a valid FTS5 query: {query!r}") from None
-            raise
-        terms = queries.terms(query)
-        hits += [queries.hit_from_row(r, terms) for r in await self._with_lines(rows, LINE_AT)]
-        if self._reads.file_unread:
-            hits.complete = False
-            hits.note = ("the database file cannot be read: only the writes held in memory were searched")
-        elif hits.ranked_newest:
-            hits.note = (f"more than {queries.RANK_WINDOW:,} messages match: these are the best of the newest "
-                         f"{queries.RANK_WINDOW:,} (add a word or a filter to reach older ones)")
-        return hits
+            return queries.SearchHits()
+        return await self._reads.search(query, expression, where, params, limit=limit, offset=offset, raw=raw)
 
     async def rebuild_search(self, *, progress: Callable[[int, int], None] | None = None) -> int:
         """Index every message afresh (what `yurudb reindex` runs); returns how many were indexed.
@@ -569,39 +515,21 @@ class Store:
         """The subagent threads of a synced session (their files' subpaths), in the order they began."""
         self._live()
         check.ident(session_id, "session_id")
-        rows = await self._reads.fetch("SELECT thread, MIN(seq) FROM messages WHERE session_id = ? AND thread IS NOT "
-                                       "NULL GROUP BY thread ORDER BY 2", (session_id,))
-        return [r[0] for r in rows]
-
-    async def _with_lines(self, rows: list[Any], at: int) -> list[Any]:
-        """MESSAGE_READ rows with each synced message's line in column `at` (archive_lines.with_lines)."""
-        ids = archive_lines.wanted(rows, at)
-        if not ids:
-            return rows
-        runs: list[Any] = []
-        for start in range(0, len(ids), 500):
-            part = ids[start : start + 500]
-            runs += await self._reads.fetch(archive_lines.RUNS_BY_ID.format(",".join("?" * len(part))), part)
-        try:
-            return archive_lines.with_lines(rows, runs, at)
-        except codec.UnknownDictionary:
-            await self.load_dictionaries()  # another process trained one since: load, decode again
-            return archive_lines.with_lines(rows, runs, at)
+        return await self._reads.threads(session_id)
 
     async def load_dictionaries(self) -> None:
         """Load the archive's zstd dictionaries (raw transcript lines are compressed with them)."""
-        for dict_id, data in await self._reads.fetch("SELECT id, data FROM archive_dicts"):
-            codec.register(dict_id, data)
+        await self._reads.load_dictionaries()
 
     async def count_sessions(self) -> int:
         """How many sessions the database holds."""
         self._live()
-        return int(await self._reads.one("SELECT COUNT(*) FROM sessions"))
+        return await self._reads.count_sessions()
 
     async def count_messages(self, session_id: str) -> int:
         """How many messages a session holds."""
         self._live()
-        return int(await self._reads.one("SELECT COUNT(*) FROM messages WHERE session_id = ?", (session_id,)))
+        return await self._reads.count_messages(session_id)
 
     # ---- usage (the UsageBook's) --------------------------------------------------------------
     async def record_usage(
