@@ -22,9 +22,9 @@ from ..events import Event, EventBus, Listener, MessagesDeleted, Recovered
 from ..models import Message, Session, Usage
 from ..search import index as search
 from ..search import query as queries
-from ..times import now_text
 from ..writes.batch import BatchEffects, EffectsFeed
 from ..writes.ops import Write
+from . import requests
 from .cache import SessionCache
 from .reads import Reads
 from .usage import GroupBy, UsageBook
@@ -226,18 +226,11 @@ class Store:
     ) -> Session:
         """Create a session (ConflictError if the id exists)."""
         self._live()
-        fields = check.session_fields({
-            "name": name, "status": status, "working_directory": working_directory,
-            "claude_session_id": claude_session_id, "claude_title": claude_title,
-            "user_renamed": user_renamed, "meta": meta,
-        })
-        sid = check.ident(id, "id") if id is not None else check.new_id()
-        created = check.timestamp(created_at, "created_at") or now_text()
-        values = {**fields, "created_at": created,
-                  "updated_at": check.timestamp(updated_at, "updated_at") or created,
-                  "meta_json": check.encode_json(fields["meta"], "meta")}
-        del values["meta"]
-        return await self._writer.submit(Write("create_session", sid, values, {"meta": fields["meta"]}))
+        write = requests.create_session(name, id=id, status=status, working_directory=working_directory,
+                                        claude_session_id=claude_session_id, claude_title=claude_title,
+                                        user_renamed=user_renamed, meta=meta, created_at=created_at,
+                                        updated_at=updated_at)
+        return await self._writer.submit(write)
 
     async def get_session(self, session_id: str) -> Session:
         """One session by id (NotFoundError if missing)."""
@@ -275,15 +268,7 @@ class Store:
     async def update_session(self, session_id: str, **fields: Any) -> Session:
         """Change a session's name, status, working_directory, claude ids/title, user_renamed or meta."""
         self._live()
-        check.ident(session_id, "session_id")
-        if not fields:
-            raise ValidationError("nothing to update")
-        valid = check.session_fields(fields)
-        objects = {}
-        if "meta" in valid:
-            objects["meta"] = valid["meta"]
-            valid["meta_json"] = check.encode_json(valid.pop("meta"), "meta")
-        return await self._writer.submit(Write("update_session", session_id, valid, objects))
+        return await self._writer.submit(requests.update_session(session_id, fields))
 
     async def rename_session(self, session_id: str, name: str) -> Session:
         """Rename a session on the user's behalf (sets user_renamed, so auto-titles leave it alone)."""
@@ -297,47 +282,12 @@ class Store:
     # ---- messages --------------------------------------------------------------------------
     def validate_message(self, session_id: str, message: Any, projection: Mapping[str, Any] | None = None) -> Write:
         """What append_messages would queue for one message (ValidationError if it is bad); writes nothing."""
-        return self._message_write(session_id, message, dict(projection or {}))
+        return requests.message(session_id, message, dict(projection or {}), index_search=self._writer.index_search)
 
     async def message_owners(self, message_ids: Sequence[str]) -> dict[str, str]:
         """The session of each of these message ids that the database holds."""
         self._live()
         return await self._reads.owners(message_ids)
-
-    def _message_write(self, session_id: str, message: Mapping[str, Any] | None, kw: dict[str, Any]) -> Write:
-        """Validate one append into a Write (raises ValidationError; nothing is queued)."""
-        check.ident(session_id, "session_id")
-        if message is not None and not isinstance(message, Mapping):
-            raise ValidationError(f"message must be a dict, not {type(message).__name__}")
-        payload: dict[str, Any]
-        if message is None:
-            payload = {k: v for k, v in kw.items() if v is not None}
-        else:
-            payload = dict(message)
-        given = {k: v for k, v in kw.items() if v is not None}
-        fields = {**payload, **given} if given else payload  # explicit arguments win over the dict
-        mid = fields.get("id")
-        mid = check.ident(mid, "message id") if mid is not None else check.new_id()
-        mtype = check.message_type(fields.get("type"))
-        role = fields.get("role")
-        if role is not None and not isinstance(role, str):
-            raise ValidationError("role must be a string")
-        content = fields.get("content")
-        tool_uses, usage = fields.get("tool_uses"), fields.get("usage")
-        stamp = check.timestamp(fields.get("timestamp")) or now_text()
-        values = {
-            "session_id": session_id, "type": mtype, "role": role,
-            "content": check.content_text(content),
-            "tool_uses_json": check.encode_json(tool_uses, "tool_uses"),
-            "usage_json": check.encode_json(usage, "usage"),
-            "timestamp": stamp,
-            "payload_json": check.encode_json(payload, "message"),
-        }
-        # what the search index takes, worked out here, in the caller's task: the writer thread,
-        # which every write waits for, then only hands it to SQLite
-        body = search.indexed(search.text_of(values["content"], tool_uses, payload)) if self._writer.index_search else ""
-        return Write("append_message", mid, values,
-                     {"tool_uses": tool_uses, "usage": usage, "payload": payload, "search_body": body})
 
     async def append_message(
         self,
@@ -356,7 +306,7 @@ class Store:
         self._live()
         kw = {"type": type, "role": role, "content": content, "tool_uses": tool_uses, "usage": usage,
               "id": id, "timestamp": timestamp}
-        return await self._writer.submit(self._message_write(session_id, message, kw))
+        return await self._writer.submit(requests.message(session_id, message, kw, index_search=self._writer.index_search))
 
     async def append_messages(
         self,
@@ -377,7 +327,7 @@ class Store:
         extra = list(projections) if projections is not None else [{}] * len(messages)
         if len(extra) != len(messages):
             raise ValidationError("projections must match messages one to one")
-        writes = [self._message_write(session_id, m, dict(p)) for m, p in zip(messages, extra, strict=True)]
+        writes = [requests.message(session_id, m, dict(p), index_search=self._writer.index_search) for m, p in zip(messages, extra, strict=True)]
         results = await self._writer.submit_many(writes)
         if not return_exceptions:
             for r in results:
@@ -396,28 +346,8 @@ class Store:
     ) -> Message:
         """Change a message's content / tool_uses / usage (patched into its payload), or replace its payload."""
         self._live()
-        check.ident(message_id, "message_id")
-        values: dict[str, Any] = {}
-        given = {"content": content, "tool_uses": tool_uses, "usage": usage}
-        if payload is not None:
-            if not isinstance(payload, Mapping):
-                raise ValidationError("payload must be a dict")
-            payload = dict(payload)
-            values["payload_json"] = check.encode_json(payload, "payload")
-            if "type" in payload:
-                values["type"] = check.message_type(payload["type"])
-            if "role" in payload:
-                values["role"] = payload["role"]
-            given = {k: (payload[k] if v is ... and k in payload else v) for k, v in given.items()}
-        for key, value in given.items():
-            if value is ...:
-                continue
-            values[f"{key}_json"] = check.encode_json(value, key)
-            if key == "content":
-                values["content"] = check.content_text(value)
-        if not values:
-            raise ValidationError("nothing to update")
-        return await self._writer.submit(Write("update_message", message_id, values))
+        write = requests.update_message(message_id, content=content, tool_uses=tool_uses, usage=usage, payload=payload)
+        return await self._writer.submit(write)
 
     async def get_messages(
         self,
