@@ -150,3 +150,49 @@ async def test_reads_while_degraded_show_memory_over_a_file_that_no_longer_reads
         assert not lost.complete and lost.note and "memory" in lost.note
         again = await store.search("kept")
         assert [h.message_id for h in again] == ["n0"] and not again.complete
+
+
+async def test_the_archives_way_in_is_the_stores_writer_and_its_effects_keep_the_cache_exact(db_path: Path) -> None:
+    from yurudb.writes.batch import BatchEffects
+
+    async with yurudb.open(db_path, daily_backup=False) as store:
+        s = await store.create_session("before", id="s1")
+        assert (await store.get_session("s1")).name == "before"  # cached now
+        commits = store.commits
+
+        def rename(tx: Any, sid: str, name: str) -> tuple[BatchEffects, int]:
+            effects = BatchEffects()
+            effects.sessions[sid] = None  # the cache learns it from the database
+            tx.execute("UPDATE sessions SET name = ? WHERE id = ?", (name, sid))
+            return effects, tx.execute("SELECT COUNT(*) FROM sessions")[0][0]
+
+        assert await store.transaction(rename, s.id, "after") == 1
+        assert store.commits == commits + 1
+        assert (await store.get_session("s1")).name == "after"  # not the cached "before"
+        assert await store.fetch("SELECT name FROM sessions WHERE id = ?", ("s1",)) == [("after",)]
+        assert await store.fetch_one("SELECT COUNT(*) FROM sessions") == 1
+
+        def fails(tx: Any) -> tuple[BatchEffects, None]:
+            tx.execute("UPDATE sessions SET name = 'half' WHERE id = 's1'")
+            raise ValueError("boom")
+
+        try:
+            await store.transaction(fails)
+        except ValueError:
+            pass
+        assert (await store.get_session("s1")).name == "after"  # rolled back whole
+
+        # while degraded the archive's bulk writes wait: nothing is taken that cannot be kept
+        await store.set_max_size(db_path.stat().st_size)
+        await store.append_message("s1", type="user", content="x" * 50_000)
+        assert store.state == "degraded"
+        try:
+            await store.transaction(rename, "s1", "never")
+            raise AssertionError("a transaction ran while degraded")
+        except yurudb.UnavailableError:
+            pass
+    try:
+        await store.transaction(rename, "s1", "closed")
+        raise AssertionError("a transaction ran on a closed store")
+    except yurudb.StoreClosedError:
+        pass

@@ -27,6 +27,7 @@ from ..backends.sqlite.connection import ThreadConnection
 from ..backends.sqlite.engine import BUSY_TIMEOUT_MS, read_only_uri
 from ..backends.sqlite.transaction import MAX_PARAMS, UnitOfWork
 from ..errors import translated
+from ..search.text import FILE_INDEXED
 from ..tables.rows import MESSAGE_COLUMNS, SESSION_COLUMNS, USAGE_COLUMNS
 from ..writes.batch import BatchEffects, apply_batch
 from ..writes.ops import Write
@@ -177,10 +178,9 @@ class MemoryTwin:
         mem.execute("BEGIN")
         mem.executemany(f"INSERT OR IGNORE INTO sessions ({SESSION_COLUMNS}) VALUES ({_marks(SESSION_COLUMNS)})",
                         sessions)
-        # search_doc -1: "the file's index has this one": memory indexes it when it writes it, and
-        # until then a search takes the file's hit (search.py)
+        # the file's index has these (search.text.FILE_INDEXED) until memory writes them
         mem.executemany(f"INSERT OR IGNORE INTO messages ({MESSAGE_COLUMNS}, search_doc) "
-                        f"VALUES ({_marks(MESSAGE_COLUMNS)}, -1)", messages)
+                        f"VALUES ({_marks(MESSAGE_COLUMNS)}, {FILE_INDEXED})", messages)
         mem.execute("COMMIT")
 
     # ---- reads -------------------------------------------------------------------------------

@@ -80,7 +80,7 @@ def put(tx: Any, bodies: Sequence[tuple[str, str]]) -> None:
     """Index (message id, indexed text) pairs of messages that are not in the index."""
     if not getattr(tx, "index_search", True):  # a revision's or salvage's bare connection indexes
         return
-    # nothing to search: no document (degraded mode's memory marks a row copied from the file -1)
+    # nothing to search: no document (not even text.FILE_INDEXED, a row memory copied from the file)
     tx.executemany("UPDATE messages SET search_doc = NULL WHERE id = ? AND search_doc IS NOT NULL",
                    [(mid,) for mid, body in bodies if not body.strip()])
     bodies = [(mid, body) for mid, body in bodies if body.strip()]

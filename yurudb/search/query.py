@@ -14,7 +14,7 @@ from .. import validation as check
 from ..backends.sqlite.schema import SEARCH_DDL
 from ..errors import ValidationError
 from ..tables.rows import MESSAGE_COLUMNS, MESSAGE_READ, READ_WIDTH, message_from_row
-from .text import _CAMEL, _CAMEL_PARTS, _CJK, _WORD, _bigrams, text_of
+from .text import _CAMEL, _CAMEL_PARTS, _CJK, _WORD, FILE_INDEXED, _bigrams, text_of
 
 # ---- queries -------------------------------------------------------------------------------
 _QUERY_PART = re.compile(r'"([^"]*)"?|(\S+)')
@@ -256,8 +256,8 @@ def query_sql(filters: str, *, degraded: bool) -> str:
     if not degraded:
         return _select("main.search_index", "main.messages", filters) + " ORDER BY h.rank, messages.id LIMIT ? OFFSET ?"
     # memory's hits; then the file's for messages memory neither wrote nor deleted (a row memory
-    # copied from the file and left alone has search_doc -1: the file's index has it)
-    file_only = ("messages.id NOT IN (SELECT id FROM mem.messages WHERE search_doc IS NOT -1) "
+    # copied from the file and left alone is FILE_INDEXED: the file's index has it)
+    file_only = (f"messages.id NOT IN (SELECT id FROM mem.messages WHERE search_doc IS NOT {FILE_INDEXED}) "
                  "AND messages.session_id NOT IN (SELECT id FROM mem.deleted_sessions)")
     union = (_select("mem.search_index", "mem.messages", filters) + " UNION ALL " +
              _select("main.search_index", "main.messages", f"{filters} AND {file_only}"))

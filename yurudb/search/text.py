@@ -114,6 +114,11 @@ _CLASSES = bytes(b"a"[0] if chr(c).islower() else b"A"[0] if chr(c).isupper() el
 # (a literal first, which re finds fastest)
 _CLASS_STEP = re.compile(rb"A(?:(?<=[ad]A)|(?=Aa))")
 _U = b"u"[0]
+# messages.search_doc of a row degraded mode's memory copied from the file and left alone: the
+# file's index holds its document (memory indexes it once it writes it; until then a search takes
+# the file's hit). Shared by the memory twin, the index's upkeep and the degraded search.
+FILE_INDEXED = -1
+
 _WIDE = "yurudb-wide"  # the encode error handler: a character beyond Latin-1 becomes one byte 0x80
 
 
