@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from helpers import dump
-from transcripts import write_project
+from transcripts import conversation, write_project
 from typer.testing import CliRunner
 
 from yurudb.cli import app
@@ -177,12 +177,42 @@ def test_import_without_a_history_imports_the_bundled_example(db_path: Path, tmp
                                                               monkeypatch: pytest.MonkeyPatch) -> None:
     import yurudb.claude
 
-    empty = tmp_path / "home" / ".claude" / "projects"
-    empty.mkdir(parents=True)
-    # an empty history, like a fresh machine's (what the command reads, whatever this machine holds)
-    monkeypatch.setattr(yurudb.claude, "DEFAULT_ROOT", empty)
+    missing = tmp_path / "home" / ".claude" / "projects"
+    # no Claude Code folder at all, like a fresh machine's (what the command reads, whatever this machine holds)
+    monkeypatch.setattr(yurudb.claude, "DEFAULT_ROOT", missing)
     result = cli(db_path, "import", "claude")
     assert result.exit_code == 0 and "bundled example" in result.output
     assert "1 sessions created" in result.output
     listed = json.loads(cli(db_path, "sessions", "--json").output)
     assert [s["name"] for s in listed] == ["Fix 500 on empty todo list"]
+
+
+def test_an_emptied_projects_folder_is_an_archive_whose_files_are_gone_not_a_first_run(
+        db_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import shutil
+
+    import yurudb.claude
+
+    root = tmp_path / "home" / ".claude" / "projects"
+    monkeypatch.setattr(yurudb.claude, "DEFAULT_ROOT", root)
+    write_project(root)  # one project: two sessions, one with a subagent
+    third = "33333333-cccc-4ccc-8ccc-333333333333"
+    conversation(third).write(root / "-home-dev-projects-other" / f"{third}.jsonl")  # and a second project
+    files = {p: p.read_bytes() for p in root.rglob("*.jsonl")}
+    assert cli(db_path, "sync").exit_code == 0
+    names = {s["name"] for s in json.loads(cli(db_path, "sessions", "--json").output)}
+    for project in list(root.iterdir()):  # the clean-up took every project folder
+        shutil.rmtree(project)
+    again = cli(db_path, "sync")
+    assert again.exit_code == 0, again.output
+    assert "bundled example" not in again.output and f"{len(files)} gone" in again.output
+    assert {s["name"] for s in json.loads(cli(db_path, "sessions", "--json").output)} == names  # no example
+    back = cli(db_path, "restore-claude", "--gone")
+    assert back.exit_code == 0, back.output
+    assert "3 sessions whose files were gone are back" in back.output
+    assert {p: p.read_bytes() for p in root.rglob("*.jsonl")} == files
+    # and the whole folder gone is said so: nothing marked gone, no example either
+    shutil.rmtree(root)
+    gone = cli(db_path, "sync")
+    assert gone.exit_code == 1 and "is gone" in gone.output and "restore-claude --gone" in gone.output
+    assert {s["name"] for s in json.loads(cli(db_path, "sessions", "--json").output)} == names

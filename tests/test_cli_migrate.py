@@ -82,3 +82,56 @@ def test_an_unknown_revision_is_bad_input_and_changes_nothing(db_path: Path) -> 
         assert result.exit_code == 2, result.output
         assert "Traceback" not in result.output and "nosuchrev" in result.output
     assert dump(db_path) == before and not (db_path.parent / "backups").exists()
+
+
+def populated(db_path: Path) -> dict[str, list]:
+    """A database at head that holds a session, messages (one synced line too) and usage; its dump."""
+    import asyncio
+
+    import yurudb
+
+    async def fill() -> None:
+        async with yurudb.open(db_path, daily_backup=False) as store:
+            s = await store.create_session("kept", meta={"k": 1})
+            await store.append_messages(s.id, [{"type": "user", "content": f"words {i}"} for i in range(20)])
+            await store.record_usage(s.id, model="claude-opus-4-6", tokens_input=5, tokens_output=7, cost_usd=0.25)
+
+    asyncio.run(fill())
+    return dump(db_path)
+
+
+def test_downgrade_to_base_then_upgrade_gives_back_the_head_schema_and_the_backup_everything(db_path: Path) -> None:
+    before = populated(db_path)
+    down = runner.invoke(app, ["migrate", "downgrade", "base", "--yes"])
+    assert down.exit_code == 0, down.output
+    [made] = list((db_path.parent / "backups").glob("*pre-downgrade*"))
+    up = runner.invoke(app, ["migrate", "upgrade"])
+    assert up.exit_code == 0, up.output
+    assert rows(db_path, "SELECT version_num FROM alembic_version") == [(HEAD,)]
+    assert rows(db_path, "PRAGMA application_id") == [(0x79757275,)]
+    assert rows(db_path, "SELECT COUNT(*) FROM sessions") == [(0,)]  # base holds nothing: that is what base is
+    restored = runner.invoke(app, ["restore", str(made)])
+    assert restored.exit_code == 0, restored.output
+    assert dump(db_path) == before  # every row back, exactly
+    # and down again, up again: the same door both ways
+    assert runner.invoke(app, ["migrate", "downgrade", "base", "--yes"]).exit_code == 0
+    assert runner.invoke(app, ["migrate", "upgrade"]).exit_code == 0
+    assert rows(db_path, "SELECT version_num FROM alembic_version") == [(HEAD,)]
+
+
+def test_a_file_an_older_yurudb_emptied_is_still_ours_and_another_programs_empty_one_is_not(tmp_path: Path) -> None:
+    ours, theirs = tmp_path / "ours" / "y.db", tmp_path / "theirs" / "t.db"
+    ours.parent.mkdir()
+    theirs.parent.mkdir()
+    for path in (ours, theirs):  # what `downgrade base` left before: Alembic's empty table, no mark
+        conn = sqlite3.connect(path)
+        conn.execute("CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL PRIMARY KEY)")
+        conn.close()
+    (ours.parent / "backups").mkdir()
+    (ours.parent / "backups" / "y-20261201-000000-pre-downgrade.db").write_bytes(b"")
+    assert runner.invoke(app, ["--db", str(ours), "migrate", "upgrade"]).exit_code == 0
+    assert rows(ours, "SELECT version_num FROM alembic_version") == [(HEAD,)]
+    before = theirs.read_bytes()
+    refused = runner.invoke(app, ["--db", str(theirs), "migrate", "upgrade"])
+    assert refused.exit_code == 2 and "not a yurudb database" in refused.output
+    assert theirs.read_bytes() == before

@@ -82,6 +82,45 @@ async def test_restart_while_degraded_replays_the_journal(db_path: Path) -> None
         assert await store.count_messages(s.id) == 100
 
 
+async def everything(store) -> dict:
+    """Every session, message and usage record the store reads back, field by field."""
+    sessions = await store.list_sessions()
+    return {
+        "sessions": [x.model_dump() for x in sessions],
+        "messages": {x.id: [m.model_dump() for m in await store.get_messages(x.id, limit=None)] for x in sessions},
+        "usage": {x.id: [u.model_dump(exclude={"id"}) for u in await store.usage_records(x.id)] for x in sessions},
+    }
+
+
+async def test_writes_held_while_degraded_keep_the_times_they_were_acknowledged_with(db_path: Path) -> None:
+    async with yurudb.open(db_path, daily_backup=False) as store:
+        a = await store.create_session("a")
+        b = await store.create_session("b")
+        await store.append_message(a.id, type="user", content="before")
+        await store.set_max_size(db_path.stat().st_size)
+        for i in range(30):  # every kind of write, each at a moment of its own
+            await store.append_message(a.id if i % 2 else b.id, type="user", content=f"{i}{BLOB}")
+            await asyncio.sleep(0.003)
+        assert store.state == "degraded"
+        await store.rename_session(b.id, "renamed while degraded")
+        await asyncio.sleep(0.003)
+        first = (await store.get_messages(a.id))[0]
+        await store.update_message(first.id, content="edited while degraded")
+        await asyncio.sleep(0.003)
+        await store.record_usage(a.id, model="opus", tokens_input=1, tokens_output=2, cost_usd=0.5)
+        c = await store.create_session("made while degraded")
+        await store.append_message(c.id, type="assistant", content="hello")
+        during = await everything(store)
+        await asyncio.sleep(0.05)  # a replay now would stamp now: it must not
+        await store.set_max_size(None)
+        await wait_for_state(store, "ready")
+        after = await everything(store)
+    async with yurudb.open(db_path, daily_backup=False) as store:
+        reopened = await everything(store)
+    assert after == during
+    assert reopened == during
+
+
 async def test_a_lock_held_past_busy_timeout_degrades_then_completes(db_path: Path) -> None:
     events = []
     async with yurudb.open(db_path, daily_backup=False, busy_timeout_ms=200, on_event=events.append) as store:

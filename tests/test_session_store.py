@@ -167,3 +167,10 @@ async def test_deleting_a_mirror_keeps_what_the_synced_file_shares(tmp_path: Pat
         await adapter.delete(key)
         assert await adapter.load(key) is None
         assert [m.payload for m in await store.get_messages(sid)] == lines  # the file still has them
+
+
+def test_a_path_given_for_a_store_is_a_clear_error_that_names_the_way_to_open_one(db_path: Path) -> None:
+    for wrong in (str(db_path), db_path, None):
+        with pytest.raises(yurudb.ValidationError, match=r"SessionStore\.open\(path\)"):
+            SessionStore(wrong)  # type: ignore[arg-type]
+    assert not db_path.exists()  # nothing was opened or created

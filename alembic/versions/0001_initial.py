@@ -70,3 +70,7 @@ def downgrade() -> None:
     op.drop_table("messages")
     op.drop_index("idx_sessions_updated", table_name="sessions")
     op.drop_table("sessions")
+    # The file yurudb emptied stays marked as yurudb's (its application_id, 0002's), so that
+    # `yurudb migrate upgrade` can bring it back to head: with no mark and no tables but Alembic's,
+    # it would look like another program's database, which yurudb never touches.
+    op.execute(f"PRAGMA application_id = {0x79757275}")

@@ -56,6 +56,10 @@ class SessionStore:
     """The Agent SDK's SessionStore protocol over a yurudb store (`append`, `load` and every optional method)."""
 
     def __init__(self, store: Store) -> None:
+        if not isinstance(store, Store):
+            raise ValidationError(f"SessionStore(store) takes an open yurudb store (`await yurudb.open(path)`), not "
+                            f"{type(store).__name__}; to open a database by its path, use "
+                            f"`await SessionStore.open(path)`")
         self.store = store
         self._owned = False
         # Group commit: appends that arrive while a transaction runs share the next one (in call

@@ -15,16 +15,28 @@ if TYPE_CHECKING:
 
 
 def _root(directory: Path | None) -> Path:
-    """DIR, else ~/.claude/projects, else (a fresh machine) the bundled example history."""
+    """DIR, else ~/.claude/projects (also when empty: its files are gone, which the sync records)."""
     from ..claude import DEFAULT_ROOT
 
     if directory is not None:
         if not directory.is_dir():
             fail(f"no such directory: {directory}", 2)
         return directory
-    if DEFAULT_ROOT.is_dir() and any(DEFAULT_ROOT.rglob("*.jsonl")):
-        return DEFAULT_ROOT
-    console.print(f"[dim]no Claude Code history in {DEFAULT_ROOT}; syncing the bundled example[/]")
+    return DEFAULT_ROOT
+
+
+async def _example_instead(store: Any, root: Path) -> Path | None:
+    """The bundled example, for a first run only: no Claude Code folder at all, and nothing archived
+    from it. A folder that is there but empty is an archive whose files are gone, never a first run."""
+    from ..claude import DEFAULT_ROOT
+
+    if root != DEFAULT_ROOT or root.is_dir():
+        return None
+    held = await store.fetch_one("SELECT COUNT(*) FROM transcript_files WHERE root = ?", (str(root.resolve()),))
+    if held:
+        fail(f"{root} is gone; the {held:,} files archived from it are kept (nothing is marked gone): "
+             "`yurudb restore-claude --gone` puts them back", 1)
+    console.print(f"[dim]no Claude Code folder at {root}; syncing the bundled example[/]")
     return Path(str(resources.files("yurudb.examples") / "projects"))
 
 
@@ -41,10 +53,11 @@ def sync(
         from ..claude import sync as syncing
 
         async with opened(options(ctx).path) as store:
+            source = await _example_instead(store, root) or root
             with Progress(TextColumn("syncing"), BarColumn(), DownloadColumn(), TimeElapsedColumn(),
                           console=console.real(), transient=True) as bar:
                 task = bar.add_task("bytes", total=None)
-                return await syncing(store, root,
+                return await syncing(store, source,
                                      progress=lambda done, total: bar.update(task, completed=done, total=total))
 
     report = run(go())

@@ -12,6 +12,7 @@ from typing import Any
 
 from ..errors import STORAGE_FAULTS
 from ..events import Degraded, Recovered, Retrying
+from ..times import now_text
 from ..validation import new_id, now_ms
 from ..writes.batch import BatchEffects
 from ..writes.ops import Write, coalesce
@@ -149,7 +150,10 @@ class Fallback:
     async def accept(self, writes: list[Write], *, journal: bool = True) -> None:
         """Take writes in memory (and the journal), then answer their callers."""
         writes = coalesce(writes)
+        acknowledged = now_text()
         for w in writes:
+            # the time its caller hears "saved": memory and the replay into the file both use it
+            w.values.setdefault("at", acknowledged)
             if w.kind == "record_usage" and w.values.get("source_id") is None:
                 # Replaying the journal twice (a crash between commit and clear) must not count twice.
                 w.values["source_id"] = f"yurudb-journal:{new_id()}"

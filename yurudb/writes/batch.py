@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+import json
 from datetime import datetime
 from typing import Any
 
@@ -72,6 +73,7 @@ class _Plan:
     effects: BatchEffects = field(default_factory=BatchEffects)
     rows: list[tuple[str, tuple[Any, ...], int]] = field(default_factory=list)  # (sql, params, write index)
     singles: dict[int, tuple[str, tuple[Any, ...]]] = field(default_factory=dict)  # statements whose rows are results
+    touched_at: dict[str, str] = field(default_factory=dict)  # session -> its new updated_at, as text
 
 
 def apply_batch(
@@ -115,6 +117,15 @@ def _plan(writes: list[Write], held: _Held, docs: search.Docs, now: str) -> _Pla
     now_dt = from_column(now)
     assert now_dt is not None
     plan = _Plan(results=[None] * len(writes))
+
+    def touch(sid: str, w: Write, at: str | None = None) -> None:
+        # A write held while degraded carries the time it was acknowledged (`at`): replayed later,
+        # it keeps that time, so reads before and after recovery agree. Others happen now. The
+        # batch's last write to a session sets its time.
+        at = at or w.values.get("at")
+        text, moment = (now, now_dt) if at is None else (at, from_column(at) or now_dt)
+        plan.touched_at[sid], effects.touched[sid] = text, moment
+
     results, effects, live, owners, next_seq = plan.results, plan.effects, held.live, held.owners, held.next_seq
     updated = {w.target for w in writes if w.kind == "update_message"}
     for i, w in enumerate(writes):
@@ -152,7 +163,7 @@ def _plan(writes: list[Write], held: _Held, docs: search.Docs, now: str) -> _Pla
                 next_seq[sid] = seq + 1
             owners[w.target] = (sid, seq)
             results[i] = w.appended_message(seq)
-            effects.touched[sid] = now_dt
+            touch(sid, w)
             doc = docs.take(w) if w.target not in updated else None
             plan.rows.append((UPSERT_MESSAGE, (w.target, sid, seq, v["type"], v["role"], v["content"],
                                                v["tool_uses_json"], v["usage_json"], v["timestamp"],
@@ -166,7 +177,7 @@ def _plan(writes: list[Write], held: _Held, docs: search.Docs, now: str) -> _Pla
                 results[i] = ConflictError(f"message {w.target} is a synced transcript line: the archive keeps "
                                            "it as Claude Code wrote it")
                 continue
-            effects.touched[owner[0]] = now_dt
+            touch(owner[0], w)
             plan.singles[i] = _message_update(w)
             plan.rows.append(("", (), i))
         elif w.kind == "record_usage":
@@ -182,7 +193,9 @@ def _plan(writes: list[Write], held: _Held, docs: search.Docs, now: str) -> _Pla
             if w.target not in live:
                 results[i] = NotFoundError(f"session {w.target} not found")
                 continue
-            plan.singles[i] = _session_update(w, now)
+            at = w.values.get("updated_at") or w.values.get("at") or now
+            plan.singles[i] = _session_update(w, at)
+            touch(w.target, w, at)
             plan.rows.append(("", (), i))
         elif w.kind == "delete_session":
             if w.target not in live:
@@ -193,6 +206,7 @@ def _plan(writes: list[Write], held: _Held, docs: search.Docs, now: str) -> _Pla
             held.owners = owners = {k: o for k, o in owners.items() if o[0] != w.target}
             next_seq.pop(w.target, None)
             effects.touched.pop(w.target, None)
+            plan.touched_at.pop(w.target, None)
             effects.sessions[w.target] = None
             plan.rows.append(("DELETE FROM sessions WHERE id = ?", (w.target,), i))
     return plan
@@ -221,10 +235,14 @@ def _run(uow: Tx, writes: list[Write], held: _Held, docs: search.Docs, plan: _Pl
                                       if w.kind == "delete_session" and sql])
         _run_plan(uow, plan.rows, plan.singles, writes, results, plan.effects)
         search.index(uow, changing)
-    touched = [sid for sid in plan.effects.touched if sid in held.live]
-    if touched:
-        # one statement for the whole batch: every session it touched moved at `now`
-        uow.select_in(f"UPDATE sessions SET updated_at = '{now}' WHERE id IN ({{}})", touched)
+    by_time: dict[str, list[str]] = {}
+    for sid, at in plan.touched_at.items():  # a session deleted in the batch left it
+        by_time.setdefault(at, []).append(sid)
+    for at, touched in by_time.items():
+        # one statement for all the sessions touched at one time (a batch's own: `now`; a replay's:
+        # the times its writes were acknowledged)
+        uow.execute("UPDATE sessions SET updated_at = ? WHERE id IN (SELECT value FROM json_each(?))",
+                    (at, json.dumps(touched)))
 
 
 def _retain(uow: Tx, held: _Held, keep_messages: int | None, effects: BatchEffects) -> None:

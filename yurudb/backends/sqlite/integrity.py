@@ -154,7 +154,19 @@ def ownership(db: Path) -> Ownership:
         return "ours" if _backed_up_by_us(db) else "foreign"
     if not tables:
         return "blank"
+    if tables == {"alembic_version"} and _no_rows(db, "alembic_version"):
+        # emptied by an older yurudb's `migrate downgrade base` (its mark went with 0002): ours if
+        # yurudb backed it up first, as every downgrade does; another program's empty one stays foreign
+        return "ours" if _backed_up_by_us(db) else "foreign"
     return "ours" if YURUDB_TABLES <= tables else "foreign"
+
+
+def _no_rows(db: Path, table: str) -> bool:
+    conn = sqlite3.connect(read_only_uri(db), uri=True)
+    try:
+        return conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0] == 0
+    finally:
+        conn.close()
 
 
 def refuse_foreign(db: Path) -> Ownership:
