@@ -335,3 +335,59 @@ async def test_0009_indexes_the_lookups_of_a_populated_0008_archive_and_removes_
     names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
     conn.close()
     assert not names & {"idx_sessions_claude", "idx_transcript_files_name"}
+
+
+async def test_0010_indexes_the_whole_text_of_a_populated_0009_database_and_0009_can_take_it_back(
+    db_path: Path, tmp_path: Path
+) -> None:
+    import json
+
+    from yurudb.claude import sync
+    from yurudb.recovery import migrations
+
+    filler = " ".join(f"word{i}" for i in range(3000))
+    root = tmp_path / "projects" / "-repo"
+    root.mkdir(parents=True)
+    line = {"type": "user", "sessionId": "c", "uuid": "c1", "message": {"content": f"start {filler} syncedmiddle {filler} end"}}
+    (root / "c.jsonl").write_text(json.dumps(line) + "\n")
+    async with yurudb.open(db_path, daily_backup=False) as store:
+        s = await store.create_session("app")
+        await store.append_message(s.id, {"id": "long", "type": "user", "content": f"begin {filler} appmiddle {filler} done"})
+        await store.append_message(s.id, {"id": "short", "type": "user", "content": "a short one"})
+        await sync(store, root.parent)
+    assert await upgrade(db_path, "0009_lookup_indexes", "downgrade") == "0009_lookup_indexes"
+
+    def matches(word: str) -> int:
+        conn = sqlite3.connect(db_path)
+        try:
+            return conn.execute("SELECT COUNT(*) FROM search_index WHERE search_index MATCH ?", (word,)).fetchone()[0]
+        finally:
+            conn.close()
+
+    def sound() -> None:
+        conn = sqlite3.connect(db_path)
+        try:  # FTS5's own check: every document's tokens are what the index holds for it
+            conn.execute("INSERT INTO search_index (search_index, rank) VALUES ('integrity-check', 0)")
+        finally:
+            conn.close()
+
+    before = dump(db_path)
+    assert matches("appmiddle") == matches("syncedmiddle") == 0  # 0009 indexed their ends only
+    assert matches("begin") == matches("done") == matches("short") == 1
+    sound()
+    heard: list[tuple[int, int]] = []
+    assert await migrations.run(db_path, progress=lambda done, total: heard.append((done, total))) == HEAD
+    assert heard and heard[-1][0] == heard[-1][1] == 3  # every indexed message looked at, with progress
+    assert matches("appmiddle") == matches("syncedmiddle") == 1
+    assert matches("begin") == matches("done") == matches("short") == 1
+    sound()
+    assert dump(db_path) == before  # rows unchanged: each message keeps its document
+    async with yurudb.open(db_path, daily_backup=False) as store:
+        assert {h.message_id for h in await store.search("appmiddle")} == {"long"}
+        assert len(await store.search("syncedmiddle")) == 1
+        await store.update_message("long", content="rewritten")  # the upkeep takes out what 0010 put in
+        assert await store.search("appmiddle") == []
+    sound()
+    assert await upgrade(db_path, "0009_lookup_indexes", "downgrade") == "0009_lookup_indexes"
+    assert matches("syncedmiddle") == 0 and matches("start") == 1
+    sound()

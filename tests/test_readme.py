@@ -1,4 +1,4 @@
-"""The README's library example runs as written."""
+"""The README's library example and the fixtures example of docs/testing.md run as written."""
 
 from __future__ import annotations
 
@@ -8,17 +8,25 @@ from pathlib import Path
 pytest_plugins = ["pytester"]
 
 README = Path(__file__).resolve().parents[1] / "README.md"
+TESTING = Path(__file__).resolve().parents[1] / "docs" / "testing.md"  # the fixtures for apps
 
 
-async def test_the_readme_library_example_runs(db_path: Path, capsys) -> None:
+def test_the_readme_library_example_runs_as_a_script_and_finds_what_it_says(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
     section = README.read_text().split("## The library", 1)[1]
-    code = section.split("```python", 1)[1].split("```", 1)[0]
-    source = "async def example():\n" + textwrap.indent(code, "    ")
-    namespace: dict = {}
-    exec(compile(source, str(README), "exec"), namespace)  # noqa: S102 - our own README
-    await namespace["example"]()
-    assert "ready" in capsys.readouterr().out
-    assert db_path.exists()  # YURUDB_PATH points the default location at this test's folder
+    script = tmp_path / "example.py"
+    script.write_text(_block(section, "python"))
+    env = {**os.environ, "YURUDB_PATH": str(tmp_path / "never.db"), "HOME": str(tmp_path)}
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, env=env, timeout=60)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0].startswith("ready ")
+    assert "the flaky test is test_retry" in lines[1]
+    assert "[flaky] [test]" in lines[2]  # the search loop finds the message it wrote
+    assert not (tmp_path / "never.db").exists() and not (tmp_path / ".yurucode").exists()  # a throwaway path only
 
 
 def _block(section: str, lang: str) -> str:
@@ -26,7 +34,7 @@ def _block(section: str, lang: str) -> str:
 
 
 def test_the_readme_fixture_example_passes_in_a_fresh_project_as_printed(pytester) -> None:
-    section = README.read_text().split("## Pytest fixtures for apps", 1)[1].split("\n## ", 1)[0]
+    section = TESTING.read_text()
     pytester.makefile(".toml", pyproject=_block(section, "toml"))
     pytester.makepyfile(test_app=_block(section, "python"))
     result = pytester.runpytest_subprocess()
@@ -35,7 +43,7 @@ def test_the_readme_fixture_example_passes_in_a_fresh_project_as_printed(pyteste
 
 def test_without_the_asyncio_setting_the_example_does_not_pass(pytester) -> None:
     # what the README warns about: the setting it prints is what makes the example run
-    section = README.read_text().split("## Pytest fixtures for apps", 1)[1].split("\n## ", 1)[0]
+    section = TESTING.read_text()
     pytester.makepyfile(test_app=_block(section, "python"))
     result = pytester.runpytest_subprocess()
     assert result.ret != 0 and result.parseoutcomes().get("passed", 0) == 0

@@ -74,6 +74,9 @@ CASES = {
     "inside camelCase": ("const user = getUserName(id)", "UserName"),
     "camelCase part": ("const user = getUserName(id)", "name"),
     "camelCase whole": ("const user = getUserName(id)", "getUserName"),
+    "an acronym inside camelCase": ("const r = new XMLHttpRequest()", "XML"),
+    "the word after an acronym": ("const r = new XMLHttpRequest()", "Http"),
+    "an acronym before a word": ("start the HTTPServer now", "HTTP"),
     "CJK word": ("日本語のテキストを検索する", "テキスト"),
     "CJK two characters": ("日本語のテキストを検索する", "検索"),
     "CJK one character": ("日本語のテキストを検索する", "語"),
@@ -424,13 +427,34 @@ async def test_one_batch_that_appends_a_message_twice_and_updates_another_indexe
     assert sorted(docs) == sorted(r[0] for r in conn.execute("SELECT search_doc FROM messages"))
 
 
-async def test_a_long_message_is_searched_by_its_start_and_its_end(store: yurudb.Store) -> None:
+def planted(length: int, words: tuple[str, str, str]) -> str:
+    """Prose of about `length` characters with one word at its start, one in its middle, one at its end."""
+    filler = " ".join(f"line{i} of the log" for i in range(length // 18))
+    half = len(filler) // 2
+    return f"{words[0]} {filler[:half]} {words[1]} {filler[half:]} {words[2]}"
+
+
+async def test_every_word_of_a_long_prompt_and_a_long_tool_result_is_found(store: yurudb.Store) -> None:
     s = await store.create_session("s")
-    middle = " ".join(f"line{i}" for i in range(5000))
-    await store.append_message(s.id, {"id": "log", "type": "user", "content": f"pytest started {middle} FAILED boom"})
-    assert await found(store, "started") == {"log"} and await found(store, "boom") == {"log"}
-    assert await found(store, "line2500") == set()  # the middle of a 40 KB log is not indexed
-    assert (await store.get_messages(s.id))[0].content.count("line") == 5000  # the message is whole
+    prompt = planted(50_000, ("openingword", "enforcing", "closingword"))
+    result = planted(200_000, ("firstresult", "middleresult", "lastresult"))
+    assert len(prompt) >= 50_000 and len(result) >= 200_000
+    await store.append_message(s.id, {"id": "prompt", "type": "user", "content": prompt})
+    await store.append_message(s.id, {"id": "tool", "type": "assistant", "content": "reading",
+                                      "tool_uses": [{"type": "tool_use", "id": "t1", "name": "Read",
+                                                     "input": {"file_path": "/var/log/big.log"}}]})
+    await store.append_message(s.id, {"id": "result", "type": "user", "content": [
+        {"type": "tool_result", "tool_use_id": "t1", "content": result}]})
+    for word in ("openingword", "enforcing", "closingword"):
+        assert await found(store, word) == {"prompt"}, word
+    for word in ("firstresult", "middleresult", "lastresult"):
+        assert await found(store, word) == {"result"}, word
+    hit = (await store.search("middleresult"))[0]
+    assert hit.marked("[", "]").count("[middleresult]") == 1  # the snippet is cut around the match
+    # a streamed update moves the whole text, and the old words leave with it
+    await store.update_message("prompt", content=planted(50_000, ("openingword", "replacedword", "closingword")))
+    assert await found(store, "enforcing") == set() and await found(store, "replacedword") == {"prompt"}
+    assert (await store.get_messages(s.id))[0].content.count("line") > 2_000  # the message is whole
 
 
 def test_check_finds_an_index_changed_outside_yurudb_and_reindex_rebuilds_it(db_path: Path) -> None:
@@ -465,13 +489,13 @@ def test_check_finds_an_index_changed_outside_yurudb_and_reindex_rebuilds_it(db_
     assert search.health(conn) == (0, 0)
 
 
-async def test_a_long_tool_result_is_searched_by_its_start_and_its_end(store: yurudb.Store) -> None:
+async def test_a_long_tool_result_is_searched_whole(store: yurudb.Store) -> None:
     s = await store.create_session("s")
     output = "collected 900 items " + " ".join(f"case{i} PASSED" for i in range(900)) + " 1 failed, 899 passed"
     await store.append_message(s.id, {"id": "r", "type": "user", "content": [
         {"type": "tool_result", "tool_use_id": "toolu_1", "content": output}]})
     assert await found(store, "collected") == {"r"} and await found(store, "899 passed") == {"r"}
-    assert await found(store, "case450") == set()
+    assert await found(store, "case450") == {"r"}  # its middle too
     assert (await store.get_messages(s.id))[0].content == output  # the message is whole
 
 

@@ -114,6 +114,44 @@ def rebuild(tx: Any, progress: Callable[[int, int], None] | None = None) -> int:
     return backfill(tx, progress)
 
 
+Rule = Callable[[str | None, Any, Any], str]  # what a message's searchable text is: text_of, or an older rule
+
+
+def retext(tx: Any, old: Rule, new: Rule, progress: Callable[[int, int], None] | None = None,
+           chunk: int = 5000) -> int:
+    """Move each indexed message whose text differs between two rules from its `old` text to its `new`
+    one, keeping its document; returns how many moved (a revision that changes what is indexed).
+
+    A message whose text reads the same under both (most: the short ones) is not touched, and
+    neither is one whose line cannot be read (its document stays as it was).
+    """
+    archive_lines.load_dictionaries(tx)
+    total = tx.execute("SELECT COUNT(*) FROM messages WHERE search_doc > 0")[0][0]
+    seen = moved = last = 0
+    while True:
+        rows = tx.execute(f"SELECT rowid, {MESSAGE_COLUMNS}, {archive_lines.RUN_OF_MESSAGE}, search_doc FROM "
+                          "messages WHERE rowid > ? AND search_doc > 0 ORDER BY rowid LIMIT ?", (last, chunk))
+        if not rows:
+            break
+        last = rows[-1][0]
+        drop: list[tuple[int, str]] = []
+        put_in: list[tuple[int, str]] = []
+        for r in archive_lines.attach(tx, rows, 1 + LINE_AT):  # after the rowid
+            m = message_from_row(r[1 : 1 + READ_WIDTH])
+            before, after = old(m.content, m.tool_uses, m.payload), new(m.content, m.tool_uses, m.payload)
+            if before != after and after.strip():
+                drop.append((r[-1], indexed(before)))
+                put_in.append((r[-1], indexed(after)))
+        # contentless FTS5 forgets a document by being told its text exactly as it was indexed
+        tx.executemany("INSERT INTO search_index (search_index, rowid, body) VALUES ('delete', ?, ?)", drop)
+        tx.executemany("INSERT INTO search_index (rowid, body) VALUES (?, ?)", put_in)
+        moved += len(put_in)
+        seen += len(rows)
+        if progress is not None:
+            progress(seen, total)
+    return moved
+
+
 class Docs:
     """The documents one batch's appends get: numbered as they come, indexed together after the plan."""
 

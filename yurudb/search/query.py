@@ -161,7 +161,12 @@ def _edge(text: str, at: int) -> bool:
     if at == 0 or at == len(text):
         return True
     before, after = text[at - 1], text[at]
-    return not (before.isalnum() and after.isalnum()) or (before.islower() and after.isupper())
+    if not (before.isalnum() and after.isalnum()):
+        return True
+    # the index's camelCase steps (text._CAMEL): a capital after a lower-case letter or a digit, and
+    # the last capital of an acronym before a word (`HTTP|Server`)
+    return after.isupper() and (before.islower() or before.isdigit() or (
+        before.isupper() and at + 1 < len(text) and text[at + 1].islower()))
 
 
 def is_syntax_error(exc: BaseException) -> bool:

@@ -16,10 +16,6 @@ from typing import Any
 
 from ..validation import block_texts, content_text
 
-HEAD_CHARS = 3_000
-TAIL_CHARS = 1_000
-RESULT_HEAD = 1_000  # each tool result's share (text_of)
-RESULT_TAIL = 500
 # A long string without a space in a tool input or result is data (base64, a minified blob), not words.
 _BLOB = re.compile(r"[A-Za-z0-9+/=_-]{512,}")
 _WORD = re.compile(r"[^\W_]+")
@@ -33,11 +29,11 @@ _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-
 
 # ---- what a message says -------------------------------------------------------------------
 def text_of(content: str | None, tool_uses: Any, payload: Any = None) -> str:
-    """The searchable text of a message: its text (prompts, replies, tool results) and its tool inputs.
+    """The searchable text of a message, whole: its text (prompts, replies, tool results) and its tool inputs.
 
-    A message whose payload holds tool results (Claude Code's, or an app's in the same shape) gives
-    each result's first 1,000 and last 500 characters: a file read or a long log is most of a
-    transcript's text, and what a person remembers of one is the start and how it ended.
+    Every word is indexed, however long the message: a log or a spec pasted into a prompt, a long
+    answer, a file a tool read. Only what is not text is left out: a run of 512 or more characters
+    without a space (base64, an image, a minified blob), and ids.
     """
     parts: list[str] = []
     blocks = _result_blocks(payload)
@@ -51,7 +47,7 @@ def text_of(content: str | None, tool_uses: Any, payload: Any = None) -> str:
     text = content_text("\n".join(parts)) or ""
     if len(text) >= 512 and _maybe_blob(text):
         text = _BLOB.sub(" ", text)
-    return _ends(text, HEAD_CHARS, TAIL_CHARS)
+    return text
 
 
 def _maybe_blob(text: str) -> bool:
@@ -65,23 +61,14 @@ def _maybe_blob(text: str) -> bool:
 
 
 def _result_blocks(payload: Any) -> list[str] | None:
-    """The text of a payload's content blocks with each tool result cut to its ends; None when it has none."""
+    """The text of a payload's content blocks, tool results included; None when it has no tool result."""
     if not isinstance(payload, dict):
         return None
     message = payload.get("message")
     blocks = message.get("content") if isinstance(message, dict) else payload.get("content")
     if not isinstance(blocks, list) or not any(isinstance(b, dict) and b.get("type") == "tool_result" for b in blocks):
         return None
-    return block_texts(blocks, lambda text: _ends(text, RESULT_HEAD, RESULT_TAIL))
-
-
-def _ends(text: str, head: int, tail: int) -> str:
-    """`text`, or its first `head` and last `tail` characters, cut at spaces (no word indexed in part)."""
-    if len(text) <= head + tail:
-        return text
-    first = text[:head].rsplit(None, 1)[0] if " " in text[:head] else text[:head]
-    last = text[-tail:].split(None, 1)[-1]
-    return first + "\n…\n" + last
+    return block_texts(blocks)
 
 
 def _strings(value: Any, out: list[str]) -> None:
