@@ -4,7 +4,8 @@
     python tests/child.py hold-lock DB                 # BEGIN IMMEDIATE, print "locked", wait for a line on stdin
     python tests/child.py append-n DB NAME N           # append N messages to a new session NAME
     python tests/child.py probe DB                     # open, write, read; print a JSON report
-    python tests/child.py degraded-ack DB              # degrade on a full "disk", save once more, print "acked"
+    python tests/child.py degraded-ack DB [wait]       # degrade on a full "disk", save once more, print "acked"
+                                                       # (with "wait": print "degraded" and save on a line from stdin)
 """
 
 from __future__ import annotations
@@ -59,13 +60,16 @@ async def append_n(db: str, name: str, count: int) -> None:
         print(json.dumps({"session": session.id, "state": store.state}), flush=True)
 
 
-async def degraded_ack(db: str) -> None:
+async def degraded_ack(db: str, wait: bool) -> None:
     """Fill the "disk", then save once more: that save is journaled; print "acked" once it returns."""
     async with yurudb.open(db, daily_backup=False) as store:
         session = await store.create_session("s")
         await store.set_max_size(Path(db).stat().st_size)
         while store.state != "degraded":
             await store.append_message(session.id, type="user", content="x" * 4000)
+        if wait:
+            print("degraded", flush=True)
+            await asyncio.to_thread(sys.stdin.readline)
         await store.append_message(session.id, type="user", content="the save under test")
         sys.stdout.write("acked\n")
         sys.stdout.flush()
@@ -96,7 +100,7 @@ if __name__ == "__main__":
     elif cmd == "append-n":
         asyncio.run(append_n(args[0], args[1], int(args[2])))
     elif cmd == "degraded-ack":
-        asyncio.run(degraded_ack(args[0]))
+        asyncio.run(degraded_ack(args[0], args[1:] == ["wait"]))
     elif cmd == "probe":
         asyncio.run(probe(args[0]))
     else:

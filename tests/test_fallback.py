@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import select
 import shutil
 import subprocess
 import sys
@@ -280,3 +281,29 @@ def test_a_journaled_save_is_fsynced_before_it_is_acknowledged(db_path: Path, tm
             assert synced, "the save was acknowledged before its journal entry was fsynced"
             return
     raise AssertionError("no acknowledgement seen in the trace")
+
+
+def test_a_degraded_save_is_answered_only_after_the_journal_holds_it(db_path: Path) -> None:
+    """A FIFO stands in for the journal: its writer blocks until read, so an early answer shows up as "acked"."""
+    db_path.parent.mkdir(parents=True)
+    child = subprocess.Popen([sys.executable, CHILD, "degraded-ack", str(db_path), "wait"], stdin=subprocess.PIPE,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout.readline().strip() == "degraded", child.stderr.read()
+        journal = db_path.with_name(db_path.name + ".journal")
+        journal.rename(journal.with_name(journal.name + ".before"))
+        os.mkfifo(journal)
+        child.stdin.write("go\n")
+        child.stdin.flush()
+        # the save is now blocked opening the FIFO; nothing may answer it meanwhile
+        answered, _, _ = select.select([child.stdout], [], [], 2.0)
+        assert not answered, "the save was acknowledged before the journal received it"
+        with open(journal, "rb") as fifo:
+            records = [json.loads(line) for line in fifo.read().splitlines()]
+        journal.unlink()  # anything journaled later goes to a plain file again
+        assert [r["values"].get("content") for r in records] == ["the save under test"]
+        assert child.stdout.readline().strip() == "acked"
+        assert child.wait(timeout=60) == 0, child.stderr.read()
+    finally:
+        child.kill()
+        child.wait()
