@@ -119,6 +119,32 @@ def test_commands_refuse_a_file_that_is_not_a_database_and_leave_it_alone(tmp_pa
     assert listing(tmp_path) == {"notes.txt": b"my notes\n"}
 
 
+def test_read_only_commands_on_a_damaged_file_create_nothing(imported: Path) -> None:
+    import asyncio
+
+    import yurudb
+
+    async def long_session() -> str:  # pages of messages to smash
+        async with yurudb.open(imported, daily_backup=False) as store:
+            s = await store.create_session("long one")
+            await store.append_messages(s.id, [{"type": "user", "content": f"word{k} " + "x" * 400}
+                                               for k in range(300)])
+            return s.id
+
+    session = asyncio.run(long_session())
+    pages = sorted(leaves(imported, "messages"))
+    smash(imported, pages[len(pages) // 2])
+    folder = imported.parent
+    before = listing(folder)
+    for args in (["show", session, "--limit", "300"], ["export", session], ["export", "--all"], ["search", "word150"],
+                 ["sessions"], ["usage"], ["check"]):
+        result = cli(imported, *args)
+        no_traceback(result)
+        assert result.exit_code in (0, 1), (args, result.output)
+        assert listing(folder) == before, f"yurudb {' '.join(args)} left files behind on a damaged database"
+    assert cli(imported, "show", session, "--limit", "300").exit_code == 1  # the damage was met, and said
+
+
 def test_check_reports_damage_and_changes_nothing_then_repair_repairs(imported: Path) -> None:
     import asyncio
 
