@@ -57,6 +57,11 @@ _encode_ascii = _encoder(ensure_ascii=True)
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
+def storable(value: str) -> str:
+    """The string with each lone surrogate replaced by U+FFFD (what a text column can hold)."""
+    return value if utf8_safe(value) else _SURROGATE.sub("\ufffd", value)
+
+
 def utf8_safe(value: str) -> bool:
     """Whether SQLite can store the string (no lone surrogates)."""
     if value.isascii():
@@ -118,7 +123,7 @@ def ident(value: Any, what: str) -> str:
 
 def status(value: Any) -> str:
     """A session status from the app's set."""
-    if value not in SESSION_STATUSES:
+    if not isinstance(value, str) or value not in SESSION_STATUSES:
         raise ValidationError(f"status must be one of {sorted(SESSION_STATUSES)}, not {value!r}")
     return value
 
@@ -161,9 +166,29 @@ def time_range(column: str, since: Any, until: Any) -> tuple[list[str], list[Any
     return where, params
 
 
+def structured(value: Any, what: str) -> Any:
+    """tool_uses (a list or an object) or usage (an object), or None.
+
+    A bare number is refused: the JSON columns have numeric affinity, so SQLite would keep "0.5"
+    as a REAL and a large integer rounded, and the value would not read back as written.
+    """
+    kinds: tuple[type, ...] = (dict,) if what == "usage" else (list, dict)
+    if value is not None and not isinstance(value, kinds):
+        raise ValidationError(f"{what} must be {'an object' if what == 'usage' else 'a list or an object'}, "
+                              f"not {type(value).__name__}")
+    return value
+
+
+def flag(value: Any, what: str) -> bool:
+    """A yes/no argument: True or False, nothing that merely looks true."""
+    if not isinstance(value, bool):
+        raise ValidationError(f"{what} must be true or false, not {type(value).__name__}")
+    return value
+
+
 def integer(value: Any, what: str) -> int:
-    """A non-negative integer count."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+    """A non-negative integer count (one SQLite can hold)."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 2**63:
         raise ValidationError(f"{what} must be a non-negative integer, not {value!r}")
     return value
 
@@ -182,7 +207,7 @@ def content_text(content: Any) -> str | None:
     the exact text.
     """
     if isinstance(content, str):
-        return content if utf8_safe(content) else _SURROGATE.sub("\ufffd", content)
+        return storable(content)
     if content is None:
         return None
     if isinstance(content, list):

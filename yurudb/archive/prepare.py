@@ -76,21 +76,17 @@ def prepare(lines: list[bytes], first: int, rel: str, session_hint: str,
         if len(raw) > PROJECT_MAX_BYTES:
             out.oversized += 1
             continue
-        try:
-            decoded = json.loads(raw)
-        except ValueError:  # not JSON, or not UTF-8
-            decoded = None
-        if not isinstance(decoded, dict) or not isinstance(decoded.get("type"), str):
+        decoded = meaning.decode(raw)  # None: not JSON, not UTF-8, not an object, or too deep
+        if decoded is None or not isinstance(decoded.get("type"), str):
             out.not_json += 1
             continue
         parsed.append((n, raw, decoded))
-    out.file_session = next((ln["sessionId"] for _, _, ln in parsed if isinstance(ln.get("sessionId"), str)),
+    out.file_session = next((ln["sessionId"] for _, _, ln in parsed if meaning.usable_id(ln.get("sessionId"))),
                             session_hint)
     finals: dict[tuple[str, str], tuple[dict[str, Any], str | None]] = {}
     for n, raw, line in parsed:
-        claude_id = line["sessionId"] if isinstance(line.get("sessionId"), str) else out.file_session
-        uuid = line.get("uuid")
-        candidate = uuid if isinstance(uuid, str) and uuid else meaning.derived_id(line, rel, n, raw)
+        claude_id = meaning.usable_id(line.get("sessionId")) or out.file_session
+        candidate = meaning.usable_id(line.get("uuid")) or meaning.derived_id(line, rel, n, raw)
         when = meaning.stamp(line.get("timestamp"))
         cols = meaning.project(line)
         body = search_text.indexed(search_text.text_of(cols["content"], cols["tool_uses"], line))

@@ -48,6 +48,8 @@ def load(path: Path) -> list[dict[str, Any]]:
         raise ValidationError(f"no such file: {path}") from None
     except (UnicodeDecodeError, ValueError) as exc:
         raise ValidationError(f"{path} is not JSON: {exc}") from None
+    except RecursionError:
+        raise ValidationError(f"{path} nests deeper than JSON can be read here") from None
     if isinstance(data, dict) and isinstance(data.get("sessions"), list):
         data = data["sessions"]
     if not isinstance(data, list) or not all(isinstance(s, dict) for s in data):
@@ -84,8 +86,9 @@ async def validate(store: Store, sessions: list[dict[str, Any]]) -> list[str]:
     owner: dict[str, str] = {}  # message id -> the snapshot session that holds it
     for i, s in enumerate(sessions):
         sid = s["id"]
-        where = f"session #{i} ({sid})"
+        where = f"session #{i} ({sid[:80]})"
         try:
+            check.ident(sid, "id")
             check.session_fields(_fields(s))
             for key in ("createdAt", "updatedAt"):
                 check.timestamp(s.get(key), key)

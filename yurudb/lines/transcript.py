@@ -8,10 +8,60 @@ from typing import Any
 
 from ..errors import YurudbError
 from ..pricing import Tokens, response_cost
-from ..validation import content_text
+from ..validation import content_text, storable
 from ..validation import timestamp as to_text
 
 NAME_LENGTH = 80
+MAX_DEPTH = 256  # a line nested deeper keeps its bytes but gets no message: reading it back must not recurse out
+
+
+def decode(raw: bytes) -> dict[str, Any] | None:
+    """A line's JSON object, or None when it is not one (not JSON, not UTF-8, or nested past MAX_DEPTH)."""
+    try:
+        # strict UTF-8 (json.loads of bytes would let encoded surrogates through)
+        decoded = json.loads(raw.decode("utf-8"))
+    except (ValueError, RecursionError):
+        return None
+    if not isinstance(decoded, dict):
+        return None
+    # counting brackets runs at memchr speed; only a line that could be that deep is walked
+    if raw.count(b"{") + raw.count(b"[") > MAX_DEPTH and _depth(decoded) > MAX_DEPTH:
+        return None
+    if b"\\ud" in raw or b"\\uD" in raw:
+        # an escaped lone surrogate is valid JSON but no column can hold it: what is read and indexed
+        # gets U+FFFD in its place, while the line's bytes (what export and restore give) stay exact
+        decoded = _storable(decoded)
+    return decoded
+
+
+def usable_id(value: Any) -> str | None:
+    """A line's sessionId or uuid when the API can name it (text, not blank, at most 512 characters), else None."""
+    return value if isinstance(value, str) and value.strip() and len(value) <= 512 else None
+
+
+def _storable(value: Any) -> Any:
+    """The value with every lone surrogate in its strings (keys too) replaced by U+FFFD."""
+    if isinstance(value, str):
+        return storable(value)
+    if isinstance(value, list):
+        return [_storable(v) for v in value]
+    if isinstance(value, dict):
+        return {_storable(k): _storable(v) for k, v in value.items()}
+    return value
+
+
+def _depth(value: Any) -> int:
+    """How deep a decoded JSON value nests, without recursion."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        if isinstance(item, dict):
+            item = item.values()
+        elif not isinstance(item, list):
+            continue
+        deepest = max(deepest, level)
+        stack.extend((child, level + 1) for child in item)
+    return deepest
 
 
 def stamp(value: Any) -> str | None:

@@ -224,6 +224,8 @@ def filters(session_id: str | None, working_directory: str | None, types: Any, s
         where.append("(s.working_directory = ? OR substr(s.working_directory, 1, ?) = ?)")
         params += [folder, len(folder) + 1, folder.rstrip("/") + "/"]
     if types is not None:
+        if not isinstance(types, (str, list, tuple, set, frozenset)):
+            raise ValidationError("types must be a message type or a list of them")
         kinds = [types] if isinstance(types, str) else list(types)
         if not kinds or not all(isinstance(k, str) and k for k in kinds):
             raise ValidationError("types must be message types (user, assistant, ...)")

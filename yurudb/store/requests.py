@@ -66,7 +66,8 @@ def message(session_id: str, message: Mapping[str, Any] | None, kw: dict[str, An
     if role is not None and not isinstance(role, str):
         raise ValidationError("role must be a string")
     content = fields.get("content")
-    tool_uses, usage = fields.get("tool_uses"), fields.get("usage")
+    tool_uses = check.structured(fields.get("tool_uses"), "tool_uses")
+    usage = check.structured(fields.get("usage"), "usage")
     stamp = check.timestamp(fields.get("timestamp")) or now_text()
     values = {
         "session_id": session_id, "type": mtype, "role": role,
@@ -97,11 +98,15 @@ def update_message(message_id: str, *, content: Any, tool_uses: Any, usage: Any,
         if "type" in payload:
             values["type"] = check.message_type(payload["type"])
         if "role" in payload:
+            if payload["role"] is not None and not isinstance(payload["role"], str):
+                raise ValidationError("role must be a string")
             values["role"] = payload["role"]
         given = {k: (payload[k] if v is ... and k in payload else v) for k, v in given.items()}
     for key, value in given.items():
         if value is ...:
             continue
+        if key != "content":
+            check.structured(value, key)
         values[f"{key}_json"] = check.encode_json(value, key)
         if key == "content":
             values["content"] = check.content_text(value)

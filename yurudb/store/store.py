@@ -398,8 +398,10 @@ class Store:
         that folder and the folders under it; `since`/`until` take what timestamps take.
         """
         self._live()
-        if not isinstance(query, str):
+        if query is None:
             raise ValidationError("query must be text")
+        check.text(query, "query")
+        check.flag(raw, "raw")
         expression = query if raw else queries.match_expression(query)
         if raw:
             queries.raw_check(query)

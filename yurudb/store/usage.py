@@ -106,7 +106,7 @@ class UsageBook:
         session_id: str | None = None,
     ) -> list[dict[str, Any]]:
         """Totals of tokens and cost grouped by model, day (UTC) or session, over an optional time range."""
-        if by not in _KEYS:
+        if not isinstance(by, str) or by not in _KEYS:
             raise ValidationError(f"by must be one of {sorted(_KEYS)}, not {by!r}")
         where, params = check.time_range("timestamp", since, until)
         if session_id is not None:

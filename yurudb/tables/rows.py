@@ -35,9 +35,9 @@ USAGE_COLUMNS = ("id, session_id, tokens_input, tokens_output, tokens_cache, cos
 _scan = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
 
 
-def _json(value: str | None) -> Any:
-    if value is None:
-        return None
+def _json(value: str | float | None) -> Any:
+    if not isinstance(value, str):  # None, or a bare JSON number an older yurudb let SQLite store as one
+        return value
     try:
         obj, end = _scan(value, 0)
         if end == len(value):
@@ -91,7 +91,7 @@ def message_from_row(r: Sequence[Any]) -> Message:
 
 def _synced(r: Sequence[Any]) -> Message:
     """A synced transcript line: payload, content, tool uses and usage all come from its exact bytes."""
-    payload = json.loads(r[LINE_AT])
+    payload = transcript.decode(r[LINE_AT])  # as sync read it: it took the line for a message
     cols = transcript.project(payload)
     return trusted(Message, {
         "id": r[0], "session_id": r[1], "seq": r[2], "type": r[3], "role": r[4], "content": cols["content"],
