@@ -3,6 +3,7 @@
     python tests/child.py append-loop DB [MAX_SIZE]   # append forever, print each acknowledged id
     python tests/child.py hold-lock DB                 # BEGIN IMMEDIATE, print "locked", wait for a line on stdin
     python tests/child.py append-n DB NAME N           # append N messages to a new session NAME
+    python tests/child.py power-loop DB DURABILITY PROJECTS SEED  # appends, updates, usage and syncs, acked
     python tests/child.py probe DB                     # open, write, read; print a JSON report
     python tests/child.py degraded-ack DB [wait]       # degrade on a full "disk", save once more, print "acked"
                                                        # (with "wait": print "degraded" and save on a line from stdin)
@@ -75,6 +76,52 @@ async def degraded_ack(db: str, wait: bool) -> None:
         sys.stdout.flush()
 
 
+async def power_loop(db: str, durability: str, projects: str, seed: int) -> None:
+    """Write until the power goes: every acknowledged write is printed once its call returns.
+
+    Appends in small batches, now and then an update, a usage record and a sync of a transcript that
+    grows between syncs, with short pauses in which the background checkpoint runs.
+    """
+    import random
+
+    from yurudb.claude import sync
+
+    rng = random.Random(seed)
+    transcript = Path(projects) / "-power" / "5e550000-0000-4000-8000-000000000001.jsonl"
+    transcript.parent.mkdir(parents=True, exist_ok=True)
+    written = 0
+    store = await yurudb.open(db, daily_backup=False, durability=durability)
+    session = await store.create_session("power", status="completed")
+    print(f"session {session.id}", flush=True)
+    n = checkpoints = 0
+    while True:
+        n += 1
+        batch = [store.append_message(session.id, type="user", content=f"{n}-{k} " + "w" * rng.choice([10, 500, 3000]))
+                 for k in range(rng.randint(1, 4))]
+        for message in await asyncio.gather(*batch):
+            print(f"msg {message.id}", flush=True)
+        roll = rng.random()
+        if roll < 0.15:
+            updated = await store.update_message(message.id, content=f"updated {n}")
+            print(f"upd {updated.id} {n}", flush=True)
+        elif roll < 0.25:
+            usage = await store.record_usage(session.id, model="m", tokens_output=n, source_id=f"u{n}")
+            print(f"use {usage.source_id}", flush=True)
+        elif roll < 0.32:
+            with open(transcript, "ab") as f:
+                for _ in range(rng.randint(5, 40)):
+                    written += 1
+                    f.write(json.dumps({"type": "user", "sessionId": transcript.stem, "uuid": f"line-{written}",
+                                        "message": {"content": f"line {written}"}}).encode() + b"\n")
+            await sync(store, Path(projects))
+            print(f"sync {written}", flush=True)
+        if rng.random() < 0.3:
+            await asyncio.sleep(rng.choice([0.005, 0.03, 0.12]))  # idle: the checkpointer's moment
+        if store.checkpoints != checkpoints:
+            checkpoints = store.checkpoints
+            print(f"ckpt {checkpoints}", flush=True)
+
+
 async def probe(db: str) -> None:
     """Open whatever is at `db`, write and read through the store, and report what happened."""
     events: list[str] = []
@@ -101,6 +148,8 @@ if __name__ == "__main__":
         asyncio.run(append_n(args[0], args[1], int(args[2])))
     elif cmd == "degraded-ack":
         asyncio.run(degraded_ack(args[0], args[1:] == ["wait"]))
+    elif cmd == "power-loop":
+        asyncio.run(power_loop(args[0], args[1], args[2], int(args[3])))
     elif cmd == "probe":
         asyncio.run(probe(args[0]))
     else:
