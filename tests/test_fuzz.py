@@ -309,3 +309,31 @@ async def test_api_calls_with_wrong_arguments_raise_typed_errors_and_change_noth
             except Exception as exc:  # noqa: BLE001 - anything else is what this test exists to find
                 raise AssertionError(f"{where} raised {type(exc).__name__}: {exc}") from exc
             assert store.state == "ready", where
+
+
+async def test_the_lines_fuzzing_found_are_archived_and_readable(tmp_path: Path) -> None:
+    """Each of these once stopped a sync or made a session the API cannot name (kept here by name)."""
+    root, db = tmp_path / "projects", tmp_path / "found.db"
+    base = {"type": "user", "uuid": "u", "message": {"role": "user", "content": "hello"}}
+    odd = {
+        "-a/5e550000-0000-4000-8000-00000000000a.jsonl": [nested(5000), {**base, "sessionId": "a\u0000b"}],
+        "-b/5e550000-0000-4000-8000-00000000000b.jsonl": [{**base, "uuid": "v", "sessionId": "a\u0000b"},
+                                                           {**base, "uuid": "w", "sessionId": " "},
+                                                           {**base, "uuid": "x" * 600, "sessionId": ""}],
+        "-c/5e550000-0000-4000-8000-00000000000c.jsonl": [{**base, "uuid": "s", "message": {"content": "\ud800 x"}},
+                                                           {**base, "uuid": "t", "cwd": "\udfff"}],
+    }
+    data = {rel: b"".join((ln.encode() if isinstance(ln, str) else encoded(ln)) + b"\n" for ln in lines)
+            for rel, lines in odd.items()}
+    for rel, raw in data.items():
+        (root / rel).parent.mkdir(parents=True)
+        (root / rel).write_bytes(raw)
+    async with yurudb.open(db, daily_backup=False) as store:
+        report = await sync(store, root)
+        assert report.not_json == 1  # the line nested 5,000 deep: kept as bytes, without a message
+        sessions = await store.list_sessions()
+        assert sorted(s.id for s in sessions) == sorted(rel.split("/")[1][:-6] for rel in odd)
+        for s in sessions:
+            for m in await store.get_messages(s.id, limit=None):  # every message reads back
+                assert "\ud800" not in (m.content or "")
+            assert (await transcript_files(store, s.id)) == {rel: data[rel] for rel in odd if s.id in rel}

@@ -117,8 +117,11 @@ def text(value: Any, what: str, *, required: bool = False, max_length: int | Non
 
 
 def ident(value: Any, what: str) -> str:
-    """An id argument: a non-empty string."""
-    return text(value, what, required=True, max_length=512)  # type: ignore[return-value]
+    """An id argument: a non-empty string without NUL (SQLite's JSON and C strings end text there)."""
+    value = text(value, what, required=True, max_length=512)
+    if "\x00" in value:  # type: ignore[operator]
+        raise ValidationError(f"{what} must not contain a NUL character")
+    return value  # type: ignore[return-value]
 
 
 def status(value: Any) -> str:

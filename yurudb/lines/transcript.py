@@ -8,7 +8,7 @@ from typing import Any
 
 from ..errors import YurudbError
 from ..pricing import Tokens, response_cost
-from ..validation import content_text, storable
+from ..validation import content_text, ident, storable
 from ..validation import timestamp as to_text
 
 NAME_LENGTH = 80
@@ -35,8 +35,11 @@ def decode(raw: bytes) -> dict[str, Any] | None:
 
 
 def usable_id(value: Any) -> str | None:
-    """A line's sessionId or uuid when the API can name it (text, not blank, at most 512 characters), else None."""
-    return value if isinstance(value, str) and value.strip() and len(value) <= 512 else None
+    """A line's sessionId or uuid when the API can name it (as validation.ident takes ids), else None."""
+    try:
+        return ident(value, "id")
+    except YurudbError:
+        return None
 
 
 def _storable(value: Any) -> Any:
