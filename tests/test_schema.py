@@ -92,6 +92,25 @@ EXPECTED_COLUMNS = {
         ("id", "INTEGER", 1, None, 1),
         ("data", "BLOB", 1, None, 0),
     ],
+    "footprint_blobs": [
+        ("id", "INTEGER", 1, None, 1),
+        ("sha256", "TEXT", 1, None, 0),
+        ("size", "INTEGER", 1, None, 0),
+        ("data", "BLOB", 1, None, 0),
+    ],
+    "footprint_files": [
+        ("id", "INTEGER", 1, None, 1),
+        ("root", "TEXT", 1, None, 0),
+        ("path", "TEXT", 1, None, 0),
+        ("session_key", "TEXT", 0, None, 0),
+        ("blob_id", "INTEGER", 1, None, 0),
+        ("size", "INTEGER", 1, "0", 0),
+        ("mtime_ns", "INTEGER", 0, None, 0),
+        ("device", "INTEGER", 0, None, 0),
+        ("inode", "INTEGER", 0, None, 0),
+        ("synced_at", "TIMESTAMP", 0, "CURRENT_TIMESTAMP", 0),
+        ("gone_at", "TIMESTAMP", 0, None, 0),
+    ],
     "search_index": [("body", "", 0, None, 0)],  # FTS5 (its shadow tables are its own business)
 }
 # (index name, unique, columns)
@@ -109,6 +128,10 @@ EXPECTED_INDEXES = {
     "transcript_links": {("idx_transcript_links", 1, ("file_id", "line")),
                          ("idx_transcript_links_message", 0, ("message_id",))},
     "archive_dicts": set(),
+    "footprint_blobs": {("idx_footprint_blobs_sha", 1, ("sha256",))},
+    "footprint_files": {("idx_footprint_files_path", 1, ("root", "path")),
+                        ("idx_footprint_files_session", 0, ("session_key",)),
+                        ("idx_footprint_files_blob", 0, ("blob_id",))},
 }
 # (table, from column, to table, to column, on delete)
 EXPECTED_FOREIGN_KEYS = {
@@ -117,6 +140,7 @@ EXPECTED_FOREIGN_KEYS = {
     ("transcript_files", "session_id", "sessions", "id", "CASCADE"),
     ("transcript_blocks", "file_id", "transcript_files", "id", "CASCADE"),
     ("transcript_links", "file_id", "transcript_files", "id", "CASCADE"),
+    ("footprint_files", "blob_id", "footprint_blobs", "id", "NO ACTION"),
 }
 
 

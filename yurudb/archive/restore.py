@@ -12,6 +12,7 @@ from ..errors import NotFoundError
 from ..lines import runs as archive_lines
 from ..store.store import Store
 from ..writes.batch import BatchEffects
+from . import footprint
 
 
 @dataclass
@@ -24,32 +25,39 @@ class RestoreReport:
 
 
 async def transcript_files(store: Store, session_id: str, *, earlier: bool = False) -> dict[str, bytes]:
-    """A session's transcript files as Claude Code wrote them: {path under the projects folder: bytes}.
+    """A session's files as Claude Code wrote them: {path under the projects folder: bytes}.
 
-    Each file is its archived lines 1..n in order, each with its newline: exactly the bytes the
-    sync consumed. A line missing from the archive (lost to a damaged page) is an error, not a gap.
-    With `earlier`, also the copies a file had before it was rewritten (truncated, edited, replaced),
-    each under `earlier_name` of its path.
+    Each transcript is its archived lines 1..n in order, each with its newline: exactly the bytes
+    the sync consumed. A line missing from the archive (lost to a damaged page) is an error, not a
+    gap. The rest of the footprint comes along: the files in the session's own folder (tool
+    outputs, subagent sidecars) and its project's (memory, sessions-index.json). With `earlier`,
+    also the copies a file had before it was rewritten (truncated, edited, replaced), each under
+    `earlier_name` of its path.
     """
     await store.get_session(session_id)  # NotFoundError for an unknown session
     files = await store.fetch(
         # A transcript both synced and mirrored by the Agent SDK: the synced copy (Claude Code's own
         # bytes) wins over the mirror's (the entries as JSON); a mirrored-only one comes from the mirror.
         # An earlier copy of a rewritten file (`<path>#replaced-<time>`) is not what Claude Code has.
-        "SELECT id, path, lines FROM transcript_files WHERE session_id = ? AND (? OR instr(path, ?) = 0) "
+        "SELECT id, path, lines, root FROM transcript_files WHERE session_id = ? AND (? OR instr(path, ?) = 0) "
         "ORDER BY root = 'claude-agent-sdk' DESC, thread IS NOT NULL, path",
         (session_id, earlier, archive_lines.RETIRED))
     if not files:
         raise NotFoundError(f"session {session_id} has no archived transcript (it was not synced from Claude Code)")
     await store.load_dictionaries()
     out: dict[str, bytes] = {}
-    for file_id, path, count in files:
+    projects: dict[str, set[str]] = {}
+    for file_id, path, count, root in files:
+        if root != "claude-agent-sdk" and "/" in path:
+            projects.setdefault(root, set()).add(path.split("/", 1)[0])
         lines = archive_lines.lines_of(await store.fetch(archive_lines.FILE_RUNS, (file_id,)))
         missing = [n for n in range(1, count + 1) if n not in lines]
         if missing:
             raise NotFoundError(f"{path}: {len(missing)} archived lines are missing or damaged (first: line "
                                 f"{missing[0]}); `yurudb check` lists them")
         out[earlier_name(path)] = b"".join(lines[n] + b"\n" for n in range(1, count + 1))
+    for path, data in (await footprint.files_of(store, session_id, projects, earlier=earlier)).items():
+        out.setdefault(earlier_name(path), data)
     return out
 
 
@@ -59,7 +67,10 @@ def earlier_name(path: str) -> str:
     base, retired, when = path.partition(archive_lines.RETIRED)
     if not retired:
         return path
-    return f"{base.removesuffix('.jsonl')}.replaced-{re.sub(r'[^0-9]', '', when)}.jsonl"
+    folder, _, name = base.rpartition("/")
+    stem, dot, suffix = name.rpartition(".")
+    stem, suffix = (stem, dot + suffix) if stem else (name, "")
+    return f"{folder + '/' if folder else ''}{stem}.replaced-{re.sub(r'[^0-9]', '', when)}{suffix}"
 
 
 def restore_files(files: dict[str, bytes], dest: Path, *, overwrite: bool = False) -> RestoreReport:

@@ -52,6 +52,8 @@ from .apply import (
     move_files,
     save_dict,
 )
+from .footprint import HISTORY, FootprintReport, is_footprint
+from .footprint import archive as archive_footprint
 from .prepare import Prepared, prepare
 from .worker import Worker
 
@@ -91,6 +93,7 @@ class SyncReport:
     unpriced_models: set[str] = field(default_factory=set)
     last_session: str | None = None  # the last session a new line went to
     problems: list[str] = field(default_factory=list)  # files that could not be read, and why
+    footprint: FootprintReport = field(default_factory=FootprintReport)  # the other files, history.jsonl too
     seconds: float = 0.0
 
     def summary(self) -> str:
@@ -100,7 +103,16 @@ class SyncReport:
                 f"{self.files_rewritten} rewritten, {self.files_gone} gone{moved}): {self.lines:,} new lines, "
                 f"{self.bytes / 1e6:,.1f} MB, {self.messages_new:,} new messages, {self.sessions_created} "
                 f"sessions created, {self.sessions_updated} updated, {self.usage_records} responses counted "
-                f"in {self.seconds:.2f} s")
+                f"in {self.seconds:.2f} s{self._footprint()}")
+
+    def _footprint(self) -> str:
+        fp = self.footprint
+        if not fp.files and not fp.gone:
+            return ""
+        changed = [f"{n} {what}" for n, what in ((fp.new, "new"), (fp.grown, "grown"), (fp.replaced, "rewritten"),
+                                                  (fp.gone, "gone")) if n]
+        return (f"; {fp.files} other files ({', '.join(changed) or 'none changed'}; tool outputs, sidecars, memory, "
+                f"history: kept byte-exact)")
 
 
 async def sync(
@@ -165,8 +177,34 @@ async def sync(
             await worker.close()
     present = [f.rel for f in found]
     report.files_gone = await store.transaction(mark_gone, str(base), present, chosen, back - {None})
+    await _sync_footprint(store, base, only, report)
     report.seconds = time.perf_counter() - started
     return report
+
+
+async def _sync_footprint(store: Store, base: Path, only: Iterable[str | Path] | None, report: SyncReport) -> None:
+    """The files beside the transcripts under `base`, and history.jsonl beside a projects folder."""
+    others = None
+    if only is not None:
+        others = set()
+        for p in only:
+            p = Path(p) if Path(p).is_absolute() else base / p
+            try:
+                rel = p.relative_to(base).as_posix()
+            except ValueError:
+                continue
+            if is_footprint(rel):
+                others.add(rel)
+    if others is None or others:
+        await archive_footprint(store, base, only=others, report=report.footprint)
+    home = base.parent
+    history = home / HISTORY
+    if base.name == "projects" and (only is None or history in {Path(p) for p in only}):
+        if history.is_file() or await store.fetch_one(
+                "SELECT 1 FROM footprint_files WHERE root = ? AND path = ?", (str(home), HISTORY)):
+            await archive_footprint(store, home, only={HISTORY}, report=report.footprint)
+    report.problems += report.footprint.problems
+    report.footprint.problems = []
 
 
 class _Commits:

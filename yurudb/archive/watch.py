@@ -24,6 +24,7 @@ from pathlib import Path
 
 from ..errors import ConflictError, DatabaseError, NotFoundError
 from ..store.store import Store
+from .footprint import HISTORY
 from .sync import DEFAULT_ROOT, SyncReport, sync
 
 DEBOUNCE_MS = 300  # the longest a change waits to be grouped with others
@@ -109,12 +110,17 @@ async def watch(
     await one_pass(None)
     while not stop.is_set():
         # the watcher also wakes every TICK_MS with no change (an empty set), for a pass owed a retry
-        async for changes in awatch(base, stop_event=stop, debounce=debounce_ms, step=STEP_MS, rust_timeout=TICK_MS,
-                                    yield_on_timeout=True, watch_filter=_wanted):
+        # history.jsonl beside a projects folder is archived too: watched when it is there
+        history = base.parent / HISTORY
+        extra = [history] if base.name == "projects" and history.is_file() else []
+        async for changes in awatch(base, *extra, stop_event=stop, debounce=debounce_ms, step=STEP_MS,
+                                    rust_timeout=TICK_MS, yield_on_timeout=True, watch_filter=_wanted):
             if not base.is_dir():
                 break  # the folder itself went, and its watcher with it
-            touched = {path for _change, path in changes if path.endswith(".jsonl")}
-            status.files |= touched
+            # every file counts (transcripts, tool outputs, sidecars, memory); what is not a file now
+            # may be a folder made, removed or renamed
+            touched = {path for _change, path in changes if path.endswith(".jsonl") or os.path.isfile(path)}
+            status.files |= {path for path in touched if path.endswith(".jsonl")}
             if len(touched) < len(changes):  # a folder: which files came or went with it, only a walk tells
                 await one_pass(None)
             elif touched:
@@ -139,5 +145,5 @@ async def watch(
 
 
 def _wanted(_change: object, path: str) -> bool:
-    """A transcript, or what may be a folder (not a file now: made, removed or renamed)."""
-    return path.endswith(".jsonl") or not os.path.isfile(path)
+    """Any file Claude Code keeps, or what may be a folder; not the temporary files a restore writes."""
+    return not path.endswith(".yurudb-restore")

@@ -34,14 +34,15 @@ CHUNK = 500
 _FIRST_ROWID, _LAST_ROWID = -(2**63), 2**63 - 1
 # Parents before children; the archive's raw lines too: a synced message's payload lives there.
 _TABLES = ("sessions", "transcript_files", "messages", "analytics", "archive_dicts", "transcript_blocks",
-           "transcript_links")
+           "transcript_links", "footprint_blobs", "footprint_files")
 _COUNTED = ("sessions", "messages", "analytics")
 _TIMESTAMP_COLUMNS = frozenset({"created_at", "updated_at", "timestamp"})
 _JSON_COLUMNS = {"sessions": ("metadata",), "messages": ("tool_uses", "usage", "payload"), "analytics": (),
-                 "transcript_files": (), "archive_dicts": (), "transcript_blocks": (), "transcript_links": ()}
+                 "transcript_files": (), "archive_dicts": (), "transcript_blocks": (), "transcript_links": (),
+                 "footprint_blobs": (), "footprint_files": ()}
 _COUNTER = {"sessions": "sessions", "messages": "messages", "analytics": "usage",  # SalvageReport fields
             "transcript_files": "archive_rows", "archive_dicts": "archive_rows", "transcript_blocks": "archive_rows",
-            "transcript_links": "archive_rows"}
+            "transcript_links": "archive_rows", "footprint_blobs": "archive_rows", "footprint_files": "archive_rows"}
 # Working copies of damaged files live beside the database; a killed salvage's are removed later.
 _COPY_PREFIX = ".yurudb-salvage-"
 STALE_COPY_SECONDS = 3600
@@ -406,6 +407,13 @@ def _usable(table: str, columns: list[str], row: tuple[Any, ...]) -> bool:
     if table == "transcript_links" and (not isinstance(values.get("message_id"), str)
                                         or not isinstance(values.get("file_id"), int)
                                         or not isinstance(values.get("line"), int)):
+        return False
+    if table == "footprint_blobs" and (not isinstance(values.get("data"), bytes)
+                                       or not isinstance(values.get("sha256"), str)
+                                       or not isinstance(values.get("size"), int)):
+        return False
+    if table == "footprint_files" and (not isinstance(values.get("root"), str) or not isinstance(values.get("path"), str)
+                                       or not isinstance(values.get("blob_id"), int)):
         return False
     for column in _JSON_COLUMNS[table]:
         text = values.get(column)

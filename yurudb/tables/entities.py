@@ -165,4 +165,41 @@ class ArchiveDictRow(SQLModel, table=True):
     data: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
 
 
+class FootprintBlobRow(SQLModel, table=True):
+    """Table `footprint_blobs`: the bytes of archived files beside the transcripts, once per content (zstd)."""
+
+    __tablename__ = "footprint_blobs"
+    __table_args__ = (Index("idx_footprint_blobs_sha", "sha256", unique=True),)
+
+    id: int | None = Field(default=None, sa_column=Column(Integer, primary_key=True))
+    sha256: str = Field(sa_column=Column(Text, nullable=False))  # of the bytes as on disk
+    size: int = Field(sa_column=Column(Integer, nullable=False))  # bytes on disk (data is compressed)
+    data: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+
+
+class FootprintFileRow(SQLModel, table=True):
+    """Table `footprint_files`: one copy of a file Claude Code keeps beside its transcripts (tool outputs,
+    sidecars, memory, history.jsonl), by its path under its root; earlier copies keep `path#replaced-...`."""
+
+    __tablename__ = "footprint_files"
+    __table_args__ = (
+        Index("idx_footprint_files_path", "root", "path", unique=True),
+        Index("idx_footprint_files_session", "session_key"),
+        Index("idx_footprint_files_blob", "blob_id"),
+        {"sqlite_autoincrement": True},
+    )
+
+    id: int | None = Field(default=None, sa_column=Column(Integer, primary_key=True, autoincrement=True))
+    root: str = Field(sa_column=Column(Text, nullable=False))
+    path: str = Field(sa_column=Column(Text, nullable=False))  # relative to root, "/"-separated
+    session_key: str | None = Field(default=None, sa_type=Text)  # the Claude session folder it lies in
+    blob_id: int = Field(sa_column=Column(Integer, ForeignKey("footprint_blobs.id"), nullable=False))
+    size: int = Field(default=0, sa_column_kwargs={"server_default": text("0")})
+    mtime_ns: int | None = Field(default=None, sa_type=Integer)
+    device: int | None = Field(default=None, sa_type=Integer)
+    inode: int | None = Field(default=None, sa_type=Integer)
+    synced_at: datetime | None = Field(default=None, sa_column=Column(TIMESTAMP, server_default=text("CURRENT_TIMESTAMP")))
+    gone_at: datetime | None = Field(default=None, sa_column=Column(TIMESTAMP))
+
+
 metadata = SQLModel.metadata

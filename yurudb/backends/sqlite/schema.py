@@ -59,6 +59,19 @@ CREATE TABLE transcript_links (
 CREATE UNIQUE INDEX idx_transcript_links ON transcript_links (file_id, line);
 CREATE INDEX idx_transcript_links_message ON transcript_links (message_id);
 CREATE TABLE archive_dicts (id INTEGER NOT NULL, data BLOB NOT NULL, PRIMARY KEY (id));
+CREATE TABLE footprint_blobs (
+    id INTEGER NOT NULL, sha256 TEXT NOT NULL, size INTEGER NOT NULL, data BLOB NOT NULL, PRIMARY KEY (id)
+);
+CREATE UNIQUE INDEX idx_footprint_blobs_sha ON footprint_blobs (sha256);
+CREATE TABLE footprint_files (
+    id INTEGER NOT NULL PRIMARY KEY AUTOINCREMENT, root TEXT NOT NULL, path TEXT NOT NULL, session_key TEXT,
+    blob_id INTEGER NOT NULL, size INTEGER DEFAULT 0 NOT NULL, mtime_ns INTEGER, device INTEGER, inode INTEGER,
+    synced_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP, gone_at TIMESTAMP,
+    FOREIGN KEY(blob_id) REFERENCES footprint_blobs (id)
+);
+CREATE UNIQUE INDEX idx_footprint_files_path ON footprint_files (root, path);
+CREATE INDEX idx_footprint_files_session ON footprint_files (session_key);
+CREATE INDEX idx_footprint_files_blob ON footprint_files (blob_id);
 CREATE INDEX idx_sessions_updated ON sessions (updated_at);
 CREATE INDEX idx_sessions_claude ON sessions (claude_session_id) WHERE claude_session_id IS NOT NULL;
 CREATE UNIQUE INDEX idx_transcript_files_path ON transcript_files (root, path);

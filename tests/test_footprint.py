@@ -1,0 +1,154 @@
+"""The whole footprint: every file Claude Code keeps beside its transcripts, archived byte-exact,
+deduplicated, with earlier copies, and restored so that the project folder is the same tree again."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sqlite3
+import subprocess
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+import yurudb
+from yurudb.archive.footprint import session_key
+from yurudb.claude import sync, transcript_files
+from yurudb.cli import app
+
+SID = "5e550000-0000-4000-8000-0000000000f1"
+OTHER = "5e550000-0000-4000-8000-0000000000f2"
+runner = CliRunner()
+
+
+def tree(folder: Path) -> dict[str, bytes]:
+    """Every file below a folder, with its bytes."""
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def project(root: Path) -> dict[str, bytes]:
+    """A project as Claude Code leaves it: two sessions, their folders, and the project's own files."""
+    files = {
+        f"-repo/{SID}.jsonl": b"".join(json.dumps({"type": "user", "sessionId": SID, "uuid": f"a{i}", "cwd": "/repo",
+                                                   "message": {"content": f"turn {i}"}}).encode() + b"\n"
+                                       for i in range(3)),
+        f"-repo/{OTHER}.jsonl": json.dumps({"type": "user", "sessionId": OTHER, "uuid": "b0", "cwd": "/repo",
+                                            "message": {"content": "another"}}).encode() + b"\n",
+        f"-repo/{SID}/tool-results/toolu_01.txt": b"big output line\n" * 5000,
+        f"-repo/{SID}/tool-results/toolu_02.txt": b"big output line\n" * 5000,  # the same bytes again
+        f"-repo/{SID}/subagents/agent-a1.meta.json": b'{"agentType":"Explore"}',
+        f"-repo/{SID}/workflows/w.json": b'{"steps":[]}',
+        f"-repo/{OTHER}/tool-results/toolu_09.bin": bytes(range(256)) * 64,  # binary
+        "-repo/memory/MEMORY.md": b"# Memory\n- the tests run with pytest -q\n",
+        "-repo/sessions-index.json": b'{"sessions":[]}',
+        "-repo/.session-aliases": b"fix-the-parser " + SID.encode() + b"\n",
+    }
+    for rel, data in files.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_bytes(data)
+    return files
+
+
+def blobs(db: Path) -> int:
+    return sqlite3.connect(db).execute("SELECT COUNT(*) FROM footprint_blobs").fetchone()[0]
+
+
+def test_a_file_belongs_to_the_session_whose_folder_holds_it() -> None:
+    assert session_key(f"-repo/{SID}/tool-results/x.txt") == SID
+    assert session_key("-repo/memory/MEMORY.md") is None
+    assert session_key("-repo/sessions-index.json") is None
+
+
+async def test_every_file_beside_the_transcripts_is_archived_byte_exact_once_per_content(
+        tmp_path: Path, db_path: Path) -> None:
+    root = tmp_path / "projects"
+    files = project(root)
+    async with yurudb.open(db_path, daily_backup=False) as store:
+        report = await sync(store, root)
+        assert report.footprint.new == 8 and not report.problems
+        assert "8 other files" in report.summary()
+        mine = await transcript_files(store, SID)
+        other = await transcript_files(store, OTHER)
+        again = await sync(store, root)  # unchanged: a stat each
+    project_files = {rel for rel in files if rel.count("/") == 1 or rel.startswith("-repo/memory/")}
+    assert mine == {rel: data for rel, data in files.items()
+                    if rel in project_files - {f"-repo/{OTHER}.jsonl"} or rel.startswith(f"-repo/{SID}/")}
+    assert other == {rel: data for rel, data in files.items()
+                     if rel in project_files - {f"-repo/{SID}.jsonl"} or rel.startswith(f"-repo/{OTHER}/")}
+    assert again.footprint.unchanged == 8 and again.footprint.new == 0
+    assert blobs(db_path) == 7  # the two equal tool outputs share their bytes
+
+
+async def test_a_rewritten_file_keeps_its_earlier_copy_and_a_grown_one_is_kept_whole_once(
+        tmp_path: Path, db_path: Path) -> None:
+    home = tmp_path / ".claude"
+    root = home / "projects"
+    project(root)
+    history = home / "history.jsonl"
+    entry = {"display": "fix the parser", "pastedContents": {}, "timestamp": 1764700000000, "project": "/repo",
+             "sessionId": SID}
+    history.write_bytes(json.dumps(entry).encode() + b"\n")
+    memory = root / "-repo/memory/MEMORY.md"
+    async with yurudb.open(db_path, daily_backup=False) as store:
+        await sync(store, root)
+        first = blobs(db_path)
+        memory.write_bytes(b"# Memory\n- rewritten by Claude\n")
+        with open(history, "ab") as f:  # Claude Code appends each prompt
+            f.write(json.dumps({**entry, "display": "and the tests", "timestamp": 1764700060000}).encode() + b"\n")
+        report = await sync(store, root)
+        assert (report.footprint.replaced, report.footprint.grown) == (1, 1)
+        assert blobs(db_path) == first + 1  # the new memory; history's longer copy took the old one's place
+        files = await transcript_files(store, SID, earlier=True)
+        kept = await store.fetch("SELECT f.path, b.size FROM footprint_files AS f JOIN footprint_blobs AS b "
+                                 "ON b.id = f.blob_id WHERE f.path = 'history.jsonl'")
+    assert files["-repo/memory/MEMORY.md"] == b"# Memory\n- rewritten by Claude\n"
+    earlier = [rel for rel in files if rel.startswith("-repo/memory/MEMORY.replaced-")]
+    assert len(earlier) == 1 and earlier[0].endswith(".md")
+    assert files[earlier[0]] == b"# Memory\n- the tests run with pytest -q\n"
+    assert kept == [("history.jsonl", history.stat().st_size)]
+
+
+async def test_a_new_tool_output_is_archived_by_the_watch(tmp_path: Path, db_path: Path) -> None:
+    import asyncio
+
+    from yurudb.claude import watch
+
+    root = tmp_path / "projects"
+    project(root)
+    new = root / f"-repo/{SID}/tool-results/toolu_03.txt"
+    stop = asyncio.Event()
+    async with yurudb.open(db_path, daily_backup=False) as store:
+        task = asyncio.create_task(watch(store, root, stop=stop, debounce_ms=50))
+        await asyncio.sleep(1.0)
+        new.write_bytes(b"written while watched\n")
+        for _ in range(100):
+            await asyncio.sleep(0.05)
+            if (await store.fetch_one("SELECT COUNT(*) FROM footprint_files WHERE path LIKE '%toolu_03.txt'")):
+                break
+        stop.set()
+        await task
+        files = await transcript_files(store, SID)
+    assert files[f"-repo/{SID}/tool-results/toolu_03.txt"] == b"written while watched\n"
+
+
+def test_a_project_folder_deleted_whole_comes_back_as_the_same_tree(tmp_path: Path, db_path: Path) -> None:
+    root = tmp_path / "projects"
+    project(root)
+    before = tree(root)
+    assert runner.invoke(app, ["--db", str(db_path), "sync", str(root)]).exit_code == 0
+    shutil.rmtree(root / "-repo")
+    synced = runner.invoke(app, ["--db", str(db_path), "sync", str(root)])
+    assert synced.exit_code == 0, synced.output
+    restored = runner.invoke(app, ["--db", str(db_path), "restore-claude", "--gone", "--into", str(root)])
+    assert restored.exit_code == 0, restored.output
+    assert tree(root) == before
+    if shutil.which("diff"):
+        copy = tmp_path / "copy"
+        copy.mkdir()
+        for rel, data in before.items():
+            (copy / rel).parent.mkdir(parents=True, exist_ok=True)
+            (copy / rel).write_bytes(data)
+        assert subprocess.run(["diff", "-r", str(copy), str(root)], capture_output=True).returncode == 0
+    assert not [p for p in root.rglob("*") if p.name.endswith(".yurudb-restore")]
+    assert os.listdir(root) == ["-repo"]
