@@ -173,13 +173,18 @@ def test_restoring_a_garbage_file_fails_and_keeps_the_database(imported: dict, t
     assert dump(db_path) == before
 
 
+def claude_home(monkeypatch: pytest.MonkeyPatch, home: Path) -> Path:
+    """A home of the test's own, with no Claude Code config moved elsewhere: its ~/.claude/projects."""
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.delenv("CLAUDE_CONFIG_DIR", raising=False)
+    monkeypatch.delenv("XDG_CONFIG_HOME", raising=False)
+    return home / ".claude" / "projects"
+
+
 def test_import_without_a_history_imports_the_bundled_example(db_path: Path, tmp_path: Path,
                                                               monkeypatch: pytest.MonkeyPatch) -> None:
-    import yurudb.claude
-
-    missing = tmp_path / "home" / ".claude" / "projects"
     # no Claude Code folder at all, like a fresh machine's (what the command reads, whatever this machine holds)
-    monkeypatch.setattr(yurudb.claude, "DEFAULT_ROOT", missing)
+    claude_home(monkeypatch, tmp_path / "home")
     result = cli(db_path, "import", "claude")
     assert result.exit_code == 0 and "bundled example" in result.output
     assert "1 sessions created" in result.output
@@ -191,10 +196,7 @@ def test_an_emptied_projects_folder_is_an_archive_whose_files_are_gone_not_a_fir
         db_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import shutil
 
-    import yurudb.claude
-
-    root = tmp_path / "home" / ".claude" / "projects"
-    monkeypatch.setattr(yurudb.claude, "DEFAULT_ROOT", root)
+    root = claude_home(monkeypatch, tmp_path / "home")
     write_project(root)  # one project: two sessions, one with a subagent
     third = "33333333-cccc-4ccc-8ccc-333333333333"
     conversation(third).write(root / "-home-dev-projects-other" / f"{third}.jsonl")  # and a second project

@@ -152,3 +152,29 @@ def test_a_project_folder_deleted_whole_comes_back_as_the_same_tree(tmp_path: Pa
         assert subprocess.run(["diff", "-r", str(copy), str(root)], capture_output=True).returncode == 0
     assert not [p for p in root.rglob("*") if p.name.endswith(".yurudb-restore")]
     assert os.listdir(root) == ["-repo"]
+
+
+def test_sync_reads_every_place_claude_code_keeps_projects_and_one_session_in_two_is_one(
+        tmp_path: Path, db_path: Path, monkeypatch) -> None:
+    from yurudb.claude import places, restore_target
+
+    home = tmp_path / "home"
+    gui, second = tmp_path / "gui-config", tmp_path / "second-config"
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("CLAUDE_CONFIG_DIR", f"{gui}, {second}")
+    monkeypatch.delenv("XDG_CONFIG_HOME", raising=False)
+    assert places() == [gui / "projects", second / "projects", home / ".claude/projects",
+                        home / ".config/claude/projects"]
+    assert restore_target() == gui / "projects"
+    project(gui / "projects")  # the GUI app's copy ...
+    project(home / ".config/claude/projects")  # ... and the same sessions where ccusage also looks
+    synced = runner.invoke(app, ["--db", str(db_path), "sync"])
+    assert synced.exit_code == 0, synced.output
+    for place in (gui / "projects", home / ".config/claude/projects"):
+        assert f"reading {place}" in synced.output
+    for place in (second / "projects", home / ".claude/projects"):
+        assert f"not there: {place}" in synced.output
+    rows = sqlite3.connect(db_path).execute("SELECT id FROM sessions ORDER BY id").fetchall()
+    assert rows == [(SID,), (OTHER,)]
+    messages = sqlite3.connect(db_path).execute("SELECT COUNT(*) FROM messages").fetchone()[0]
+    assert messages == 4  # each line once, though two places hold it

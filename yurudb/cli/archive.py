@@ -14,53 +14,79 @@ if TYPE_CHECKING:
     from ..claude import SyncReport
 
 
-def _root(directory: Path | None) -> Path:
-    """DIR, else ~/.claude/projects (also when empty: its files are gone, which the sync records)."""
-    from ..claude import DEFAULT_ROOT
+def _roots(directory: Path | None) -> list[Path]:
+    """DIR, else every place Claude Code keeps projects (`yurudb.claude.places`: CLAUDE_CONFIG_DIR's
+    folders, ~/.claude/projects, ~/.config/claude/projects), whether there or not: the sync says which."""
+    from ..claude import places
 
     if directory is not None:
         if not directory.is_dir():
             fail(f"no such directory: {directory}", 2)
-        return directory
-    return DEFAULT_ROOT
+        return [directory]
+    return places()
 
 
-async def _example_instead(store: Any, root: Path) -> Path | None:
-    """The bundled example, for a first run only: no Claude Code folder at all, and nothing archived
-    from it. A folder that is there but empty is an archive whose files are gone, never a first run."""
-    from ..claude import DEFAULT_ROOT
+async def _missing(store: Any, root: Path) -> int:
+    """How many files the archive holds from a folder that is not there (0: it never had any)."""
+    return await store.fetch_one("SELECT COUNT(*) FROM transcript_files WHERE root = ?", (str(root.resolve()),)) \
+        or 0
 
-    if root != DEFAULT_ROOT or root.is_dir():
-        return None
-    held = await store.fetch_one("SELECT COUNT(*) FROM transcript_files WHERE root = ?", (str(root.resolve()),))
-    if held:
-        fail(f"{root} is gone; the {held:,} files archived from it are kept (nothing is marked gone): "
-             "`yurudb restore-claude --gone` puts them back", 1)
-    console.print(f"[dim]no Claude Code folder at {root}; syncing the bundled example[/]")
+
+def _example() -> Path:
     return Path(str(resources.files("yurudb.examples") / "projects"))
 
 
 def sync(
     ctx: typer.Context,
-    directory: Annotated[Optional[Path], typer.Argument(help="Default: ~/.claude/projects.")] = None,
+    directory: Annotated[Optional[Path], typer.Argument(
+        help="Default: every place Claude Code keeps projects (CLAUDE_CONFIG_DIR, ~/.claude, ~/.config/claude).")] = None,
 ) -> None:
-    """Archive Claude Code's transcripts: every line byte-exact, only what is new since the last sync."""
-    root = _root(directory)
+    """Archive Claude Code's transcripts and the files beside them: every byte, only what is new since the last sync."""
+    roots = _roots(directory)
 
-    async def go() -> SyncReport:
+    async def go() -> tuple[list[tuple[Path, SyncReport]], list[str]]:
         from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn
 
         from ..claude import sync as syncing
 
+        done: list[tuple[Path, SyncReport]] = []
+        gone: list[str] = []
         async with opened(options(ctx).path) as store:
-            source = await _example_instead(store, root) or root
-            with Progress(TextColumn("syncing"), BarColumn(), DownloadColumn(), TimeElapsedColumn(),
-                          console=console.real(), transient=True) as bar:
-                task = bar.add_task("bytes", total=None)
-                return await syncing(store, source,
-                                     progress=lambda done, total: bar.update(task, completed=done, total=total))
+            there = [root for root in roots if root.is_dir()]
+            for root in roots:
+                if root in there:
+                    continue
+                held = await _missing(store, root)
+                if held:  # a folder that held files went: loud, and nothing is marked gone
+                    gone.append(f"{root} is gone; the {held:,} files archived from it are kept (nothing is marked "
+                                "gone): `yurudb restore-claude --gone` puts them back")
+                elif directory is None:
+                    console.print(f"[dim]not there: {root}[/]", highlight=False)
+            if not there and not gone and directory is None:
+                # a first run: no Claude Code folder anywhere, and nothing archived from one
+                console.print("[dim]no Claude Code folder; syncing the bundled example[/]")
+                there = [_example()]
+            for root in there:
+                console.print(f"reading {root}", highlight=False)
+                with Progress(TextColumn("syncing"), BarColumn(), DownloadColumn(), TimeElapsedColumn(),
+                              console=console.real(), transient=True) as bar:
+                    task = bar.add_task("bytes", total=None)
+                    done.append((root, await syncing(
+                        store, root, progress=lambda d, total: bar.update(task, completed=d, total=total))))
+        return done, gone
 
-    report = run(go())
+    reports, gone = run(go())
+    problems = False
+    for _root, report in reports:
+        problems |= _said(report)
+    for line in gone:
+        err_console.print(f"[red]{line}[/]", highlight=False, soft_wrap=True)
+    if problems or gone:
+        raise typer.Exit(1)
+
+
+def _said(report: SyncReport) -> bool:
+    """Print one sync's report; True when it had problems (files it could not read)."""
     console.print(report.summary(), highlight=False)
     kept = [f"{n} {what}" for n, what in ((report.not_json, "lines that are not JSON"),
                                            (report.oversized, "oversized lines")) if n]
@@ -73,20 +99,21 @@ def sync(
                       "(and no figure from Claude Code): their cost counts as $0", highlight=False)
     for problem in report.problems:
         err_console.print(f"[yellow]not archived:[/] {problem}", highlight=False, soft_wrap=True)
-    if report.problems:
-        raise typer.Exit(1)
+    return bool(report.problems)
 
 
 def watch(
     ctx: typer.Context,
-    directory: Annotated[Optional[Path], typer.Argument(help="Default: ~/.claude/projects.")] = None,
+    directory: Annotated[Optional[Path], typer.Argument(
+        help="Default: every place Claude Code keeps projects (CLAUDE_CONFIG_DIR, ~/.claude, ~/.config/claude).")] = None,
 ) -> None:
-    """Follow Claude Code's transcripts live: every appended line archived within a second. Ctrl-C stops."""
+    """Follow Claude Code's files live: every appended line archived within a second. Ctrl-C stops."""
     import asyncio
     import signal
     import time
 
-    root = _root(directory)
+    places = _roots(directory)
+    roots = [root for root in places if root.is_dir()] or places[:1]  # none there yet: wait for the first
 
     async def go() -> Any:
         from rich.live import Live
@@ -102,12 +129,13 @@ def watch(
         started = time.monotonic()
         async with opened(options(ctx).path) as store:
             names: dict[str, str] = {}
+            shown = ", ".join(str(root) for root in roots)
 
             def line(status: Any) -> str:
                 rate = status.lines / max(time.monotonic() - started, 1e-9)
                 failing = "" if not status.error else " · [red]folder gone, waiting[/]" if not status.retry_in \
                     else f" · [red]failing, retry in {status.retry_in:.0f} s[/]"
-                return (f"watching {root} · {len(status.files)} files changed · {status.lines:,} lines "
+                return (f"watching {shown} · {len(status.files)} files changed · {status.lines:,} lines "
                         f"({rate:,.1f}/s) · last session: {names.get(status.last_session or '', '-')}{failing}")
 
             with Live(line(WatchStatus()),
@@ -131,10 +159,16 @@ def watch(
                                       highlight=False)
                     live.update(line(status), refresh=True)
 
-                status = await watching(store, root, stop=stop, on_pass=on_pass, on_error=on_error)
-        return status
+                statuses = await asyncio.gather(*(watching(store, root, stop=stop, on_pass=on_pass, on_error=on_error)
+                                                  for root in roots))
+        return statuses
 
-    status = run(go())
+    statuses = run(go())
+    status = statuses[0]
+    for other in statuses[1:]:  # one line for all the places watched
+        status.lines += other.lines
+        status.passes += other.passes
+        status.error = status.error or other.error
     if status.error is not None:
         err_console.print(f"[red]stopped:[/] {status.lines:,} lines archived in {status.passes} passes; the last "
                           f"pass failed ({status.error}): what it did not commit is still only in Claude Code's "
@@ -149,16 +183,17 @@ def restore_claude(
     session: Annotated[Optional[str], typer.Argument(help="Session id (or a unique prefix).")] = None,
     gone: Annotated[bool, typer.Option(
         "--gone", help="Every session whose files Claude Code no longer has (deleted by its clean-up).")] = False,
-    into: Annotated[Optional[Path], typer.Option(help="Default: ~/.claude/projects.")] = None,
+    into: Annotated[Optional[Path], typer.Option(
+        help="Default: where Claude Code looks (the first CLAUDE_CONFIG_DIR's projects, else ~/.claude/projects).")] = None,
 ) -> None:
     """Put a session's transcript files (or --gone: every gone session's) back where Claude Code looks for
     them, never overwriting a differing file."""
-    from ..claude import DEFAULT_ROOT, restore_files, transcript_files
+    from ..claude import restore_files, restore_target, transcript_files
     from .data import resolve_session
 
     if (session is None) == (not gone):
         fail("give a SESSION or --gone (not both)", 2)
-    dest = into or DEFAULT_ROOT
+    dest = into or restore_target()
     if dest.exists() and not dest.is_dir():
         fail(f"--into {dest} is not a folder", 2)
 
