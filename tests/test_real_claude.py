@@ -20,11 +20,11 @@ sdk = pytest.importorskip("claude_agent_sdk", reason="the real CLI ships in clau
 CLAUDE = Path(sdk.__file__).parent / "_bundled" / "claude"
 
 
-def run_claude(home: Path, fake: FakeAnthropic, prompt: str, *extra: str) -> list[dict]:
-    """One `claude -p` run in `home`/repo; its stream-json events."""
+def run_claude(home: Path, fake: FakeAnthropic, prompt: str, *extra: str, cwd: Path | None = None) -> list[dict]:
+    """One `claude -p` run in `cwd` (default `home`/repo); its stream-json events."""
     if not CLAUDE.exists():
         pytest.skip("this claude-agent-sdk wheel has no bundled CLI")
-    repo = home / "repo"
+    repo = cwd or home / "repo"
     repo.mkdir(exist_ok=True)
     env = {"PATH": os.environ.get("PATH", ""), "HOME": str(home), "ANTHROPIC_BASE_URL": fake.url,
            "ANTHROPIC_API_KEY": "sk-test-not-a-key", "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
@@ -234,3 +234,91 @@ async def test_one_archive_two_ways_in_each_line_once(tmp_path: Path, db_path: P
     conn = sqlite3.connect(db_path)
     assert search.health(conn) == (0, 0)  # no document left behind by either way in
     conn.close()
+
+
+def session_of(events: list[dict]) -> str:
+    return [e for e in events if e.get("type") == "result"][-1]["session_id"]
+
+
+async def test_a_saved_tool_output_is_archived_and_read_back_by_a_resumed_session_after_a_restore(
+    tmp_path: Path, db_path: Path
+) -> None:
+    """Claude Code saves a large tool output beside the transcript, which keeps only a pointer and a
+    preview: without the file, a resumed session has lost the output."""
+    import shutil
+
+    from yurudb.claude import restore_files, sync, transcript_files
+
+    home = tmp_path / "home"
+    home.mkdir()
+    projects = home / ".claude" / "projects"
+    rows = "import sys; sys.stdout.write(''.join(f'row {i} of the saved output\\n' for i in range(4000)))"
+    state = FakeAnthropic(replies=[
+        Reply(text="Running it.", tool="Bash", tool_input={"command": f'python3 -c "{rows}"', "description": "rows"}),
+        Reply(text="It printed 4000 rows."),
+    ])
+    with serving(state) as fake:
+        sid = session_of(run_claude(home, fake, "print the rows"))
+        saved = sorted(projects.glob(f"*/{sid}/tool-results/*"))
+        assert len(saved) == 1, "Claude Code did not save the large output beside the transcript"
+        output = saved[0].read_bytes()
+        assert b"row 1500 of the saved output" in output
+        line = next(ln for ln in transcript_lines(home) if "toolUseResult" in ln and isinstance(ln["toolUseResult"], dict)
+                    and ln["toolUseResult"].get("persistedOutputPath"))
+        assert line["toolUseResult"]["persistedOutputPath"] == str(saved[0])
+        assert "row 1500 of" not in json.dumps(line)  # the transcript holds a preview, not the output
+
+        async with yurudb.open(db_path, daily_backup=False) as store:
+            report = await sync(store, projects)
+            assert report.footprint.new >= 1 and not report.problems
+            shutil.rmtree(saved[0].parent.parent.parent)  # the clean-up takes the project folder whole
+            assert (await sync(store, projects)).footprint.gone >= 1
+            files = await transcript_files(store, sid)
+        rel = saved[0].relative_to(projects).as_posix()
+        assert files[rel] == output
+        restore_files(files, projects)
+
+        state.replies = [Reply(text="Reading the saved output.", tool="Read", tool_input={"file_path": str(saved[0])}),
+                         Reply(text="Row 1500 is there.")]
+        state.requests.clear()
+        run_claude(home, fake, "read the saved output again", "--resume", sid, "--allowedTools", "Read")
+    sent = json.dumps(state.requests[-1]["messages"])
+    assert "print the rows" in sent  # the earlier turn came back
+    assert "row 1500 of the saved output" in sent  # and the output it saved, read from the restored file
+
+
+def test_a_session_restored_where_the_project_lives_now_resumes_there(tmp_path: Path, db_path: Path) -> None:
+    import shutil
+
+    from typer.testing import CliRunner
+
+    from yurudb.archive.restore import project_folder
+    from yurudb.cli import app
+
+    runner = CliRunner()
+    home = tmp_path / "home"
+    home.mkdir()
+    projects = home / ".claude" / "projects"
+    state = FakeAnthropic(replies=[
+        Reply(text="Checking.", tool="Bash", tool_input={"command": "echo before-the-move", "description": "echo"}),
+        Reply(text="Done before the move."),
+    ])
+    with serving(state) as fake:
+        sid = session_of(run_claude(home, fake, "work in the old folder"))
+        assert runner.invoke(app, ["--db", str(db_path), "sync", str(projects)]).exit_code == 0
+        shutil.rmtree(projects)  # a new machine: nothing of Claude Code's
+        moved = home / "work" / "repo-moved"
+        moved.mkdir(parents=True)
+        restored = runner.invoke(app, ["--db", str(db_path), "restore-claude", sid, "--cwd", str(moved),
+                                       "--into", str(projects)])
+        assert restored.exit_code == 0, restored.output
+        assert "lines rewritten" in restored.output
+        folder = projects / project_folder(str(moved))
+        lines = [json.loads(ln) for ln in (folder / f"{sid}.jsonl").read_text().splitlines()]
+        assert {ln["cwd"] for ln in lines if "cwd" in ln} == {str(moved)}
+        state.default = Reply(text="Continuing where the project lives now.")
+        state.requests.clear()
+        again = run_claude(home, fake, "what did we do?", "--resume", sid, cwd=moved)
+    assert [e for e in again if e.get("type") == "result"][-1]["subtype"] == "success"
+    sent = json.dumps(state.requests[-1]["messages"])
+    assert "work in the old folder" in sent and "before-the-move" in sent

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from dataclasses import dataclass, field
@@ -103,3 +104,93 @@ async def repair_archive(store: Store) -> tuple[list[tuple[int, str, str]], int]
         return BatchEffects(), archive_lines.reread_damaged(tx)
 
     return await store.transaction(work)
+
+
+PROJECT_NAME_MAX = 200  # Claude Code cuts a project folder's name here and adds a hash of the whole path
+_CWD = re.compile(rb'"cwd":("(?:[^"\\]|\\.)*")')
+
+
+def project_folder(cwd: str) -> str:
+    """The folder under the projects folder that Claude Code keeps a working directory's sessions in:
+    every character but ASCII letters and digits becomes '-' (a longer name is cut, then hashed, as
+    Claude Code does)."""
+    name = re.sub(r"[^a-zA-Z0-9]", "-", cwd)
+    if len(name) <= PROJECT_NAME_MAX:
+        return name
+    h = 0
+    for unit in cwd.encode("utf-16-le")[::2]:  # JavaScript's string hash over UTF-16 code units
+        h = (h * 31 + unit) & 0xFFFFFFFF
+    h = h - 2**32 if h >= 2**31 else h
+    return f"{name[:PROJECT_NAME_MAX]}-{_base36(abs(h))}"
+
+
+def _base36(n: int) -> str:
+    digits = "0123456789abcdefghijklmnopqrstuvwxyz"
+    out = ""
+    while True:
+        n, r = divmod(n, 36)
+        out = digits[r] + out
+        if n == 0:
+            return out
+
+
+async def relocated(store: Store, session_id: str, files: dict[str, bytes], cwd: str,
+                    dest: Path) -> tuple[dict[str, bytes], int]:
+    """A session's files moved to the project folder Claude Code uses for `cwd`: each line's `cwd` (and
+    each path into the old project folder, such as a saved tool output's) rewritten. Returns the files
+    and how many lines changed. The archive itself is never changed."""
+    session = await store.get_session(session_id)
+    sources = await store.fetch(
+        "SELECT DISTINCT root, substr(path, 1, instr(path, '/') - 1) FROM transcript_files "
+        "WHERE session_id = ? AND root != 'claude-agent-sdk' AND instr(path, '/') > 0", (session_id,))
+    folders = {folder for _, folder in sources}
+    old = session.working_directory or _first_cwd(files)
+    new_folder = project_folder(cwd)
+    # a path into the old project folder, as Claude Code wrote it (toolUseResult.persistedOutputPath)
+    moves = [(f"{root}/{folder}/".encode(), f"{dest}/{new_folder}/".encode()) for root, folder in sources]
+    out: dict[str, bytes] = {}
+    changed = 0
+    for rel, data in files.items():
+        head, _, rest = rel.partition("/")
+        target = f"{new_folder}/{rest}" if head in folders and rest else rel
+        if rel.endswith(".jsonl"):
+            lines = data.split(b"\n")
+            for i, line in enumerate(lines):
+                fixed = _rewrite(line, old, cwd, moves)
+                if fixed != line:
+                    lines[i] = fixed
+                    changed += 1
+            data = b"\n".join(lines)
+        out[target] = data
+    return out, changed
+
+
+def _rewrite(line: bytes, old: str | None, new: str, moves: list[tuple[bytes, bytes]]) -> bytes:
+    def cwd(match: re.Match[bytes]) -> bytes:
+        try:
+            value = json.loads(match.group(1))
+        except ValueError:
+            return match.group(0)
+        if old is None or not isinstance(value, str) or not (value == old or value.startswith(old.rstrip("/") + "/")):
+            return match.group(0)
+        return b'"cwd":' + json.dumps(new + value[len(old):], ensure_ascii=False).encode()
+
+    if b'"cwd":' in line:
+        line = _CWD.sub(cwd, line)
+    for before, after in moves:
+        if before in line:
+            line = line.replace(before, after)
+    return line
+
+
+def _first_cwd(files: dict[str, bytes]) -> str | None:
+    for rel, data in files.items():
+        if rel.endswith(".jsonl"):
+            for match in _CWD.finditer(data):
+                try:
+                    value = json.loads(match.group(1))
+                except ValueError:
+                    continue
+                if isinstance(value, str):
+                    return value
+    return None

@@ -185,14 +185,20 @@ def restore_claude(
         "--gone", help="Every session whose files Claude Code no longer has (deleted by its clean-up).")] = False,
     into: Annotated[Optional[Path], typer.Option(
         help="Default: where Claude Code looks (the first CLAUDE_CONFIG_DIR's projects, else ~/.claude/projects).")] = None,
+    cwd: Annotated[Optional[Path], typer.Option(
+        "--cwd", help="The folder the project lives in now: the session goes under its project folder, "
+                      "each line's cwd rewritten (the archive is not changed).")] = None,
 ) -> None:
     """Put a session's transcript files (or --gone: every gone session's) back where Claude Code looks for
     them, never overwriting a differing file."""
+    from ..archive.restore import relocated
     from ..claude import restore_files, restore_target, transcript_files
     from .data import resolve_session
 
     if (session is None) == (not gone):
         fail("give a SESSION or --gone (not both)", 2)
+    if cwd is not None and gone:
+        fail("--cwd moves one session: give a SESSION, not --gone", 2)
     dest = into or restore_target()
     if dest.exists() and not dest.is_dir():
         fail(f"--into {dest} is not a folder", 2)
@@ -203,9 +209,16 @@ def restore_claude(
                 chosen = [s for s in await store.list_sessions() if (s.meta or {}).get("source_gone")]
             else:
                 chosen = [await resolve_session(store, session or "")]
-            return [(s, await transcript_files(store, s.id)) for s in chosen]
+            out = [(s, await transcript_files(store, s.id)) for s in chosen]
+            if cwd is not None:
+                s, files = out[0]
+                files, changed = await relocated(store, s.id, files, str(cwd.expanduser().absolute()), dest.absolute())
+                rewritten.append(changed)
+                out = [(s, files)]
+            return out
 
     differing = 0
+    rewritten: list[int] = []
     restored = run(go())
     for _, files in restored:
         report = restore_files(files, dest)
@@ -226,7 +239,11 @@ def restore_claude(
                       "any of them", highlight=False)
     else:
         s = restored[0][0]
-        console.print(f"`claude --resume {s.claude_session_id or s.id}` continues it", highlight=False)
+        if cwd is not None:
+            console.print(f"moved to {cwd}: {rewritten[0]:,} lines rewritten (cwd and paths into the project "
+                          "folder); the archive keeps them as Claude Code wrote them", highlight=False)
+        console.print(f"`claude --resume {s.claude_session_id or s.id}` continues it"
+                      f"{f' (run it in {cwd})' if cwd is not None else ''}", highlight=False)
 
 
 def register(app: typer.Typer, import_app: typer.Typer) -> None:
