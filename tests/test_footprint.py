@@ -178,3 +178,48 @@ def test_sync_reads_every_place_claude_code_keeps_projects_and_one_session_in_tw
     assert rows == [(SID,), (OTHER,)]
     messages = sqlite3.connect(db_path).execute("SELECT COUNT(*) FROM messages").fetchone()[0]
     assert messages == 4  # each line once, though two places hold it
+
+
+def test_recover_history_rebuilds_the_prompts_of_sessions_deleted_before_yurudb_saw_them(
+        tmp_path: Path, db_path: Path) -> None:
+    home = tmp_path / ".claude"
+    root = home / "projects"
+    project(root)  # SID and OTHER: archived below
+    gone = "5e550000-0000-4000-8000-0000000000d1"  # deleted by the clean-up before yurudb was installed
+
+    def entry(text: str, ms: int, session: str | None, project: str = "/repo", **extra) -> bytes:
+        e = {"display": text, "pastedContents": extra.pop("pasted", {}), "timestamp": ms, "project": project}
+        if session is not None:
+            e["sessionId"] = session
+        return json.dumps(e).encode() + b"\n"
+
+    history = home / "history.jsonl"
+    history.write_bytes(
+        entry("fix the flaky test", 1_700_000_000_000, gone)
+        + entry("and [Pasted text #1]", 1_700_000_060_000, gone,
+                pasted={"1": {"id": 1, "type": "text", "content": "Traceback: boom"}})
+        + entry("turn 0", 1_764_000_000_000, SID)  # typed in a session yurudb archived
+        + entry("an old prompt, no session id", 1_600_000_000_000, None, project="/old")
+        + entry("same hour, same session", 1_600_000_600_000, None, project="/old")
+        + entry("next day, another one", 1_600_090_000_000, None, project="/old")
+        + b"not json\n")
+    cli = lambda *args: runner.invoke(app, ["--db", str(db_path), *args])  # noqa: E731
+    assert cli("sync", str(root)).exit_code == 0
+    first = cli("recover-history", str(root))
+    assert first.exit_code == 0, first.output
+    assert "6 prompts" in first.output and "3 sessions rebuilt, 5 prompts added" in first.output
+    assert "1 lines are not prompts" in first.output
+    again = cli("recover-history", str(root))
+    assert "0 sessions rebuilt, 0 prompts added" in again.output  # nothing twice
+    sessions = {s["id"]: s for s in json.loads(cli("sessions", "--json").output)}
+    rebuilt = sessions[f"history-{gone}"]
+    assert rebuilt["meta"]["rebuilt_from"] == "history.jsonl" and rebuilt["working_directory"] == "/repo"
+    shown = json.loads(cli("export", f"history-{gone}").output)
+    assert [m["content"] for m in shown["messages"]] == ["fix the flaky test", "and [Pasted text #1]\n\nTraceback: boom"]
+    assert len([s for s in sessions if s.startswith("history-") and s != f"history-{gone}"]) == 2  # /old: two
+    hits = json.loads(cli("search", "flaky", "--json").output)
+    hits = hits["hits"] if isinstance(hits, dict) else hits
+    assert [h["session_id"] for h in hits] == [f"history-{gone}"]
+    refused = cli("restore-claude", f"history-{gone}", "--into", str(tmp_path / "elsewhere"))
+    assert refused.exit_code == 2 and "rebuilt from history.jsonl" in refused.output
+    assert not (tmp_path / "elsewhere").exists()

@@ -270,9 +270,11 @@ async def files_of(store: Store, session_id: str, projects: dict[str, set[str]],
     return out
 
 
-async def history_copies(store: Store) -> dict[str, bytes]:
-    """Every archived history.jsonl, current copies: {root: bytes}."""
+async def history_copies(store: Store) -> list[bytes]:
+    """Every archived copy of every history.jsonl: the current ones and those from before a rewrite
+    (Claude Code's clean-up drops old prompts from it; the earlier copy still holds them)."""
     rows = await store.fetch(
-        "SELECT f.root, b.data FROM footprint_files AS f JOIN footprint_blobs AS b ON b.id = f.blob_id "
-        "WHERE f.path = ?", (HISTORY,))
-    return {root: _decompress(data) for root, data in rows}
+        "SELECT b.data FROM footprint_files AS f JOIN footprint_blobs AS b ON b.id = f.blob_id "
+        "WHERE f.path = ? OR substr(f.path, 1, ?) = ? ORDER BY f.id",
+        (HISTORY, len(HISTORY + archive_lines.RETIRED), HISTORY + archive_lines.RETIRED))
+    return [await asyncio.to_thread(_decompress, data) for (data,) in rows]

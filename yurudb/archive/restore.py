@@ -35,7 +35,7 @@ async def transcript_files(store: Store, session_id: str, *, earlier: bool = Fal
     also the copies a file had before it was rewritten (truncated, edited, replaced), each under
     `earlier_name` of its path.
     """
-    await store.get_session(session_id)  # NotFoundError for an unknown session
+    session = await store.get_session(session_id)  # NotFoundError for an unknown session
     files = await store.fetch(
         # A transcript both synced and mirrored by the Agent SDK: the synced copy (Claude Code's own
         # bytes) wins over the mirror's (the entries as JSON); a mirrored-only one comes from the mirror.
@@ -44,6 +44,9 @@ async def transcript_files(store: Store, session_id: str, *, earlier: bool = Fal
         "ORDER BY root = 'claude-agent-sdk' DESC, thread IS NOT NULL, path",
         (session_id, earlier, archive_lines.RETIRED))
     if not files:
+        if (session.meta or {}).get("rebuilt_from"):
+            raise NotFoundError(f"session {session_id} was rebuilt from {session.meta['rebuilt_from']}: its prompts "
+                                "only, never a transcript to restore")
         raise NotFoundError(f"session {session_id} has no archived transcript (it was not synced from Claude Code)")
     await store.load_dictionaries()
     out: dict[str, bytes] = {}

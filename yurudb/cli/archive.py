@@ -246,9 +246,36 @@ def restore_claude(
                       f"{f' (run it in {cwd})' if cwd is not None else ''}", highlight=False)
 
 
+def recover_history(
+    ctx: typer.Context,
+    directory: Annotated[Optional[Path], typer.Argument(
+        help="A projects folder whose history.jsonl to read too (default: every place Claude Code keeps one).")] = None,
+) -> None:
+    """Rebuild, from history.jsonl, a prompt-only session for each session whose transcript is gone
+    and was never archived (marked as rebuilt: never restored as a transcript)."""
+    from ..archive.history import live_files, recover
+
+    roots = _roots(directory)
+
+    async def go() -> Any:
+        async with opened(options(ctx).path) as store:
+            return await recover(store, live_files(roots))
+
+    report = run(go())
+    console.print(f"{report.prompts:,} prompts in history.jsonl ({report.already_archived:,} of sessions yurudb "
+                  f"archived): {report.sessions_rebuilt:,} sessions rebuilt, {report.prompts_added:,} prompts added",
+                  highlight=False)
+    if report.unreadable:
+        console.print(f"[yellow]{report.unreadable:,} lines are not prompts[/] (kept in the archive as they are)",
+                      highlight=False)
+    for sid in report.rebuilt_ids[:20]:
+        console.print(f"[dim]rebuilt (prompts only): {sid}[/]", highlight=False)
+
+
 def register(app: typer.Typer, import_app: typer.Typer) -> None:
     """Attach these commands to the root app (and `import claude`, sync's old name)."""
     app.command()(sync)
     app.command()(watch)
     import_app.command("claude", help="The same as `yurudb sync` (its older name).")(sync)
     app.command("restore-claude")(restore_claude)
+    app.command("recover-history")(recover_history)
