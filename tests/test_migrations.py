@@ -391,3 +391,47 @@ async def test_0010_indexes_the_whole_text_of_a_populated_0009_database_and_0009
     assert await upgrade(db_path, "0009_lookup_indexes", "downgrade") == "0009_lookup_indexes"
     assert matches("syncedmiddle") == 0 and matches("start") == 1
     sound()
+
+
+async def test_0011_adds_the_footprint_to_a_populated_0010_archive_and_refuses_to_drop_kept_files(
+    db_path: Path, tmp_path: Path
+) -> None:
+    from yurudb.claude import sync, transcript_files
+
+    root = tmp_path / "projects"
+    sid = "5e550000-0000-4000-8000-00000000a011"
+    (root / "-p" / sid / "tool-results").mkdir(parents=True)
+    (root / "-p" / f"{sid}.jsonl").write_text(
+        f'{{"type": "user", "sessionId": "{sid}", "uuid": "u1", "message": {{"content": "hi"}}}}\n')
+    async with yurudb.open(db_path, daily_backup=False) as store:
+        await sync(store, root)
+    # an archive at 0010 holding data, and a file beside its transcript that 0010 never kept
+    assert await upgrade(db_path, "0010_whole_text", "downgrade") == "0010_whole_text"
+    (root / "-p" / sid / "tool-results" / "t.txt").write_bytes(b"saved tool output\n" * 100)
+    before = dump(db_path)
+    lines_before = sqlite3.connect(db_path).execute("SELECT file_id, first_line, raw FROM transcript_blocks").fetchall()
+
+    assert await upgrade(db_path) == HEAD
+    assert dump(db_path) == before
+    async with yurudb.open(db_path, daily_backup=False) as store:
+        assert (await sync(store, root)).footprint.new == 1  # the first sync after the upgrade takes it
+        files = await transcript_files(store, sid)
+    assert files[f"-p/{sid}/tool-results/t.txt"] == b"saved tool output\n" * 100
+    assert sqlite3.connect(db_path).execute("SELECT file_id, first_line, raw FROM transcript_blocks").fetchall() \
+        == lines_before
+
+    import pytest
+
+    from yurudb.errors import MigrationError
+
+    with pytest.raises(MigrationError, match="would lose them"):
+        await upgrade(db_path, "0010_whole_text", "downgrade")
+    assert sqlite3.connect(db_path).execute("SELECT COUNT(*) FROM footprint_files").fetchone() == (1,)
+    conn = sqlite3.connect(db_path)  # emptied, it goes back exactly
+    conn.execute("DELETE FROM footprint_files")
+    conn.execute("DELETE FROM footprint_blobs")
+    conn.commit()
+    conn.close()
+    assert await upgrade(db_path, "0010_whole_text", "downgrade") == "0010_whole_text"
+    names = {r[0] for r in sqlite3.connect(db_path).execute("SELECT name FROM sqlite_master")}
+    assert not {n for n in names if n.startswith(("footprint", "idx_footprint"))}

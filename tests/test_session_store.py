@@ -174,3 +174,27 @@ def test_a_path_given_for_a_store_is_a_clear_error_that_names_the_way_to_open_on
         with pytest.raises(yurudb.ValidationError, match=r"SessionStore\.open\(path\)"):
             SessionStore(wrong)  # type: ignore[arg-type]
     assert not db_path.exists()  # nothing was opened or created
+
+
+def test_the_sdk_conformance_suite_passes_under_trio_too(tmp_path: Path) -> None:
+    """The SDK runs on anyio: an app on trio gets a store that runs on an asyncio loop of its own."""
+    trio = pytest.importorskip("trio", reason="trio is a test dependency (pip install -e '.[test]')")
+    opened: list[SessionStore] = []
+
+    async def make() -> SessionStore:
+        adapter = await SessionStore.open(tmp_path / f"trio-{len(opened)}.db", daily_backup=False)
+        opened.append(adapter)
+        return adapter
+
+    async def main() -> None:
+        try:
+            await sdk_testing.run_session_store_conformance(make, skip_optional=frozenset())
+            key = {"project_key": "p", "session_id": "s"}
+            await opened[0].append(key, [{"uuid": "a", "type": "user"}])
+            assert await opened[0].load(key) == [{"uuid": "a", "type": "user"}]
+        finally:
+            for adapter in opened:
+                await adapter.close()
+
+    trio.run(main)
+    assert opened and all(a._portal is not None and not a._portal.thread.is_alive() for a in opened)

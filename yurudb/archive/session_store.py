@@ -52,6 +52,42 @@ def _path(key: Any) -> tuple[str, str | None]:
     return f"{project}/{session}/{subpath}.jsonl", f"{session}/{subpath}.jsonl"
 
 
+def _in_asyncio() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
+
+
+class _Portal:
+    """An asyncio loop on a thread of its own, for callers on another event loop (trio)."""
+
+    def __init__(self) -> None:
+        import threading
+
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, name="yurudb-session-store", daemon=True)
+        self.thread.start()
+
+    async def call(self, work: Any) -> Any:
+        """Run a coroutine on the portal's loop; the calling task waits on a worker thread."""
+        try:
+            import trio
+        except ImportError:  # pragma: no cover - another loop without trio
+            work.close()
+            raise ValidationError("SessionStore runs under asyncio, or under trio when trio is installed") from None
+        future = asyncio.run_coroutine_threadsafe(work, self.loop)
+        return await trio.to_thread.run_sync(future.result)
+
+    async def stop(self) -> None:
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        import trio
+
+        await trio.to_thread.run_sync(self.thread.join)
+        self.loop.close()
+
+
 class SessionStore:
     """The Agent SDK's SessionStore protocol over a yurudb store (`append`, `load` and every optional method)."""
 
@@ -67,21 +103,64 @@ class SessionStore:
         self._waiting: list[tuple[tuple[Any, ...], asyncio.Future[None]]] = []
         self._committing: asyncio.Task[None] | None = None
 
+    _portal: _Portal | None = None  # opened under trio: the store runs on an asyncio loop of its own
+
     @classmethod
     async def open(cls, path: str | Path | None = None, **options: Any) -> SessionStore:
-        """Open a yurudb database (`yurudb.open` options) as a SessionStore; `close()` closes it."""
+        """Open a yurudb database (`yurudb.open` options) as a SessionStore; `close()` closes it.
+
+        Under asyncio the store runs on the caller's loop. Under trio (the SDK runs on anyio, so
+        either) it runs on an asyncio loop in a thread of its own, and each call crosses to it.
+        """
         from ..recovery.coordinator import open as open_store
 
-        adapter = cls(await open_store(path, **options))
+        if _in_asyncio():
+            adapter = cls(await open_store(path, **options))
+        else:
+            async def opening() -> Store:
+                return await open_store(path, **options)
+
+            portal = _Portal()
+            adapter = cls(await portal.call(opening()))
+            adapter._portal = portal
         adapter._owned = True
         return adapter
+
+    async def _call(self, work: Any) -> Any:
+        return await work if self._portal is None else await self._portal.call(work)
 
     async def close(self) -> None:
         """Close the store if this adapter opened it."""
         if self._owned:
-            await self.store.close()
+            await self._call(self.store.close())
+        if self._portal is not None:
+            await self._portal.stop()
 
     async def append(self, key: Any, entries: list[Any]) -> None:
+        """Mirror a batch of entries; returns once they are committed."""
+        return await self._call(self._append(key, entries))
+
+    async def load(self, key: Any) -> list[dict[str, Any]] | None:
+        """Every entry of a key, in append order (None for a key never appended to)."""
+        return await self._call(self._load(key))
+
+    async def list_sessions(self, project_key: str) -> list[dict[str, Any]]:
+        """The main sessions of a project: session_id and mtime (storage time, epoch ms)."""
+        return await self._call(self._list_sessions(project_key))
+
+    async def list_session_summaries(self, project_key: str) -> list[dict[str, Any]]:
+        """The summaries `append` folded (the SDK's fold_session_summary), for a project's sessions."""
+        return await self._call(self._list_session_summaries(project_key))
+
+    async def delete(self, key: Any) -> None:
+        """Delete a key's entries; a main key takes its subkeys (and a session left empty) with it."""
+        return await self._call(self._delete(key))
+
+    async def list_subkeys(self, key: Any) -> list[str]:
+        """The subpaths appended to under a main key."""
+        return await self._call(self._list_subkeys(key))
+
+    async def _append(self, key: Any, entries: list[Any]) -> None:
         """Mirror a batch of entries; returns once they are committed."""
         path, thread = _path(key)
         if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
@@ -127,7 +206,7 @@ class SessionStore:
                 else:
                     done.set_exception(outcome)
 
-    async def load(self, key: Any) -> list[dict[str, Any]] | None:
+    async def _load(self, key: Any) -> list[dict[str, Any]] | None:
         """Every entry of a key, in append order (None for a key never appended to)."""
         path, _ = _path(key)
         reads = self.store
@@ -142,7 +221,7 @@ class SessionStore:
             lines = archive_lines.lines_of(runs)
         return [json.loads(raw) for _, raw in sorted(lines.items())]
 
-    async def list_sessions(self, project_key: str) -> list[dict[str, Any]]:
+    async def _list_sessions(self, project_key: str) -> list[dict[str, Any]]:
         """The main sessions of a project: session_id and mtime (storage time, epoch ms)."""
         _path({"project_key": project_key, "session_id": "x"})
         rows = await self.store.fetch(
@@ -150,7 +229,7 @@ class SessionStore:
             (ROOT, _like(project_key) + "/%"))
         return [{"session_id": p[len(project_key) + 1 : -len(".jsonl")], "mtime": _ms(at)} for p, at in rows]
 
-    async def list_session_summaries(self, project_key: str) -> list[dict[str, Any]]:
+    async def _list_session_summaries(self, project_key: str) -> list[dict[str, Any]]:
         """The summaries `append` folded (the SDK's fold_session_summary), for a project's sessions."""
         _path({"project_key": project_key, "session_id": "x"})
         rows = await self.store.fetch(
@@ -160,12 +239,12 @@ class SessionStore:
         summaries = [json.loads(r[0]) for r in rows if r[0]]
         return [s for s in summaries if isinstance(s, dict)]
 
-    async def delete(self, key: Any) -> None:
+    async def _delete(self, key: Any) -> None:
         """Delete a key's entries; a main key takes its subkeys (and a session left empty) with it."""
         path, thread = _path(key)
         await self.store.transaction(_delete, path, thread, dict(key))
 
-    async def list_subkeys(self, key: Any) -> list[str]:
+    async def _list_subkeys(self, key: Any) -> list[str]:
         """The subpaths appended to under a main key."""
         path, _ = _path(key)
         prefix = path[: -len(".jsonl")] + "/"
