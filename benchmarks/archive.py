@@ -244,3 +244,126 @@ def w8(tmp: Path, res: Any, quick: bool, Row: Any) -> None:  # noqa: N803
                         f"{len(latencies)} lines; polled every 10 ms"))
     res.rows.append(Row(label, "line appended -> durable, p99", pct[98] * 1000, 0.0, "ms", False, "< 1000 ms",
                         f"{missing} lines never seen durable" if missing else "every line durable"))
+
+
+def _footprint_tree(root: Path, total: int, seed: int = 11) -> tuple[int, int]:
+    """Projects whose sessions saved large tool outputs beside their transcripts (and memory files, sidecars):
+    logs and file listings of about 20-400 KB, one in four saved twice. Returns (files, bytes)."""
+    rng = random.Random(seed)
+    words = corpus.vocabulary()
+    files = size = 0
+    n = 0
+    while size < total:
+        n += 1
+        project = root / f"-home-dev-project{n % 7}"
+        sid = f"5e550000-0000-4000-8000-{n:012x}"
+        (project / sid / "tool-results").mkdir(parents=True, exist_ok=True)
+        (project / f"{sid}.jsonl").write_text(json.dumps({"type": "user", "sessionId": sid, "uuid": f"u{n}",
+                                                          "message": {"content": "run the tests"}}) + "\n")
+        previous = b""
+        for k in range(4):
+            if previous and rng.random() < 0.25:
+                data = previous  # the same output saved again (a command re-run)
+            else:
+                lines = rng.randint(300, 6000)
+                data = "".join(f"{i:05d} {' '.join(rng.choices(words, k=rng.randint(3, 12)))}\n"
+                               for i in range(lines)).encode()
+            (project / sid / "tool-results" / f"toolu_{n:04d}_{k}.txt").write_bytes(data)
+            previous = data
+            files += 1
+            size += len(data)
+        meta = project / sid / "subagents" / "agent-a1.meta.json"
+        meta.parent.mkdir(exist_ok=True)
+        meta.write_text(json.dumps({"agentType": "Explore", "description": f"look at module {n}"}))
+        files += 1
+        size += meta.stat().st_size
+    for memory in root.glob("*/"):
+        (memory / "memory").mkdir(exist_ok=True)
+        (memory / "memory" / "MEMORY.md").write_text("# Memory\n- run the tests with pytest -q\n")
+        files += 1
+    return files, size
+
+
+RAW_FOOTPRINT = """
+import os, sqlite3, sys, hashlib
+from pathlib import Path
+sys.path.insert(0, {bench!r})
+import raw
+root, db = Path(sys.argv[1]), Path(sys.argv[2])
+conn = raw.connect(db)
+conn.execute("CREATE TABLE IF NOT EXISTS files (path TEXT, sha256 TEXT, data BLOB)")
+batch, size = [], 0
+def flush():
+    conn.execute("BEGIN IMMEDIATE"); conn.executemany("INSERT INTO files VALUES (?, ?, ?)", batch)
+    conn.execute("COMMIT"); batch.clear()
+for folder, dirs, names in os.walk(root):
+    for name in names:
+        if name.endswith(".jsonl"):
+            continue
+        data = open(os.path.join(folder, name), "rb").read()
+        batch.append((os.path.join(folder, name), hashlib.sha256(data).hexdigest(), data))
+        size += len(data)
+        if size >= 8 * 1024 * 1024:
+            flush(); size = 0
+if batch:
+    flush()
+"""
+
+YURUDB_FOOTPRINT = """
+import asyncio, sys
+from pathlib import Path
+sys.path.insert(0, {repo!r})
+import yurudb
+from yurudb.archive import footprint
+async def main():
+    async with yurudb.open(sys.argv[2], daily_backup=False) as store:
+        await footprint.archive(store, Path(sys.argv[1]).resolve())
+asyncio.run(main())
+"""
+
+
+def w10(tmp: Path, res: Any, quick: bool, Row: Any) -> None:  # noqa: N803 - the table's row type
+    """The footprint beside the transcripts: first pass, unchanged pass, size; the shared transcripts' count."""
+    label = "W10 footprint (tool outputs beside transcripts, generated)"
+    root = tmp / "w10" / "projects"
+    files, size = _footprint_tree(root, (20 if quick else 100) * 1_000_000)
+    raw_db, db = tmp / "w10" / "raw.db", tmp / "w10" / "yurudb.db"
+    raw_times, our_times = [], []
+    for _ in range(1 if quick else 3):
+        for path in (raw_db, db):
+            for suffix in ("", "-wal", "-shm"):
+                Path(f"{path}{suffix}").unlink(missing_ok=True)
+        os.sync()
+        raw_times.append(_child(RAW_FOOTPRINT.format(bench=str(Path(__file__).parent)), str(root), str(raw_db))[0])
+        os.sync()
+        our_times.append(_child(YURUDB_FOOTPRINT.format(repo=str(REPO)), str(root), str(db))[0])
+    raw_s, ours_s = statistics.median(raw_times), statistics.median(our_times)
+    res.rows.append(Row(label, "first pass (MB/s of files)", size / 1e6 / ours_s, size / 1e6 / raw_s, "MB/s", True, "",
+                        f"{files:,} files, {size / 1e6:.0f} MB; whole processes; raw: read, sha256 and insert each "
+                        f"file's bytes, 8 MB per transaction; median of {len(our_times)}"))
+    res.rows.append(Row(label, "database size / file bytes", _size_ratio(db, size), _size_ratio(raw_db, size), "x",
+                        False, "", "zstd per content, a copy saved twice stored once; raw: the bytes as they are"))
+
+    async def again() -> float:
+        async with yurudb.open(db, daily_backup=False) as store:
+            from yurudb.archive import footprint
+
+            t0 = time.perf_counter()
+            await footprint.archive(store, root.resolve())
+            return time.perf_counter() - t0
+
+    ours = statistics.median(asyncio.run(again()) for _ in range(5))
+    t0 = time.perf_counter()
+    for _ in range(5):
+        for folder, _dirs, names in os.walk(root):
+            for name in names:
+                os.stat(os.path.join(folder, name))
+    walk = (time.perf_counter() - t0) / 5
+    res.rows.append(Row(label, "unchanged pass", ours * 1000, walk * 1000, "ms", False, "< 300 ms",
+                        "median of 5; raw: walk and stat the files"))
+    shared = [p for p in corpus.SHARED.rglob("*") if p.is_file() and not p.name.endswith(".jsonl")
+              and p.name not in ("README.md", "LICENSE.spotter")] if corpus.SHARED.is_dir() else []
+    jsonls = len(list(corpus.SHARED.rglob("*.jsonl"))) if corpus.SHARED.is_dir() else 0
+    res.rows.append(Row("W10 footprint (../shared transcripts)", "files beside the transcripts", len(shared), 0.0,
+                        "files", False, "", f"{jsonls} transcripts; the shared set holds JSONL only (its tool-result "
+                        "pointers dangle: their files were not shared)"))

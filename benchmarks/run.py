@@ -599,8 +599,12 @@ def w8(tmp: Path, res: Results, quick: bool) -> None:
     archive.w8(tmp, res, quick, Row)
 
 
+def w10(tmp: Path, res: Results, quick: bool) -> None:
+    archive.w10(tmp, res, quick, Row)
+
+
 WORKLOADS: dict[str, Callable[[Path, Results, bool], None]] = {
-    "W1": w1, "W1b": w1b, "W2": w2, "W3": w3, "W4": w4, "W5": w5, "W6": w6, "W7": w7, "W8": w8, "W9": w9,
+    "W1": w1, "W1b": w1b, "W2": w2, "W3": w3, "W4": w4, "W5": w5, "W6": w6, "W7": w7, "W8": w8, "W9": w9, "W10": w10,
 }
 
 

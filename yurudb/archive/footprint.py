@@ -38,7 +38,7 @@ HISTORY = "history.jsonl"  # beside the projects folder: every prompt typed, in 
 # the others (memory/, sessions-index.json, ...) to the project.
 SESSION_FOLDER = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 BATCH_BYTES = 8 * 1024 * 1024  # files committed in one transaction
-LEVEL = 9  # zstd level: tool outputs are text that compresses well; the file is read once per change
+LEVEL = 3  # zstd level: 9 stored 7% less and took 2.5x as long (W10: 0.27x vs 0.29x the bytes, 30 vs 76 MB/s)
 
 
 @dataclass
