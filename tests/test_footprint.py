@@ -223,3 +223,26 @@ def test_recover_history_rebuilds_the_prompts_of_sessions_deleted_before_yurudb_
     refused = cli("restore-claude", f"history-{gone}", "--into", str(tmp_path / "elsewhere"))
     assert refused.exit_code == 2 and "rebuilt from history.jsonl" in refused.output
     assert not (tmp_path / "elsewhere").exists()
+
+
+def test_a_damaged_archived_file_is_found_by_check_and_never_restored_as_other_bytes(
+        tmp_path: Path, db_path: Path) -> None:
+    from helpers import damage
+
+    root = tmp_path / "projects"
+    files = project(root)
+    assert runner.invoke(app, ["--db", str(db_path), "sync", str(root)]).exit_code == 0
+    conn = sqlite3.connect(db_path)
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    blob = conn.execute("SELECT b.data FROM footprint_blobs AS b JOIN footprint_files AS f ON f.blob_id = b.id "
+                        "WHERE f.path = '-repo/memory/MEMORY.md'").fetchone()[0]
+    conn.close()
+    damage(db_path, blob)
+    checked = runner.invoke(app, ["--db", str(db_path), "check"])
+    assert checked.exit_code == 1 and "MEMORY.md" in checked.output and "damaged" in checked.output
+    shutil.rmtree(root)
+    out = tmp_path / "out"
+    exported = runner.invoke(app, ["--db", str(db_path), "restore-claude", SID, "--into", str(out)])
+    assert exported.exit_code == 1 and "damaged" in exported.output
+    assert not (out / "-repo/memory/MEMORY.md").exists()
+    assert files  # the rest of the archive is untouched

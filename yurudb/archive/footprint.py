@@ -28,6 +28,7 @@ from typing import Any
 import zstandard
 
 from ..backends.sqlite.transaction import Tx
+from ..errors import CorruptDatabaseError
 from ..lines import runs as archive_lines
 from ..store.store import Store
 from ..times import now_text
@@ -155,7 +156,7 @@ def _read(found: Found, old: _Copy | None) -> _Read:
     if old is not None and old.sha256 == sha:
         return _Read(found, sha, len(data), sha, b"", old)
     prefix = hashlib.sha256(data[:old.size]).hexdigest() if old is not None and old.size < len(data) else None
-    return _Read(found, sha, len(data), prefix, zstandard.ZstdCompressor(level=LEVEL).compress(data), old)
+    return _Read(found, sha, len(data), prefix, zstandard.ZstdCompressor(level=LEVEL, write_checksum=True).compress(data), old)
 
 
 def _blob(tx: Tx, read: _Read) -> tuple[int, int]:
@@ -241,8 +242,16 @@ async def archive(store: Store, root: Path, *, only: set[str] | None = None,
     return report
 
 
-def _decompress(data: bytes) -> bytes:
-    return zstandard.ZstdDecompressor().decompress(data)
+def _decompress(data: bytes, sha256: str | None = None, path: str = "") -> bytes:
+    """A blob's bytes; damage (zstd's checksum, or the SHA-256 they were stored under) is an error, never other bytes."""
+    try:
+        out = zstandard.ZstdDecompressor().decompress(data)
+    except zstandard.ZstdError as exc:
+        raise CorruptDatabaseError(f"{path}: its archived bytes are damaged ({exc}); `yurudb check` lists it") from None
+    if sha256 is not None and hashlib.sha256(out).hexdigest() != sha256:
+        raise CorruptDatabaseError(f"{path}: its archived bytes are damaged (not the bytes stored); "
+                                   "`yurudb check` lists it")
+    return out
 
 
 async def files_of(store: Store, session_id: str, projects: dict[str, set[str]], *,
@@ -260,13 +269,13 @@ async def files_of(store: Store, session_id: str, projects: dict[str, set[str]],
         rows: list[Any] = []
         for folder in sorted(folders):
             rows += await store.fetch(
-                "SELECT f.path, f.session_key, b.data FROM footprint_files AS f "
+                "SELECT f.path, f.session_key, b.data, b.sha256 FROM footprint_files AS f "
                 "JOIN footprint_blobs AS b ON b.id = f.blob_id WHERE f.root = ? AND substr(f.path, 1, ?) = ? "
                 "AND (? OR instr(f.path, ?) = 0) ORDER BY f.path",
                 (root, len(folder) + 1, folder + "/", earlier, archive_lines.RETIRED))
-        for path, key, data in rows:
+        for path, key, data, sha in rows:
             if key is None or key in claude_ids:  # the project's own files, and this session's folder
-                out[path] = await asyncio.to_thread(_decompress, data)
+                out[path] = await asyncio.to_thread(_decompress, data, sha, path)
     return out
 
 
@@ -274,7 +283,20 @@ async def history_copies(store: Store) -> list[bytes]:
     """Every archived copy of every history.jsonl: the current ones and those from before a rewrite
     (Claude Code's clean-up drops old prompts from it; the earlier copy still holds them)."""
     rows = await store.fetch(
-        "SELECT b.data FROM footprint_files AS f JOIN footprint_blobs AS b ON b.id = f.blob_id "
+        "SELECT b.data, b.sha256, f.path FROM footprint_files AS f JOIN footprint_blobs AS b ON b.id = f.blob_id "
         "WHERE f.path = ? OR substr(f.path, 1, ?) = ? ORDER BY f.id",
         (HISTORY, len(HISTORY + archive_lines.RETIRED), HISTORY + archive_lines.RETIRED))
-    return [await asyncio.to_thread(_decompress, data) for (data,) in rows]
+    return [await asyncio.to_thread(_decompress, data, sha, path) for data, sha, path in rows]
+
+
+def verify(conn: Any) -> list[tuple[int, str, str]]:
+    """Every archived file whose bytes are damaged, on a plain sqlite3 connection: (blob id, path, why)."""
+    problems: list[tuple[int, str, str]] = []
+    for blob_id, sha, data, path in conn.execute(
+            "SELECT b.id, b.sha256, b.data, (SELECT MIN(path) FROM footprint_files WHERE blob_id = b.id) "
+            "FROM footprint_blobs AS b"):
+        try:
+            _decompress(data, sha, path or f"blob {blob_id}")
+        except CorruptDatabaseError as exc:
+            problems.append((blob_id, path or "", str(exc)))
+    return problems

@@ -48,6 +48,13 @@ def check(ctx: typer.Context) -> None:
         if earlier:
             console.print(f"archive: {len(earlier)} damaged runs in earlier copies kept beside a file read again "
                           "(not what export or restore give)", highlight=False)
+        files = run(_footprint_health(path))
+        for _, _where, what in files[:20]:
+            err_console.print(f"[red]archive:[/] {what}", highlight=False)
+        if files:
+            fail(f"{path}: the rows are sound, but {len(files)} archived files beside the transcripts are damaged "
+                 "(listed above); a file still in Claude Code's folder is kept again by the next `yurudb sync` once "
+                 "it changes", 1)
         dangling, orphans = run(_index_health(path))
         if dangling:
             fail(f"{path}: the rows are sound, but {dangling} messages point at search documents the index "
@@ -68,6 +75,13 @@ async def _archive_health(path: Path) -> list[tuple[int, str, str]]:
     from ..lines import runs as archive_lines
 
     return await _read_only(path, archive_lines.verify, [])  # before the archive's runs: nothing to check
+
+
+async def _footprint_health(path: Path) -> list[tuple[int, str, str]]:
+    """footprint.verify on a read-only connection."""
+    from ..archive import footprint
+
+    return await _read_only(path, footprint.verify, [])  # before revision 0011: nothing to check
 
 
 async def _index_health(path: Path) -> tuple[int, int]:
