@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import sqlite3
 import sys
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
@@ -43,6 +44,23 @@ class _Lazy:
         return getattr(self.real(), name)
 
 
+# C0 controls but tab and newline, DEL and C1: what moves a terminal's cursor, sets its title, colours
+# or hides text, or makes a hyperlink. Text from transcripts (tool output, fetched pages) is untrusted.
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def visible(text: str) -> str:
+    """Text as it may reach a terminal or a pipe: every control character shown escaped (ESC as \\x1b)."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+
+
+def esc(value: object) -> str:
+    """A value from a transcript or a person, for a rich markup string: shown exactly, never read as markup."""
+    from rich.markup import escape
+
+    return escape(visible(str(value)))
+
+
 # Piped or redirected output gets every value whole (no terminal width to fit); a terminal wraps.
 console = _Lazy() if sys.stdout.isatty() else _Lazy(width=100_000)
 err_console = _Lazy(stderr=True)
@@ -62,7 +80,7 @@ class Options:
 
 def fail(message: str, code: int = 1) -> NoReturn:
     """Print one red line and exit with `code` (1: failure, 2: bad usage or input)."""
-    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    err_console.print(f"[bold red]error:[/] {esc(message)}", highlight=False, soft_wrap=True)
     raise typer.Exit(code)
 
 
@@ -126,16 +144,18 @@ def print_table(title: str, columns: list[str], rows: list[list[str]], *, right:
     if sys.stdout.isatty() and len(rows) <= RICH_TABLE_MAX_ROWS:
         from rich.table import Table
 
-        table = Table(title=title)
+        table = Table(title=esc(title))
         for col in columns:
             table.add_column(col, overflow="fold", justify="right" if col in right else "left")
         for row in rows:
-            table.add_row(*row)
+            table.add_row(*(esc(v) for v in row))
         if total is not None:
             table.add_section()
-            table.add_row(*total)
+            table.add_row(*(esc(v) for v in total))
         console.print(table)
         return
+    title = visible(title)
+    rows = [[visible(v) for v in row] for row in rows]
     body = [columns, *rows, *([total] if total is not None else [])]
     widths = [max(len(r[i]) for r in body) for i in range(len(columns))]
     lines = [title]
@@ -178,7 +198,7 @@ def rule(title: str) -> None:
     if sys.stdout.isatty():
         console.rule(title)
     else:
-        console.print(f"── {title} ──")
+        console.print(f"── {title} ──", highlight=False)
 
 
 @asynccontextmanager

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 
-from ._edge import console, err_console, fail, opened, options, run
+from ._edge import console, err_console, esc, fail, opened, options, run
 
 if TYPE_CHECKING:
     from ..claude import SyncReport
@@ -61,13 +61,13 @@ def sync(
                     gone.append(f"{root} is gone; the {held:,} files archived from it are kept (nothing is marked "
                                 "gone): `yurudb restore-claude --gone` puts them back")
                 elif directory is None:
-                    console.print(f"[dim]not there: {root}[/]", highlight=False)
+                    console.print(f"[dim]not there: {esc(root)}[/]", highlight=False)
             if not there and not gone and directory is None:
                 # a first run: no Claude Code folder anywhere, and nothing archived from one
                 console.print("[dim]no Claude Code folder; syncing the bundled example[/]")
                 there = [_example()]
             for root in there:
-                console.print(f"reading {root}", highlight=False)
+                console.print(f"reading {esc(root)}", highlight=False)
                 with Progress(TextColumn("syncing"), BarColumn(), DownloadColumn(), TimeElapsedColumn(),
                               console=console.real(), transient=True) as bar:
                     task = bar.add_task("bytes", total=None)
@@ -80,7 +80,7 @@ def sync(
     for _root, report in reports:
         problems |= _said(report)
     for line in gone:
-        err_console.print(f"[red]{line}[/]", highlight=False, soft_wrap=True)
+        err_console.print(f"[red]{esc(line)}[/]", highlight=False, soft_wrap=True)
     if problems or gone:
         raise typer.Exit(1)
 
@@ -91,14 +91,14 @@ def _said(report: SyncReport) -> bool:
     kept = [f"{n} {what}" for n, what in ((report.not_json, "lines that are not JSON"),
                                            (report.oversized, "oversized lines")) if n]
     if kept:
-        console.print(f"[yellow]kept byte-exact without a message:[/] {', '.join(kept)}", highlight=False)
+        console.print(f"[yellow]kept byte-exact without a message:[/] {esc(', '.join(kept))}", highlight=False)
     if report.waiting:
-        console.print(f"[dim]{report.waiting} files end in a line still being written: the next sync takes it[/]")
+        console.print(f"[dim]{esc(report.waiting)} files end in a line still being written: the next sync takes it[/]")
     if report.unpriced_models:
-        console.print(f"[yellow]no price for[/] {', '.join(sorted(report.unpriced_models))} "
+        console.print(f"[yellow]no price for[/] {esc(', '.join(sorted(report.unpriced_models)))} "
                       "(and no figure from Claude Code): their cost counts as $0", highlight=False)
     for problem in report.problems:
-        err_console.print(f"[yellow]not archived:[/] {problem}", highlight=False, soft_wrap=True)
+        err_console.print(f"[yellow]not archived:[/] {esc(problem)}", highlight=False, soft_wrap=True)
     return bool(report.problems)
 
 
@@ -129,14 +129,14 @@ def watch(
         started = time.monotonic()
         async with opened(options(ctx).path) as store:
             names: dict[str, str] = {}
-            shown = ", ".join(str(root) for root in roots)
+            shown = esc(", ".join(str(root) for root in roots))
 
             def line(status: Any) -> str:
                 rate = status.lines / max(time.monotonic() - started, 1e-9)
                 failing = "" if not status.error else " · [red]folder gone, waiting[/]" if not status.retry_in \
                     else f" · [red]failing, retry in {status.retry_in:.0f} s[/]"
                 return (f"watching {shown} · {len(status.files)} files changed · {status.lines:,} lines "
-                        f"({rate:,.1f}/s) · last session: {names.get(status.last_session or '', '-')}{failing}")
+                        f"({rate:,.1f}/s) · last session: {esc(names.get(status.last_session or '', '-'))}{failing}")
 
             with Live(line(WatchStatus()),
                       console=console.real(), transient=False, auto_refresh=False) as live:
@@ -145,16 +145,16 @@ def watch(
                         names[report.last_session] = report.last_session[:8]
                     live.update(line(status), refresh=True)
                     for problem in report.problems:
-                        err_console.print(f"[yellow]not archived:[/] {problem}", highlight=False)
+                        err_console.print(f"[yellow]not archived:[/] {esc(problem)}", highlight=False)
 
                 def on_error(exc: BaseException, status: Any) -> None:
                     live.update(line(status), refresh=True)
                     if isinstance(exc, NotFoundError):  # the folder went: everything archived stays committed
-                        err_console.print(f"\n[red]{status.error}[/] (everything archived so far is committed)",
+                        err_console.print(f"\n[red]{esc(status.error)}[/] (everything archived so far is committed)",
                                           highlight=False)
                         return
                     # loud, and the watch goes on: the lines stay in Claude Code's files until a pass commits them
-                    err_console.print(f"[red]sync pass failed:[/] {status.error}; trying again in "
+                    err_console.print(f"[red]sync pass failed:[/] {esc(status.error)}; trying again in "
                                       f"{status.retry_in:.0f} s (nothing is lost: the lines wait in their files)",
                                       highlight=False)
                     live.update(line(status), refresh=True)
@@ -170,11 +170,11 @@ def watch(
         status.passes += other.passes
         status.error = status.error or other.error
     if status.error is not None:
-        err_console.print(f"[red]stopped:[/] {status.lines:,} lines archived in {status.passes} passes; the last "
-                          f"pass failed ({status.error}): what it did not commit is still only in Claude Code's "
+        err_console.print(f"[red]stopped:[/] {status.lines:,} lines archived in {esc(status.passes)} passes; the last "
+                          f"pass failed ({esc(status.error)}): what it did not commit is still only in Claude Code's "
                           "files, and the next `yurudb sync` archives it", highlight=False)
         raise typer.Exit(1)
-    console.print(f"stopped: {status.lines:,} lines archived in {status.passes} passes, all committed",
+    console.print(f"stopped: {status.lines:,} lines archived in {esc(status.passes)} passes, all committed",
                   highlight=False)
 
 
@@ -224,26 +224,26 @@ def restore_claude(
         report = restore_files(files, dest)
         differing += len(report.differing)
         for rel in report.written:
-            console.print(f"restored {dest / rel}", highlight=False)
+            console.print(f"restored {esc(dest / rel)}", highlight=False)
         for rel in report.identical:
-            console.print(f"[dim]already there, identical: {dest / rel}[/]", highlight=False)
+            console.print(f"[dim]already there, identical: {esc(dest / rel)}[/]", highlight=False)
         for rel in report.differing:
-            err_console.print(f"[yellow]left alone (it differs from the archive):[/] {dest / rel}", highlight=False)
+            err_console.print(f"[yellow]left alone (it differs from the archive):[/] {esc(dest / rel)}", highlight=False)
     if differing:
         hint = f"`yurudb export {restored[0][0].id} --format jsonl -o DIR`" if not gone else \
             "`yurudb export SESSION --format jsonl -o DIR`"
         fail(f"{differing} files differ from the archive and were not overwritten; {hint} writes the archived "
              "ones elsewhere")
     if gone:
-        console.print(f"{len(restored)} sessions whose files were gone are back; `claude --resume <id>` continues "
+        console.print(f"{esc(len(restored))} sessions whose files were gone are back; `claude --resume <id>` continues "
                       "any of them", highlight=False)
     else:
         s = restored[0][0]
         if cwd is not None:
-            console.print(f"moved to {cwd}: {rewritten[0]:,} lines rewritten (cwd and paths into the project "
+            console.print(f"moved to {esc(cwd)}: {rewritten[0]:,} lines rewritten (cwd and paths into the project "
                           "folder); the archive keeps them as Claude Code wrote them", highlight=False)
-        console.print(f"`claude --resume {s.claude_session_id or s.id}` continues it"
-                      f"{f' (run it in {cwd})' if cwd is not None else ''}", highlight=False)
+        console.print(f"`claude --resume {esc(s.claude_session_id or s.id)}` continues it"
+                      f"{esc(f' (run it in {cwd})' if cwd is not None else '')}", highlight=False)
 
 
 def recover_history(
@@ -269,7 +269,7 @@ def recover_history(
         console.print(f"[yellow]{report.unreadable:,} lines are not prompts[/] (kept in the archive as they are)",
                       highlight=False)
     for sid in report.rebuilt_ids[:20]:
-        console.print(f"[dim]rebuilt (prompts only): {sid}[/]", highlight=False)
+        console.print(f"[dim]rebuilt (prompts only): {esc(sid)}[/]", highlight=False)
 
 
 def register(app: typer.Typer, import_app: typer.Typer) -> None:

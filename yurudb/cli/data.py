@@ -13,6 +13,7 @@ from ._edge import (
     check_output,
     console,
     err_console,
+    esc,
     fail,
     opened,
     options,
@@ -20,6 +21,7 @@ from ._edge import (
     print_table,
     rule,
     run,
+    visible,
     write_output,
 )
 
@@ -100,22 +102,22 @@ def show(
             return s, got
 
     s, messages = run(go())
-    rule(f"[bold]{s.name}[/] · {s.id} · {s.status}")
+    rule(f"[bold]{esc(s.name)}[/] · {esc(s.id)} · {esc(s.status)}")
     for m in messages:
         if not all_events and m.type in exporting.HIDDEN_TYPES and m.seq != around:
             continue
         style = {"user": "cyan", "assistant": "green"}.get(m.role or m.type, "yellow")
         pointer = "[bold reverse]▶[/] " if m.seq == around else ""
-        thread = f" [dim]({m.thread})[/]" if m.thread and around is not None else ""
-        console.print(f"{pointer}[{style}]#{m.seq} {m.role or m.type}[/]{thread} [dim]{exporting.when(m.timestamp)}[/]",
-                      highlight=False)
+        thread = f" [dim]({esc(m.thread)})[/]" if m.thread and around is not None else ""
+        console.print(f"{pointer}[{style}]#{m.seq} {esc(m.role or m.type)}[/]{thread} "
+                      f"[dim]{exporting.when(m.timestamp)}[/]", highlight=False)
         text = exporting.message_text(m)
         if text:
-            console.print(text, markup=False, highlight=False)
+            console.print(visible(text), markup=False, highlight=False)
         for tool in m.tool_uses or []:
-            console.print(f"  [magenta]tool[/] {exporting.tool_summary(tool)}", markup=True, highlight=False)
+            console.print(f"  [magenta]tool[/] {esc(exporting.tool_summary(tool))}", highlight=False)
     if messages and messages[0].seq > 1:
-        console.print(f"[dim]older messages: yurudb show {s.id} --before {messages[0].seq}[/]")
+        console.print(f"[dim]older messages: yurudb show {esc(s.id)} --before {messages[0].seq}[/]", highlight=False)
 
 
 def search(
@@ -150,22 +152,25 @@ def search(
         from rich.text import Text
 
         for h in hits:
-            console.print(f"[bold]{h.session_name}[/] [dim]{h.session_id[:12]} · #{h.seq} {h.type} · "
+            console.print(f"[bold]{esc(h.session_name)}[/] [dim]{esc(h.session_id[:12])} · #{h.seq} {esc(h.type)} · "
                           f"{h.timestamp.isoformat(' ', 'seconds')[:19] + ' UTC' if h.timestamp else ''}[/]",
                           highlight=False)
-            line = Text("  " + h.snippet)
-            for a, b in h.marks:
-                line.stylize("bold yellow reverse", a + 2, b + 2)
+            line, at = Text("  "), 0
+            for a, b in h.marks:  # each piece made visible on its own: the marks keep their words
+                line.append(visible(h.snippet[at:a]))
+                line.append(visible(h.snippet[a:b]), style="bold yellow reverse")
+                at = b
+            line.append(visible(h.snippet[at:]))
             console.print(line, highlight=False)
-            console.print(f"  [dim]yurudb show {h.session_id} --around {h.seq}[/]", highlight=False)
+            console.print(f"  [dim]yurudb show {esc(h.session_id)} --around {h.seq}[/]", highlight=False)
         if not hits:
             console.print("no messages found", highlight=False)
         elif len(hits) == limit:
             console.print(f"[dim]more: --offset {offset + limit}[/]", highlight=False)
     if not hits.complete:
-        err_console.print(f"[yellow]incomplete:[/] {hits.note}", highlight=False)
+        err_console.print(f"[yellow]incomplete:[/] {esc(hits.note)}", highlight=False)
     elif hits.note and not as_json:
-        console.print(f"[dim]{hits.note}[/]", highlight=False)
+        console.print(f"[dim]{esc(hits.note)}[/]", highlight=False)
 
 
 @import_app.command("snapshot")
@@ -181,12 +186,12 @@ def import_snapshot(ctx: typer.Context, file: Annotated[Path, typer.Argument(hel
     r = run(go())
     if r.problems and not (r.sessions_created or r.sessions_updated):
         for problem in r.problems:
-            err_console.print(f"[yellow]bad record:[/] {problem}", highlight=False, soft_wrap=True)
+            err_console.print(f"[yellow]bad record:[/] {esc(problem)}", highlight=False, soft_wrap=True)
         fail(f"{file}: {len(r.problems)} bad records; nothing was imported", 2)
     console.print(f"{r.sessions_created} sessions created, {r.sessions_updated} updated, {r.messages} messages, "
                   f"{r.usage_records} usage records", highlight=False)
     for problem in r.problems:
-        console.print(f"[yellow]problem:[/] {problem}", highlight=False)
+        console.print(f"[yellow]problem:[/] {esc(problem)}", highlight=False)
     if r.problems:
         raise typer.Exit(1)
 
@@ -230,10 +235,10 @@ def export(
         check_output(output)  # before reading anything: a bad path is bad input
     text = run(go())
     if output is None:
-        typer.echo(text)
+        typer.echo(visible(text))  # a terminal, or a pipe to one: control codes shown, not run
     else:
         write_output(output, text + "\n")
-        console.print(f"wrote {output}", highlight=False)
+        console.print(f"wrote {esc(output)}", highlight=False)
 
 
 def export_transcripts(ctx: typer.Context, session: str | None, all_sessions: bool, output: Path | None,
@@ -260,9 +265,9 @@ def export_transcripts(ctx: typer.Context, session: str | None, all_sessions: bo
     files = run(go())
     report = restore_files(files, output)
     for rel in report.written:
-        console.print(f"wrote {output / rel}", highlight=False)
+        console.print(f"wrote {esc(output / rel)}", highlight=False)
     for rel in report.differing:
-        err_console.print(f"[yellow]left alone (it differs):[/] {output / rel}", highlight=False)
+        err_console.print(f"[yellow]left alone (it differs):[/] {esc(output / rel)}", highlight=False)
     if report.differing:
         raise typer.Exit(1)
 

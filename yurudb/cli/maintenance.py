@@ -12,7 +12,7 @@ import typer
 from ..backends.sqlite import backup as backups
 from ..backends.sqlite import integrity
 from ..errors import BackupError, NotFoundError, RecoveryError, translated
-from ._edge import backfill_progress, console, edge, err_console, fail, opened, options, run
+from ._edge import backfill_progress, console, edge, err_console, esc, fail, opened, options, run
 
 if TYPE_CHECKING:
     from ..recovery import salvage as salvaging
@@ -40,17 +40,17 @@ def check(ctx: typer.Context) -> None:
         earlier = [p for p in problems if superseded(p[1])]
         damaged = [p for p in problems if not superseded(p[1])]
         for _, where, what in damaged[:20]:
-            err_console.print(f"[red]archive:[/] {where}: {what}", highlight=False)
+            err_console.print(f"[red]archive:[/] {esc(where)}: {esc(what)}", highlight=False)
         if damaged:
             fail(f"{path}: the rows are sound, but {len(damaged)} runs of archived transcript lines are damaged or "
                  "missing (listed above); `yurudb repair` has their files read again from Claude Code's folder at "
                  "the next `yurudb sync` (the damaged copies are kept)", 1)
         if earlier:
-            console.print(f"archive: {len(earlier)} damaged runs in earlier copies kept beside a file read again "
+            console.print(f"archive: {esc(len(earlier))} damaged runs in earlier copies kept beside a file read again "
                           "(not what export or restore give)", highlight=False)
         files = run(_footprint_health(path))
         for _, _where, what in files[:20]:
-            err_console.print(f"[red]archive:[/] {what}", highlight=False)
+            err_console.print(f"[red]archive:[/] {esc(what)}", highlight=False)
         if files:
             fail(f"{path}: the rows are sound, but {len(files)} archived files beside the transcripts are damaged "
                  "(listed above); a file still in Claude Code's folder is kept again by the next `yurudb sync` once "
@@ -59,9 +59,9 @@ def check(ctx: typer.Context) -> None:
         if dangling:
             fail(f"{path}: the rows are sound, but {dangling} messages point at search documents the index "
                  "lacks (search does not find them): `yurudb reindex` rebuilds the index", 1)
-        console.print(f"{path}: ok", highlight=False)
+        console.print(f"{esc(path)}: ok", highlight=False)
         if orphans:
-            console.print(f"search index: {orphans} documents of rows deleted outside yurudb (never a hit; "
+            console.print(f"search index: {esc(orphans)} documents of rows deleted outside yurudb (never a hit; "
                           "`yurudb reindex` reclaims the space)", highlight=False)
         return
     good = backups.newest_good_backup(path)
@@ -139,21 +139,21 @@ def repair(ctx: typer.Context) -> None:
 
     report, (damaged, marked) = run(go())
     for _, where, what in damaged[:20]:
-        err_console.print(f"[yellow]archive:[/] {where}: {what}", highlight=False)
+        err_console.print(f"[yellow]archive:[/] {esc(where)}: {esc(what)}", highlight=False)
     if damaged:
-        console.print(f"{len(damaged)} runs of archived lines were damaged or missing; {marked} files will be read "
+        console.print(f"{esc(len(damaged))} runs of archived lines were damaged or missing; {esc(marked)} files will be read "
                       "again from Claude Code's folder at the next `yurudb sync` (the damaged copies are kept)",
                       highlight=False)
     if not report.quarantined:
         if not damaged:
-            console.print(f"{path}: ok, nothing to repair", highlight=False)
+            console.print(f"{esc(path)}: ok, nothing to repair", highlight=False)
         return
-    console.print(f"damaged file kept as {', '.join(report.quarantined)}", highlight=False)
+    console.print(f"damaged file kept as {esc(', '.join(report.quarantined))}", highlight=False)
     console.print(f"restored {report.backup_restored or 'nothing (no good backup): started empty'}", highlight=False)
     if report.salvage is not None:
         console.print(report.salvage.summary(), highlight=False)
         lost = report.salvage.lost_summary()
-        console.print(f"[yellow]could not be brought back:[/] {lost}" if lost else "nothing was lost", highlight=False)
+        console.print(f"[yellow]could not be brought back:[/] {esc(lost)}" if lost else "nothing was lost", highlight=False)
 
 
 def backup(
@@ -165,7 +165,7 @@ def backup(
         async with opened(options(ctx).path) as store:
             return await store.backup(dest)
 
-    console.print(f"backup written to {run(go())}", highlight=False)
+    console.print(f"backup written to {esc(run(go()))}", highlight=False)
 
 
 def restore(ctx: typer.Context, file: Annotated[Path, typer.Argument(help="A backup file.")]) -> None:
@@ -185,9 +185,9 @@ def restore(ctx: typer.Context, file: Annotated[Path, typer.Argument(help="A bac
             raise BackupError(f"restore failed: {exc.strerror or exc}") from exc
 
     kept = run(go())
-    console.print(f"restored {file} to {path}", highlight=False)
+    console.print(f"restored {esc(file)} to {esc(path)}", highlight=False)
     for p in kept:
-        console.print(f"[dim]previous file kept as {p}[/]", highlight=False)
+        console.print(f"[dim]previous file kept as {esc(p)}[/]", highlight=False)
 
 
 def salvage(

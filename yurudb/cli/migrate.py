@@ -12,7 +12,7 @@ from .. import paths
 from ..backends.sqlite import backup, integrity
 from ..backends.sqlite import revision as revisions
 from ..errors import translated
-from ._edge import backfill_progress, console, fail, options, run
+from ._edge import backfill_progress, console, esc, fail, options, run
 
 app = typer.Typer(help="Schema migrations (Alembic revisions).", no_args_is_help=True)
 
@@ -33,8 +33,8 @@ async def _migrate(path: Path, action: str, revision: str) -> tuple[str | None, 
 
 def _report(path: Path, rev: str | None, made: Path | None) -> None:
     if made is not None:
-        console.print(f"backup of the previous state: {made}", highlight=False)
-    console.print(f"{path}: at revision {rev or '<base>'}", highlight=False)
+        console.print(f"backup of the previous state: {esc(made)}", highlight=False)
+    console.print(f"{esc(path)}: at revision {esc(rev or '<base>')}", highlight=False)
 
 
 @app.command()
@@ -73,7 +73,7 @@ def current(ctx: typer.Context) -> None:
     rev = run(go())
     head = revisions.HEAD
     state = "up to date" if rev == head else "behind"
-    console.print(f"{path}: {rev or '<base>'} (head {head}, {state})", highlight=False)
+    console.print(f"{esc(path)}: {esc(rev or '<base>')} (head {esc(head)}, {esc(state)})", highlight=False)
 
 
 @app.command()
@@ -82,4 +82,4 @@ def history() -> None:
     from ..recovery import migrations
 
     for rev, down, doc in migrations.history():
-        console.print(f"{down or '<base>'} -> {rev}: {doc}", highlight=False)
+        console.print(f"{esc(down or '<base>')} -> {esc(rev)}: {esc(doc)}", highlight=False)
