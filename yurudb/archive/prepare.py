@@ -156,6 +156,11 @@ def prepare_range(path: str, start: int, length: int, crc: int, first: int, rel:
 
 def serve() -> None:
     """A worker's loop: prepare_range(*args) for each request on stdin, answers on stdout, until stdin closes."""
+    import signal
+
+    # Ctrl-C reaches the terminal's whole process group: the parent stops the sync (and closes this
+    # worker's stdin); a worker that died of it would only add a traceback to the screen
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     source, sink = sys.stdin.buffer, sys.stdout.buffer
     while True:
         header = source.read(HEADER.size)

@@ -62,6 +62,7 @@ class Worker:
                 future = self._waiting.popleft()
                 if not future.done():
                     future.set_exception(RuntimeError(f"the sync worker stopped: {exc}"))
+                    future.exception()  # whoever still awaits it gets it; a sync already stopped need not
 
     async def close(self) -> None:
         """Stop the worker."""

@@ -9,6 +9,7 @@ import re
 import sqlite3
 import sys
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
+import contextlib
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -84,15 +85,18 @@ def fail(message: str, code: int = 1) -> NoReturn:
     raise typer.Exit(code)
 
 
-def run(coro: Coroutine[Any, Any, T]) -> T:
-    """Run a command's coroutine; every error becomes one line and a non-zero exit, never a traceback."""
-    with edge():
+def run(coro: Coroutine[Any, Any, T], *, interrupted: Callable[[], str] | None = None) -> T:
+    """Run a command's coroutine; every error becomes one line and a non-zero exit, never a traceback.
+
+    Ctrl-C cancels the coroutine (its `finally` blocks commit or roll back) and exits 130 with one
+    line: `interrupted()` says what was kept."""
+    with edge(interrupted):
         return asyncio.run(coro)
 
 
 @contextmanager
-def edge() -> Iterator[None]:
-    """Where exceptions become exit codes: 2 for bad input, 1 for failures."""
+def edge(interrupted: Callable[[], str] | None = None) -> Iterator[None]:
+    """Where exceptions become exit codes: 2 for bad input, 1 for failures, 130 for Ctrl-C."""
     try:
         yield
     except (typer.Exit, typer.Abort, typer.TyperException):
@@ -106,7 +110,12 @@ def edge() -> Iterator[None]:
     except sqlite3.Error as exc:
         fail(str(errors.classify(exc)), 1)
     except KeyboardInterrupt:
-        fail("interrupted", 130)
+        said = "interrupted"
+        if interrupted is not None:
+            with contextlib.suppress(Exception):
+                said = interrupted()
+        err_console.print(f"[yellow]{esc(said)}[/]", highlight=False, soft_wrap=True)
+        raise typer.Exit(130) from None
     except Exception as exc:  # a bug: still one line (YURUDB_DEBUG=1 shows the traceback)
         if os.environ.get("YURUDB_DEBUG"):
             raise

@@ -32,6 +32,22 @@ async def _missing(store: Any, root: Path) -> int:
         or 0
 
 
+def _archived_lines(db: Path) -> int:
+    """The transcript lines a database holds (0 before it exists), read without writing anything."""
+    import sqlite3
+    from contextlib import closing
+
+    from ..backends.sqlite.engine import read_only_uri
+
+    if not db.is_file():
+        return 0
+    try:
+        with closing(sqlite3.connect(read_only_uri(db), uri=True)) as conn:
+            return conn.execute("SELECT COALESCE(SUM(lines), 0) FROM transcript_files").fetchone()[0]
+    except sqlite3.Error:
+        return 0
+
+
 def _example() -> Path:
     return Path(str(resources.files("yurudb.examples") / "projects"))
 
@@ -75,7 +91,13 @@ def sync(
                         store, root, progress=lambda d, total: bar.update(task, completed=d, total=total))))
         return done, gone
 
-    reports, gone = run(go())
+    db = options(ctx).path
+    before = _archived_lines(db)
+
+    def interrupted() -> str:
+        return (f"interrupted: {_archived_lines(db) - before:,} lines committed, the next sync goes on from there")
+
+    reports, gone = run(go(), interrupted=interrupted)
     problems = False
     for _root, report in reports:
         problems |= _said(report)

@@ -233,7 +233,7 @@ def export(
 
     if output is not None:
         check_output(output)  # before reading anything: a bad path is bad input
-    text = run(go())
+    text = run(go(), interrupted=lambda: "interrupted: nothing was written")
     if output is None:
         typer.echo(visible(text))  # a terminal, or a pipe to one: control codes shown, not run
     else:

@@ -116,7 +116,9 @@ def reindex(ctx: typer.Context) -> None:
             with backfill_progress() as report:
                 return await store.rebuild_search(progress=report)
 
-    console.print(f"{run(go()):,} messages indexed", highlight=False)
+    indexed = run(go(), interrupted=lambda: "interrupted: the index is rebuilt in one transaction, so it is whole, "
+                                            "as before or as new, never half")
+    console.print(f"{indexed:,} messages indexed", highlight=False)
 
 
 def repair(ctx: typer.Context) -> None:
