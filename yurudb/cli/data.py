@@ -178,10 +178,18 @@ def import_snapshot(ctx: typer.Context, file: Annotated[Path, typer.Argument(hel
     """Import the app's in-memory sessions (a JSON array of session objects)."""
     from ..importers import snapshot
 
+    path = options(ctx).path
+    fresh = not path.exists()
+
     async def go() -> snapshot.SnapshotReport:
         sessions = snapshot.load(file)
-        async with opened(options(ctx).path) as store:
-            return await snapshot.import_snapshot(store, sessions)
+        async with opened(path) as store:
+            report = await snapshot.import_snapshot(store, sessions)
+            empty = await store.count_sessions() == 0
+        if fresh and empty:  # a refused import into a new path leaves nothing behind
+            for leftover in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+                leftover.unlink(missing_ok=True)
+        return report
 
     r = run(go())
     if r.problems and not (r.sessions_created or r.sessions_updated):

@@ -26,6 +26,11 @@ async def _migrate(path: Path, action: str, revision: str) -> tuple[str | None, 
         if action == "downgrade":
             fail(f"no yurudb database at {path}: nothing to downgrade", 2)
         return await migrations.run(paths.prepare(path), action, revision), None
+    from ..backends.sqlite.revision import HEAD, revision_of
+
+    current = await asyncio.to_thread(revision_of, path)
+    if current == (HEAD if revision == "head" else revision):  # nothing to do: no backup, nothing written
+        return current, None
     made = await asyncio.to_thread(backup.make_backup, path, None, label=f"pre-{action}")
     with backfill_progress() as report:
         return await migrations.run(path, action, revision, progress=report), made

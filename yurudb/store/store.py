@@ -140,7 +140,7 @@ class Store:
 
     async def _daily_backup(self) -> None:
         try:
-            made = await self.backup()
+            made = await asyncio.to_thread(backups.make_backup, self.path, None, keep=self.backup_keep, label="daily")
             self.recovery.backup_made = str(made)
         except errors.YurudbError as exc:
             log.warning("yurudb: daily backup failed: %s", exc)

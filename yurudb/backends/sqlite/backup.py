@@ -184,7 +184,22 @@ def restore(backup: Path, db: Path) -> list[Path]:
             os.replace(p, target)
             kept.append(target)
     restore_file(backup, db)
+    rotate_replaced(db, KEEP)
     return kept
+
+
+def rotate_replaced(db: Path, keep: int = KEEP) -> list[Path]:
+    """The files `restore` set aside (`<db>.replaced-<time>` with their -wal/-shm), the newest `keep` kept."""
+    stamps = sorted({p.name.rsplit(".replaced-", 1)[1] for p in db.parent.glob(f"{db.name}*.replaced-*")},
+                    reverse=True)
+    removed = []
+    for stamp in stamps[keep:]:
+        for suffix in ("", "-wal", "-shm"):
+            p = Path(f"{db}{suffix}.replaced-{stamp}")
+            if p.exists():
+                p.unlink()
+                removed.append(p)
+    return removed
 
 
 def restore_file(backup: Path, db: Path) -> Path:
