@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -181,15 +182,37 @@ def claude_home(monkeypatch: pytest.MonkeyPatch, home: Path) -> Path:
     return home / ".claude" / "projects"
 
 
-def test_import_without_a_history_imports_the_bundled_example(db_path: Path, tmp_path: Path,
-                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+def test_without_a_claude_code_folder_nothing_is_archived_and_the_demo_has_a_database_of_its_own(
+        db_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # no Claude Code folder at all, like a fresh machine's (what the command reads, whatever this machine holds)
     claude_home(monkeypatch, tmp_path / "home")
-    result = cli(db_path, "import", "claude")
-    assert result.exit_code == 0 and "bundled example" in result.output
-    assert "1 sessions created" in result.output
-    listed = json.loads(cli(db_path, "sessions", "--json").output)
-    assert [s["name"] for s in listed] == ["Fix 500 on empty todo list"]
+    result = cli(db_path, "sync")
+    assert result.exit_code == 0 and "nothing to archive" in result.output and "yurudb demo" in result.output
+    assert json.loads(cli(db_path, "sessions", "--json").output) == []  # the user's archive holds no example
+    demo = tmp_path / "demo.db"
+    shown = cli(db_path, "demo", str(demo))
+    assert shown.exit_code == 0 and "your own archive is untouched" in shown.output
+    assert [s["name"] for s in json.loads(cli(demo, "sessions", "--json").output)] == ["Fix 500 on empty todo list"]
+    assert json.loads(cli(db_path, "sessions", "--json").output) == []
+
+
+def test_an_example_an_older_yurudb_synced_is_pointed_out_and_delete_removes_it_after_a_backup(
+        db_path: Path, tmp_path: Path) -> None:
+    from yurudb.cli.archive import EXAMPLE_SESSION, _example
+
+    assert cli(db_path, "sync", str(_example())).exit_code == 0  # what an older yurudb's first run did
+    listed = cli(db_path, "sessions")
+    assert f"yurudb delete {EXAMPLE_SESSION} --yes" in listed.output
+    refused = cli(db_path, "delete", EXAMPLE_SESSION)  # not a terminal: no question can be asked
+    assert refused.exit_code == 2 and "--yes" in refused.output
+    assert len(json.loads(cli(db_path, "sessions", "--json").output)) == 1
+    deleted = cli(db_path, "delete", EXAMPLE_SESSION[:8], "--yes")
+    assert deleted.exit_code == 0, deleted.output
+    assert json.loads(cli(db_path, "sessions", "--json").output) == []
+    assert "delete" not in cli(db_path, "sessions").output
+    backups = list((db_path.parent / "backups").glob("*.db"))
+    assert backups and sqlite3.connect(backups[0]).execute("SELECT COUNT(*) FROM sessions").fetchone() == (1,)
+    assert cli(db_path, "delete", "nosuch", "--yes").exit_code == 2
 
 
 def test_an_emptied_projects_folder_is_an_archive_whose_files_are_gone_not_a_first_run(

@@ -48,8 +48,59 @@ def _archived_lines(db: Path) -> int:
         return 0
 
 
+EXAMPLE_SESSION = "5f0c8e2a-7d3b-4c1e-9a6f-0b2d4e6f8a10"  # the bundled example's Claude session id
+
+
 def _example() -> Path:
     return Path(str(resources.files("yurudb.examples") / "projects"))
+
+
+def example_notice(db: Path) -> None:
+    """Say so when an older yurudb synced the bundled example into this archive (it is never removed unasked)."""
+    import sqlite3
+    from contextlib import closing
+
+    from ..backends.sqlite.engine import read_only_uri
+
+    if not db.is_file():
+        return
+    try:
+        with closing(sqlite3.connect(read_only_uri(db), uri=True)) as conn:
+            found = conn.execute("SELECT id FROM sessions WHERE id = ? OR claude_session_id = ? LIMIT 1",
+                                 (EXAMPLE_SESSION, EXAMPLE_SESSION)).fetchone()
+    except sqlite3.Error:
+        return
+    if found:
+        err_console.print(f"[dim]this archive holds the bundled example session ({esc(found[0])}), synced by an "
+                          f"older yurudb: `yurudb delete {esc(found[0])} --yes` removes it[/]", highlight=False,
+                          soft_wrap=True)
+
+
+def demo(
+    path: Annotated[Optional[Path], typer.Argument(
+        help="The demo's own database (default: demo.db beside the default database).")] = None,
+) -> None:
+    """Sync the bundled example conversation into a database of its own, and show how to look at it."""
+    from ..paths import default_db_path
+
+    target = path or default_db_path().parent / "demo.db"
+    if target.is_dir():
+        fail(f"{target} is a folder, not a database file", 2)
+    if path is not None and not target.parent.is_dir():
+        fail(f"{target}: the folder {target.parent} does not exist", 2)
+
+    async def go() -> SyncReport:
+        from ..claude import sync as syncing
+
+        async with opened(target) as store:
+            return await syncing(store, _example())
+
+    report = run(go())
+    console.print(f"the example conversation is in {esc(target)} ({report.messages_new} new messages); your own "
+                  "archive is untouched", highlight=False)
+    console.print(f"  yurudb --db {esc(target)} sessions", highlight=False)
+    console.print(f"  yurudb --db {esc(target)} show {EXAMPLE_SESSION[:8]}", highlight=False)
+    console.print(f"  yurudb --db {esc(target)} search todo", highlight=False)
 
 
 def sync(
@@ -79,9 +130,10 @@ def sync(
                 elif directory is None:
                     console.print(f"[dim]not there: {esc(root)}[/]", highlight=False)
             if not there and not gone and directory is None:
-                # a first run: no Claude Code folder anywhere, and nothing archived from one
-                console.print("[dim]no Claude Code folder; syncing the bundled example[/]")
-                there = [_example()]
+                # no Claude Code folder anywhere: nothing to archive (the example has a database of its own)
+                console.print("no Claude Code folder in any of those places: nothing to archive. "
+                              "`yurudb demo` shows yurudb on an example conversation, in a database of its own",
+                              highlight=False)
             for root in there:
                 console.print(f"reading {esc(root)}", highlight=False)
                 with Progress(TextColumn("syncing"), BarColumn(), DownloadColumn(), TimeElapsedColumn(),
@@ -98,6 +150,7 @@ def sync(
         return (f"interrupted: {_archived_lines(db) - before:,} lines committed, the next sync goes on from there")
 
     reports, gone = run(go(), interrupted=interrupted)
+    example_notice(db)
     problems = False
     for _root, report in reports:
         problems |= _said(report)
@@ -301,3 +354,4 @@ def register(app: typer.Typer, import_app: typer.Typer) -> None:
     import_app.command("claude", help="The same as `yurudb sync` (its older name).")(sync)
     app.command("restore-claude")(restore_claude)
     app.command("recover-history")(recover_history)
+    app.command()(demo)

@@ -68,6 +68,9 @@ def sessions(
                     for s in listed])
         return
     rows = run(go())
+    from .archive import example_notice
+
+    example_notice(options(ctx).path)
     print_table(f"{len(rows)} sessions in {options(ctx).path}",
                 ["id", "name", "status", "messages", "updated (UTC)", "cost"],
                 [[sid, name, status, str(count), updated.isoformat(" ", "minutes")[:16], f"${cost:.4f}"]
@@ -316,9 +319,43 @@ def usage(
                 right=frozenset({"responses", "input", "output", "cache", "cost"}), total=total)
 
 
+def delete(
+    ctx: typer.Context,
+    session: Annotated[str, typer.Argument(help="Session id (or a unique prefix).")],
+    yes: Annotated[bool, typer.Option("--yes", help="Delete without asking (a backup is made first).")] = False,
+) -> None:
+    """Delete a session: its messages, usage and archived files (the database is backed up first)."""
+    import sys
+
+    path = options(ctx).path
+
+    async def find() -> Any:
+        async with opened(path, read_only=True) as store:
+            s = await resolve_session(store, session)
+            return s, await store.count_messages(s.id)
+
+    s, count = run(find())
+    if not yes:
+        if not sys.stdin.isatty():
+            fail(f"deleting {s.id} ({s.name!r}, {count} messages) needs --yes", 2)
+        if not typer.confirm(f"delete session {s.id} ({s.name!r}, {count} messages)? A backup is made first"):
+            fail("nothing deleted", 1)
+
+    async def go() -> Path:
+        async with opened(path) as store:
+            made = await store.backup()
+            await store.delete_session(s.id)
+            return made
+
+    made = run(go())
+    console.print(f"deleted {esc(s.id)} ({esc(s.name)}, {count} messages); the database before it: {esc(made)}",
+                  highlight=False)
+
+
 def register(app: typer.Typer) -> None:
     """Attach these commands to the root app."""
     app.command()(sessions)
+    app.command()(delete)
     app.command()(show)
     app.command()(search)
     app.add_typer(import_app, name="import")
