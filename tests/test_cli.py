@@ -241,3 +241,49 @@ def test_an_emptied_projects_folder_is_an_archive_whose_files_are_gone_not_a_fir
     gone = cli(db_path, "sync")
     assert gone.exit_code == 1 and "is gone" in gone.output and "restore-claude --gone" in gone.output
     assert {s["name"] for s in json.loads(cli(db_path, "sessions", "--json").output)} == names
+
+
+def paged_session(root: Path) -> str:
+    """30 prompts, each followed by a progress line (hidden without --all), a long tool call, and a subagent."""
+    sid = "5e550000-0000-4000-8000-0000000000aa"
+    lines = []
+    for i in range(1, 31):
+        lines.append({"type": "user", "sessionId": sid, "uuid": f"u{i}", "message": {"role": "user", "content": f"prompt {i}"}})
+        lines.append({"type": "progress", "sessionId": sid, "uuid": f"p{i}", "data": {"step": i}})
+    lines.append({"type": "assistant", "sessionId": sid, "uuid": "a1", "message": {"role": "assistant", "content": [
+        {"type": "tool_use", "id": "t", "name": "Bash", "input": {"command": "echo " + "x" * 200 + " end-of-command"}}]}})
+    (root / "-repo").mkdir(parents=True)
+    (root / "-repo" / f"{sid}.jsonl").write_text("".join(json.dumps(x) + "\n" for x in lines))
+    sub = root / "-repo" / sid / "subagents" / "agent-s1.jsonl"
+    sub.parent.mkdir(parents=True)
+    sub.write_text(json.dumps({"type": "user", "sessionId": sid, "uuid": "s1", "isSidechain": True,
+                               "message": {"role": "user", "content": "the subagent's task"}}) + "\n")
+    return sid
+
+
+def shown_prompts(output: str) -> list[str]:
+    return [line for line in output.splitlines() if line.startswith("prompt ")]
+
+
+def test_show_pages_by_what_it_shows_says_when_there_is_more_and_prints_tool_arguments_whole(
+        db_path: Path, tmp_path: Path) -> None:
+    sid = paged_session(tmp_path / "projects")
+    assert cli(db_path, "sync", str(tmp_path / "projects")).exit_code == 0
+    newest = cli(db_path, "show", sid, "--limit", "3")
+    assert newest.exit_code == 0, newest.output
+    assert shown_prompts(newest.output) == ["prompt 29", "prompt 30"]  # and the tool call: three shown
+    assert "end-of-command" in newest.output  # piped: the argument whole
+    seq = int(newest.output.split("--before ")[1].split()[0])
+    back = cli(db_path, "show", sid, "--limit", "3", "--before", str(seq))
+    assert shown_prompts(back.output) == ["prompt 26", "prompt 27", "prompt 28"]
+    first = cli(db_path, "show", sid, "--limit", "30", "--before", "5")
+    assert shown_prompts(first.output) == ["prompt 1", "prompt 2"] and "older messages" not in first.output
+    middle_seq = int(back.output.split("#")[2].split()[0])  # prompt 27's seq
+    around = cli(db_path, "show", sid, "--around", str(middle_seq), "--limit", "5")
+    assert shown_prompts(around.output) == ["prompt 25", "prompt 26", "prompt 27", "prompt 28", "prompt 29"]
+    assert "older messages" in around.output and "newer messages" in around.output
+    assert "end-of-command" in cli(db_path, "export", sid, "--format", "markdown").output
+    thread = cli(db_path, "show", sid, "--thread", f"{sid}/subagents/agent-s1.jsonl")
+    assert "the subagent's task" in thread.output and shown_prompts(thread.output) == []
+    everything = cli(db_path, "show", sid, "--thread", "all", "--limit", "100")
+    assert "the subagent's task" in everything.output and "prompt 1" in everything.output

@@ -83,44 +83,88 @@ def show(
     limit: Annotated[int, typer.Option(help="Messages per page (the newest first page).")] = 50,
     before: Annotated[Optional[int], typer.Option(help="Page back: show messages before this seq.")] = None,
     around: Annotated[Optional[int], typer.Option(help="Show the messages around this seq (a search hit).")] = None,
+    thread: Annotated[Optional[str], typer.Option(
+        help="A subagent's thread (see the (thread) marks), or 'all' for every line; default: the conversation.")
+    ] = None,
     all_events: Annotated[bool, typer.Option("--all", help="Include progress/bookkeeping lines.")] = False,
+    full: Annotated[bool, typer.Option("--full", help="Tool arguments whole on a terminal too (piped: always).")] = False,
+    width: Annotated[int, typer.Option(help="On a terminal, cut each tool argument to this many characters.")] = 60,
 ) -> None:
-    """Print a conversation, newest page first; --before pages back, --around SEQ centres on one message."""
+    """Print a conversation, newest page first; --before pages back, --around SEQ centres on one message.
+
+    A page holds --limit messages that are shown (bookkeeping lines hidden without --all do not count)."""
+    import sys
+
     from . import export as exporting
 
     if around is not None and before is not None:
         fail("--around and --before both say where to look: give one", 2)
-    if limit < 1:
-        fail("--limit must be at least 1", 2)
+    if limit < 1 or width < 1:
+        fail("--limit and --width must be at least 1", 2)
+    which: Any = ... if thread == "all" else thread
 
-    async def go() -> tuple[Any, list[Any]]:
+    def shown(m: Any) -> bool:
+        return all_events or m.type not in exporting.HIDDEN_TYPES or m.seq == around
+
+    async def back(store: Store, sid: str, upto: int | None, want: int, scope: Any) -> tuple[list[Any], bool]:
+        """The newest `want` shown messages before `upto`, and whether there are more shown before them."""
+        got: list[Any] = []
+        cursor = upto
+        while True:
+            batch = await store.get_messages(sid, limit=max(100, 2 * want), before=cursor, thread=scope)
+            got = [m for m in batch if shown(m)] + got
+            if len(got) > want or len(batch) < max(100, 2 * want):
+                return got[-want:], len(got) > want
+            cursor = batch[0].seq
+
+    async def go() -> tuple[Any, list[Any], bool, bool]:
         async with opened(options(ctx).path, read_only=True) as store:
             s = await resolve_session(store, session)
             if around is None:
-                return s, await store.get_messages(s.id, limit=limit, before=before)
-            # every thread: a hit may be a subagent's line; its neighbours by seq are its thread's
-            got = await store.get_messages(s.id, limit=limit, before=around + limit // 2 + 1, thread=...)
-            if not any(m.seq == around for m in got):
+                page, older = await back(store, s.id, before, limit, which)
+                return s, page, older, False
+            # every thread unless one is named: a hit may be a subagent's line
+            scope = ... if thread is None else which
+            newest = await store.get_messages(s.id, limit=1, thread=scope)
+            last = newest[-1].seq if newest else 0
+            upto, later = around + 1, []
+            while True:  # the shown messages after the hit, half a page of them
+                window = await store.get_messages(s.id, limit=None if upto > last else limit * 2,
+                                                  before=min(upto + limit * 2, last + 1), thread=scope)
+                later = [m for m in window if m.seq > around and shown(m)]
+                if len(later) > limit // 2 or upto > last:
+                    break
+                upto += limit * 2
+            newer = len(later) > (limit - 1) // 2
+            earlier, older = await back(store, s.id, around + 1, limit - len(later[:(limit - 1) // 2]), scope)
+            if not earlier or earlier[-1].seq != around:
                 raise NotFoundError(f"session {s.id} has no message #{around}")
-            return s, got
+            return s, earlier + later[:(limit - 1) // 2], older, newer
 
-    s, messages = run(go())
+    s, messages, older, newer = run(go())
+    whole = full or not sys.stdout.isatty()
     rule(f"[bold]{esc(s.name)}[/] · {esc(s.id)} · {esc(s.status)}")
     for m in messages:
-        if not all_events and m.type in exporting.HIDDEN_TYPES and m.seq != around:
-            continue
         style = {"user": "cyan", "assistant": "green"}.get(m.role or m.type, "yellow")
         pointer = "[bold reverse]▶[/] " if m.seq == around else ""
-        thread = f" [dim]({esc(m.thread)})[/]" if m.thread and around is not None else ""
-        console.print(f"{pointer}[{style}]#{m.seq} {esc(m.role or m.type)}[/]{thread} "
+        marked = f" [dim]({esc(m.thread)})[/]" if m.thread and (around is not None or thread == "all") else ""
+        console.print(f"{pointer}[{style}]#{m.seq} {esc(m.role or m.type)}[/]{marked} "
                       f"[dim]{exporting.when(m.timestamp)}[/]", highlight=False)
         text = exporting.message_text(m)
         if text:
             console.print(visible(text), markup=False, highlight=False)
         for tool in m.tool_uses or []:
-            console.print(f"  [magenta]tool[/] {esc(exporting.tool_summary(tool))}", highlight=False)
-    if messages and messages[0].seq > 1:
-        console.print(f"[dim]older messages: yurudb show {esc(s.id)} --before {messages[0].seq}[/]", highlight=False)
+            summary = exporting.tool_summary(tool, None if whole else width)
+            console.print(f"  [magenta]tool[/] {esc(summary)}", highlight=False)
+    scope = f" --thread {esc(thread)}" if thread is not None else ""
+    if older and messages:
+        console.print(f"[dim]older messages: yurudb show {esc(s.id)} --before {messages[0].seq}{scope}[/]",
+                      highlight=False)
+    if newer and messages:
+        console.print(f"[dim]newer messages: yurudb show {esc(s.id)} --around {messages[-1].seq + 1}{scope} "
+                      f"(or the newest: yurudb show {esc(s.id)}{scope})[/]", highlight=False)
+    if not messages:
+        console.print("no messages here", highlight=False)
 
 
 def search(

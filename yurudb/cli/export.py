@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from datetime import datetime, timezone
 from typing import Any
 
@@ -18,12 +20,16 @@ def when(moment: datetime | None) -> str:
     return moment.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
-def tool_summary(tool: Any) -> str:
-    """`Name(key=value, ...)` for a tool_use block, shortened."""
+def tool_summary(tool: Any, width: int | None = None) -> str:
+    """`Name(key=value, ...)` for a tool_use block: every argument whole, or each cut to `width` characters."""
+    def cut(text: str) -> str:
+        return text if width is None or len(text) <= width else text[:width] + "…"
+
     if not isinstance(tool, dict):
-        return str(tool)[:120]
+        return cut(str(tool))
     args: dict[str, Any] = tool["input"] if isinstance(tool.get("input"), dict) else {}
-    inner = ", ".join(f"{k}={str(v)[:60]!r}" for k, v in list(args.items())[:3])
+    inner = ", ".join(f"{k}={cut(v if isinstance(v, str) else json.dumps(v, ensure_ascii=False))!r}"
+                      for k, v in args.items())
     return f"{tool.get('name', 'tool')}({inner})"
 
 
