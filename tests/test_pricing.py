@@ -98,3 +98,18 @@ def test_the_fast_path_prices_exactly_as_genai_prices_does() -> None:
         for tokens in cases:
             assert response_cost(model, tokens) == pytest.approx(exact_cost(model, tokens), rel=1e-9, abs=1e-12), (
                 model, tokens)
+
+
+async def test_record_usage_without_a_cost_is_priced_from_the_price_database(db_path) -> None:
+    import yurudb
+    from yurudb.pricing import Tokens, response_cost
+
+    async with yurudb.open(db_path, daily_backup=False) as store:
+        s = await store.create_session("s")
+        priced = await store.record_usage(s.id, model="claude-sonnet-4-5", tokens_input=1000, tokens_output=500,
+                                          tokens_cache_write=2000, tokens_cache_read=8000)
+        given = await store.record_usage(s.id, model="claude-sonnet-4-5", tokens_input=1000, cost_usd=0.5)
+        unknown = await store.record_usage(s.id, model="no-such-model", tokens_input=1000)
+    expected = response_cost("claude-sonnet-4-5", Tokens(input=1000, output=500, cache_write_5m=2000, cache_read=8000))
+    assert expected and abs(priced.cost_usd - expected) < 1e-12
+    assert given.cost_usd == 0.5 and unknown.cost_usd == 0.0

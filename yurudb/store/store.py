@@ -472,7 +472,7 @@ class Store:
         tokens_input: int = 0,
         tokens_output: int = 0,
         tokens_cache: int = 0,
-        cost_usd: float = 0.0,
+        cost_usd: float | None = None,
         timestamp: int | datetime | str | None = None,
         source_id: str | None = None,
         tokens_cache_write: int | None = None,
@@ -481,6 +481,7 @@ class Store:
         """Record tokens and cost; a repeated `source_id` in the same session replaces, never double-counts.
 
         `tokens_cache_write` / `tokens_cache_read` split `tokens_cache` by price (writes cost more).
+        Without `cost_usd`, the price database prices it by model and tokens (unknown model: $0, logged).
         """
         self._live()
         return await self.usage.record(session_id, model=model, tokens_input=tokens_input,

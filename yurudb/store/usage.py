@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 from typing import Any, Literal
 
@@ -12,6 +13,8 @@ from ..tables.rows import USAGE_COLUMNS, usage_from_row
 from ..times import from_column, now_text
 from ..writes.ops import Write
 from .reads import Reads
+
+log = logging.getLogger(__name__)
 from .writer import Writer
 
 GroupBy = Literal["model", "day", "session"]
@@ -33,7 +36,7 @@ class UsageBook:
         tokens_input: int = 0,
         tokens_output: int = 0,
         tokens_cache: int = 0,
-        cost_usd: float = 0.0,
+        cost_usd: float | None = None,
         timestamp: int | datetime | str | None = None,
         source_id: str | None = None,
         tokens_cache_write: int | None = None,
@@ -42,7 +45,8 @@ class UsageBook:
         """Record tokens and cost; a repeated `source_id` in the same session replaces, never double-counts.
 
         `tokens_cache_write` / `tokens_cache_read` split `tokens_cache` by price; given alone, they
-        make `tokens_cache` their sum.
+        make `tokens_cache` their sum. Without `cost_usd` the response is priced from the price
+        database (genai-prices) by its model and tokens; cache tokens given unsplit count as reads.
         """
         split = [check.integer(n, what) for n, what in ((tokens_cache_write, "tokens_cache_write"),
                                                         (tokens_cache_read, "tokens_cache_read")) if n is not None]
@@ -51,6 +55,8 @@ class UsageBook:
         elif split and len(split) == 2 and sum(split) != tokens_cache:
             raise ValidationError(f"tokens_cache ({tokens_cache}) is not tokens_cache_write + tokens_cache_read "
                                   f"({sum(split)})")
+        if cost_usd is None:
+            cost_usd = _priced(model, tokens_input, tokens_output, tokens_cache, tokens_cache_write, tokens_cache_read)
         values = {
             "session_id": check.ident(session_id, "session_id"),
             "model": check.text(model, "model"),
@@ -125,3 +131,20 @@ class UsageBook:
             for r in await self._reads.fetch(sql, params)
         }
         return [totals[k] for k in sorted(totals, key=lambda k: (k is None, k))]
+
+
+def _priced(model: Any, tokens_input: Any, tokens_output: Any, tokens_cache: Any, write: Any, read: Any) -> float:
+    """What genai-prices says the response cost; 0.0 (said in the log) for a model it does not know."""
+    from ..pricing import Tokens, response_cost
+
+    numbers = [check.integer(n, what) for n, what in ((tokens_input, "tokens_input"), (tokens_output, "tokens_output"),
+                                                        (tokens_cache, "tokens_cache"))]
+    if not isinstance(model, str) or not model:
+        return 0.0
+    written = write if isinstance(write, int) else 0
+    reads = read if isinstance(read, int) else max(0, numbers[2] - written)
+    cost = response_cost(model, Tokens(input=numbers[0], output=numbers[1], cache_write_5m=written, cache_read=reads))
+    if cost is None:
+        log.warning("yurudb: no price for model %r: its usage is recorded at $0 (pass cost_usd)", model)
+        return 0.0
+    return cost
