@@ -60,6 +60,14 @@ asyncio.run(main())
 
 
 TIME = Path("/usr/bin/time")
+YURUDB_CLI = "import sys; sys.argv[0] = 'yurudb'; from yurudb.cli import main; main()"
+RAW_EXPORT = """
+import sqlite3, sys
+conn = sqlite3.connect(sys.argv[1])
+with open(sys.argv[2], "wb") as out:
+    for (raw,) in conn.execute("SELECT raw FROM lines"):
+        out.write(raw)
+"""
 
 
 def _child(code: str, *args: str) -> tuple[float, float]:
@@ -162,6 +170,15 @@ def w7(tmp: Path, res: Any, quick: bool, Row: Any) -> None:  # noqa: N803 - the 
     _, ours_peak = _child(YURUDB_SYNC.format(repo=str(REPO)), str(big_root), str(tmp / "w7" / "big.db"))
     res.rows.append(Row(f"W7 archive sync ({big_mb:.0f} MB)", "peak memory (max RSS)", ours_peak, raw_peak, "MB", False,
                         "< 250 MB" if not quick else "", "GNU time's maximum resident set size, each process alone"))
+    # and every export of that history, streamed (a session at a time), beside raw writing each line out
+    _, raw_out = _child(RAW_EXPORT, str(raw_big), str(tmp / "w7" / "raw-export.jsonl"))
+    for fmt, args in (("json", ["--all"]), ("markdown", ["--all", "--format", "markdown"]),
+                      ("jsonl", ["--all", "--format", "jsonl"])):
+        out = tmp / "w7" / f"export-{fmt}"
+        seconds, peak = _child(YURUDB_CLI, "--db", str(tmp / "w7" / "big.db"), "export", *args, "-o", str(out))
+        res.rows.append(Row(f"W7 export --all ({big_mb:.0f} MB history)", f"peak memory, {fmt}", peak, raw_out, "MB",
+                            False, "< 250 MB" if not quick else "",
+                            f"{seconds:.0f} s; max RSS; raw: python reading every archived line and writing it out"))
 
 
 def _w7_real(tmp: Path, res: Any, quick: bool, Row: Any) -> None:  # noqa: N803

@@ -276,24 +276,113 @@ def export(
     if (session is None) == (not all_sessions):
         fail("give a SESSION or --all (not both)", 2)
 
-    async def go() -> str:
-        async with opened(options(ctx).path, read_only=True) as store:
-            chosen = await store.list_sessions() if all_sessions else [await resolve_session(store, session or "")]
-            if fmt == "json":
-                data = [await snapshot.export_session(store, s) for s in chosen]
-                return json.dumps(data if all_sessions else data[0], indent=2, ensure_ascii=False)
-            totals = await store.session_totals()
-            return "\n".join([exporting.to_markdown(s, await store.get_messages(s.id, limit=None), totals.get(s.id))
-                              for s in chosen])
-
     if output is not None:
         check_output(output)  # before reading anything: a bad path is bad input
-    text = run(go(), interrupted=lambda: "interrupted: nothing was written")
-    if output is None:
-        typer.echo(visible(text))  # a terminal, or a pipe to one: control codes shown, not run
-    else:
-        write_output(output, text + "\n")
+
+    async def go() -> int:
+        import sys
+        import textwrap
+
+        async with opened(options(ctx).path, read_only=True) as store:
+            chosen = await store.list_sessions() if all_sessions else [await resolve_session(store, session or "")]
+            totals = await store.session_totals() if fmt == "markdown" else {}
+            # one session at a time, written as it is read: memory holds a session, never the history
+            with _Sink(output) as sink, _progress(len(chosen) if all_sessions else 0) as step:
+                if fmt == "json" and all_sessions:
+                    sink.write("[")
+                for n, s in enumerate(chosen):
+                    if fmt == "json":
+                        text = json.dumps(await snapshot.export_session(store, s), indent=2, ensure_ascii=False)
+                        if all_sessions:
+                            text = ("," if n else "") + "\n" + textwrap.indent(text, "  ")
+                    else:
+                        text = ("\n" if n else "") + exporting.to_markdown(
+                            s, await store.get_messages(s.id, limit=None), totals.get(s.id))
+                    sink.write(text)
+                    step()
+                if fmt == "json" and all_sessions:
+                    sink.write("\n]" if chosen else "]")
+                sink.write("\n")
+                sink.commit()
+            return len(chosen)
+
+    run(go(), interrupted=lambda: "interrupted: nothing was written")
+    if output is not None:
         console.print(f"wrote {esc(output)}", highlight=False)
+
+
+class _Sink:
+    """Where an export goes: stdout (control codes shown escaped), or a file written beside its name and
+    moved into place whole at the end (an export stopped halfway leaves nothing)."""
+
+    def __init__(self, output: Path | None) -> None:
+        self.output = output
+        # a device or a pipe (-o /dev/stdout) is written as it is, never replaced by a file
+        special = output is not None and output.exists() and not output.is_file()
+        self.tmp = output.with_name(f".{output.name}.yurudb-export") if output is not None and not special else None
+        self._file: Any = None
+
+    def __enter__(self) -> _Sink:
+        if self.output is not None:
+            try:
+                self._file = open(self.tmp or self.output, "w", encoding="utf-8")
+            except OSError as exc:
+                fail(f"-o {self.output}: {exc.strerror or exc}", 1)
+        return self
+
+    def write(self, text: str) -> None:
+        import sys
+
+        try:
+            if self._file is not None:
+                self._file.write(text)
+            else:
+                sys.stdout.write(visible(text))
+        except OSError as exc:  # a full disk, a closed pipe: one line
+            fail(f"cannot write {self.output or 'to stdout'}: {exc.strerror or exc}", 1)
+
+    def commit(self) -> None:
+        import os
+        import sys
+
+        try:
+            if self._file is not None:
+                self._file.close()
+                self._file = None
+                if self.tmp is not None:
+                    os.replace(self.tmp, self.output)  # type: ignore[arg-type]
+            else:
+                sys.stdout.flush()
+        except OSError as exc:
+            fail(f"cannot write {self.output or 'to stdout'}: {exc.strerror or exc}", 1)
+
+    def __exit__(self, *exc: Any) -> None:
+        if self._file is not None:  # not committed: the partial file goes, the target is untouched
+            try:
+                self._file.close()
+            except OSError:
+                pass
+        if self.tmp is not None:
+            self.tmp.unlink(missing_ok=True)
+
+
+def _progress(total: int) -> Any:
+    """A bar on stderr while many sessions are exported (a terminal only); `step()` after each."""
+    import contextlib
+    import sys
+
+    @contextlib.contextmanager
+    def bar() -> Any:
+        if total < 2 or not sys.stderr.isatty():
+            yield lambda: None
+            return
+        from rich.progress import Progress
+
+        with Progress(console=err_console.real(), transient=True) as progress:
+            task = progress.add_task("exporting sessions", total=total)
+            yield lambda: progress.advance(task)
+
+    return bar()
 
 
 def export_transcripts(ctx: typer.Context, session: str | None, all_sessions: bool, output: Path | None,
@@ -306,19 +395,26 @@ def export_transcripts(ctx: typer.Context, session: str | None, all_sessions: bo
     if (session is None) == (not all_sessions):
         fail("give a SESSION or --all (not both)", 2)
 
-    async def go() -> dict[str, bytes]:
+    from ..archive.restore import RestoreReport
+
+    async def go() -> RestoreReport:
+        report = RestoreReport()
         async with opened(options(ctx).path, read_only=True) as store:
             if all_sessions:
                 chosen = [s for s in await store.list_sessions() if s.claude_session_id]
             else:
                 chosen = [await resolve_session(store, session or "")]
-            files: dict[str, bytes] = {}
-            for s in chosen:
-                files.update(await transcript_files(store, s.id, earlier=earlier))
-            return files
+            with _progress(len(chosen) if all_sessions else 0) as step:
+                for s in chosen:  # a session's files written before the next is read: memory holds one
+                    done = restore_files(await transcript_files(store, s.id, earlier=earlier), output)
+                    report.written += done.written
+                    report.identical += done.identical
+                    report.differing += done.differing
+                    step()
+        return report
 
-    files = run(go())
-    report = restore_files(files, output)
+    report = run(go(), interrupted=lambda: "interrupted: the files written so far are whole (each is written "
+                                           "beside its name and moved into place)")
     for rel in report.written:
         console.print(f"wrote {esc(output / rel)}", highlight=False)
     for rel in report.differing:
