@@ -198,7 +198,8 @@ def test_without_a_claude_code_folder_nothing_is_archived_and_the_demo_has_a_dat
 
 def test_an_example_an_older_yurudb_synced_is_pointed_out_and_delete_removes_it_after_a_backup(
         db_path: Path, tmp_path: Path) -> None:
-    from yurudb.cli.archive import EXAMPLE_SESSION, _example
+    from yurudb.cli._edge import EXAMPLE_SESSION
+    from yurudb.cli.archive import _example
 
     assert cli(db_path, "sync", str(_example())).exit_code == 0  # what an older yurudb's first run did
     listed = cli(db_path, "sessions")

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import json
 import os
 import re
 import sqlite3
@@ -95,6 +93,8 @@ def run(coro: Coroutine[Any, Any, T], *, interrupted: Callable[[], str] | None =
 
     Ctrl-C cancels the coroutine (its `finally` blocks commit or roll back) and exits 130 with one
     line: `interrupted()` says what was kept."""
+    import asyncio  # not for --help: asyncio is a fifth of the command's import time
+
     with edge(interrupted):
         return asyncio.run(coro)
 
@@ -135,13 +135,6 @@ def check_output(path: Path) -> None:
         fail(f"-o {path}: the folder {path.parent} does not exist", 2)
 
 
-def write_output(path: Path, text: str) -> None:
-    """Write a command's output file (permission denied, a full disk: one line, exit 1)."""
-    check_output(path)
-    with edge():
-        path.write_text(text, encoding="utf-8")
-
-
 def options(ctx: typer.Context) -> Options:
     """The root options of this invocation."""
     obj = ctx.find_root().obj
@@ -169,7 +162,8 @@ def print_table(title: str, columns: list[str], rows: list[list[str]], *, right:
         console.print(table)
         return
     title = visible(title)
-    rows = [[visible(v) for v in row] for row in rows]
+    if _CONTROL.search("".join(v for row in rows for v in row)):  # one pass over all; a cell each only then
+        rows = [[visible(v) for v in row] for row in rows]
     body = [columns, *rows, *([total] if total is not None else [])]
     widths = [max(len(r[i]) for r in body) for i in range(len(columns))]
     lines = [title]
@@ -181,6 +175,8 @@ def print_table(title: str, columns: list[str], rows: list[list[str]], *, right:
 
 def print_json(data: Any) -> None:
     """Machine-readable output for scripts (no colour, no wrapping)."""
+    import json
+
     sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
 
 
@@ -234,3 +230,52 @@ async def opened(path: Path, *, read_only: bool = False) -> AsyncIterator[Store]
         if store.state == "degraded":
             raise DatabaseError(f"database unavailable: {store.recovery.error or 'see the log'}")
         yield store
+
+
+EXAMPLE_SESSION = "5f0c8e2a-7d3b-4c1e-9a6f-0b2d4e6f8a10"  # the bundled example's Claude session id
+
+
+def example_notice(db: Path) -> None:
+    """Say so when an older yurudb synced the bundled example into this archive (it is never removed unasked)."""
+    import sqlite3
+    from contextlib import closing
+
+    from ..backends.sqlite.engine import read_only_uri
+
+    if not db.is_file():
+        return
+    try:
+        with closing(sqlite3.connect(read_only_uri(db), uri=True)) as conn:
+            found = conn.execute("SELECT id FROM sessions WHERE id = ? OR claude_session_id = ? LIMIT 1",
+                                 (EXAMPLE_SESSION, EXAMPLE_SESSION)).fetchone()
+    except sqlite3.Error:
+        return
+    if found:
+        err_console.print(f"[dim]this archive holds the bundled example session ({esc(found[0])}), synced by an "
+                          f"older yurudb: `yurudb delete {esc(found[0])} --yes` removes it[/]", highlight=False,
+                          soft_wrap=True)
+
+
+def quick_read(path: Path, look: Callable[[sqlite3.Connection], T]) -> tuple[bool, T | None]:
+    """`look(connection)` on a plain read-only connection, when that reads what the store would: a yurudb
+    file at the head revision, with no spill journal to replay and no suspect mark. (False, None)
+    otherwise, and on any SQLite error: the caller then opens the store, which says what is wrong.
+
+    A listing then costs the query, not the store's import (pydantic, asyncio, the write path)."""
+    from contextlib import closing
+
+    from ..backends.sqlite import integrity
+    from ..backends.sqlite.engine import read_only_uri
+    from ..backends.sqlite.revision import HEAD, revision_of
+
+    journal = path.with_name(path.name + ".journal")  # degraded.fallback.journal_path, without its imports
+    if not path.is_file() or journal.exists() or any(path.parent.glob(f"{journal.name}.unreplayed-*")) \
+            or integrity.suspect_path(path).exists():
+        return False, None
+    try:
+        if revision_of(path) != HEAD:
+            return False, None
+        with closing(sqlite3.connect(read_only_uri(path), uri=True)) as conn:
+            return True, look(conn)
+    except sqlite3.Error:
+        return False, None

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 
-from ._edge import console, err_console, esc, fail, opened, options, run
+from ._edge import EXAMPLE_SESSION, console, err_console, esc, example_notice, fail, opened, options, run
 
 if TYPE_CHECKING:
     from ..claude import SyncReport
@@ -48,32 +48,8 @@ def _archived_lines(db: Path) -> int:
         return 0
 
 
-EXAMPLE_SESSION = "5f0c8e2a-7d3b-4c1e-9a6f-0b2d4e6f8a10"  # the bundled example's Claude session id
-
-
 def _example() -> Path:
     return Path(str(resources.files("yurudb.examples") / "projects"))
-
-
-def example_notice(db: Path) -> None:
-    """Say so when an older yurudb synced the bundled example into this archive (it is never removed unasked)."""
-    import sqlite3
-    from contextlib import closing
-
-    from ..backends.sqlite.engine import read_only_uri
-
-    if not db.is_file():
-        return
-    try:
-        with closing(sqlite3.connect(read_only_uri(db), uri=True)) as conn:
-            found = conn.execute("SELECT id FROM sessions WHERE id = ? OR claude_session_id = ? LIMIT 1",
-                                 (EXAMPLE_SESSION, EXAMPLE_SESSION)).fetchone()
-    except sqlite3.Error:
-        return
-    if found:
-        err_console.print(f"[dim]this archive holds the bundled example session ({esc(found[0])}), synced by an "
-                          f"older yurudb: `yurudb delete {esc(found[0])} --yes` removes it[/]", highlight=False,
-                          soft_wrap=True)
 
 
 def demo(

@@ -14,22 +14,23 @@ from ._edge import (
     console,
     err_console,
     esc,
+    example_notice,
     fail,
     opened,
     options,
     print_json,
     print_table,
+    quick_read,
     rule,
     run,
     visible,
-    write_output,
 )
 
 if TYPE_CHECKING:  # the library loads when a command runs, not for --help
     from ..importers import snapshot
     from ..store.store import Store
 
-import_app = typer.Typer(help="Import Claude Code transcripts or an app snapshot.", no_args_is_help=True)
+import_app = typer.Typer(help="Import Claude Code transcripts or an app snapshot.", no_args_is_help=True, rich_markup_mode=None)
 
 
 
@@ -61,20 +62,24 @@ def sessions(
                 return await store.list_sessions(limit=limit), await store.session_totals()
             return await store.usage.listing(limit)
 
-    if as_json:
-        listed, totals = run(go())
-        print_json([s.model_dump(mode="json") | {"messages": totals.get(s.id, {}).get("messages", 0),
-                                                 "cost_usd": totals.get(s.id, {}).get("cost_usd", 0.0)}
-                    for s in listed])
-        return
-    rows = run(go())
-    from .archive import example_notice
+    if not as_json:
+        from ..store import listing
 
-    example_notice(options(ctx).path)
-    print_table(f"{len(rows)} sessions in {options(ctx).path}",
-                ["id", "name", "status", "messages", "updated (UTC)", "cost"],
-                [[sid, name, status, str(count), updated.isoformat(" ", "minutes")[:16], f"${cost:.4f}"]
-                 for sid, name, status, updated, count, cost in rows], right=frozenset({"messages", "cost"}))
+        # the listing's query on a read-only connection when that is what the store would read
+        quick, rows = quick_read(options(ctx).path, lambda conn: listing.listing_rows(
+            conn.execute(listing.LISTING_SQL, (-1 if limit is None else limit,)).fetchall()))
+        if not quick:
+            rows = run(go())
+        example_notice(options(ctx).path)
+        print_table(f"{len(rows)} sessions in {options(ctx).path}",
+                    ["id", "name", "status", "messages", "updated (UTC)", "cost"],
+                    [[sid, name, status, str(count), updated, f"${cost:.4f}"]
+                     for sid, name, status, updated, count, cost in rows], right=frozenset({"messages", "cost"}))
+        return
+    listed, totals = run(go())
+    print_json([s.model_dump(mode="json") | {"messages": totals.get(s.id, {}).get("messages", 0),
+                                             "cost_usd": totals.get(s.id, {}).get("cost_usd", 0.0)}
+                for s in listed])
 
 
 def show(
@@ -280,7 +285,6 @@ def export(
         check_output(output)  # before reading anything: a bad path is bad input
 
     async def go() -> int:
-        import sys
         import textwrap
 
         async with opened(options(ctx).path, read_only=True) as store:
@@ -442,7 +446,19 @@ def usage(
         async with opened(options(ctx).path, read_only=True) as store:
             return await store.usage_summary(by=by, since=start)  # type: ignore[arg-type]
 
-    rows = run(go())
+    from ..store import listing
+
+    def query(conn: Any) -> list[dict[str, Any]]:
+        start = since if since is None or "T" in since else f"{since}T00:00:00+00:00"
+        sql, params = listing.summary_query(by, start, None, None)
+        return listing.summary_rows(by, conn.execute(sql, params).fetchall())
+
+    try:
+        quick, rows = quick_read(options(ctx).path, query)
+    except ValidationError:
+        quick, rows = False, None  # said by the store's path, with the option's name
+    if not quick:
+        rows = run(go())
     if as_json:
         print_json(rows)
         return

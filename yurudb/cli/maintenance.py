@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Optional, TypeVar
 
 import typer
 
-from ..backends.sqlite import backup as backups
-from ..backends.sqlite import integrity
 from ..errors import BackupError, NotFoundError, RecoveryError, translated
-from ._edge import backfill_progress, console, edge, err_console, esc, fail, opened, options, run
+from ._edge import (
+    backfill_progress,
+    console,
+    edge,
+    err_console,
+    esc,
+    fail,
+    opened,
+    options,
+    run,
+)
 
 if TYPE_CHECKING:
     from ..recovery import salvage as salvaging
@@ -22,6 +29,10 @@ T = TypeVar("T")
 
 def check(ctx: typer.Context) -> None:
     """Check the database in full (reads only: nothing is repaired, moved or created)."""
+    import asyncio
+
+    from ..backends.sqlite import backup as backups
+    from ..backends.sqlite import integrity
     path = options(ctx).path
 
     async def go() -> str | None:
@@ -93,6 +104,7 @@ async def _index_health(path: Path) -> tuple[int, int]:
 
 async def _read_only(path: Path, look: Callable[[Any], T], before: T) -> T:
     """look(connection) on a read-only connection, on a thread; `before` for a revision without the tables."""
+    import asyncio
     import sqlite3
     from contextlib import closing
 
@@ -123,6 +135,7 @@ def reindex(ctx: typer.Context) -> None:
 
 def repair(ctx: typer.Context) -> None:
     """Check the database in full and repair it as yurucode's start-up does: quarantine, restore, salvage."""
+    from ..backends.sqlite import integrity
     path = options(ctx).path
 
     async def go() -> Any:
@@ -172,6 +185,10 @@ def backup(
 
 def restore(ctx: typer.Context, file: Annotated[Path, typer.Argument(help="A backup file.")]) -> None:
     """Replace the database by a verified backup (refused while anything has the database open)."""
+    import asyncio
+
+    from ..backends.sqlite import backup as backups
+    from ..backends.sqlite import integrity
     path = options(ctx).path
     if not file.is_file():
         fail(f"no such backup file: {file}", 2)
@@ -197,6 +214,10 @@ def salvage(
     file: Annotated[Path, typer.Argument(help="A damaged (or any) yurudb database file, e.g. a quarantined one.")],
 ) -> None:
     """Copy every readable session, message and usage record of FILE into the database (never deletes)."""
+    import asyncio
+
+    from ..backends.sqlite import backup as backups
+    from ..backends.sqlite import integrity
     from ..recovery import salvage as salvaging
 
     path = options(ctx).path

@@ -2,24 +2,25 @@
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from .. import paths
-from ..backends.sqlite import backup, integrity
-from ..backends.sqlite import revision as revisions
-from ..errors import translated
 from ._edge import backfill_progress, console, esc, fail, options, run
 
-app = typer.Typer(help="Schema migrations (Alembic revisions).", no_args_is_help=True)
+app = typer.Typer(help="Schema migrations (Alembic revisions).", no_args_is_help=True, rich_markup_mode=None)
 
 
 async def _migrate(path: Path, action: str, revision: str) -> tuple[str | None, Path | None]:
     """Migrate, backing the database up first when it holds anything; returns (revision, backup)."""
-    from ..recovery import migrations  # Alembic loads only for the commands that need it
+    import asyncio
+
+    from ..backends.sqlite import backup, integrity
+    from ..recovery import (
+        migrations,  # Alembic loads only for the commands that need it
+    )
 
     migrations.check_revision(revision)  # a typo changes nothing, not even a backup
     if integrity.refuse_foreign(path) == "blank":
@@ -66,6 +67,12 @@ def downgrade(
 @app.command()
 def current(ctx: typer.Context) -> None:
     """Show the database's revision and the newest one available (reads only)."""
+    import asyncio
+
+    from ..backends.sqlite import integrity
+    from ..backends.sqlite import revision as revisions
+    from ..errors import translated
+
     path = options(ctx).path
     if not path.is_file():
         fail(f"no database at {path} (run `yurudb migrate upgrade` to create it)", 2)

@@ -10,15 +10,15 @@ from .. import validation as check
 from ..errors import ValidationError
 from ..models import Usage
 from ..tables.rows import USAGE_COLUMNS, usage_from_row
-from ..times import from_column, now_text
+from ..times import now_text
 from ..writes.ops import Write
+from . import listing
 from .reads import Reads
 
 log = logging.getLogger(__name__)
 from .writer import Writer
 
 GroupBy = Literal["model", "day", "session"]
-_KEYS = {"model": "COALESCE(model, 'unknown')", "day": "strftime('%Y-%m-%d', timestamp)", "session": "session_id"}
 
 
 class UsageBook:
@@ -91,17 +91,14 @@ class UsageBook:
             row["tokens"], row["cost_usd"] = tokens or 0, float(cost or 0.0)
         return totals
 
-    async def listing(self, limit: int | None = None) -> list[tuple[str, str, str, datetime, int, float]]:
-        """Per session, most recently updated first: (id, name, status, updated_at, messages, cost).
+    async def listing(self, limit: int | None = None) -> list[tuple[str, str, str, str, int, float]]:
+        """Per session, most recently updated first: (id, name, status, updated_at to the minute as
+        "YYYY-MM-DD HH:MM" UTC, messages, cost).
 
         One query with no models built: what `yurudb sessions` prints for 10,000 sessions in a blink.
         """
-        rows = await self._reads.fetch(
-            "SELECT s.id, s.name, COALESCE(s.status, 'pending'), s.updated_at, "
-            "(SELECT COUNT(*) FROM messages AS m WHERE m.session_id = s.id), "
-            "(SELECT TOTAL(cost_usd) FROM analytics AS a WHERE a.session_id = s.id) "
-            "FROM sessions AS s ORDER BY s.updated_at DESC, s.id LIMIT ?", (-1 if limit is None else limit,))
-        return [(r[0], r[1], r[2], from_column(r[3]), r[4], r[5]) for r in rows]  # type: ignore[misc]
+        rows = await self._reads.fetch(listing.LISTING_SQL, (-1 if limit is None else limit,))
+        return listing.listing_rows(rows)
 
     async def summary(
         self,
@@ -112,25 +109,8 @@ class UsageBook:
         session_id: str | None = None,
     ) -> list[dict[str, Any]]:
         """Totals of tokens and cost grouped by model, day (UTC) or session, over an optional time range."""
-        if not isinstance(by, str) or by not in _KEYS:
-            raise ValidationError(f"by must be one of {sorted(_KEYS)}, not {by!r}")
-        where, params = check.time_range("timestamp", since, until)
-        if session_id is not None:
-            where.append("session_id = ?")
-            params.append(check.ident(session_id, "session_id"))
-        sql = (
-            f"SELECT {_KEYS[by]} AS k, COUNT(*), SUM(tokens_input), SUM(tokens_output), SUM(tokens_cache), "
-            f"SUM(cost_usd), SUM(tokens_cache_write), SUM(tokens_cache_read) FROM analytics {'WHERE ' + ' AND '.join(where) if where else ''} "
-            f"GROUP BY k ORDER BY k"
-        )
-        totals = {
-            r[0]: {by: r[0], "records": r[1], "tokens_input": r[2] or 0, "tokens_output": r[3] or 0,
-                   "tokens_cache": r[4] or 0, "cost_usd": float(r[5] or 0.0),
-                   # of which writes / reads, over the rows that know their split
-                   "tokens_cache_write": r[6] or 0, "tokens_cache_read": r[7] or 0}
-            for r in await self._reads.fetch(sql, params)
-        }
-        return [totals[k] for k in sorted(totals, key=lambda k: (k is None, k))]
+        sql, params = listing.summary_query(by, since, until, session_id)
+        return listing.summary_rows(by, await self._reads.fetch(sql, params))
 
 
 def _priced(model: Any, tokens_input: Any, tokens_output: Any, tokens_cache: Any, write: Any, read: Any) -> float:
