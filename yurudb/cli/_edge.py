@@ -237,19 +237,8 @@ EXAMPLE_SESSION = "5f0c8e2a-7d3b-4c1e-9a6f-0b2d4e6f8a10"  # the bundled example'
 
 def example_notice(db: Path) -> None:
     """Say so when an older yurudb synced the bundled example into this archive (it is never removed unasked)."""
-    import sqlite3
-    from contextlib import closing
-
-    from ..backends.sqlite.engine import read_only_uri
-
-    if not db.is_file():
-        return
-    try:
-        with closing(sqlite3.connect(read_only_uri(db), uri=True)) as conn:
-            found = conn.execute("SELECT id FROM sessions WHERE id = ? OR claude_session_id = ? LIMIT 1",
-                                 (EXAMPLE_SESSION, EXAMPLE_SESSION)).fetchone()
-    except sqlite3.Error:
-        return
+    found = peek(db, lambda conn: conn.execute("SELECT id FROM sessions WHERE id = ? OR claude_session_id = ? "
+                                               "LIMIT 1", (EXAMPLE_SESSION, EXAMPLE_SESSION)).fetchone(), None)
     if found:
         err_console.print(f"[dim]this archive holds the bundled example session ({esc(found[0])}), synced by an "
                           f"older yurudb: `yurudb delete {esc(found[0])} --yes` removes it[/]", highlight=False,
@@ -262,10 +251,7 @@ def quick_read(path: Path, look: Callable[[sqlite3.Connection], T]) -> tuple[boo
     otherwise, and on any SQLite error: the caller then opens the store, which says what is wrong.
 
     A listing then costs the query, not the store's import (pydantic, asyncio, the write path)."""
-    from contextlib import closing
-
     from ..backends.sqlite import integrity
-    from ..backends.sqlite.engine import read_only_uri
     from ..backends.sqlite.revision import HEAD, revision_of
 
     journal = path.with_name(path.name + ".journal")  # degraded.fallback.journal_path, without its imports
@@ -275,7 +261,24 @@ def quick_read(path: Path, look: Callable[[sqlite3.Connection], T]) -> tuple[boo
     try:
         if revision_of(path) != HEAD:
             return False, None
-        with closing(sqlite3.connect(read_only_uri(path), uri=True)) as conn:
-            return True, look(conn)
     except sqlite3.Error:
         return False, None
+    missing = object()
+    found = peek(path, look, missing)
+    return (False, None) if found is missing else (True, found)  # type: ignore[return-value]
+
+
+def peek(path: Path, look: Callable[[sqlite3.Connection], T], default: T) -> T:
+    """`look(connection)` on a plain read-only connection (writes nothing, creates nothing); `default`
+    when there is no file or SQLite cannot read it."""
+    from contextlib import closing
+
+    from ..backends.sqlite.engine import read_only_uri
+
+    if not path.is_file():
+        return default
+    try:
+        with closing(sqlite3.connect(read_only_uri(path), uri=True)) as conn:
+            return look(conn)
+    except sqlite3.Error:
+        return default

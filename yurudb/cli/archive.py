@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 
-from ._edge import EXAMPLE_SESSION, console, err_console, esc, example_notice, fail, opened, options, run
+from ._edge import EXAMPLE_SESSION, console, err_console, esc, example_notice, fail, opened, options, peek, run
 
 if TYPE_CHECKING:
     from ..claude import SyncReport
@@ -34,18 +34,7 @@ async def _missing(store: Any, root: Path) -> int:
 
 def _archived_lines(db: Path) -> int:
     """The transcript lines a database holds (0 before it exists), read without writing anything."""
-    import sqlite3
-    from contextlib import closing
-
-    from ..backends.sqlite.engine import read_only_uri
-
-    if not db.is_file():
-        return 0
-    try:
-        with closing(sqlite3.connect(read_only_uri(db), uri=True)) as conn:
-            return conn.execute("SELECT COALESCE(SUM(lines), 0) FROM transcript_files").fetchone()[0]
-    except sqlite3.Error:
-        return 0
+    return peek(db, lambda conn: conn.execute("SELECT COALESCE(SUM(lines), 0) FROM transcript_files").fetchone()[0], 0)
 
 
 def _example() -> Path:
