@@ -509,9 +509,30 @@ def test_the_watch_command_stops_on_ctrl_c_with_everything_committed(tmp_path: P
         out, err = child.communicate(timeout=30)
     finally:
         child.kill()
+    assert child.returncode == 130, err  # as every command says Ctrl-C
+    assert "interrupted: " in err and "lines committed, the next sync goes on from there" in err
+    assert "Traceback" not in err
+    assert _lines(db_path) == 4
+
+
+def test_the_watch_command_stops_on_sigterm_with_everything_committed(tmp_path: Path, db_path: Path) -> None:
+    root, path = project(tmp_path)
+    path.write_bytes(line(0) + b"\n")
+    child = subprocess.Popen([sys.executable, "-m", "yurudb", "--db", str(db_path), "watch", str(root)],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and not (db_path.exists() and _lines(db_path) >= 1):
+            time.sleep(0.05)
+        with open(path, "ab") as f:
+            f.write(line(1) + b"\n")
+        child.send_signal(signal.SIGTERM)  # a service manager stopping it
+        out, err = child.communicate(timeout=30)
+    finally:
+        child.kill()
     assert child.returncode == 0, err
     assert "all committed" in out and "Traceback" not in err
-    assert _lines(db_path) == 4
+    assert _lines(db_path) == 2
 
 
 async def test_a_watch_outlives_a_failed_pass_and_archives_its_lines_once_the_database_is_free(

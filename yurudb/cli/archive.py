@@ -154,6 +154,7 @@ def watch(
 
     places = _roots(directory)
     roots = [root for root in places if root.is_dir()] or places[:1]  # none there yet: wait for the first
+    interrupted: list[int] = []  # the signal that stopped the watch
 
     async def go() -> Any:
         from rich.live import Live
@@ -164,8 +165,12 @@ def watch(
 
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
+        def stopping(sig: int) -> None:
+            interrupted.append(sig)
+            stop.set()
+
         for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)  # stop between passes: what was seen is committed
+            loop.add_signal_handler(sig, stopping, sig)  # stop between passes: what was seen is committed
         started = time.monotonic()
         async with opened(options(ctx).path) as store:
             names: dict[str, str] = {}
@@ -214,6 +219,10 @@ def watch(
                           f"pass failed ({esc(status.error)}): what it did not commit is still only in Claude Code's "
                           "files, and the next `yurudb sync` archives it", highlight=False)
         raise typer.Exit(1)
+    if interrupted and interrupted[0] == signal.SIGINT:  # Ctrl-C: one line, 130, as for every command
+        err_console.print(f"[yellow]interrupted: {status.lines:,} lines committed, the next sync goes on from "
+                          "there[/]", highlight=False)
+        raise typer.Exit(130)
     console.print(f"stopped: {status.lines:,} lines archived in {esc(status.passes)} passes, all committed",
                   highlight=False)
 
