@@ -25,6 +25,7 @@ LAYERS = [
     {"recovery"},
     {"archive"},
     {"claude", "importers"},
+    {"serve"},
     {"cli", "testing", "__main__", "__init__"},
 ]
 LAYER = {name: i for i, names in enumerate(LAYERS) for name in names}

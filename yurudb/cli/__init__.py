@@ -34,11 +34,12 @@ def _root(
     ctx.obj = _edge.Options(db=db)
 
 
-from . import archive, data, maintenance  # noqa: E402
+from . import archive, data, maintenance, serve  # noqa: E402
 
 data.register(app)
 archive.register(app, data.import_app)
 maintenance.register(app)
+serve.register(app)
 
 
 def main() -> None:

@@ -1,0 +1,42 @@
+"""`yurudb serve`: the store over HTTP + WebSocket on loopback (the `serve` extra)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+
+from ._edge import err_console, esc, fail, options, run
+
+
+def serve(
+    ctx: typer.Context,
+    port: Annotated[int, typer.Option(help="The port (0: a free one, said in serve.json).")] = 0,
+    host: Annotated[Optional[str], typer.Option(
+        help="Listen here (default 127.0.0.1; anything but loopback is reachable from other machines).")] = None,
+) -> None:
+    """Serve the database to the desktop app on loopback: the library's API under /api/v1, events on a WebSocket.
+
+    The first line on stdout (and serve.json beside the database, mode 0600) gives the URL and the token.
+    SIGTERM or Ctrl-C finish the requests in flight, then close the store."""
+    try:
+        import starlette  # noqa: F401
+        import uvicorn  # noqa: F401
+    except ImportError:
+        fail("`yurudb serve` needs the serve extra: pip install 'yurudb[serve]'", 1)
+    from ..serve import run as serving
+
+    chosen = host or "127.0.0.1"
+    if chosen not in serving.LOOPBACK:
+        err_console.print(f"[bold red]warning:[/] serving on {esc(chosen)}, not loopback: any machine that reaches it "
+                          "can try the token, the only guard left", highlight=False, soft_wrap=True)
+    if not 0 <= port <= 65535:
+        fail("--port must be 0-65535", 2)
+    path = options(ctx).path
+    run(serving.serve(path, host=chosen, port=port, announce=lambda line: print(line, flush=True)),
+        interrupted=lambda: "stopped: the requests in flight were finished and the store closed")
+
+
+def register(app: typer.Typer) -> None:
+    """Attach the command to the root app."""
+    app.command()(serve)

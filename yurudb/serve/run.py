@@ -1,0 +1,173 @@
+"""Serving one database: its discovery file, its socket, and a lifecycle that loses nothing acknowledged.
+
+`serve.json` beside the database (mode 0600) says where the server is and its token; its first
+line on stdout says the same. One server per database: a second finds the first through the file
+and stops. SIGTERM or Ctrl-C stop taking requests, let the ones in flight finish (uvicorn's graceful
+shutdown), then close the store, which commits what its writer holds; the file is removed last.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import secrets
+import signal
+import socket
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..errors import ValidationError, YurudbError
+
+log = logging.getLogger(__name__)
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+class AlreadyServed(YurudbError):
+    """Another `yurudb serve` serves this database."""
+
+
+def discovery_path(db: Path) -> Path:
+    """The discovery file of a database: `serve.json` beside it."""
+    return db.with_name("serve.json")
+
+
+def running(db: Path) -> dict[str, Any] | None:
+    """The live server of a database, from its discovery file (None: none, or a stale file)."""
+    path = discovery_path(db)
+    try:
+        found = json.loads(path.read_text())
+        pid = int(found["pid"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    if found.get("db") not in (None, str(db)):
+        return None  # another database's server in the same folder
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return None  # its process is gone: the file is stale
+    except PermissionError:
+        pass  # alive, another user's
+    return found
+
+
+@dataclass
+class Served:
+    """What the server announces."""
+
+    url: str
+    token: str
+    pid: int
+    db: str
+
+    def to_json(self) -> str:
+        return json.dumps({"url": self.url, "token": self.token, "pid": self.pid, "db": self.db})
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """A listening socket (port 0: a free one)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise ValidationError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    sock.listen(512)
+    sock.setblocking(False)
+    return sock
+
+
+def write_discovery(db: Path, served: Served) -> Path:
+    """serve.json, readable by its owner only, written whole (replaced atomically)."""
+    path = discovery_path(db)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(served.to_json() + "\n")
+    os.replace(tmp, path)
+    return path
+
+
+async def serve(db: Path, *, host: str = "127.0.0.1", port: int = 0, announce: Any = print,
+                store_options: dict[str, Any] | None = None) -> None:
+    """Open the store, serve it until SIGTERM or Ctrl-C, then drain, close and remove serve.json."""
+    import uvicorn
+
+    from ..recovery.coordinator import open as open_store
+    from .app import create_app
+
+    other = running(db)
+    if other is not None:
+        raise AlreadyServed(f"{db} is served already by process {other['pid']} at {other.get('url')} "
+                            f"({discovery_path(db)})")
+    sock = bind(host, port)
+    bound = sock.getsockname()[1]
+    token = secrets.token_urlsafe(32)
+    shown = f"[{host}]" if ":" in host else host
+    served = Served(url=f"http://{shown}:{bound}", token=token, pid=os.getpid(), db=str(db))
+    store = await open_store(db, **(store_options or {}))
+    written: Path | None = None
+    interrupted = False
+    try:
+        config = uvicorn.Config(create_app(store, token, port=bound, host=host), log_level="warning",
+                                access_log=False, lifespan="off", timeout_graceful_shutdown=30)
+        server = _Server(config)
+        serving = asyncio.ensure_future(server.serve(sockets=[sock]))
+        # announced once the server has its signal handlers and takes requests: a SIGTERM from then
+        # on drains instead of killing
+        while not server.started and not serving.done():
+            await asyncio.sleep(0.005)
+        if server.started:
+            written = write_discovery(db, served)
+            announce(served.to_json())
+        await serving
+        interrupted = signal.SIGINT in server.stopped_by
+    finally:
+        await store.close()  # every acknowledged write is committed: the writer drains before it stops
+        if written is not None and running(db) is not None and json.loads(written.read_text()).get("pid") == os.getpid():
+            written.unlink(missing_ok=True)
+        sock.close()
+    if interrupted:
+        raise KeyboardInterrupt  # the command says so and exits 130, as for every Ctrl-C
+
+
+def _server_class() -> type:
+    import uvicorn
+
+    class Server(uvicorn.Server):
+        """uvicorn's server, which after its graceful shutdown leaves the signal to us: it would raise it
+        again (killing the process before the store is closed and serve.json removed)."""
+
+        stopped_by: list[int]
+
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            self.stopped_by = []
+
+            def stop(sig: int, frame: Any) -> None:
+                self.stopped_by.append(sig)
+                self.handle_exit(sig, frame)
+
+            previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+            try:
+                yield
+            finally:
+                for sig, handler in previous.items():
+                    signal.signal(sig, handler)
+
+    return Server
+
+
+def _Server(config: Any) -> Any:  # noqa: N802 - a class made on first use (uvicorn loads only for serve)
+    return _server_class()(config)
+
+
+def main(db: Path, host: str, port: int) -> None:
+    """Run the server (the command's body)."""
+    asyncio.run(serve(db, host=host, port=port, announce=lambda line: print(line, flush=True)))
