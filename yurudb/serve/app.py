@@ -234,11 +234,9 @@ async def delete_session(store: Store, request: Request) -> Any:
 
 async def get_messages(store: Store, request: Request) -> Any:
     thread = request.query_params.get("thread")
-    limit: Any = number(request, "limit")
-    if request.query_params.get("limit") == "all":
-        limit = None
-    elif limit is None:
-        limit = ...
+    limit: Any = None if request.query_params.get("limit") == "all" else number(request, "limit")
+    if limit is None and request.query_params.get("limit") != "all":
+        limit = ...  # the store's window
     return await store.get_messages(request.path_params["session"], limit=limit, before=number(request, "before"),
                                     thread=... if thread == "all" else thread)
 
