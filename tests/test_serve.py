@@ -31,10 +31,10 @@ YURUDB = [sys.executable, "-c", "from yurudb.cli import main; main()"]
 
 
 @contextmanager
-def serving(db: Path, *extra: str) -> Iterator[tuple[dict[str, Any], subprocess.Popen]]:
+def serving(db: Path, *extra: str, env: dict[str, str] | None = None) -> Iterator[tuple[dict[str, Any], subprocess.Popen]]:
     """A `yurudb serve` process on a free port: (what it announced, the process)."""
     proc = subprocess.Popen([*YURUDB, "--db", str(db), "serve", "--port", "0", *extra], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+                            stderr=subprocess.PIPE, text=True, env=env)
     try:
         assert proc.stdout is not None
         first = proc.stdout.readline()
@@ -279,3 +279,36 @@ def test_random_requests_get_json_answers_and_never_crash_the_server(db_path: Pa
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=30)
         assert "Traceback" not in (proc.stderr.read() if proc.stderr else "")
+
+
+def test_serve_watch_archives_new_lines_and_says_so_on_the_events(db_path: Path, tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    sid = "5e550000-0000-4000-8000-0000000000e1"
+    transcript = home / ".claude" / "projects" / "-repo" / f"{sid}.jsonl"
+    transcript.parent.mkdir(parents=True)
+
+    def line(n: int) -> bytes:
+        return json.dumps({"type": "user", "sessionId": sid, "uuid": f"u{n}",
+                           "message": {"content": f"line {n} from Claude Code"}}).encode() + b"\n"
+
+    transcript.write_bytes(line(0))
+    env = {**os.environ, "HOME": str(home)}
+    env.pop("CLAUDE_CONFIG_DIR", None)
+    env.pop("XDG_CONFIG_HOME", None)
+    with serving(db_path, "--watch", env=env) as (info, _):
+        async def scenario() -> list[dict[str, Any]]:
+            url = info["url"].replace("http://", "ws://") + f"/api/v1/events?token={info['token']}"
+            seen: list[dict[str, Any]] = []
+            async with websockets.connect(url) as ws:
+                assert json.loads(await ws.recv())["type"] == "Hello"
+                with open(transcript, "ab") as f:
+                    f.write(line(1))
+                while not any(e["type"] == "LinesArchived" for e in seen):
+                    seen.append(json.loads(await asyncio.wait_for(ws.recv(), 30)))
+            return seen
+
+        events = asyncio.run(scenario())
+        archived = next(e for e in events if e["type"] == "LinesArchived")
+        assert archived["lines"] >= 1 and archived["last_session"] == sid
+        contents = [m["content"] for m in call(info, "GET", f"/api/v1/sessions/{sid}/messages")[1]]
+        assert contents == ["line 0 from Claude Code", "line 1 from Claude Code"]

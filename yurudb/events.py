@@ -77,6 +77,16 @@ class MessagesDeleted(Event):
     count: int
 
 
+@dataclass(frozen=True)
+class LinesArchived(Event):
+    """A watch (`yurudb serve --watch`) archived new lines Claude Code wrote."""
+
+    root: str
+    lines: int
+    files: int
+    last_session: str | None
+
+
 Listener = Callable[[Event], object]
 
 

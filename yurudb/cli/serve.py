@@ -14,6 +14,8 @@ def serve(
     port: Annotated[int, typer.Option(help="The port (0: a free one, said in serve.json).")] = 0,
     host: Annotated[Optional[str], typer.Option(
         help="Listen here (default 127.0.0.1; anything but loopback is reachable from other machines).")] = None,
+    watch: Annotated[bool, typer.Option("--watch", help="Also follow Claude Code's projects folders live "
+                                                         "(every place it keeps them); new lines are events.")] = False,
 ) -> None:
     """Serve the database to the desktop app on loopback: the library's API under /api/v1, events on a WebSocket.
 
@@ -33,7 +35,14 @@ def serve(
     if not 0 <= port <= 65535:
         fail("--port must be 0-65535", 2)
     path = options(ctx).path
-    run(serving.serve(path, host=chosen, port=port, announce=lambda line: print(line, flush=True)),
+    roots = None
+    if watch:
+        from ..claude import places
+
+        roots = [p for p in places() if p.is_dir()]
+        for root in roots:
+            err_console.print(f"[dim]watching {esc(root)}[/]", highlight=False)
+    run(serving.serve(path, host=chosen, port=port, announce=lambda line: print(line, flush=True), watch=roots),
         interrupted=lambda: "stopped: the requests in flight were finished and the store closed")
 
 

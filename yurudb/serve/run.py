@@ -95,8 +95,11 @@ def write_discovery(db: Path, served: Served) -> Path:
 
 
 async def serve(db: Path, *, host: str = "127.0.0.1", port: int = 0, announce: Any = print,
-                store_options: dict[str, Any] | None = None) -> None:
-    """Open the store, serve it until SIGTERM or Ctrl-C, then drain, close and remove serve.json."""
+                store_options: dict[str, Any] | None = None, watch: list[Path] | None = None) -> None:
+    """Open the store, serve it until SIGTERM or Ctrl-C, then drain, close and remove serve.json.
+
+    With `watch`, those projects folders are followed live meanwhile (`yurudb watch`), and each pass
+    that archived lines is an event (`LinesArchived`) on /api/v1/events."""
     import uvicorn
 
     from ..recovery.coordinator import open as open_store
@@ -126,7 +129,11 @@ async def serve(db: Path, *, host: str = "127.0.0.1", port: int = 0, announce: A
         if server.started:
             written = write_discovery(db, served)
             announce(served.to_json())
-        await serving
+        watching = _watch(store, watch or [])
+        try:
+            await serving
+        finally:
+            await watching.stop()
         interrupted = signal.SIGINT in server.stopped_by
     finally:
         await store.close()  # every acknowledged write is committed: the writer drains before it stops
@@ -135,6 +142,36 @@ async def serve(db: Path, *, host: str = "127.0.0.1", port: int = 0, announce: A
         sock.close()
     if interrupted:
         raise KeyboardInterrupt  # the command says so and exits 130, as for every Ctrl-C
+
+
+class _Watching:
+    """Watches of projects folders running beside the server, each pass said on the store's event bus."""
+
+    def __init__(self, store: Any, roots: list[Path]) -> None:
+        from ..claude import watch
+        from ..events import LinesArchived
+
+        self.stop_event = asyncio.Event()
+
+        def said(report: Any, status: Any) -> None:
+            if report.lines:
+                store.bus.emit(LinesArchived(root=str(report.root), lines=report.lines, files=report.files_read,
+                                             last_session=report.last_session))
+
+        self.tasks = [asyncio.ensure_future(watch(store, root, stop=self.stop_event, on_pass=said)) for root in roots]
+
+    async def stop(self) -> None:
+        """The last pass of each watch, committed, before the store closes."""
+        self.stop_event.set()
+        for task in self.tasks:
+            try:
+                await task
+            except Exception as exc:  # noqa: BLE001 - a watch that failed is said, the server still stops cleanly
+                log.error("yurudb serve: the watch ended with %r", exc)
+
+
+def _watch(store: Any, roots: list[Path]) -> _Watching:
+    return _Watching(store, roots)
 
 
 def _server_class() -> type:
