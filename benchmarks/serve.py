@@ -10,7 +10,6 @@ import json
 import statistics
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -25,44 +24,51 @@ def _pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(len(ordered) * q / 100))]
 
 
-def _clients_over_http(info: dict[str, Any], sessions: list[str], rate: float | None, seconds: float) -> tuple[int, list[float]]:
-    """Each client on its own keep-alive connection; `rate` per client per second, or as fast as it can."""
+async def _post(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, host: str, path: str, token: str,
+                body: bytes) -> int:
+    """One HTTP/1.1 request on a kept-alive connection: its status (the answer read whole)."""
+    writer.write(f"POST {path} HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {token}\r\n"
+                 f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n".encode() + body)
+    head = await reader.readuntil(b"\r\n\r\n")
+    length = next(int(line.split(b":")[1]) for line in head.split(b"\r\n") if line.lower().startswith(b"content-length"))
+    await reader.readexactly(length)
+    return int(head.split(b" ", 2)[1])
+
+
+async def _clients(info: dict[str, Any], sessions: list[str], rate: float | None,
+                   seconds: float) -> tuple[int, list[float]]:
+    """Each client on its own keep-alive connection (asyncio, as the app's windows would be: no threads
+    fighting over the GIL); `rate` per client per second, or as fast as it can."""
     where = urlparse(info["url"])
+    host = f"{where.hostname}:{where.port}"
     latencies: list[float] = []
-    sent = [0]
-    lock = threading.Lock()
     start = time.perf_counter() + 0.2
 
-    def client(n: int) -> None:
-        conn = http.client.HTTPConnection(where.hostname, where.port, timeout=30)
-        headers = {"Authorization": f"Bearer {info['token']}", "Content-Type": "application/json"}
-        mine: list[float] = []
+    async def client(n: int) -> int:
+        reader, writer = await asyncio.open_connection(where.hostname, where.port)
         i = 0
         while True:
             due = start + (i / rate if rate else 0)
             now = time.perf_counter()
             if now - start > seconds:
-                break
+                writer.close()
+                return i
             if rate and due > now:
-                time.sleep(due - now)
-            body = json.dumps({"message": {"type": "user", "content": f"client {n} message {i}"}})
+                await asyncio.sleep(due - now)
             t0 = time.perf_counter()
-            conn.request("POST", f"/api/v1/sessions/{sessions[n]}/messages", body=body, headers=headers)
-            answer = conn.getresponse()
-            answer.read()
-            mine.append(time.perf_counter() - (due if rate else t0))  # open loop: from when it was due
+            body = json.dumps({"message": {"type": "user", "content": f"client {n} message {i}"}}).encode()
+            status = await _post(reader, writer, host, f"/api/v1/sessions/{sessions[n]}/messages", info["token"], body)
+            assert status == 201, status
+            latencies.append(time.perf_counter() - (due if rate else t0))  # open loop: from when it was due
             i += 1
-        conn.close()
-        with lock:
-            latencies.extend(mine)
-            sent[0] += i
 
-    threads = [threading.Thread(target=client, args=(n,)) for n in range(CLIENTS)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return sent[0], latencies
+    sent = sum(await asyncio.gather(*(client(n) for n in range(CLIENTS))))
+    return sent, latencies
+
+
+def _clients_over_http(info: dict[str, Any], sessions: list[str], rate: float | None,
+                       seconds: float) -> tuple[int, list[float]]:
+    return asyncio.run(_clients(info, sessions, rate, seconds))
 
 
 async def _library(db: Path, rate: float | None, seconds: float) -> tuple[int, list[float]]:
