@@ -113,10 +113,16 @@ async def watch(
         # history.jsonl beside a projects folder is archived too: watched when it is there
         history = base.parent / HISTORY
         extra = [history] if base.name == "projects" and history.is_file() else []
+        caught_up = False
         async for changes in awatch(base, *extra, stop_event=stop, debounce=debounce_ms, step=STEP_MS,
                                     rust_timeout=TICK_MS, yield_on_timeout=True, watch_filter=_wanted):
             if not base.is_dir():
                 break  # the folder itself went, and its watcher with it
+            if not caught_up:
+                # the watcher is running now: a pass for what changed between the walk and its start
+                # (a line written then would otherwise wait for the file's next change)
+                caught_up = True
+                await one_pass(None)
             # every file counts (transcripts, tool outputs, sidecars, memory); what is not a file now
             # may be a folder made, removed or renamed
             touched = {path for _change, path in changes if path.endswith(".jsonl") or os.path.isfile(path)}
