@@ -46,10 +46,17 @@ def history(root: Path, megabytes: int) -> dict[str, bytes]:
     return files
 
 
+def as_on_a_terminal() -> None:
+    """The child's SIGINT as a terminal's program has it: a shell that started this run in the background
+    (`cmd &`) left it ignored, which the child would inherit."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def interrupted(db: Path, root: Path, after: float) -> subprocess.CompletedProcess[str]:
     """A sync, and Ctrl-C `after` seconds into its reading (the command has started: it said so)."""
     child = subprocess.Popen([*YURUDB, "--db", str(db), "sync", str(root)], stdout=subprocess.PIPE,
-                             stderr=subprocess.STDOUT, text=True, start_new_session=True)
+                             stderr=subprocess.STDOUT, text=True, start_new_session=True,
+                             preexec_fn=as_on_a_terminal)
     assert child.stdout is not None
     first = child.stdout.readline()
     assert first.startswith("reading"), first
@@ -99,7 +106,8 @@ def test_ctrl_c_during_an_export_writes_nothing_and_says_so(tmp_path: Path) -> N
     stopped = 0
     for _ in range(ROUNDS):
         child = subprocess.Popen([*YURUDB, "--db", str(db), "export", "--all", "-o", str(out)],
-                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
+                             preexec_fn=as_on_a_terminal)
         time.sleep(rng.uniform(0.3, 1.5))
         os.killpg(child.pid, signal.SIGINT)
         said, _ = child.communicate(timeout=120)
