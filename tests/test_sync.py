@@ -490,7 +490,9 @@ async def test_watch_waits_for_its_folder_to_come_back_and_marks_nothing_gone_me
     assert rows(db_path, "SELECT COUNT(*) FROM transcript_files WHERE gone_at IS NOT NULL") == [(0,)]
 
 
-def test_the_watch_command_stops_on_ctrl_c_with_everything_committed(tmp_path: Path, db_path: Path) -> None:
+@pytest.mark.parametrize("sig, code", [(signal.SIGINT, 130), (signal.SIGTERM, 0)], ids=["ctrl-c", "sigterm"])
+def test_the_watch_command_stops_with_everything_committed(tmp_path: Path, db_path: Path, sig: int, code: int) -> None:
+    """Ctrl-C: one line and 130, as every command; SIGTERM (a service manager): 0. Lines are committed either way."""
     root, path = project(tmp_path)
     path.write_bytes(line(0) + b"\n")
     child = subprocess.Popen([sys.executable, "-m", "yurudb", "--db", str(db_path), "watch", str(root)],
@@ -505,34 +507,17 @@ def test_the_watch_command_stops_on_ctrl_c_with_everything_committed(tmp_path: P
             time.sleep(0.05)
         with open(path, "ab") as f:
             f.write(line(3) + b"\n")
-        child.send_signal(signal.SIGINT)  # Ctrl-C
+        child.send_signal(sig)
         out, err = child.communicate(timeout=30)
     finally:
         child.kill()
-    assert child.returncode == 130, err  # as every command says Ctrl-C
-    assert "interrupted: " in err and "lines committed, the next sync goes on from there" in err
+    assert child.returncode == code, err
+    if sig == signal.SIGINT:
+        assert "interrupted: " in err and "lines committed, the next sync goes on from there" in err
+    else:
+        assert "all committed" in out
     assert "Traceback" not in err
     assert _lines(db_path) == 4
-
-
-def test_the_watch_command_stops_on_sigterm_with_everything_committed(tmp_path: Path, db_path: Path) -> None:
-    root, path = project(tmp_path)
-    path.write_bytes(line(0) + b"\n")
-    child = subprocess.Popen([sys.executable, "-m", "yurudb", "--db", str(db_path), "watch", str(root)],
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline and not (db_path.exists() and _lines(db_path) >= 1):
-            time.sleep(0.05)
-        with open(path, "ab") as f:
-            f.write(line(1) + b"\n")
-        child.send_signal(signal.SIGTERM)  # a service manager stopping it
-        out, err = child.communicate(timeout=30)
-    finally:
-        child.kill()
-    assert child.returncode == 0, err
-    assert "all committed" in out and "Traceback" not in err
-    assert _lines(db_path) == 2
 
 
 async def test_a_watch_outlives_a_failed_pass_and_archives_its_lines_once_the_database_is_free(
