@@ -24,6 +24,12 @@ def _pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(len(ordered) * q / 100))]
 
 
+def _phase(n: int, rate: float | None) -> float:
+    """Client n's offset in the schedule: the clients take turns, so 1,000 msg/s offered arrive evenly,
+    as many windows typing do, not all fifty at the same instant."""
+    return n / (CLIENTS * rate) if rate else 0.0
+
+
 async def _post(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, host: str, path: str, token: str,
                 body: bytes) -> int:
     """One HTTP/1.1 request on a kept-alive connection: its status (the answer read whole)."""
@@ -48,7 +54,7 @@ async def _clients(info: dict[str, Any], sessions: list[str], rate: float | None
         reader, writer = await asyncio.open_connection(where.hostname, where.port)
         i = 0
         while True:
-            due = start + (i / rate if rate else 0)
+            due = start + (_phase(n, rate) + i / rate if rate else 0)
             now = time.perf_counter()
             if now - start > seconds:
                 writer.close()
@@ -82,7 +88,7 @@ async def _library(db: Path, rate: float | None, seconds: float) -> tuple[int, l
         async def client(n: int) -> int:
             i = 0
             while True:
-                due = start + (i / rate if rate else 0)
+                due = start + (_phase(n, rate) + i / rate if rate else 0)
                 now = time.perf_counter()
                 if now - start > seconds:
                     return i

@@ -138,6 +138,8 @@ def test_the_api_is_the_librarys_one_to_one_with_one_error_shape(db_path: Path) 
         page = call(info, "GET", f"/api/v1/sessions/{sid}/messages?limit=2")[1]
         assert [x["seq"] for x in page] == [5, 6]
         assert [x["seq"] for x in call(info, "GET", f"/api/v1/sessions/{sid}/messages?limit=2&before=5")[1]] == [3, 4]
+        assert [x["seq"] for x in call(info, "GET", f"/api/v1/sessions/{sid}/messages?limit=3&around=4")[1]] == [3, 4, 5]
+        assert call(info, "GET", f"/api/v1/sessions/{sid}/messages?around=99")[0] == 404
         assert call(info, "POST", f"/api/v1/sessions/{sid}/rename", {"name": "renamed"})[1]["user_renamed"] is True
         status, u = call(info, "POST", f"/api/v1/sessions/{sid}/usage",
                          {"model": "claude-sonnet-4-5", "tokens_input": 1000, "tokens_output": 100})
@@ -269,7 +271,7 @@ def test_random_requests_get_json_answers_and_never_crash_the_server(db_path: Pa
                                   b'{"messages": [1, 2]}', b'{"content": {"a": [1]}}', "é".encode() * 10, b"\xff\xfe"]
     with serving(db_path) as (info, proc):
         call(info, "POST", "/api/v1/sessions", {"name": "target", "id": "x"})
-        for _ in range(int(os.environ.get("YURUDB_SERVE_FUZZ", "400"))):
+        for _ in range(int(os.environ.get("YURUDB_SERVE_FUZZ", "2000"))):
             method = rng.choice(["GET", "POST", "PATCH", "DELETE", "PUT"])
             status, answer = call(info, method, rng.choice(paths), raw=rng.choice(bodies))
             assert status < 500, (method, status, answer)

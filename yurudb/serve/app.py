@@ -237,8 +237,19 @@ async def get_messages(store: Store, request: Request) -> Any:
     limit: Any = None if request.query_params.get("limit") == "all" else number(request, "limit")
     if limit is None and request.query_params.get("limit") != "all":
         limit = ...  # the store's window
-    return await store.get_messages(request.path_params["session"], limit=limit, before=number(request, "before"),
-                                    thread=... if thread == "all" else thread)
+    around, before = number(request, "around"), number(request, "before")
+    sid = request.path_params["session"]
+    if around is None:
+        return await store.get_messages(sid, limit=limit, before=before, thread=... if thread == "all" else thread)
+    if before is not None:
+        raise Refused(422, "ValidationError", "around and before both say where to look: give one")
+    # a search hit's neighbours: `limit` messages with it in the middle, every thread unless one is named
+    width = 50 if not isinstance(limit, int) else limit
+    got = await store.get_messages(sid, limit=width, before=around + width // 2 + 1,
+                                   thread=... if thread in (None, "all") else thread)
+    if not any(m.seq == around for m in got):
+        raise errors.NotFoundError(f"session {sid} has no message #{around}")
+    return got
 
 
 async def append_messages(store: Store, request: Request) -> Any:
@@ -331,7 +342,7 @@ ROUTES: list[tuple[str, str, Handler, int, type[pydantic.BaseModel] | None, Any,
     ("POST", "/sessions/{session}/rename", rename_session, 200, Rename, Session, "rename (sets user_renamed)"),
     ("DELETE", "/sessions/{session}", delete_session, 204, None, None, "delete a session"),
     ("GET", "/sessions/{session}/messages", get_messages, 200, None, [Message],
-     "messages, oldest first (limit, before: paging; thread: a subagent, or all)"),
+     "messages, oldest first (limit, before or around: paging; thread: a subagent, or all)"),
     ("POST", "/sessions/{session}/messages", append_messages, 201, Append, Message,
      "append one message or several; answered once durable (202: held in the degraded journal)"),
     ("PATCH", "/messages/{message}", update_message, 200, UpdateMessage, Message, "update a message (streaming)"),

@@ -112,7 +112,7 @@ export class YurudbClient {
     return this.request<Session>("rename_session", { session: id }, {}, { name }).then((r) => r.data);
   }
   async deleteSession(id: string): Promise<void> { await this.request("delete_session", { session: id }); }
-  getMessages(id: string, query: { limit?: number | "all"; before?: number; thread?: string } = {}) {
+  getMessages(id: string, query: { limit?: number | "all"; before?: number; around?: number; thread?: string } = {}) {
     return this.request<Message[]>("get_messages", { session: id }, query).then((r) => r.data);
   }
 
