@@ -77,14 +77,17 @@ def is_footprint(rel: str) -> bool:
     return not rel.endswith(".jsonl") and archive_lines.RETIRED not in rel
 
 
-def walk(root: Path, problems: list[str], only: set[str] | None = None) -> list[Found]:
+def walk(root: Path, problems: list[str], only: set[str] | None = None,
+         paths: list[Path] | None = None) -> list[Found]:
     """Every regular file under root that is not a transcript, in a stable order; or just the paths in
-    `only` (the caller chose them: history.jsonl is one)."""
+    `only` (the caller chose them: history.jsonl is one); `paths`: a walk of root made already (sync's)."""
     def failed(exc: OSError) -> None:
         problems.append(f"{exc.filename}: {exc.strerror or exc}")
 
     if only is not None:
         candidates = [root / rel for rel in sorted(only)]
+    elif paths is not None:
+        candidates = paths
     else:
         candidates = []
         for folder, dirs, names in os.walk(root, onerror=failed):  # never follows links to folders
@@ -212,10 +215,11 @@ def _mark_gone(tx: Tx, root: str, present: set[str], only: set[str] | None) -> t
 
 
 async def archive(store: Store, root: Path, *, only: set[str] | None = None,
-                  report: FootprintReport | None = None) -> FootprintReport:
-    """Archive what changed of the footprint under `root` (or just the paths in `only`) in a few transactions."""
+                  report: FootprintReport | None = None, paths: list[Path] | None = None) -> FootprintReport:
+    """Archive what changed of the footprint under `root` (or just the paths in `only`) in a few transactions;
+    `paths` is a walk of root already made (sync walks once for transcripts and footprint both)."""
     report = report if report is not None else FootprintReport()
-    found = walk(root, report.problems, only)
+    found = walk(root, report.problems, only, paths)
     report.files += len(found)
     current = await store.transaction(_current, str(root))
     batch: list[_Read] = []

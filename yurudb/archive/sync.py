@@ -134,7 +134,8 @@ async def sync(
     base = base.resolve()
     report = SyncReport(root=str(base))
     chosen = None if only is None else {rel for p in only if (rel := _relative(base, p)) is not None}
-    found = list(_walk(base, report, chosen))
+    walked: list[Path] | None = [] if chosen is None else None  # the other files, for the footprint
+    found = list(_walk(base, report, chosen, walked))
     report.files = len(found)
     cursors, dictionary = await store.transaction(load_state, str(base))
     moves = _moves(base, found, cursors)
@@ -177,13 +178,15 @@ async def sync(
             await worker.close()
     present = [f.rel for f in found]
     report.files_gone = await store.transaction(mark_gone, str(base), present, chosen, back - {None})
-    await _sync_footprint(store, base, only, report)
+    await _sync_footprint(store, base, only, report, walked)
     report.seconds = time.perf_counter() - started
     return report
 
 
-async def _sync_footprint(store: Store, base: Path, only: Iterable[str | Path] | None, report: SyncReport) -> None:
-    """The files beside the transcripts under `base`, and history.jsonl beside a projects folder."""
+async def _sync_footprint(store: Store, base: Path, only: Iterable[str | Path] | None, report: SyncReport,
+                          walked: list[Path] | None) -> None:
+    """The files beside the transcripts under `base` (`walked`: what the pass's walk found besides them),
+    and history.jsonl beside a projects folder."""
     others = None
     if only is not None:
         others = set()
@@ -196,7 +199,7 @@ async def _sync_footprint(store: Store, base: Path, only: Iterable[str | Path] |
             if is_footprint(rel):
                 others.add(rel)
     if others is None or others:
-        await archive_footprint(store, base, only=others, report=report.footprint)
+        await archive_footprint(store, base, only=others, report=report.footprint, paths=walked)
     home = base.parent
     history = home / HISTORY
     if base.name == "projects" and (only is None or history in {Path(p) for p in only}):
@@ -299,7 +302,8 @@ def _relative(root: Path, path: str | Path) -> str | None:
     return rel if rel.endswith(".jsonl") else None
 
 
-def _candidates(root: Path, report: SyncReport) -> Iterator[Path]:
+def _candidates(root: Path, report: SyncReport, others: list[Path] | None = None) -> Iterator[Path]:
+    """The transcripts under root; the other files go to `others` (the footprint's), from the same walk."""
     def failed(exc: OSError) -> None:
         report.problems.append(f"{exc.filename}: {exc.strerror or exc}")
 
@@ -308,12 +312,15 @@ def _candidates(root: Path, report: SyncReport) -> Iterator[Path]:
         for name in sorted(names) + [d for d in dirs if d.endswith(".jsonl")]:
             if name.endswith(".jsonl"):
                 yield Path(folder) / name
+            elif others is not None:
+                others.append(Path(folder) / name)
 
 
-def _walk(root: Path, report: SyncReport, only: set[str] | None = None) -> Iterator[File]:
+def _walk(root: Path, report: SyncReport, only: set[str] | None = None,
+          others: list[Path] | None = None) -> Iterator[File]:
     """The transcript files under root (or just `only`), main transcripts before subagents, in a stable order."""
     found: list[File] = []
-    paths = _candidates(root, report) if only is None else (root / rel for rel in sorted(only))
+    paths = _candidates(root, report, others) if only is None else (root / rel for rel in sorted(only))
     for path in paths:
         rel = path.relative_to(root).as_posix()
         try:

@@ -33,6 +33,7 @@ def check(ctx: typer.Context) -> None:
 
     from ..backends.sqlite import backup as backups
     from ..backends.sqlite import integrity
+
     path = options(ctx).path
 
     async def go() -> str | None:
@@ -50,22 +51,18 @@ def check(ctx: typer.Context) -> None:
         problems = run(_archive_health(path))
         earlier = [p for p in problems if superseded(p[1])]
         damaged = [p for p in problems if not superseded(p[1])]
-        for _, where, what in damaged[:20]:
-            err_console.print(f"[red]archive:[/] {esc(where)}: {esc(what)}", highlight=False)
-        if damaged:
-            fail(f"{path}: the rows are sound, but {len(damaged)} runs of archived transcript lines are damaged or "
-                 "missing (listed above); `yurudb repair` has their files read again from Claude Code's folder at "
-                 "the next `yurudb sync` (the damaged copies are kept)", 1)
+        _fail_if_damaged([f"{where}: {what}" for _, where, what in damaged],
+                         f"{path}: the rows are sound, but {len(damaged)} runs of archived transcript lines are damaged "
+                         "or missing (listed above); `yurudb repair` has their files read again from Claude Code's "
+                         "folder at the next `yurudb sync` (the damaged copies are kept)")
         if earlier:
             console.print(f"archive: {esc(len(earlier))} damaged runs in earlier copies kept beside a file read again "
                           "(not what export or restore give)", highlight=False)
         files = run(_footprint_health(path))
-        for _, _where, what in files[:20]:
-            err_console.print(f"[red]archive:[/] {esc(what)}", highlight=False)
-        if files:
-            fail(f"{path}: the rows are sound, but {len(files)} archived files beside the transcripts are damaged "
-                 "(listed above); a file still in Claude Code's folder is kept again by the next `yurudb sync` once "
-                 "it changes", 1)
+        _fail_if_damaged([what for _, _, what in files],
+                         f"{path}: the rows are sound, but {len(files)} archived files beside the transcripts are "
+                         "damaged (listed above); a file still in Claude Code's folder is kept again by the next "
+                         "`yurudb sync` once it changes")
         dangling, orphans = run(_index_health(path))
         if dangling:
             fail(f"{path}: the rows are sound, but {dangling} messages point at search documents the index "
@@ -79,6 +76,14 @@ def check(ctx: typer.Context) -> None:
     restore = f"restore the newest good backup ({good})" if good else "start an empty database (no good backup)"
     fail(f"{path} is damaged: {problem}. `yurudb repair` would move it aside as {path.name}.corrupt-<time> "
          f"(kept, never deleted), {restore}, then salvage every row the damaged file still gives up", 1)
+
+
+def _fail_if_damaged(found: list[str], message: str) -> None:
+    """The first 20 damaged parts of the archive, one line each, then the failure (exit 1); nothing if none."""
+    for what in found[:20]:
+        err_console.print(f"[red]archive:[/] {esc(what)}", highlight=False)
+    if found:
+        fail(message, 1)
 
 
 async def _archive_health(path: Path) -> list[tuple[int, str, str]]:
@@ -136,6 +141,7 @@ def reindex(ctx: typer.Context) -> None:
 def repair(ctx: typer.Context) -> None:
     """Check the database in full and repair it as yurucode's start-up does: quarantine, restore, salvage."""
     from ..backends.sqlite import integrity
+
     path = options(ctx).path
 
     async def go() -> Any:
@@ -189,6 +195,7 @@ def restore(ctx: typer.Context, file: Annotated[Path, typer.Argument(help="A bac
 
     from ..backends.sqlite import backup as backups
     from ..backends.sqlite import integrity
+
     path = options(ctx).path
     if not file.is_file():
         fail(f"no such backup file: {file}", 2)
@@ -197,16 +204,20 @@ def restore(ctx: typer.Context, file: Annotated[Path, typer.Argument(help="A bac
     with edge():
         integrity.refuse_foreign(path)  # never replace a file that is not ours
 
-    async def go() -> list[Path]:
+    async def go() -> tuple[list[Path], list[Path]]:
         try:
-            return await asyncio.to_thread(backups.restore, file, path)
+            kept = await asyncio.to_thread(backups.restore, file, path)
+            return kept, await asyncio.to_thread(backups.rotate_replaced, path, backups.KEEP)
         except OSError as exc:
             raise BackupError(f"restore failed: {exc.strerror or exc}") from exc
 
-    kept = run(go())
+    kept, rotated = run(go())
     console.print(f"restored {esc(file)} to {esc(path)}", highlight=False)
     for p in kept:
         console.print(f"[dim]previous file kept as {esc(p)}[/]", highlight=False)
+    if rotated:  # said, never silent: the newest restores' files stay, older ones go as backups do
+        console.print(f"[dim]removed {len(rotated)} older replaced files (the newest {backups.KEEP} restores' "
+                      f"stay): {esc(', '.join(p.name for p in rotated))}[/]", highlight=False)
 
 
 def salvage(

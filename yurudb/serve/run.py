@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import logging
 import os
@@ -132,7 +133,7 @@ async def serve(db: Path, *, host: str = "127.0.0.1", port: int = 0, announce: A
         if server.started:
             written = write_discovery(db, served)
             announce(served.to_json())
-        watching = _watch(store, watch or [])
+        watching = _Watching(store, watch or [])
         try:
             await serving
         finally:
@@ -140,7 +141,7 @@ async def serve(db: Path, *, host: str = "127.0.0.1", port: int = 0, announce: A
         interrupted = signal.SIGINT in server.stopped_by
     finally:
         await store.close()  # every acknowledged write is committed: the writer drains before it stops
-        if written is not None and running(db) is not None and json.loads(written.read_text()).get("pid") == os.getpid():
+        if written is not None and (running(db) or {}).get("pid") == os.getpid():  # ours still: not a successor's
             written.unlink(missing_ok=True)
         sock.close()
     if interrupted:
@@ -173,10 +174,7 @@ class _Watching:
                 log.error("yurudb serve: the watch ended with %r", exc)
 
 
-def _watch(store: Any, roots: list[Path]) -> _Watching:
-    return _Watching(store, roots)
-
-
+@functools.cache
 def _server_class() -> type:
     import uvicorn
 

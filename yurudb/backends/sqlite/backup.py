@@ -184,7 +184,6 @@ def restore(backup: Path, db: Path) -> list[Path]:
             os.replace(p, target)
             kept.append(target)
     restore_file(backup, db)
-    rotate_replaced(db, KEEP)
     return kept
 
 
