@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import json
+import signal
 import sqlite3
 import subprocess
 import sys
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 
 def rows(db: Path, sql: str) -> list[tuple]:
@@ -97,3 +104,46 @@ def damage(db: Path, blob: bytes) -> None:
     assert at > 0 and data.find(probe, at + 1) < 0, "the blob is not in the file exactly once"
     data[at + 8] ^= 0xFF
     db.write_bytes(bytes(data))
+
+
+# ---- a real `yurudb serve` process ---------------------------------------------------------------
+YURUDB = [sys.executable, "-c", "from yurudb.cli import main; main()"]
+
+
+@contextmanager
+def serving(db: Path, *extra: str, env: dict[str, str] | None = None) -> Iterator[tuple[dict[str, Any], subprocess.Popen]]:
+    """A `yurudb serve` process on a free port: (what it announced, the process)."""
+    proc = subprocess.Popen([*YURUDB, "--db", str(db), "serve", "--port", "0", *extra], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        assert proc.stdout is not None
+        first = proc.stdout.readline()
+        assert first, proc.stderr.read() if proc.stderr else ""
+        yield json.loads(first), proc
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+                raise AssertionError("the server did not stop within 30 s of SIGTERM") from None
+
+
+def call(info: dict[str, Any], method: str, path: str, body: Any = None, *, token: str | None = "",
+         headers: dict[str, str] | None = None, raw: bytes | None = None) -> tuple[int, Any]:
+    """One request: (status, the JSON answer or None)."""
+    data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
+    request = urllib.request.Request(info["url"] + path, data=data, method=method)
+    if token is not None:
+        request.add_header("Authorization", f"Bearer {token or info['token']}")
+    for k, v in (headers or {}).items():
+        request.add_header(k, v)
+    try:
+        with urllib.request.urlopen(request, timeout=30) as answer:
+            text = answer.read()
+            return answer.status, json.loads(text) if text else None
+    except urllib.error.HTTPError as exc:
+        text = exc.read()
+        return exc.code, json.loads(text) if text else None

@@ -13,61 +13,15 @@ import subprocess
 import sys
 import threading
 import time
-import urllib.error
-import urllib.request
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import hold_write_lock, release
+from helpers import YURUDB, call, hold_write_lock, release, serving
 
 pytest.importorskip("starlette", reason="yurudb serve needs the serve extra (pip install -e '.[test,serve]')")
 pytest.importorskip("uvicorn", reason="yurudb serve needs the serve extra (pip install -e '.[test,serve]')")
 websockets = pytest.importorskip("websockets", reason="the events test needs websockets (the serve extra)")
-
-YURUDB = [sys.executable, "-c", "from yurudb.cli import main; main()"]
-
-
-@contextmanager
-def serving(db: Path, *extra: str, env: dict[str, str] | None = None) -> Iterator[tuple[dict[str, Any], subprocess.Popen]]:
-    """A `yurudb serve` process on a free port: (what it announced, the process)."""
-    proc = subprocess.Popen([*YURUDB, "--db", str(db), "serve", "--port", "0", *extra], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=env)
-    try:
-        assert proc.stdout is not None
-        first = proc.stdout.readline()
-        assert first, proc.stderr.read() if proc.stderr else ""
-        yield json.loads(first), proc
-    finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-                raise AssertionError("the server did not stop within 30 s of SIGTERM") from None
-
-
-def call(info: dict[str, Any], method: str, path: str, body: Any = None, *, token: str | None = "",
-         headers: dict[str, str] | None = None, raw: bytes | None = None) -> tuple[int, Any]:
-    """One request: (status, the JSON answer or None)."""
-    data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
-    request = urllib.request.Request(info["url"] + path, data=data, method=method)
-    if token is not None:
-        request.add_header("Authorization", f"Bearer {token or info['token']}")
-    for k, v in (headers or {}).items():
-        request.add_header(k, v)
-    try:
-        with urllib.request.urlopen(request, timeout=30) as answer:
-            text = answer.read()
-            return answer.status, json.loads(text) if text else None
-    except urllib.error.HTTPError as exc:
-        text = exc.read()
-        return exc.code, json.loads(text) if text else None
-
 
 def too_big(info: dict[str, Any]) -> int:
     """The status of a request that announces a body over 16 MB (refused before it is read)."""

@@ -13,8 +13,9 @@ CWD = "/home/dev/projects/todo-api"
 class Writer:
     """Builds one session's lines with consistent uuids, parents and timestamps."""
 
-    def __init__(self, session_id: str, *, sidechain: bool = False, start_second: int = 0) -> None:
+    def __init__(self, session_id: str, *, sidechain: bool = False, start_second: int = 0, cwd: str = CWD) -> None:
         self.session_id = session_id
+        self.cwd = cwd
         self.sidechain = sidechain
         self.lines: list[dict[str, Any]] = []
         self.parent: str | None = None
@@ -23,7 +24,7 @@ class Writer:
     def _base(self, kind: str) -> dict[str, Any]:
         self.second += 1
         line_uuid = str(uuid.uuid5(uuid.NAMESPACE_URL, f"{self.session_id}/{self.sidechain}/{len(self.lines)}"))
-        base = {"parentUuid": self.parent, "isSidechain": self.sidechain, "userType": "external", "cwd": CWD,
+        base = {"parentUuid": self.parent, "isSidechain": self.sidechain, "userType": "external", "cwd": self.cwd,
                 "sessionId": self.session_id, "version": "2.1.39", "gitBranch": "main", "type": kind,
                 "uuid": line_uuid, "timestamp": f"2026-03-0{1 + self.second // 86400}T10:{(self.second // 60) % 60:02d}:"
                                                 f"{self.second % 60:02d}.000Z"}

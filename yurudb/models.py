@@ -27,6 +27,36 @@ class Session(BaseModel):
     meta: dict[str, Any] | None = None
 
 
+class SessionSummary(BaseModel):
+    """A session as a list shows it: its names, project, size, cost and whether Claude Code still has its files."""
+
+    model_config = ConfigDict(frozen=True, defer_build=True)
+
+    id: str
+    name: str
+    claude_title: str | None = None
+    user_renamed: bool = False
+    status: str = "pending"
+    working_directory: str | None = None
+    claude_session_id: str | None = None
+    created_at: datetime
+    updated_at: datetime
+    messages: int = 0
+    cost_usd: float = 0.0
+    tokens: int = 0
+    source_gone: bool = False  # Claude Code deleted its transcript; the archive still has it
+
+
+class SessionPage(BaseModel):
+    """One page of a filtered session list, and how many sessions the filters match in all."""
+
+    model_config = ConfigDict(frozen=True, defer_build=True)
+
+    total: int
+    offset: int
+    sessions: list[SessionSummary]
+
+
 class Message(BaseModel):
     """A message as reads return it; `payload` is the message exactly as the app gave it."""
 

@@ -427,31 +427,40 @@ def export_transcripts(ctx: typer.Context, session: str | None, all_sessions: bo
         raise typer.Exit(1)
 
 
-def usage(
-    ctx: typer.Context,
-    by: Annotated[str, typer.Option(help="model, day or session.")] = "model",
-    since: Annotated[Optional[str], typer.Option(help="Only from this date (YYYY-MM-DD or ISO time).")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
-) -> None:
-    """Tokens and cost, grouped by model, day or session."""
+def _day(value: str | None, what: str) -> str | None:
+    """A --since/--until date (YYYY-MM-DD, midnight UTC) or ISO time, as the store takes it."""
     from ..validation import timestamp
 
+    if value is None:
+        return None
+    try:
+        timestamp(value if "T" in value else f"{value}T00:00:00+00:00", what)
+    except ValidationError:
+        raise ValidationError(f"{what} must be a date like 2026-01-31, not {value!r}") from None
+    return value if "T" in value else f"{value}T00:00:00+00:00"
+
+
+def usage(
+    ctx: typer.Context,
+    by: Annotated[str, typer.Option(help="model, day, session or project.")] = "model",
+    split: Annotated[Optional[str], typer.Option(help="Then split each row by model, day, session or project.")] = None,
+    since: Annotated[Optional[str], typer.Option(help="Only from this date (YYYY-MM-DD or ISO time).")] = None,
+    until: Annotated[Optional[str], typer.Option(help="Only before this date (YYYY-MM-DD or ISO time).")] = None,
+    project: Annotated[Optional[str], typer.Option(help="Only sessions in this working directory.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """Tokens and cost, grouped by model, day, session or project."""
     async def go() -> list[dict[str, Any]]:
-        start = None
-        if since is not None:
-            try:
-                start = timestamp(since if "T" in since else f"{since}T00:00:00+00:00", "--since")
-            except ValidationError:
-                raise ValidationError(f"--since must be a date like 2026-01-31, not {since!r}") from None
         async with opened(options(ctx).path, read_only=True) as store:
-            return await store.usage_summary(by=by, since=start)  # type: ignore[arg-type]
+            return await store.usage_summary(by=by, since=_day(since, "--since"), until=_day(until, "--until"),  # type: ignore[arg-type]
+                                             project=project, split=split)  # type: ignore[arg-type]
 
     from ..store import listing
 
     def query(conn: Any) -> list[dict[str, Any]]:
-        start = since if since is None or "T" in since else f"{since}T00:00:00+00:00"
-        sql, params = listing.summary_query(by, start, None, None)
-        return listing.summary_rows(by, conn.execute(sql, params).fetchall())
+        sql, params = listing.summary_query(by, _day(since, "--since"), _day(until, "--until"), None,
+                                            project=project, split=split)
+        return listing.summary_rows(by, conn.execute(sql, params).fetchall(), split)
 
     try:
         quick, rows = quick_read(options(ctx).path, query)
@@ -463,15 +472,17 @@ def usage(
         print_json(rows)
         return
     key = f"{by} (UTC)" if by == "day" else by
+    keys = [key] + ([f"{split} (UTC)" if split == "day" else split] if split else [])
     total = None
     if rows:
-        total = ["total", f"{sum(r['records'] for r in rows):,}", f"{sum(r['tokens_input'] for r in rows):,}",
-                 f"{sum(r['tokens_output'] for r in rows):,}", f"{sum(r['tokens_cache'] for r in rows):,}",
-                 f"${sum(r['cost_usd'] for r in rows):.4f}"]
-    print_table(f"usage by {by}" + (f" since {since}" if since else ""),
-                [key, "responses", "input", "output", "cache", "cost"],
-                [[str(r[by]), f"{r['records']:,}", f"{r['tokens_input']:,}", f"{r['tokens_output']:,}",
-                  f"{r['tokens_cache']:,}", f"${r['cost_usd']:.4f}"] for r in rows],
+        total = ["total", *([""] if split else []), f"{sum(r['records'] for r in rows):,}",
+                 f"{sum(r['tokens_input'] for r in rows):,}", f"{sum(r['tokens_output'] for r in rows):,}",
+                 f"{sum(r['tokens_cache'] for r in rows):,}", f"${sum(r['cost_usd'] for r in rows):.4f}"]
+    where = "".join(f" {word} {value}" for word, value in (("since", since), ("until", until), ("in", project)) if value)
+    print_table(f"usage by {by}" + (f" and {split}" if split else "") + where,
+                [*keys, "responses", "input", "output", "cache", "cost"],
+                [[str(r[by]), *([str(r[split])] if split else []), f"{r['records']:,}", f"{r['tokens_input']:,}",
+                  f"{r['tokens_output']:,}", f"{r['tokens_cache']:,}", f"${r['cost_usd']:.4f}"] for r in rows],
                 right=frozenset({"responses", "input", "output", "cache", "cost"}), total=total)
 
 

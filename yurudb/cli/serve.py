@@ -6,6 +6,7 @@ from typing import Annotated, Optional
 
 import typer
 
+from ..errors import YurudbError
 from ._edge import err_console, esc, fail, options, run
 
 
@@ -46,6 +47,39 @@ def serve(
         interrupted=lambda: "stopped: the requests in flight were finished and the store closed")
 
 
+def ui(
+    ctx: typer.Context,
+    watch: Annotated[bool, typer.Option("--watch", help="When it starts the server: follow Claude Code's projects "
+                                                         "folders live, so open sessions grow on screen.")] = False,
+    browser: Annotated[bool, typer.Option("--browser/--no-browser", help="Open the browser (else print the address).")] = True,
+) -> None:
+    """Open the web page: browse, search and chart the history (starts `yurudb serve` for this database if none runs)."""
+    try:
+        import starlette  # noqa: F401
+        import uvicorn  # noqa: F401
+    except ImportError:
+        fail("`yurudb ui` needs the serve extra: pip install 'yurudb[serve]'", 1)
+    import webbrowser
+
+    from ..serve import run as serving
+
+    path = options(ctx).path
+    found = serving.running(path)
+    if found is None:
+        try:
+            found = serving.start_detached(path, watch=watch)
+        except YurudbError as exc:
+            fail(str(exc), 1)
+        err_console.print(f"[dim]started yurudb serve (process {found['pid']}; its log: "
+                          f"{esc(serving.log_path(path))}); `kill {found['pid']}` stops it[/]", highlight=False)
+    # the token rides in the #fragment: the browser never sends it to a server, so no log holds it
+    address = f"{found['url']}/#token={found['token']}"
+    print(address, flush=True)
+    if browser and not webbrowser.open(address):
+        err_console.print("no browser could be started here: open the address above in one", highlight=False)
+
+
 def register(app: typer.Typer) -> None:
-    """Attach the command to the root app."""
+    """Attach the commands to the root app."""
     app.command()(serve)
+    app.command()(ui)

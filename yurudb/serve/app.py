@@ -16,18 +16,20 @@ import json
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import pydantic
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
-from starlette.routing import Route, WebSocketRoute
+from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.routing import Mount, Route, WebSocketRoute
+from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from .. import errors
-from ..models import Message, Session, Usage
+from ..models import Message, Session, SessionPage, Usage
 from ..store.store import Store
 
 log = logging.getLogger(__name__)
@@ -237,12 +239,13 @@ async def get_messages(store: Store, request: Request) -> Any:
     limit: Any = None if request.query_params.get("limit") == "all" else number(request, "limit")
     if limit is None and request.query_params.get("limit") != "all":
         limit = ...  # the store's window
-    around, before = number(request, "around"), number(request, "before")
+    around, before, after = number(request, "around"), number(request, "before"), number(request, "after")
     sid = request.path_params["session"]
     if around is None:
-        return await store.get_messages(sid, limit=limit, before=before, thread=... if thread == "all" else thread)
-    if before is not None:
-        raise Refused(422, "ValidationError", "around and before both say where to look: give one")
+        return await store.get_messages(sid, limit=limit, before=before, after=after,
+                                        thread=... if thread == "all" else thread)
+    if before is not None or after is not None:
+        raise Refused(422, "ValidationError", "around and before (or after) both say where to look: give one")
     # a search hit's neighbours: `limit` messages with it in the middle, every thread unless one is named
     width = 50 if not isinstance(limit, int) else limit
     got = await store.get_messages(sid, limit=width, before=around + width // 2 + 1,
@@ -278,7 +281,29 @@ async def record_usage(store: Store, request: Request) -> Any:
 async def usage_summary(store: Store, request: Request) -> Any:
     q = request.query_params
     return await store.usage_summary(by=q.get("by", "model"), since=q.get("since"), until=q.get("until"),  # type: ignore[arg-type]
-                                     session_id=q.get("session_id"))
+                                     session_id=q.get("session_id"), project=q.get("project"),
+                                     split=q.get("split"))  # type: ignore[arg-type]
+
+
+async def usage_records(store: Store, request: Request) -> Any:
+    return await store.usage_records(request.path_params["session"])
+
+
+async def browse(store: Store, request: Request) -> Any:
+    q = request.query_params
+    return await store.browse(project=q.get("project"), text=q.get("text"), since=q.get("since") or None,
+                              until=q.get("until") or None, limit=number(request, "limit") or 50,
+                              offset=number(request, "offset") or 0)
+
+
+async def projects(store: Store, request: Request) -> Any:
+    return await store.projects()
+
+
+async def threads(store: Store, request: Request) -> Any:
+    sid = request.path_params["session"]
+    await store.get_session(sid)  # an unknown session is a 404, not an empty list
+    return await store.threads(sid)
 
 
 async def search(store: Store, request: Request) -> Any:
@@ -337,17 +362,23 @@ ROUTES: list[tuple[str, str, Handler, int, type[pydantic.BaseModel] | None, Any,
     ("GET", "/health", health, 200, None, None, "state, and what start-up did (steps and times)"),
     ("GET", "/sessions", list_sessions, 200, None, [Session], "sessions, most recently updated first"),
     ("POST", "/sessions", create_session, 201, CreateSession, Session, "create a session"),
+    ("GET", "/browse", browse, 200, None, SessionPage,
+     "a page of sessions as a list shows them (project, text, since, until, limit, offset)"),
+    ("GET", "/projects", projects, 200, None, None, "every project with its session count"),
     ("GET", "/sessions/{session}", get_session, 200, None, Session, "one session"),
+    ("GET", "/sessions/{session}/threads", threads, 200, None, None, "a synced session's subagent threads"),
+    ("GET", "/sessions/{session}/usage", usage_records, 200, None, [Usage], "a session's usage records"),
     ("PATCH", "/sessions/{session}", update_session, 200, UpdateSession, Session, "update a session's fields"),
     ("POST", "/sessions/{session}/rename", rename_session, 200, Rename, Session, "rename (sets user_renamed)"),
     ("DELETE", "/sessions/{session}", delete_session, 204, None, None, "delete a session"),
     ("GET", "/sessions/{session}/messages", get_messages, 200, None, [Message],
-     "messages, oldest first (limit, before or around: paging; thread: a subagent, or all)"),
+     "messages, oldest first (limit, before, after or around: paging; thread: a subagent, or all)"),
     ("POST", "/sessions/{session}/messages", append_messages, 201, Append, Message,
      "append one message or several; answered once durable (202: held in the degraded journal)"),
     ("PATCH", "/messages/{message}", update_message, 200, UpdateMessage, Message, "update a message (streaming)"),
     ("POST", "/sessions/{session}/usage", record_usage, 201, RecordUsage, Usage, "record tokens and cost"),
-    ("GET", "/usage", usage_summary, 200, None, None, "totals by model, day or session"),
+    ("GET", "/usage", usage_summary, 200, None, None,
+     "totals by model, day, session or project (split: then by another; since, until, project, session_id)"),
     ("GET", "/search", search, 200, None, None, "search every message (q, filters, paging)"),
     ("POST", "/archive/sync", sync_archive, 200, SyncArchive, None, "archive Claude Code's files"),
     ("GET", "/sessions/{session}/files", transcript_files, 200, None, None, "a session's archived files"),
@@ -367,7 +398,7 @@ def _schema(answer: Any) -> dict[str, Any]:
 def _openapi() -> dict[str, Any]:
     paths: dict[str, Any] = {}
     schemas: dict[str, Any] = {}
-    for model in (Session, Message, Usage):
+    for model in (Session, SessionPage, Message, Usage):
         schemas[model.__name__] = model.model_json_schema(ref_template="#/components/schemas/{model}")
     for method, path, handler, status, request_model, answer, summary in ROUTES:
         op: dict[str, Any] = {"operationId": handler.__name__, "summary": summary,
@@ -402,6 +433,27 @@ def _openapi() -> dict[str, Any]:
 OPENAPI = _openapi()
 
 
+WEB = Path(__file__).with_name("web")  # the page: plain files, no build step, nothing from a CDN
+# The page's own scripts and styles only: a transcript's <script>, onerror= or javascript: link cannot
+# run even if it got past the sanitiser, and nothing (a remote image in markdown) is fetched elsewhere.
+CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; "
+       "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
+PAGE_HEADERS = {"Content-Security-Policy": CSP, "X-Content-Type-Options": "nosniff",
+                "Referrer-Policy": "no-referrer", "Cache-Control": "no-cache"}
+
+
+def public(scope: Scope) -> bool:
+    """Whether a request is for the page itself (its files hold no data: no token needed to load them)."""
+    path = scope.get("path", "")
+    return scope["type"] == "http" and scope.get("method") in ("GET", "HEAD") and (
+        path == "/" or path.startswith("/ui/"))
+
+
+async def page(request: Request) -> Response:
+    """The web page (`yurudb ui`): it reads the token from its #fragment and asks the API for everything."""
+    return FileResponse(WEB / "index.html", headers=PAGE_HEADERS)
+
+
 class Guard:
     """Loopback only, the token always: Host and Origin checked before anything else runs."""
 
@@ -417,7 +469,7 @@ class Guard:
             refused = refusal(403, "ForbiddenHost", "this server answers only to its own loopback address")
         elif "origin" in headers and headers["origin"].lower() not in self.origins:
             refused = refusal(403, "ForbiddenOrigin", "requests from other origins are refused")
-        elif scope["type"] == "http" and not self.authorized(headers.get("authorization", "")):
+        elif scope["type"] == "http" and not public(scope) and not self.authorized(headers.get("authorization", "")):
             refused = refusal(401, "Unauthorized", "send Authorization: Bearer <token> (serve.json has it)")
         if refused is None:
             return await self.app(scope, receive, send)
@@ -430,6 +482,15 @@ class Guard:
         """Whether an Authorization header carries the token (compared in constant time)."""
         scheme, _, given = header.partition(" ")
         return scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(), self.token.encode())
+
+
+class _Files(StaticFiles):
+    """The page's files, with the page's headers (nosniff, the policy)."""
+
+    async def get_response(self, path: str, scope: Scope) -> Response:
+        response = await super().get_response(path, scope)
+        response.headers.update(PAGE_HEADERS)
+        return response
 
 
 async def _events(store: Store, token: str, websocket: WebSocket) -> None:
@@ -478,6 +539,8 @@ def create_app(store: Store, token: str, *, port: int, host: str = "127.0.0.1") 
         await _events(store, token, websocket)
 
     routes.append(WebSocketRoute("/api/v1/events", events))
+    routes += [Route("/", page, methods=["GET", "HEAD"]),
+               Mount("/ui", app=_Files(directory=WEB, follow_symlink=False), name="ui")]
     names = {host, "127.0.0.1", "localhost", "[::1]"} if host in ("127.0.0.1", "localhost", "::1") else {host}
     hosts = {f"{name}:{port}" for name in names} | {f"[{host}]:{port}"} if ":" in host else \
         {f"{name}:{port}" for name in names}

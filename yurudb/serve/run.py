@@ -206,6 +206,35 @@ def _Server(config: Any) -> Any:  # noqa: N802 - a class made on first use (uvic
     return _server_class()(config)
 
 
+def log_path(db: Path) -> Path:
+    """Where a server started by `yurudb ui` writes what it says (beside the database)."""
+    return db.with_name("serve.log")
+
+
+def start_detached(db: Path, *, watch: bool = False, timeout: float = 30.0) -> dict[str, Any]:
+    """Start `yurudb serve` for a database in its own session (it outlives the command) and wait for its
+    discovery file; a server that fails to start is an error quoting its log."""
+    import subprocess
+    import sys
+    import time
+
+    log = log_path(db)
+    with open(log, "ab") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "yurudb", "--db", str(db), "serve", *(["--watch"] if watch else [])],
+                                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=out, start_new_session=True)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = running(db)
+        if found is not None and found.get("pid") == proc.pid:
+            return found
+        if proc.poll() is not None:
+            said = log.read_text(errors="replace").strip().splitlines()[-3:]
+            raise YurudbError(f"yurudb serve stopped at once (exit {proc.returncode}): {' / '.join(said) or 'no output'}")
+        time.sleep(0.05)
+    proc.terminate()
+    raise YurudbError(f"yurudb serve did not start within {timeout:.0f} s (its log: {log})")
+
+
 def main(db: Path, host: str, port: int) -> None:
     """Run the server (the command's body)."""
     asyncio.run(serve(db, host=host, port=port, announce=lambda line: print(line, flush=True)))

@@ -91,8 +91,9 @@ class Reads:
         return owners
 
     async def messages(self, session_id: str, *, thread: str | None | EllipsisType, before: int | None,
-                       limit: int | None) -> list[Message]:
-        """A session's newest `limit` messages of a thread (None: the main one, ...: all), oldest first."""
+                       limit: int | None, after: int | None = None) -> list[Message]:
+        """A session's newest `limit` messages of a thread (None: the main one, ...: all), oldest first; with
+        `after`, the oldest `limit` past that seq."""
         where = "session_id = ?"
         params: list[Any] = [session_id]
         if thread is None:
@@ -103,8 +104,13 @@ class Reads:
         if before is not None:
             where += " AND seq < ?"
             params.append(before)
-        if limit is None:
-            rows = await self.fetch(f"SELECT {MESSAGE_READ} FROM messages WHERE {where} ORDER BY seq", params)
+        if after is not None:
+            where += " AND seq > ?"
+            params.append(after)
+        if limit is None or after is not None:  # all of them, or the oldest `limit` after a seq
+            tail = "" if limit is None else " LIMIT ?"
+            rows = await self.fetch(f"SELECT {MESSAGE_READ} FROM messages WHERE {where} ORDER BY seq{tail}",
+                                    params if limit is None else [*params, limit])
         else:
             rows = await self.fetch(f"SELECT {MESSAGE_READ} FROM messages WHERE {where} ORDER BY seq DESC LIMIT ?",
                                     [*params, limit])

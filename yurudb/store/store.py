@@ -19,12 +19,13 @@ from ..backends.sqlite.readers import ReaderPool
 from ..degraded.memory import MemoryTwin
 from ..errors import NotFoundError, StoreClosedError, ValidationError
 from ..events import Event, EventBus, Listener, MessagesDeleted, Recovered
-from ..models import Message, Session, Usage
+from ..models import Message, Session, SessionPage, Usage
+from ..times import from_column
 from ..search import index as search
 from ..search import query as queries
 from ..writes.batch import BatchEffects, EffectsFeed
 from ..writes.ops import Write
-from . import requests
+from . import listing, requests
 from .cache import SessionCache
 from .reads import Reads
 from .usage import GroupBy, UsageBook
@@ -356,9 +357,11 @@ class Store:
         limit: int | None | EllipsisType = ...,
         before: int | None = None,
         thread: str | None | EllipsisType = None,
+        after: int | None = None,
     ) -> list[Message]:
         """The newest `limit` messages, oldest first (default: the `max_messages_per_session` window,
-        the whole session for any session under it; None: all); `before=seq` pages further back.
+        the whole session for any session under it; None: all); `before=seq` pages further back,
+        `after=seq` forward (the oldest `limit` after it: what a live view fetches as a session grows).
 
         A synced Claude Code session keeps its subagents' lines in threads of their own: `thread`
         None is the main conversation, a subpath (see `threads()`) one subagent, `...` every line.
@@ -371,9 +374,13 @@ class Store:
             check.text(thread, "thread")
         if before is not None:
             check.integer(before, "before")
+        if after is not None:
+            check.integer(after, "after")
+            if before is not None:
+                raise ValidationError("before and after both say where to look: give one")
         if limit is not None:
             check.integer(limit, "limit")
-        messages = await self._reads.messages(session_id, thread=thread, before=before, limit=limit)
+        messages = await self._reads.messages(session_id, thread=thread, before=before, limit=limit, after=after)
         if not messages:
             await self.get_session(session_id)  # an unknown session is an error, an empty one is not
         return messages
@@ -506,10 +513,34 @@ class Store:
         since: int | datetime | str | None = None,
         until: int | datetime | str | None = None,
         session_id: str | None = None,
+        project: str | None = None,
+        split: GroupBy | None = None,
     ) -> list[dict[str, Any]]:
-        """Totals of tokens and cost grouped by model, day (UTC) or session, over an optional time range."""
+        """Totals of tokens and cost grouped by model, day (UTC), session or project, over an optional time
+        range; `split` groups each row once more (a day's cost by model), `project` keeps one working directory."""
         self._live()
-        return await self.usage.summary(by=by, since=since, until=until, session_id=session_id)
+        return await self.usage.summary(by=by, since=since, until=until, session_id=session_id, project=project,
+                                        split=split)
+
+    async def browse(self, *, project: str | None = None, text: str | None = None, since: Any = None,
+                     until: Any = None, limit: int = 50, offset: int = 0) -> SessionPage:
+        """A page of sessions as a list shows them (names, project, messages, cost, source gone), most recently
+        active first, filtered by project, by words in a name or id, and by last activity in [since, until)."""
+        self._live()
+        limit, offset = check.integer(limit, "limit"), check.integer(offset, "offset")
+        if limit < 1 or offset < 0:
+            raise ValidationError("limit must be at least 1 and offset at least 0")
+        where, params = listing.browse_filters(project, text, since, until)
+        total = int(await self._reads.one(f"SELECT COUNT(*) FROM sessions AS s{where}", params))
+        rows = await self._reads.fetch(listing.BROWSE_SQL.format(where=where), [*params, limit, offset])
+        return SessionPage(total=total, offset=offset, sessions=listing.summaries(rows))
+
+    async def projects(self) -> list[dict[str, Any]]:
+        """Every project (working directory) with its session count and last activity, most recent first."""
+        self._live()
+        rows = await self._reads.fetch("SELECT working_directory, COUNT(*), MAX(updated_at) FROM sessions "
+                                       "GROUP BY working_directory ORDER BY 3 DESC")
+        return [{"project": r[0], "sessions": r[1], "updated_at": from_column(r[2])} for r in rows]
 
     # ---- maintenance -----------------------------------------------------------------------
     async def backup(self, dest: str | Path | None = None) -> Path:

@@ -18,7 +18,7 @@ from .reads import Reads
 log = logging.getLogger(__name__)
 from .writer import Writer
 
-GroupBy = Literal["model", "day", "session"]
+GroupBy = Literal["model", "day", "session", "project"]
 
 
 class UsageBook:
@@ -107,10 +107,12 @@ class UsageBook:
         since: int | datetime | str | None = None,
         until: int | datetime | str | None = None,
         session_id: str | None = None,
+        project: str | None = None,
+        split: GroupBy | None = None,
     ) -> list[dict[str, Any]]:
-        """Totals of tokens and cost grouped by model, day (UTC) or session, over an optional time range."""
-        sql, params = listing.summary_query(by, since, until, session_id)
-        return listing.summary_rows(by, await self._reads.fetch(sql, params))
+        """Totals of tokens and cost grouped by model, day (UTC), session or project (and then by `split`)."""
+        sql, params = listing.summary_query(by, since, until, session_id, project=project, split=split)
+        return listing.summary_rows(by, await self._reads.fetch(sql, params), split)
 
 
 def _priced(model: Any, tokens_input: Any, tokens_output: Any, tokens_cache: Any, write: Any, read: Any) -> float:

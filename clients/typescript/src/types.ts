@@ -14,6 +14,13 @@ export interface Session {
   meta?: Record<string, unknown> | null;
 }
 
+/** One page of a filtered session list, and how many sessions the filters match in all. */
+export interface SessionPage {
+  total: number;
+  offset: number;
+  sessions: SessionSummary[];
+}
+
 /** A message as reads return it; `payload` is the message exactly as the app gave it. */
 export interface Message {
   id: string;
@@ -110,19 +117,40 @@ export interface Error {
   error: { type: string; message: string };
 }
 
+/** A session as a list shows it: its names, project, size, cost and whether Claude Code still has its files. */
+export interface SessionSummary {
+  id: string;
+  name: string;
+  claude_title?: string | null;
+  user_renamed?: boolean;
+  status?: string;
+  working_directory?: string | null;
+  claude_session_id?: string | null;
+  created_at: string;
+  updated_at: string;
+  messages?: number;
+  cost_usd?: number;
+  tokens?: number;
+  source_gone?: boolean;
+}
+
 /** Every operation of /api/v1: method and path. */
 export const OPERATIONS = {
   health: { method: "GET", path: "/api/v1/health" },
   list_sessions: { method: "GET", path: "/api/v1/sessions" },
   create_session: { method: "POST", path: "/api/v1/sessions" },
+  browse: { method: "GET", path: "/api/v1/browse" },
+  projects: { method: "GET", path: "/api/v1/projects" },
   get_session: { method: "GET", path: "/api/v1/sessions/{session}" },
   update_session: { method: "PATCH", path: "/api/v1/sessions/{session}" },
   delete_session: { method: "DELETE", path: "/api/v1/sessions/{session}" },
+  threads: { method: "GET", path: "/api/v1/sessions/{session}/threads" },
+  usage_records: { method: "GET", path: "/api/v1/sessions/{session}/usage" },
+  record_usage: { method: "POST", path: "/api/v1/sessions/{session}/usage" },
   rename_session: { method: "POST", path: "/api/v1/sessions/{session}/rename" },
   get_messages: { method: "GET", path: "/api/v1/sessions/{session}/messages" },
   append_messages: { method: "POST", path: "/api/v1/sessions/{session}/messages" },
   update_message: { method: "PATCH", path: "/api/v1/messages/{message}" },
-  record_usage: { method: "POST", path: "/api/v1/sessions/{session}/usage" },
   usage_summary: { method: "GET", path: "/api/v1/usage" },
   search: { method: "GET", path: "/api/v1/search" },
   sync_archive: { method: "POST", path: "/api/v1/archive/sync" },
