@@ -62,18 +62,21 @@ def variant(rng: random.Random, texts: list[str], words: list[str]) -> str:
     return _WORD.sub(lambda m: rng.choice(words) if rng.random() < 0.33 else m.group(), rng.choice(texts))
 
 
-def build(path: Path, n: int, words: list[str], texts: list[str], seed: int = 5) -> dict[str, float]:
-    """A yurudb database of `n` messages in 1,000 sessions, indexed the way writes index them."""
+def build(path: Path, n: int, words: list[str], texts: list[str], seed: int = 5,
+          sessions: int = 1000) -> dict[str, float]:
+    """A yurudb database of `n` messages in `sessions` sessions, indexed the way writes index them."""
     async def make() -> None:
         async with yurudb.open(path, daily_backup=False):
             pass
     asyncio.run(make())
     rng = random.Random(seed)
+    names = random.Random(seed + 1)  # its own stream: the messages stay those W9 has always measured
     conn = sqlite3.connect(path, isolation_level=None)
     conn.execute("PRAGMA synchronous = OFF")
     conn.execute("BEGIN")
-    conn.executemany("INSERT INTO sessions (id, name, working_directory) VALUES (?, ?, ?)",
-                     [(f"s{i}", f"session {i}", f"/home/dev/p{i % 20}") for i in range(1000)])
+    conn.executemany("INSERT INTO sessions (id, name, working_directory, updated_at) VALUES (?, ?, ?, ?)",
+                     [(f"s{i}", f"session {i}: {' '.join(names.choice(words) for _ in range(4))}", f"/home/dev/p{i % 20}",
+                       f"2026-{1 + i % 9:02d}-{1 + i % 28:02d} 10:{i % 60:02d}:00.000") for i in range(sessions)])
     conn.execute("COMMIT")
     covered = 0
     t_index = 0.0
@@ -83,7 +86,7 @@ def build(path: Path, n: int, words: list[str], texts: list[str], seed: int = 5)
         for k in range(start, min(n, start + chunk)):
             text = variant(rng, texts, words)
             mid = f"m{k}"
-            rows.append((mid, f"s{k % 1000}", k // 1000 + 1, "user" if k % 2 else "assistant", text,
+            rows.append((mid, f"s{k % sessions}", k // sessions + 1, "user" if k % 2 else "assistant", text,
                          f"2026-0{1 + k % 9}-01 10:00:00.000"))
             body = search.indexed(search.text_of(text, None))
             bodies.append((mid, body))

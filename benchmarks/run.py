@@ -612,8 +612,15 @@ def w11(tmp: Path, res: Results, quick: bool) -> None:
     serve.w11(tmp, res, quick, Row)
 
 
+def w12(tmp: Path, res: Results, quick: bool) -> None:
+    import web
+
+    web.w12(tmp, res, quick, Row)
+
+
 WORKLOADS: dict[str, Callable[[Path, Results, bool], None]] = {
     "W1": w1, "W1b": w1b, "W2": w2, "W3": w3, "W4": w4, "W5": w5, "W6": w6, "W7": w7, "W8": w8, "W9": w9, "W10": w10, "W11": w11,
+    "W12": w12,
 }
 
 
