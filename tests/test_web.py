@@ -264,7 +264,7 @@ def test_a_transcript_holding_script_and_event_handlers_runs_nothing(page: Any, 
     page.wait_for_selector("article.turn")
     for d in page.locator("details.tool").all():
         d.evaluate("d => d.open = true")
-    page.click("text=click me")  # a javascript: link is sanitised away: clicking it does nothing
+    page.click(".md a >> text=click me")  # a javascript: link is sanitised away: clicking it does nothing
     page.wait_for_timeout(300)
     assert page.evaluate("window.__pwned") is None
     turns = page.locator(".turns")

@@ -72,7 +72,13 @@ function failed(err) {
 // ---- markdown: marked to HTML, DOMPurify to safe HTML, highlight.js on its code ------------------
 const PURIFY = { USE_PROFILES: { html: true }, FORBID_TAGS: ["style", "form", "input", "button", "textarea", "select"],
                  FORBID_ATTR: ["style"], ALLOW_DATA_ATTR: false };
+const escapeHtml = (t) => t.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+let markedReady = false;
 function markdown(text) {
+  if (!markedReady) {  // HTML written inside markdown is shown as the text it is, never made into elements
+    marked.use({ renderer: { html: (token) => escapeHtml(token.text ?? token.raw ?? "") } });
+    markedReady = true;
+  }
   const box = el("div", { class: "md" });
   if (text.length > MAX_MARKDOWN) {
     box.append(el("pre", { class: "out" }, text.slice(0, MAX_MARKDOWN)),
@@ -196,9 +202,9 @@ function resultText(content) {
   if (Array.isArray(content)) return content.map((b) => (b && b.type === "text" ? b.text : JSON.stringify(b))).join("\n");
   return JSON.stringify(content, null, 2);
 }
-function blockNode(b) {
+function blockNode(b, plain) {
   if (!b || typeof b !== "object") return el("pre", { class: "out" }, String(b));
-  if (b.type === "text") return markdown(String(b.text ?? ""));
+  if (b.type === "text") return plain ? el("div", { class: "said" }, String(b.text ?? "")) : markdown(String(b.text ?? ""));
   if (b.type === "tool_use") {
     const label = toolLabel(b.input);
     return el("details", { class: "tool" }, el("summary", {}, "tool ", el("b", {}, String(b.name)), label ? [" · ", el("code", {}, label.slice(0, 160))] : null),
@@ -231,7 +237,8 @@ function turnNode(m, costs, lastOfResponse, at) {
     m.payload?.message?.model ? el("span", {}, m.payload.message.model) : null, usageLine(m, costs, lastOfResponse),
     el("span", { class: "dim" }, `#${m.seq}${m.line !== null && m.line !== undefined ? ` · line ${m.line}` : ""}`));
   const node = el("article", { class: `turn ${kind}${at ? " at" : ""}`, id: `m${m.seq}`, dataset: { seq: m.seq, type: m.type } }, who);
-  if (reader) node.append(...blocks.map(blockNode));
+  // what a person typed is shown as typed; Claude's replies are markdown
+  if (reader) node.append(...blocks.map((b) => blockNode(b, m.type === "user")));
   else node.append(el("details", { class: "tool" }, el("summary", {}, m.content ? m.content.slice(0, 160) : "details"),
     el("pre", { class: "out" }, JSON.stringify(m.payload ?? m.content, null, 2))));
   return node;
