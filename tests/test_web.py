@@ -30,6 +30,7 @@ DOCS = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
 HOSTILE = "33333333-cccc-4ccc-8ccc-333333333333"
 LIVE = "44444444-dddd-4ddd-8ddd-444444444444"
 PROJECT = "-home-dev-projects-todo-api"
+MANY = 56
 ATTACKS = [
     "<script>window.__pwned = 'script'</script>",
     '<img src="x" onerror="window.__pwned = \'img\'">',
@@ -65,6 +66,10 @@ def write_home(home: Path) -> Path:
     live = transcripts.Writer(LIVE, start_second=9000, cwd="/home/dev/projects/live")
     live.user("a session Claude Code is still writing")
     live.write(projects / "-home-dev-projects-live" / f"{LIVE}.jsonl")
+    for n in range(MANY):  # enough for the list and the hits to need a second page
+        many = transcripts.Writer(f"55555555-eeee-4eee-8eee-{n:012d}", start_second=100 + n, cwd="/home/dev/many")
+        many.user(f"pagination check number {n}")
+        many.write(projects / "-home-dev-many" / f"{many.session_id}.jsonl")
     return projects
 
 
@@ -147,12 +152,18 @@ def test_the_page_takes_its_token_from_the_fragment_and_says_how_to_get_one_with
 def test_the_session_list_shows_the_synced_sessions_and_filters_them(page: Any, site: dict[str, Any]) -> None:
     listed = api(site, "/browse?limit=50")
     rows = page.locator("tr.row")
-    assert rows.count() == listed["total"] == 4
-    assert [rows.nth(i).get_attribute("data-session") for i in range(4)] == [s["id"] for s in listed["sessions"]]
+    assert listed["total"] == 4 + MANY and rows.count() == 50  # a page, not every row
+    assert [rows.nth(i).get_attribute("data-session") for i in range(50)] == [s["id"] for s in listed["sessions"]]
     text = page.inner_text("table.sessions")
     assert "Fix 500 on empty todo list" in text and "/home/dev/projects/todo-api" in text
-    assert f"1–4 of 4" in page.inner_text(".pager")
+    assert f"1–50 of {4 + MANY}" in page.inner_text(".pager")
     shoot(page, "sessions")
+    page.click("text=older →")
+    expect(page.locator("tr.row")).to_have_count(4 + MANY - 50)
+    expect(page.locator(".pager")).to_contain_text(f"51–{4 + MANY} of {4 + MANY}")
+    assert "offset=50" in page.url  # the page is in the address: back and reload keep it
+    page.click("text=← newer")
+    expect(page.locator("tr.row")).to_have_count(50)
     page.fill("input[aria-label='filter sessions']", "fix 500")
     expect(page.locator("tr.row")).to_have_count(1)
     assert "Fix 500 on empty todo list" in page.inner_text("tr.row")
@@ -210,6 +221,20 @@ def test_search_as_you_type_marks_the_words_and_opens_the_message(page: Any, sit
     expect(page.locator(".hits")).to_contain_text("no message matches")  # Claude said IndexError, the user did not
     assert api(site, "/search?q=IndexError&types=user")["hits"] == []
     page.select_option("select[aria-label='type']", "")
+    page.wait_for_selector(".hit mark")
+    # paging: 20 hits a page
+    page.fill("input[aria-label='search']", "pagination")
+    expect(page.locator(".hit")).to_have_count(20)
+    page.click("text=more →")
+    expect(page.locator(".pager")).to_contain_text("hits 21–40")
+    seen = set(page.locator(".hit").evaluate_all("hs => hs.map(h => h.dataset.session)"))
+    page.click("text=more →")
+    expect(page.locator(".hit")).to_have_count(MANY - 40)
+    assert seen.isdisjoint(page.locator(".hit").evaluate_all("hs => hs.map(h => h.dataset.session)"))
+    page.select_option("select[aria-label='project']", "/home/dev/projects/todo-api")
+    expect(page.locator(".hits")).to_contain_text("no message matches")
+    page.select_option("select[aria-label='project']", "")
+    page.fill("input[aria-label='search']", "IndexError")
     page.wait_for_selector(".hit mark")
     first = page.locator(".hit").first
     seq, session = first.get_attribute("data-seq"), first.get_attribute("data-session")
