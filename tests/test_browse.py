@@ -21,7 +21,7 @@ async def _fill(store: yurudb.Store) -> list[str]:
     for n, (folder, day) in enumerate([("/w/alpha", "2026-05-01"), ("/w/alpha", "2026-05-02"), ("/w/beta", "2026-05-02"),
                                        ("/w/gamma", "2026-05-03"), (None, "2026-05-03")]):
         s = await store.create_session(name=f"session {n} about {'widgets' if n % 2 else 'gadgets'}",
-                                       working_directory=folder, updated_at=f"{day}T12:00:00+00:00")
+                                       working_directory=folder)
         ids.append(s.id)
         for m in range(n + 1):
             await store.append_message(s.id, {"type": "user", "content": f"message {m}"})
@@ -29,7 +29,7 @@ async def _fill(store: yurudb.Store) -> list[str]:
             await store.record_usage(s.id, model=model, tokens_input=10, tokens_output=n, cost_usd=cost,
                                      timestamp=f"{day}T10:00:00+00:00", source_id=f"{s.id}:{model}")
         # updated_at moves with every write: set it back to the day the test says
-        await store.update_session(s.id, updated_at=f"{day}T12:00:00+00:00")
+        await store.update_session(s.id, updated_at=f"{day}T12:{n:02d}:00+00:00")  # no two alike: a stable order
     return ids
 
 
