@@ -18,6 +18,7 @@ LAYERS = [
     {"backends"},
     {"lines"},
     {"tables"},
+    {"secrets"},
     {"search"},
     {"writes"},
     {"degraded"},

@@ -111,6 +111,12 @@ EXPECTED_COLUMNS = {
         ("synced_at", "TIMESTAMP", 0, "CURRENT_TIMESTAMP", 0),
         ("gone_at", "TIMESTAMP", 0, None, 0),
     ],
+    "secret_findings": [
+        ("id", "INTEGER", 1, None, 1),
+        ("message_id", "TEXT", 1, None, 0),
+        ("kind", "TEXT", 1, None, 0),
+        ("preview", "TEXT", 1, None, 0),
+    ],
     "search_index": [("body", "", 0, None, 0)],  # FTS5 (its shadow tables are its own business)
 }
 # (index name, unique, columns)
@@ -132,6 +138,7 @@ EXPECTED_INDEXES = {
     "footprint_files": {("idx_footprint_files_path", 1, ("root", "path")),
                         ("idx_footprint_files_session", 0, ("session_key",)),
                         ("idx_footprint_files_blob", 0, ("blob_id",))},
+    "secret_findings": {("idx_secret_findings_message", 0, ("message_id",))},
 }
 # (table, from column, to table, to column, on delete)
 EXPECTED_FOREIGN_KEYS = {
@@ -141,6 +148,7 @@ EXPECTED_FOREIGN_KEYS = {
     ("transcript_blocks", "file_id", "transcript_files", "id", "CASCADE"),
     ("transcript_links", "file_id", "transcript_files", "id", "CASCADE"),
     ("footprint_files", "blob_id", "footprint_blobs", "id", "NO ACTION"),
+    ("secret_findings", "message_id", "messages", "id", "CASCADE"),
 }
 
 

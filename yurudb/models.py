@@ -45,6 +45,7 @@ class SessionSummary(BaseModel):
     cost_usd: float = 0.0
     tokens: int = 0
     source_gone: bool = False  # Claude Code deleted its transcript; the archive still has it
+    secrets: int = 0  # secrets found in its messages (yurudb secrets scan lists them)
 
 
 class SessionPage(BaseModel):
@@ -55,6 +56,21 @@ class SessionPage(BaseModel):
     total: int
     offset: int
     sessions: list[SessionSummary]
+
+
+class SecretFinding(BaseModel):
+    """A secret found in a message: where (session, message, its transcript line) and its kind; never the value."""
+
+    model_config = ConfigDict(frozen=True, defer_build=True)
+
+    session_id: str
+    session_name: str
+    message_id: str
+    seq: int
+    thread: str | None = None
+    line: int | None = None  # the line of its transcript file (a synced message)
+    kind: str
+    preview: str  # the value's first characters and its length: enough to recognise it, not to use it
 
 
 class Message(BaseModel):

@@ -172,6 +172,19 @@ def _blob(tx: Tx, read: _Read) -> tuple[int, int]:
     return tx.execute("SELECT last_insert_rowid()")[0][0], len(read.data)
 
 
+def blob_for(tx: Tx, data: bytes) -> int:
+    """The blob holding these bytes, stored now if none does (a scrub's rewritten file)."""
+    sha = hashlib.sha256(data).hexdigest()
+    packed = zstandard.ZstdCompressor(level=LEVEL, write_checksum=True).compress(data)
+    return _blob(tx, _Read(None, sha, len(data), None, packed, None))[0]  # type: ignore[arg-type]
+
+
+def drop_unused_blob(tx: Tx, blob_id: int) -> None:
+    """Delete a blob no file row names any more."""
+    tx.execute("DELETE FROM footprint_blobs WHERE id = ? AND NOT EXISTS (SELECT 1 FROM footprint_files WHERE blob_id = ?)",
+               (blob_id, blob_id))
+
+
 def _apply(tx: Tx, root: str, reads: list[_Read], report: FootprintReport) -> tuple[BatchEffects, None]:
     now = now_text()
     for r in reads:
@@ -188,8 +201,7 @@ def _apply(tx: Tx, root: str, reads: list[_Read], report: FootprintReport) -> tu
             # it grew by appending: the new bytes hold the old ones, so one copy keeps both
             tx.execute("UPDATE footprint_files SET blob_id = ?, size = ?, mtime_ns = ?, device = ?, inode = ?, "
                        "synced_at = ?, gone_at = NULL WHERE id = ?", (blob_id, *stat_values, old.id))
-            tx.execute("DELETE FROM footprint_blobs WHERE id = ? AND NOT EXISTS "
-                       "(SELECT 1 FROM footprint_files WHERE blob_id = ?)", (old.blob_id, old.blob_id))
+            drop_unused_blob(tx, old.blob_id)
             report.grown += 1
             continue
         if old is not None:  # rewritten: the earlier copy stays, under a name of its own

@@ -34,12 +34,13 @@ def _root(
     ctx.obj = _edge.Options(db=db)
 
 
-from . import archive, data, maintenance, serve  # noqa: E402
+from . import archive, data, maintenance, secrets, serve  # noqa: E402
 
 data.register(app)
 archive.register(app, data.import_app)
 maintenance.register(app)
 serve.register(app)
+secrets.register(app)
 
 
 def main() -> None:

@@ -265,9 +265,15 @@ def export(
     earlier: Annotated[bool, typer.Option(
         "--earlier", help="jsonl: also each file's copies from before it was rewritten (<name>.replaced-<time>.jsonl).")
     ] = False,
+    keep_secrets: Annotated[bool, typer.Option(
+        "--keep-secrets", help="json/markdown: keep the secrets found in the text (each is [REDACTED:kind] by default).")
+    ] = False,
 ) -> None:
     """Export a session (or --all) as JSON (re-importable snapshot) or Markdown, or a synced session's
-    transcript files as Claude Code wrote them (--format jsonl -o DIR)."""
+    transcript files as Claude Code wrote them (--format jsonl -o DIR).
+
+    JSON and Markdown leave the machine (shared, pasted, synced): each secret in them is replaced by
+    [REDACTED:kind] unless --keep-secrets. jsonl gives the files as they are, byte for byte."""
     from ..importers import snapshot
     from . import export as exporting
 
@@ -278,6 +284,11 @@ def export(
         return
     if earlier:
         fail("--earlier goes with --format jsonl", 2)
+    if keep_secrets and fmt == "jsonl":
+        fail("--keep-secrets goes with json or markdown (jsonl is never redacted: the files as they are)", 2)
+    from .. import secrets
+
+    redacted = [0]
     if (session is None) == (not all_sessions):
         fail("give a SESSION or --all (not both)", 2)
 
@@ -296,12 +307,17 @@ def export(
                     sink.write("[")
                 for n, s in enumerate(chosen):
                     if fmt == "json":
-                        text = json.dumps(await snapshot.export_session(store, s), indent=2, ensure_ascii=False)
+                        kept = await snapshot.export_session(store, s)
+                        shared = kept if keep_secrets else secrets.redact_value(kept)
+                        redacted[0] += shared != kept
+                        text = json.dumps(shared, indent=2, ensure_ascii=False)
                         if all_sessions:
                             text = ("," if n else "") + "\n" + textwrap.indent(text, "  ")
                     else:
-                        text = ("\n" if n else "") + exporting.to_markdown(
-                            s, await store.get_messages(s.id, limit=None), totals.get(s.id))
+                        kept = exporting.to_markdown(s, await store.get_messages(s.id, limit=None), totals.get(s.id))
+                        shared = kept if keep_secrets else secrets.redact(kept)
+                        redacted[0] += shared != kept
+                        text = ("\n" if n else "") + shared
                     sink.write(text)
                     step()
                 if fmt == "json" and all_sessions:
@@ -311,6 +327,9 @@ def export(
             return len(chosen)
 
     run(go(), interrupted=lambda: "interrupted: nothing was written")
+    if redacted[0]:
+        err_console.print(f"[yellow]secrets redacted[/] in {redacted[0]} session(s): each is {esc('[REDACTED:kind]')} "
+                          "(`yurudb secrets scan` lists them; --keep-secrets keeps them)", highlight=False)
     if output is not None:
         console.print(f"wrote {esc(output)}", highlight=False)
 

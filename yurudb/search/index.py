@@ -18,6 +18,7 @@ from typing import Any
 
 from ..backends.sqlite.transaction import Tx
 from ..lines import runs as archive_lines
+from ..secrets import found
 from ..tables.rows import LINE_AT, MESSAGE_COLUMNS, MESSAGE_READ, READ_WIDTH, message_from_row
 from .text import indexed, text_of  # noqa: F401 - re-exported
 
@@ -67,6 +68,7 @@ def _drop(tx: Tx, bodies: list[tuple[str, int | None, str]]) -> None:
     tx.executemany("INSERT INTO search_index (search_index, rowid, body) VALUES ('delete', ?, ?)",
                    [(doc, body) for _, doc, body in bodies])
     tx.executemany("UPDATE messages SET search_doc = NULL WHERE id = ?", [(mid,) for mid, _, _ in bodies])
+    found.forget(tx, [mid for mid, _, _ in bodies])
 
 
 def index(tx: Tx, message_ids: Iterable[str]) -> None:
@@ -83,6 +85,7 @@ def put(tx: Any, bodies: Sequence[tuple[str, str]]) -> None:
     # nothing to search: no document (not even text.FILE_INDEXED, a row memory copied from the file)
     tx.executemany("UPDATE messages SET search_doc = NULL WHERE id = ? AND search_doc IS NOT NULL",
                    [(mid,) for mid, body in bodies if not body.strip()])
+    found.forget(tx, [mid for mid, body in bodies if not body.strip()])
     bodies = [(mid, body) for mid, body in bodies if body.strip()]
     if not bodies:
         return
@@ -92,6 +95,7 @@ def put(tx: Any, bodies: Sequence[tuple[str, str]]) -> None:
                    [(top + i, body) for i, (_, body) in enumerate(bodies, start=1)])
     tx.executemany("UPDATE messages SET search_doc = ? WHERE id = ?",
                    [(top + i, mid) for i, (mid, _) in enumerate(bodies, start=1)])
+    found.record(tx, bodies)  # the secrets in the same texts, in the same transaction
 
 
 def health(conn: sqlite3.Connection) -> tuple[int, int]:
@@ -111,7 +115,35 @@ def rebuild(tx: Any, progress: Callable[[int, int], None] | None = None) -> int:
     """Empty the index and index every message again (after a salvage merged rows into a database)."""
     tx.execute("INSERT INTO search_index (search_index) VALUES ('delete-all')")
     tx.execute("UPDATE messages SET search_doc = NULL WHERE search_doc IS NOT NULL")
+    tx.execute("DELETE FROM secret_findings")
     return backfill(tx, progress)
+
+
+def scan_secrets(tx: Any, progress: Callable[[int, int], None] | None = None, chunk: int = 5000) -> int:
+    """Find the secrets of every indexed message afresh (revision 0012); returns how many were found."""
+    tx.execute("DELETE FROM secret_findings")
+    total = tx.execute("SELECT COUNT(*) FROM messages WHERE search_doc > 0")[0][0]
+    seen = 0
+    for bodies in each_body(tx, chunk):
+        tx.executemany(found.INSERT, found.rows_of(bodies))
+        seen += len(bodies)
+        if progress is not None:
+            progress(seen, total)
+    return int(tx.execute("SELECT COUNT(*) FROM secret_findings")[0][0])
+
+
+def each_body(tx: Any, chunk: int = 5000) -> Any:
+    """Every indexed message's (id, indexed text), in rowid order, `chunk` at a time."""
+    archive_lines.load_dictionaries(tx)
+    last = 0
+    while True:
+        top = tx.execute("SELECT MAX(rowid) FROM (SELECT rowid FROM messages WHERE rowid > ? AND search_doc > 0 "
+                         "ORDER BY rowid LIMIT ?)", (last, chunk))[0][0]
+        if top is None:
+            return
+        yield [(mid, body) for mid, _, body in _bodies(tx, "rowid > ? AND rowid <= ? AND search_doc > 0",
+                                                       params=(last, top))]
+        last = top
 
 
 Rule = Callable[[str | None, Any, Any], str]  # what a message's searchable text is: text_of, or an older rule
@@ -190,6 +222,7 @@ class Docs:
     def insert(self) -> None:
         """Index the bodies taken (after the plan wrote the rows that name them)."""
         self.tx.executemany("INSERT INTO search_index (rowid, body) VALUES (?, ?)", list(self.bodies.values()))
+        found.record(self.tx, [(mid, body) for mid, (_, body) in self.bodies.items()])
         self.bodies = {}
 
 
@@ -237,6 +270,8 @@ def replace(tx: Tx, docs: Docs, before: dict[str, tuple[int, str]], after: dict[
     tx.executemany("INSERT INTO search_index (rowid, body) VALUES (?, ?)", put_in)
     tx.executemany("UPDATE messages SET search_doc = ? WHERE id = ? AND search_doc IS NOT ?",
                    [(doc, mid, doc) for doc, mid in name])
+    changed = [(mid, body) for mid, body in after.items() if before.get(mid, (None, None))[1] != body]
+    found.record(tx, changed)  # a streamed update's secrets are those of its last text
 
 
 def backfill(tx: Any, report: Callable[[int, int], None] | None = None, chunk: int = 5000,

@@ -211,11 +211,17 @@ RANK_WINDOW = 2_000
 
 
 
+# the sessions in which a secret was found (yurudb.secrets)
+WITH_SECRETS = "SELECT m.session_id FROM secret_findings AS f JOIN messages AS m ON m.id = f.message_id"
+
+
 def filters(session_id: str | None, working_directory: str | None, types: Any, since: Any,
-            until: Any) -> tuple[str, list[Any]]:
+            until: Any, secrets: bool | None = None) -> tuple[str, list[Any]]:
     """The search's WHERE (over `messages` and its session `s`) and its parameters; bad values raise."""
     where: list[str] = []
     params: list[Any] = []
+    if secrets is not None:
+        where.append(f"messages.session_id {'IN' if check.flag(secrets, 'secrets') else 'NOT IN'} ({WITH_SECRETS})")
     if session_id is not None:
         where.append("messages.session_id = ?")
         params.append(check.ident(session_id, "session_id"))
@@ -271,10 +277,15 @@ def query_sql(filters: str, *, degraded: bool) -> str:
     return f"SELECT * FROM ({union}) ORDER BY {_RANK + 1}, 1 LIMIT ? OFFSET ?"  # the rank, then the message id
 
 
-def hit_from_row(r: Sequence[Any], query_terms: list[list[str]]) -> SearchHit:
-    """A hit from a query_sql row: the message's text around its matches."""
+def hit_from_row(r: Sequence[Any], query_terms: list[list[str]], redact: bool = False) -> SearchHit:
+    """A hit from a query_sql row: the message's text around its matches (its secrets redacted first, if asked)."""
     m = message_from_row(r[:READ_WIDTH])
-    text, marks = snippet(text_of(m.content, m.tool_uses, m.payload), query_terms)
+    whole = text_of(m.content, m.tool_uses, m.payload)
+    if redact:
+        from ..secrets import redact as redacted
+
+        whole = redacted(whole)
+    text, marks = snippet(whole, query_terms)
     return SearchHit(message_id=m.id, session_id=m.session_id, session_name=r[_NAME], seq=m.seq, type=m.type,
                      timestamp=m.timestamp, snippet=text, marks=marks, rank=float(r[_RANK]), thread=m.thread)
 

@@ -27,7 +27,8 @@ BROWSE_SQL = (
     "(SELECT COUNT(*) FROM messages AS m WHERE m.session_id = s.id), "
     "(SELECT TOTAL(cost_usd) FROM analytics AS a WHERE a.session_id = s.id), "
     "(SELECT TOTAL(tokens_input + tokens_output + tokens_cache) FROM analytics AS a WHERE a.session_id = s.id), "
-    "json_extract(s.metadata, '$.source_gone') "
+    "json_extract(s.metadata, '$.source_gone'), "
+    "(SELECT COUNT(*) FROM secret_findings AS f JOIN messages AS m ON m.id = f.message_id WHERE m.session_id = s.id) "
     "FROM sessions AS s{where} ORDER BY s.updated_at DESC, s.id LIMIT ? OFFSET ?")
 
 KEYS = {"model": "COALESCE(model, 'unknown')", "day": "strftime('%Y-%m-%d', timestamp)", "session": "session_id",
@@ -112,4 +113,4 @@ def summaries(rows: list[Any]) -> list[Any]:
     return [SessionSummary(id=r[0], name=r[1], claude_title=r[2], user_renamed=bool(r[3]), status=r[4],
                            working_directory=r[5], claude_session_id=r[6], created_at=from_column(r[7]),
                            updated_at=from_column(r[8]), messages=r[9], cost_usd=float(r[10] or 0.0),
-                           tokens=int(r[11] or 0), source_gone=bool(r[12])) for r in rows]
+                           tokens=int(r[11] or 0), source_gone=bool(r[12]), secrets=r[13]) for r in rows]

@@ -132,7 +132,7 @@ class Reads:
         return int(await self.one("SELECT COUNT(*) FROM messages WHERE session_id = ?", (session_id,)))
 
     async def search(self, query: str, expression: str, where: str, params: list[Any], *, limit: int, offset: int,
-                     raw: bool) -> queries.SearchHits:
+                     raw: bool, redact: bool = False) -> queries.SearchHits:
         """The hits of an FTS5 expression under the filters, best first (the file, or memory over it)."""
         hits = queries.SearchHits()
         degraded = self.degraded
@@ -151,7 +151,7 @@ class Reads:
                 raise ValidationError(f"not a valid FTS5 query: {query!r}") from None
             raise
         terms = queries.terms(query)
-        hits += [queries.hit_from_row(r, terms) for r in await self.with_lines(rows, LINE_AT)]
+        hits += [queries.hit_from_row(r, terms, redact) for r in await self.with_lines(rows, LINE_AT)]
         if self.file_unread:
             hits.complete = False
             hits.note = "the database file cannot be read: only the writes held in memory were searched"

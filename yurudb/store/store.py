@@ -19,7 +19,7 @@ from ..backends.sqlite.readers import ReaderPool
 from ..degraded.memory import MemoryTwin
 from ..errors import NotFoundError, StoreClosedError, ValidationError
 from ..events import Event, EventBus, Listener, MessagesDeleted, Recovered
-from ..models import Message, Session, SessionPage, Usage
+from ..models import Message, SecretFinding, Session, SessionPage, Usage
 from ..times import from_column
 from ..search import index as search
 from ..search import query as queries
@@ -397,12 +397,16 @@ class Store:
         limit: int = 20,
         offset: int = 0,
         raw: bool = False,
+        secrets: bool | None = None,
+        redact: bool = False,
     ) -> queries.SearchHits:
         """Messages that say what `query` says, best first, each with a marked snippet.
 
         Plain words must all appear, a quoted phrase as a phrase, `word*` as a prefix; FTS5 syntax
         only with `raw=True` (bad syntax there is a ValidationError). `working_directory` matches
         that folder and the folders under it; `since`/`until` take what timestamps take.
+        `secrets` True keeps only sessions in which a secret was found, False leaves them out;
+        `redact` replaces each secret in the snippets with `[REDACTED:kind]`.
         """
         self._live()
         if query is None:
@@ -412,14 +416,16 @@ class Store:
         expression = query if raw else queries.match_expression(query)
         if raw:
             queries.raw_check(query)
-        where, params = queries.filters(session_id, working_directory, types, since, until)
+        check.flag(redact, "redact")
+        where, params = queries.filters(session_id, working_directory, types, since, until, secrets)
         check.integer(limit, "limit")
         check.integer(offset, "offset")
         if limit < 1 or offset < 0:
             raise ValidationError("limit must be at least 1 and offset at least 0")
         if not expression.strip():
             return queries.SearchHits()
-        return await self._reads.search(query, expression, where, params, limit=limit, offset=offset, raw=raw)
+        return await self._reads.search(query, expression, where, params, limit=limit, offset=offset, raw=raw,
+                                        redact=redact)
 
     async def rebuild_search(self, *, progress: Callable[[int, int], None] | None = None) -> int:
         """Index every message afresh (what `yurudb reindex` runs); returns how many were indexed.
@@ -534,6 +540,20 @@ class Store:
         total = int(await self._reads.one(f"SELECT COUNT(*) FROM sessions AS s{where}", params))
         rows = await self._reads.fetch(listing.BROWSE_SQL.format(where=where), [*params, limit, offset])
         return SessionPage(total=total, offset=offset, sessions=listing.summaries(rows))
+
+    async def secrets(self, session_id: str | None = None) -> list[SecretFinding]:
+        """The secrets found in every session's messages (or one session's), by session and message order."""
+        self._live()
+        where, params = "", []
+        if session_id is not None:
+            await self.get_session(session_id)  # an unknown session is an error, not "no secrets"
+            where, params = "WHERE m.session_id = ?", [session_id]
+        rows = await self._reads.fetch(
+            "SELECT m.session_id, s.name, m.id, m.seq, m.thread, m.line, f.kind, f.preview FROM secret_findings AS f "
+            f"JOIN messages AS m ON m.id = f.message_id JOIN sessions AS s ON s.id = m.session_id {where} "
+            "ORDER BY s.updated_at DESC, m.session_id, m.seq, f.id", params)
+        return [SecretFinding(session_id=r[0], session_name=r[1], message_id=r[2], seq=r[3], thread=r[4], line=r[5],
+                              kind=r[6], preview=r[7]) for r in rows]
 
     async def projects(self) -> list[dict[str, Any]]:
         """Every project (working directory) with its session count and last activity, most recent first."""

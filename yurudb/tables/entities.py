@@ -202,4 +202,17 @@ class FootprintFileRow(SQLModel, table=True):
     gone_at: datetime | None = Field(default=None, sa_column=Column(TIMESTAMP))
 
 
+class SecretFindingRow(SQLModel, table=True):
+    """Table `secret_findings`: a secret the rules saw in a message's text (its kind and a redacted
+    preview; never the value), kept exact by the same transaction that indexes the message."""
+
+    __tablename__ = "secret_findings"
+    __table_args__ = (Index("idx_secret_findings_message", "message_id"),)
+
+    id: int | None = Field(default=None, sa_column=Column(Integer, primary_key=True))
+    message_id: str = Field(sa_column=Column(Text, ForeignKey("messages.id", ondelete="CASCADE"), nullable=False))
+    kind: str = Field(sa_column=Column(Text, nullable=False))
+    preview: str = Field(sa_column=Column(Text, nullable=False))  # the value's first characters and length
+
+
 metadata = SQLModel.metadata

@@ -72,6 +72,11 @@ CREATE TABLE footprint_files (
 CREATE UNIQUE INDEX idx_footprint_files_path ON footprint_files (root, path);
 CREATE INDEX idx_footprint_files_session ON footprint_files (session_key);
 CREATE INDEX idx_footprint_files_blob ON footprint_files (blob_id);
+CREATE TABLE secret_findings (
+    id INTEGER NOT NULL, message_id TEXT NOT NULL, kind TEXT NOT NULL, preview TEXT NOT NULL, PRIMARY KEY (id),
+    FOREIGN KEY(message_id) REFERENCES messages (id) ON DELETE CASCADE
+);
+CREATE INDEX idx_secret_findings_message ON secret_findings (message_id);
 CREATE INDEX idx_sessions_updated ON sessions (updated_at);
 CREATE INDEX idx_sessions_claude ON sessions (claude_session_id) WHERE claude_session_id IS NOT NULL;
 CREATE UNIQUE INDEX idx_transcript_files_path ON transcript_files (root, path);

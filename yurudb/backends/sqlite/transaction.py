@@ -22,6 +22,8 @@ class Tx:
         self.conn = conn
         # Whether this transaction keeps the full-text index in step (off: benchmarks, bulk loads).
         self.index_search = index_search
+        # and the secrets found in the texts it indexes (yurudb.secrets.found)
+        self.keeps_findings = True
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
         """Run one statement, returning its rows (if any)."""

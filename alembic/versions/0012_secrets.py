@@ -1,0 +1,45 @@
+"""secrets: the secrets each message's text holds (kind and a redacted preview, never the value)
+
+Revision ID: 0012_secrets
+Revises: 0011_footprint
+Create Date: 2026-12-03
+
+Transcripts hold secrets (an `env` output, a pasted token, a key a tool read). `secret_findings` is
+one row per secret the rules of `yurudb.secrets` see in a message's indexed text, written by the
+transaction that indexes it, so that `yurudb secrets scan` lists them and search can leave such
+sessions out. The upgrade scans every message already indexed, with progress; the downgrade drops
+the table (it holds nothing that is not derived from the messages).
+"""
+from __future__ import annotations
+
+from typing import Sequence, Union
+
+import sqlalchemy as sa
+
+from alembic import op
+
+revision: str = "0012_secrets"
+down_revision: Union[str, None] = "0011_footprint"
+branch_labels: Union[str, Sequence[str], None] = None
+depends_on: Union[str, Sequence[str], None] = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "secret_findings",
+        sa.Column("id", sa.Integer(), primary_key=True),
+        sa.Column("message_id", sa.Text(), sa.ForeignKey("messages.id", ondelete="CASCADE"), nullable=False),
+        sa.Column("kind", sa.Text(), nullable=False),
+        sa.Column("preview", sa.Text(), nullable=False),
+    )
+    op.create_index("idx_secret_findings_message", "secret_findings", ["message_id"])
+    from yurudb.backends.sqlite.transaction import Tx
+    from yurudb.search import index as search
+
+    # the revision's own sqlite3 connection, inside its transaction (what every write's Tx wraps)
+    search.scan_secrets(Tx(op.get_bind().connection.dbapi_connection), op.get_context().config.attributes.get("progress"))
+
+
+def downgrade() -> None:
+    op.drop_index("idx_secret_findings_message", table_name="secret_findings")
+    op.drop_table("secret_findings")
