@@ -26,7 +26,7 @@ LAYERS = [
     {"recovery"},
     {"archive"},
     {"claude", "importers"},
-    {"serve"},
+    {"serve", "mcp"},
     {"cli", "testing", "__main__", "__init__"},
 ]
 LAYER = {name: i for i, names in enumerate(LAYERS) for name in names}

@@ -20,15 +20,16 @@ sdk = pytest.importorskip("claude_agent_sdk", reason="the real CLI ships in clau
 CLAUDE = Path(sdk.__file__).parent / "_bundled" / "claude"
 
 
-def run_claude(home: Path, fake: FakeAnthropic, prompt: str, *extra: str, cwd: Path | None = None) -> list[dict]:
-    """One `claude -p` run in `cwd` (default `home`/repo); its stream-json events."""
+def run_claude(home: Path, fake: FakeAnthropic, prompt: str, *extra: str, cwd: Path | None = None,
+               env: dict[str, str] | None = None) -> list[dict]:
+    """One `claude -p` run in `cwd` (default `home`/repo), with `env` added; its stream-json events."""
     if not CLAUDE.exists():
         pytest.skip("this claude-agent-sdk wheel has no bundled CLI")
     repo = cwd or home / "repo"
     repo.mkdir(exist_ok=True)
     env = {"PATH": os.environ.get("PATH", ""), "HOME": str(home), "ANTHROPIC_BASE_URL": fake.url,
            "ANTHROPIC_API_KEY": "sk-test-not-a-key", "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
-           "IS_SANDBOX": "1"}
+           "IS_SANDBOX": "1", **(env or {})}
     done = subprocess.run([str(CLAUDE), "-p", prompt, "--output-format", "stream-json", "--verbose",
                            "--allowedTools", "Bash", *extra], cwd=repo, env=env, capture_output=True, text=True,
                           timeout=120)

@@ -33,11 +33,11 @@ def upgrade() -> None:
         sa.Column("preview", sa.Text(), nullable=False),
     )
     op.create_index("idx_secret_findings_message", "secret_findings", ["message_id"])
-    from yurudb.backends.sqlite.transaction import Tx
+    from yurudb.backends.sqlite.transaction import DriverTx
     from yurudb.search import index as search
 
     # the revision's own sqlite3 connection, inside its transaction (what every write's Tx wraps)
-    search.scan_secrets(Tx(op.get_bind().connection.dbapi_connection), op.get_context().config.attributes.get("progress"))
+    search.scan_secrets(DriverTx(op.get_bind().connection.dbapi_connection), op.get_context().config.attributes.get("progress"))
 
 
 def downgrade() -> None:

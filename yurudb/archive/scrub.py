@@ -67,6 +67,9 @@ def scrub(tx: Any, session_id: str) -> ScrubReport:
         report.secrets[kind] = report.secrets.get(kind, 0) + 1
     if not values:
         return report
+    # out of the index first, by the text they were indexed with (a contentless index forgets a document
+    # only when told its words exactly: told the scrubbed text, the secret's words would stay)
+    search.unindex(tx, flagged)
     # the archived lines of the session's files, each run rewritten with its own dictionary
     for run_id, raw in tx.execute("SELECT b.id, b.raw FROM transcript_blocks AS b JOIN transcript_files AS t "
                                   "ON t.id = b.file_id WHERE t.session_id = ?", (session_id,)):
@@ -80,7 +83,6 @@ def scrub(tx: Any, session_id: str) -> ScrubReport:
             report.lines += changed
     report.files = _footprint(tx, session_id, values)
     # the rows: a message keeps its id and place; its text columns lose the secret
-    search.unindex(tx, flagged)
     for mid, content, tool_uses, payload in tx.select_in(
             "SELECT id, content, tool_uses, payload FROM messages WHERE id IN ({})", flagged):
         new_content = rules.redact(content) if isinstance(content, str) else content
@@ -91,6 +93,9 @@ def scrub(tx: Any, session_id: str) -> ScrubReport:
                        (new_content, new_tools, new_payload, mid))
             report.messages += 1
     search.index(tx, flagged)  # indexed again from what they hold now: their findings are gone
+    # a contentless index forgets a document by a delete marker; its words stay in older segments until
+    # they merge: merged now, so no word of a secret is left in the index's pages
+    tx.execute("INSERT INTO search_index (search_index) VALUES ('optimize')")
     # a session is often named by its first prompt, secret and all
     name, title = tx.execute("SELECT name, claude_title FROM sessions WHERE id = ?", (session_id,))[0]
     if (rules.redact(name), title and rules.redact(title)) != (name, title):

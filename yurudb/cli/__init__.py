@@ -34,13 +34,14 @@ def _root(
     ctx.obj = _edge.Options(db=db)
 
 
-from . import archive, data, maintenance, secrets, serve  # noqa: E402
+from . import archive, data, maintenance, mcp, secrets, serve  # noqa: E402
 
 data.register(app)
 archive.register(app, data.import_app)
 maintenance.register(app)
 serve.register(app)
 secrets.register(app)
+mcp.register(app)
 
 
 def main() -> None:

@@ -279,13 +279,13 @@ def export(
 
     if fmt not in ("json", "markdown", "jsonl"):
         fail(f"--format must be json, markdown or jsonl, not {fmt!r}", 2)
+    if keep_secrets and fmt == "jsonl":
+        fail("--keep-secrets goes with json or markdown (jsonl is never redacted: the files as they are)", 2)
     if fmt == "jsonl":
         export_transcripts(ctx, session, all_sessions, output, earlier)
         return
     if earlier:
         fail("--earlier goes with --format jsonl", 2)
-    if keep_secrets and fmt == "jsonl":
-        fail("--keep-secrets goes with json or markdown (jsonl is never redacted: the files as they are)", 2)
     from .. import secrets
 
     redacted = [0]

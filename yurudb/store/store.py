@@ -542,7 +542,8 @@ class Store:
         return SessionPage(total=total, offset=offset, sessions=listing.summaries(rows))
 
     async def secrets(self, session_id: str | None = None) -> list[SecretFinding]:
-        """The secrets found in every session's messages (or one session's), by session and message order."""
+        """The secrets found in every session's messages (or one session's), by session and message order; each
+        names its kind, line and a redacted preview, never the value."""
         self._live()
         where, params = "", []
         if session_id is not None:
@@ -552,8 +553,11 @@ class Store:
             "SELECT m.session_id, s.name, m.id, m.seq, m.thread, m.line, f.kind, f.preview FROM secret_findings AS f "
             f"JOIN messages AS m ON m.id = f.message_id JOIN sessions AS s ON s.id = m.session_id {where} "
             "ORDER BY s.updated_at DESC, m.session_id, m.seq, f.id", params)
-        return [SecretFinding(session_id=r[0], session_name=r[1], message_id=r[2], seq=r[3], thread=r[4], line=r[5],
-                              kind=r[6], preview=r[7]) for r in rows]
+        from ..secrets import redact
+
+        # a session is often named by its first prompt: the name is given redacted too
+        return [SecretFinding(session_id=r[0], session_name=redact(r[1]), message_id=r[2], seq=r[3], thread=r[4],
+                              line=r[5], kind=r[6], preview=r[7]) for r in rows]
 
     async def projects(self) -> list[dict[str, Any]]:
         """Every project (working directory) with its session count and last activity, most recent first."""

@@ -107,3 +107,25 @@ def _sql(conn: sqlite3.Connection, sql: str) -> None:
 def _rollback(conn: sqlite3.Connection) -> None:
     if conn.in_transaction:
         conn.execute("ROLLBACK")
+
+
+class DriverTx(Tx):
+    """A Tx over a DB-API connection used through cursors (a revision's, behind SQLAlchemy's async adapter)."""
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        """Run one statement, returning its rows (if any)."""
+        cursor = self.conn.cursor()
+        try:
+            cursor.execute(sql, tuple(params))
+            return cursor.fetchall() if cursor.description else []
+        finally:
+            cursor.close()
+
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        """Run one statement over many parameter rows."""
+        if rows:
+            cursor = self.conn.cursor()
+            try:
+                cursor.executemany(sql, [tuple(r) for r in rows])
+            finally:
+                cursor.close()

@@ -1,0 +1,1 @@
+"""`yurudb mcp`: Claude searches its own past (the `mcp` extra)."""
