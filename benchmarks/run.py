@@ -618,9 +618,15 @@ def w12(tmp: Path, res: Results, quick: bool) -> None:
     web.w12(tmp, res, quick, Row)
 
 
+def w13(tmp: Path, res: Results, quick: bool) -> None:
+    import scan
+
+    scan.w13(tmp, res, quick, Row)
+
+
 WORKLOADS: dict[str, Callable[[Path, Results, bool], None]] = {
     "W1": w1, "W1b": w1b, "W2": w2, "W3": w3, "W4": w4, "W5": w5, "W6": w6, "W7": w7, "W8": w8, "W9": w9, "W10": w10, "W11": w11,
-    "W12": w12,
+    "W12": w12, "W13": w13,
 }
 
 

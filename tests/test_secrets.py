@@ -222,3 +222,22 @@ def test_the_rules_keep_pace_and_stay_quiet_on_the_shared_real_transcripts() -> 
                 cols = transcript.project(line)
                 hits += [f.kind for f in secrets.find(text_of(cols["content"], cols["tool_uses"], line))]
     assert len(hits) <= 3, hits
+
+
+def test_the_service_redacts_when_asked_and_lists_findings(history: tuple[Path, Path]) -> None:
+    pytest.importorskip("starlette", reason="yurudb serve needs the serve extra")
+    from helpers import call, serving
+
+    _, db = history
+    with serving(db) as (info, _):
+        status, exact = call(info, "GET", f"/api/v1/sessions/{SID}/messages?limit=all")
+        assert status == 200 and leaked(json.dumps(exact))  # the app's own reads: the user's data as it is
+        status, shared = call(info, "GET", f"/api/v1/sessions/{SID}/messages?limit=all&redact=true")
+        assert status == 200 and len(shared) == len(exact) and not leaked(json.dumps(shared))
+        status, hits = call(info, "GET", "/api/v1/search?q=about&limit=50&redact=true")
+        assert status == 200 and len(hits["hits"]) == len(PLANTED) and not leaked(json.dumps(hits))
+        status, only = call(info, "GET", "/api/v1/search?q=key&secrets=false")
+        assert {h["session_id"] for h in only["hits"]} == {CLEAN}
+        status, found = call(info, "GET", "/api/v1/secrets")
+        assert status == 200 and {f["kind"] for f in found} == set(PLANTED) and not leaked(json.dumps(found))
+        assert call(info, "GET", f"/api/v1/sessions/{SID}/messages?redact=maybe")[0] == 422

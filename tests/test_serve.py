@@ -19,8 +19,8 @@ from typing import Any
 import pytest
 from helpers import YURUDB, call, hold_write_lock, release, serving
 
-pytest.importorskip("starlette", reason="yurudb serve needs the serve extra (pip install -e '.[test,serve]')")
-pytest.importorskip("uvicorn", reason="yurudb serve needs the serve extra (pip install -e '.[test,serve]')")
+pytest.importorskip("starlette", reason="yurudb serve needs the serve extra (pip install -e '.[test,serve,mcp]')")
+pytest.importorskip("uvicorn", reason="yurudb serve needs the serve extra (pip install -e '.[test,serve,mcp]')")
 websockets = pytest.importorskip("websockets", reason="the events test needs websockets (the serve extra)")
 
 def too_big(info: dict[str, Any]) -> int:

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 CLIENT = Path(__file__).resolve().parents[1] / "clients" / "typescript"
-pytest.importorskip("uvicorn", reason="yurudb serve needs the serve extra (pip install -e '.[test,serve]')")
+pytest.importorskip("uvicorn", reason="yurudb serve needs the serve extra (pip install -e '.[test,serve,mcp]')")
 
 
 def test_the_clients_types_are_generated_from_the_servers_openapi_document() -> None:

@@ -18,7 +18,7 @@ from helpers import YURUDB, call, serving
 
 pytest.importorskip("starlette", reason="the page is served by yurudb serve (the serve extra)")
 playwright = pytest.importorskip("playwright.sync_api", reason="the browser tests drive chromium with Playwright "
-                                                                 "(pip install -e '.[test,serve]')")
+                                                                 "(pip install -e '.[test,serve,mcp]')")
 expect = playwright.expect
 
 CHROMIUM = os.environ.get("YURUDB_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"

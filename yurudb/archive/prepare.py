@@ -21,6 +21,7 @@ from typing import Any, NamedTuple
 from ..lines import codec
 from ..lines import transcript as meaning
 from ..search import text as search_text
+from ..secrets import found
 
 PROJECT_MAX_BYTES = 8 * 1024 * 1024  # a longer line keeps its bytes but gets no message (reported)
 
@@ -36,6 +37,7 @@ class PreparedMessage(NamedTuple):
     timestamp: str | None
     twin_key: str  # finds the same line arriving the other way (apply.Twins)
     body: str  # what the full-text index takes (search.text.indexed)
+    secrets: tuple[tuple[str, str], ...] = ()  # (kind, preview) of each secret in it: found here, in the worker
 
 
 @dataclass
@@ -91,7 +93,7 @@ def prepare(lines: list[bytes], first: int, rel: str, session_hint: str,
         cols = meaning.project(line)
         body = search_text.indexed(search_text.text_of(cols["content"], cols["tool_uses"], line))
         out.messages.append(PreparedMessage(n, candidate, claude_id, line["type"], cols["role"], when, twin_key(line),
-                                            body))
+                                            body, found.pairs(body)))
         _learn(out.facts.setdefault(claude_id, {}), line, when)
         key = meaning.response_key(line)
         if key is not None:

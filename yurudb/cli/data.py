@@ -183,6 +183,8 @@ def search(
     limit: Annotated[int, typer.Option(help="How many hits.")] = 20,
     offset: Annotated[int, typer.Option(help="Skip this many hits (the next page).")] = 0,
     raw: Annotated[bool, typer.Option("--raw", help="The query is SQLite FTS5 syntax (AND, OR, NOT, NEAR).")] = False,
+    with_secrets: Annotated[Optional[bool], typer.Option(
+        "--secrets/--no-secrets", help="Only sessions in which a secret was found / only those without.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the hits as JSON.")] = False,
 ) -> None:
     """Find messages across every session: best first, with the words marked and how to open each."""
@@ -194,7 +196,7 @@ def search(
             folder = str(project.expanduser().absolute()) if project is not None else None
             kinds = [k.strip() for k in types.split(",")] if types is not None else None
             return await store.search(query, session_id=sid, working_directory=folder, types=kinds, since=since,
-                                      until=until, limit=limit, offset=offset, raw=raw)
+                                      until=until, limit=limit, offset=offset, raw=raw, secrets=with_secrets)
 
     hits = run(go())
     if as_json:

@@ -192,6 +192,7 @@ class Docs:
         self.fast = fast and tx.index_search
         self.top: int | None = None
         self.bodies: dict[str, tuple[int, str]] = {}  # message id -> (document, text)
+        self.secrets: dict[str, tuple[tuple[str, str], ...]] = {}  # message id -> its findings, when known ahead
         self.placed: set[str] = set()  # messages whose row names their document already
 
     def take(self, write: Any) -> int | None:
@@ -208,9 +209,14 @@ class Docs:
         self.top += 1
         return self.top
 
-    def add(self, message_id: str, body: str) -> int | None:
-        """The document for a message about to be written with this indexed text (None: no text)."""
+    def add(self, message_id: str, body: str, secrets: tuple[tuple[str, str], ...] | None = None) -> int | None:
+        """The document for a message about to be written with this indexed text (None: no text);
+        `secrets`: its findings, when a worker found them already."""
         self.placed.add(message_id)
+        if secrets is not None:
+            self.secrets[message_id] = secrets
+        else:
+            self.secrets.pop(message_id, None)
         if not body.strip():
             self.bodies.pop(message_id, None)  # written twice in the batch: the last text counts
             return None
@@ -222,8 +228,8 @@ class Docs:
     def insert(self) -> None:
         """Index the bodies taken (after the plan wrote the rows that name them)."""
         self.tx.executemany("INSERT INTO search_index (rowid, body) VALUES (?, ?)", list(self.bodies.values()))
-        found.record(self.tx, [(mid, body) for mid, (_, body) in self.bodies.items()])
-        self.bodies = {}
+        found.record(self.tx, [(mid, body) for mid, (_, body) in self.bodies.items()], self.secrets)
+        self.bodies, self.secrets = {}, {}
 
 
 def body_of(write: Any) -> str:

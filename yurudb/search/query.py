@@ -280,13 +280,13 @@ def query_sql(filters: str, *, degraded: bool) -> str:
 def hit_from_row(r: Sequence[Any], query_terms: list[list[str]], redact: bool = False) -> SearchHit:
     """A hit from a query_sql row: the message's text around its matches (its secrets redacted first, if asked)."""
     m = message_from_row(r[:READ_WIDTH])
-    whole = text_of(m.content, m.tool_uses, m.payload)
-    if redact:
+    whole, name = text_of(m.content, m.tool_uses, m.payload), r[_NAME]
+    if redact:  # the name too: a session is often named by its first prompt
         from ..secrets import redact as redacted
 
-        whole = redacted(whole)
+        whole, name = redacted(whole), redacted(name)
     text, marks = snippet(whole, query_terms)
-    return SearchHit(message_id=m.id, session_id=m.session_id, session_name=r[_NAME], seq=m.seq, type=m.type,
+    return SearchHit(message_id=m.id, session_id=m.session_id, session_name=name, seq=m.seq, type=m.type,
                      timestamp=m.timestamp, snippet=text, marks=marks, rank=float(r[_RANK]), thread=m.thread)
 
 

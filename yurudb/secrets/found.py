@@ -17,13 +17,23 @@ def _kept(tx: Any) -> bool:
     return bool(getattr(tx, "keeps_findings", False))
 
 
-def record(tx: Any, bodies: Iterable[tuple[str, str]]) -> None:
-    """Replace the findings of each (message id, indexed text): a message's text changed, or is new."""
+def pairs(body: str) -> tuple[tuple[str, str], ...]:
+    """(kind, preview) of each secret in an indexed text: what a sync's worker process finds ahead."""
+    return tuple((f.kind, f.preview(body)) for f in rules.find(body))
+
+
+def record(tx: Any, bodies: Iterable[tuple[str, str]], known: dict[str, tuple[tuple[str, str], ...]] | None = None) -> None:
+    """Replace the findings of each (message id, indexed text): a message's text changed, or is new.
+
+    `known`: findings already worked out for some of them (a sync's workers scan in parallel)."""
     bodies = list(bodies)
     if not bodies or not _kept(tx):
         return
     forget(tx, [mid for mid, _ in bodies])
-    tx.executemany(INSERT, rows_of(bodies))
+    known = known or {}
+    rows = [(mid, kind, preview) for mid, body in bodies
+            for kind, preview in (known[mid] if mid in known else pairs(body))]
+    tx.executemany(INSERT, rows)
 
 
 def forget(tx: Any, message_ids: Iterable[str]) -> None:

@@ -29,7 +29,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from .. import errors
-from ..models import Message, Session, SessionPage, Usage
+from ..models import Message, SecretFinding, Session, SessionPage, Usage
 from ..store.store import Store
 
 log = logging.getLogger(__name__)
@@ -176,6 +176,16 @@ def number(request: Request, name: str) -> int | None:
         raise Refused(422, "ValidationError", f"{name} must be an integer, not {value!r}") from None
 
 
+def flag(request: Request, name: str) -> bool | None:
+    """A true/false query parameter (None when not given; 422 when it is neither)."""
+    value = request.query_params.get(name)
+    if value is None:
+        return None
+    if value not in ("true", "false"):
+        raise Refused(422, "ValidationError", f"{name} must be true or false, not {value!r}")
+    return value == "true"
+
+
 Handler = Callable[[Store, Request], Awaitable[Any]]
 
 
@@ -235,6 +245,15 @@ async def delete_session(store: Store, request: Request) -> Any:
 
 
 async def get_messages(store: Store, request: Request) -> Any:
+    got = await _window(store, request)
+    if flag(request, "redact"):  # the same window, each message's secrets replaced by [REDACTED:kind]
+        from ..secrets import redact_message
+
+        return [redact_message(m) for m in got]
+    return got
+
+
+async def _window(store: Store, request: Request) -> Any:
     thread = request.query_params.get("thread")
     limit: Any = None if request.query_params.get("limit") == "all" else number(request, "limit")
     if limit is None and request.query_params.get("limit") != "all":
@@ -296,6 +315,10 @@ async def browse(store: Store, request: Request) -> Any:
                               offset=number(request, "offset") or 0)
 
 
+async def secrets(store: Store, request: Request) -> Any:
+    return await store.secrets(request.query_params.get("session_id"))
+
+
 async def projects(store: Store, request: Request) -> Any:
     return await store.projects()
 
@@ -312,7 +335,8 @@ async def search(store: Store, request: Request) -> Any:
                               working_directory=q.get("working_directory"),
                               types=q.get("types").split(",") if q.get("types") else None,
                               since=q.get("since"), until=q.get("until"), limit=number(request, "limit") or 20,
-                              offset=number(request, "offset") or 0, raw=q.get("raw") == "true")
+                              offset=number(request, "offset") or 0, raw=q.get("raw") == "true",
+                              secrets=flag(request, "secrets"), redact=bool(flag(request, "redact")))
     from ..search import query as searching
 
     return {"hits": [searching.dumps_hit(h) for h in hits], "complete": hits.complete, "note": hits.note}
@@ -365,6 +389,8 @@ ROUTES: list[tuple[str, str, Handler, int, type[pydantic.BaseModel] | None, Any,
     ("GET", "/browse", browse, 200, None, SessionPage,
      "a page of sessions as a list shows them (project, text, since, until, limit, offset)"),
     ("GET", "/projects", projects, 200, None, None, "every project with its session count"),
+    ("GET", "/secrets", secrets, 200, None, [SecretFinding],
+     "the secrets found (kind, line, a redacted preview; never the value); session_id: one session's"),
     ("GET", "/sessions/{session}", get_session, 200, None, Session, "one session"),
     ("GET", "/sessions/{session}/threads", threads, 200, None, None, "a synced session's subagent threads"),
     ("GET", "/sessions/{session}/usage", usage_records, 200, None, [Usage], "a session's usage records"),
@@ -372,14 +398,16 @@ ROUTES: list[tuple[str, str, Handler, int, type[pydantic.BaseModel] | None, Any,
     ("POST", "/sessions/{session}/rename", rename_session, 200, Rename, Session, "rename (sets user_renamed)"),
     ("DELETE", "/sessions/{session}", delete_session, 204, None, None, "delete a session"),
     ("GET", "/sessions/{session}/messages", get_messages, 200, None, [Message],
-     "messages, oldest first (limit, before, after or around: paging; thread: a subagent, or all)"),
+     "messages, oldest first (limit, before, after or around: paging; thread: a subagent, or all; "
+     "redact=true: secrets as [REDACTED:kind])"),
     ("POST", "/sessions/{session}/messages", append_messages, 201, Append, Message,
      "append one message or several; answered once durable (202: held in the degraded journal)"),
     ("PATCH", "/messages/{message}", update_message, 200, UpdateMessage, Message, "update a message (streaming)"),
     ("POST", "/sessions/{session}/usage", record_usage, 201, RecordUsage, Usage, "record tokens and cost"),
     ("GET", "/usage", usage_summary, 200, None, None,
      "totals by model, day, session or project (split: then by another; since, until, project, session_id)"),
-    ("GET", "/search", search, 200, None, None, "search every message (q, filters, paging)"),
+    ("GET", "/search", search, 200, None, None,
+     "search every message (q, filters, paging; secrets=true|false: sessions with or without; redact=true)"),
     ("POST", "/archive/sync", sync_archive, 200, SyncArchive, None, "archive Claude Code's files"),
     ("GET", "/sessions/{session}/files", transcript_files, 200, None, None, "a session's archived files"),
     ("POST", "/sessions/{session}/restore", restore, 200, Restore, None, "put a session's files back"),
@@ -398,7 +426,7 @@ def _schema(answer: Any) -> dict[str, Any]:
 def _openapi() -> dict[str, Any]:
     paths: dict[str, Any] = {}
     schemas: dict[str, Any] = {}
-    for model in (Session, SessionPage, Message, Usage):
+    for model in (Session, SessionPage, Message, Usage, SecretFinding):
         schemas[model.__name__] = model.model_json_schema(ref_template="#/components/schemas/{model}")
     for method, path, handler, status, request_model, answer, summary in ROUTES:
         op: dict[str, Any] = {"operationId": handler.__name__, "summary": summary,

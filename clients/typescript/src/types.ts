@@ -53,6 +53,18 @@ export interface Usage {
   tokens_cache_read?: number | null;
 }
 
+/** A secret found in a message: where (session, message, its transcript line) and its kind; never the value. */
+export interface SecretFinding {
+  session_id: string;
+  session_name: string;
+  message_id: string;
+  seq: number;
+  thread?: string | null;
+  line?: number | null;
+  kind: string;
+  preview: string;
+}
+
 /** POST /sessions. */
 export interface CreateSession {
   name: string;
@@ -132,6 +144,7 @@ export interface SessionSummary {
   cost_usd?: number;
   tokens?: number;
   source_gone?: boolean;
+  secrets?: number;
 }
 
 /** Every operation of /api/v1: method and path. */
@@ -141,6 +154,7 @@ export const OPERATIONS = {
   create_session: { method: "POST", path: "/api/v1/sessions" },
   browse: { method: "GET", path: "/api/v1/browse" },
   projects: { method: "GET", path: "/api/v1/projects" },
+  secrets: { method: "GET", path: "/api/v1/secrets" },
   get_session: { method: "GET", path: "/api/v1/sessions/{session}" },
   update_session: { method: "PATCH", path: "/api/v1/sessions/{session}" },
   delete_session: { method: "DELETE", path: "/api/v1/sessions/{session}" },
