@@ -82,4 +82,4 @@ def w13(tmp: Path, res: Any, quick: bool, Row: Any) -> None:  # noqa: N803 - the
     res.rows.append(Row(f"W13 secrets scan during sync ({jsonl / 1e6:.0f} MB of JSONL, generated)",
                         "first sync with the scan (MB/s of JSONL)", jsonl / 1e6 / statistics.median(ours),
                         jsonl / 1e6 / statistics.median(without), "MB/s", True, "",
-                        "whole processes, medians; raw: the same sync with the findings hook off"))
+                        "whole processes, medians; raw: the same sync with the rules stubbed out (in its workers too)"))

@@ -162,6 +162,7 @@ async function sessionsView(params) {
       el("td", {}, el("a", { href: `#/session/${encodeURIComponent(s.id)}` }, s.name),
         s.user_renamed && s.claude_title ? el("span", { class: "dim" }, ` (${s.claude_title})`) : null,
         s.source_gone ? el("span", { class: "badge", title: "Claude Code deleted its files; the archive keeps them" }, "source gone") : null,
+        s.secrets ? el("span", { class: "badge secrets", title: "secrets found in it: yurudb secrets scan lists them" }, `${s.secrets} secrets`) : null,
         el("div", { class: "project" }, s.working_directory || "")),
       el("td", { class: "num" }, fmt.format(s.messages)), el("td", { class: "num" }, money(s.cost_usd)), el("td", { class: "num" }, when(s.updated_at)))));
     if (!page.sessions.length) body.append(el("tr", {}, el("td", { colspan: 4, class: "dim" }, "no session matches")));
