@@ -5,7 +5,6 @@ with the scan beside the same sync without it (the findings hook off, in the sam
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import statistics
@@ -16,8 +15,7 @@ from typing import Any
 import archive
 import corpus
 
-from yurudb.lines import transcript
-from yurudb.search.text import text_of
+from yurudb.search.text import file_texts
 from yurudb.secrets import rules
 
 # the baseline: the same sync with the rules finding nothing, in this process and in its prepare workers
@@ -36,17 +34,7 @@ _w.asyncio.create_subprocess_exec = _stubbed
 
 
 def _texts(root: Path) -> list[str]:
-    out = []
-    for path in sorted(root.rglob("*.jsonl")):
-        for raw in path.read_bytes().splitlines():
-            try:
-                line = json.loads(raw)
-            except ValueError:
-                continue
-            if isinstance(line, dict):
-                cols = transcript.project(line)
-                out.append(text_of(cols["content"], cols["tool_uses"], line))
-    return out
+    return [text for path in sorted(root.rglob("*.jsonl")) for text in file_texts(path)]
 
 
 def w13(tmp: Path, res: Any, quick: bool, Row: Any) -> None:  # noqa: N803 - the table's row type

@@ -208,19 +208,9 @@ def test_the_rules_keep_pace_and_stay_quiet_on_the_shared_real_transcripts() -> 
     shared = Path(__file__).resolve().parents[2] / "shared" / "data" / "claude-transcripts"
     if not shared.is_dir():
         pytest.skip("../shared is not here (a fresh clone): the real transcripts are not in the repo")
-    from yurudb.lines import transcript
-    from yurudb.search.text import text_of
+    from yurudb.search.text import file_texts
 
-    hits = []
-    for path in sorted(shared.rglob("*.jsonl")):
-        for raw in path.read_bytes().splitlines():
-            try:
-                line = json.loads(raw)
-            except ValueError:
-                continue
-            if isinstance(line, dict):
-                cols = transcript.project(line)
-                hits += [f.kind for f in secrets.find(text_of(cols["content"], cols["tool_uses"], line))]
+    hits = [f.kind for path in sorted(shared.rglob("*.jsonl")) for text in file_texts(path) for f in secrets.find(text)]
     assert len(hits) <= 3, hits
 
 

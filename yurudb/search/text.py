@@ -158,3 +158,20 @@ def _bigrams(run: str) -> list[str]:
     # each start a bigram, which a prefix query finds)
     return [run[i:i + 2] for i in range(len(run) - 1)] + [run[-1]]
 
+
+
+def file_texts(path: Any) -> Any:
+    """The searchable text of each JSON object line of a transcript file, in order (other lines skipped)."""
+    import json
+
+    from ..lines import transcript
+
+    with open(path, "rb") as f:
+        for raw in f:
+            try:
+                line = json.loads(raw)
+            except ValueError:
+                continue
+            if isinstance(line, dict):
+                cols = transcript.project(line)
+                yield text_of(cols["content"], cols["tool_uses"], line)
