@@ -117,6 +117,7 @@ EXPECTED_COLUMNS = {
         ("kind", "TEXT", 1, None, 0),
         ("preview", "TEXT", 1, None, 0),
     ],
+    "secret_scans": [("message_id", "TEXT", 1, None, 1)],
     "search_index": [("body", "", 0, None, 0)],  # FTS5 (its shadow tables are its own business)
 }
 # (index name, unique, columns)
@@ -139,6 +140,7 @@ EXPECTED_INDEXES = {
                         ("idx_footprint_files_session", 0, ("session_key",)),
                         ("idx_footprint_files_blob", 0, ("blob_id",))},
     "secret_findings": {("idx_secret_findings_message", 0, ("message_id",))},
+    "secret_scans": set(),
 }
 # (table, from column, to table, to column, on delete)
 EXPECTED_FOREIGN_KEYS = {
@@ -149,6 +151,7 @@ EXPECTED_FOREIGN_KEYS = {
     ("transcript_links", "file_id", "transcript_files", "id", "CASCADE"),
     ("footprint_files", "blob_id", "footprint_blobs", "id", "NO ACTION"),
     ("secret_findings", "message_id", "messages", "id", "CASCADE"),
+    ("secret_scans", "message_id", "messages", "id", "CASCADE"),
 }
 
 

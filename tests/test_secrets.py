@@ -231,3 +231,24 @@ def test_the_service_redacts_when_asked_and_lists_findings(history: tuple[Path, 
         status, found = call(info, "GET", "/api/v1/secrets")
         assert status == 200 and {f["kind"] for f in found} == set(PLANTED) and not leaked(json.dumps(found))
         assert call(info, "GET", f"/api/v1/sessions/{SID}/messages?redact=maybe")[0] == 422
+
+
+async def test_a_saved_message_is_listed_at_once_and_flagged_once_the_scanner_has_been(db_path: Path) -> None:
+    import asyncio
+
+    value, text = PLANTED["anthropic-key"]
+    async with yurudb.open(db_path) as store:
+        s = await store.create_session("an app's session")
+        m = await store.append_message(s.id, {"type": "user", "content": f"use {text}"})
+        await store.append_message(s.id, {"type": "user", "content": "nothing to see"})
+        # the save did not wait for the scan; a listing scans what is still queued
+        assert [(f.kind, f.message_id) for f in await store.secrets()] == [("anthropic-key", m.id)]
+        for _ in range(100):  # the scanner runs between the writer's batches, every half second
+            if (await store.browse()).sessions[0].secrets:
+                break
+            await asyncio.sleep(0.05)
+        assert (await store.browse()).sessions[0].secrets == 1
+        assert [h.session_id for h in await store.search("use", secrets=True)] == [s.id]
+        assert await store.fetch("SELECT COUNT(*) FROM secret_scans") == [(0,)]
+        await store.update_message(m.id, content="the key was rotated, nothing here now")
+        assert await store.secrets() == []  # an update's old findings go with its old text

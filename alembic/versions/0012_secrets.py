@@ -5,9 +5,10 @@ Revises: 0011_footprint
 Create Date: 2026-12-03
 
 Transcripts hold secrets (an `env` output, a pasted token, a key a tool read). `secret_findings` is
-one row per secret the rules of `yurudb.secrets` see in a message's indexed text, written by the
-transaction that indexes it, so that `yurudb secrets scan` lists them and search can leave such
-sessions out. The upgrade scans every message already indexed, with progress; the downgrade drops
+one row per secret the rules of `yurudb.secrets` see in a message's indexed text, so that `yurudb
+secrets scan` lists them and search can leave such sessions out. A sync's workers find a line's
+secrets as they prepare it; a message the app saves is queued in `secret_scans` by the transaction
+that indexes it and scanned by the store in the background (a save never waits for the scan). The upgrade scans every message already indexed, with progress; the downgrade drops
 the table (it holds nothing that is not derived from the messages).
 """
 from __future__ import annotations
@@ -33,6 +34,10 @@ def upgrade() -> None:
         sa.Column("preview", sa.Text(), nullable=False),
     )
     op.create_index("idx_secret_findings_message", "secret_findings", ["message_id"])
+    op.create_table(
+        "secret_scans",
+        sa.Column("message_id", sa.Text(), sa.ForeignKey("messages.id", ondelete="CASCADE"), primary_key=True),
+    )
     from yurudb.backends.sqlite.transaction import DriverTx
     from yurudb.search import index as search
 
@@ -41,5 +46,6 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_table("secret_scans")
     op.drop_index("idx_secret_findings_message", table_name="secret_findings")
     op.drop_table("secret_findings")

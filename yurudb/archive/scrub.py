@@ -55,6 +55,8 @@ def scrub(tx: Any, session_id: str) -> ScrubReport:
 
     report = ScrubReport(session_id)
     archive_lines.load_dictionaries(tx)
+    while search.scan_queued(tx, 5000, session_id):  # messages saved since the scanner's last round
+        pass
     flagged = [r[0] for r in tx.execute(
         "SELECT DISTINCT f.message_id FROM secret_findings AS f JOIN messages AS m ON m.id = f.message_id "
         "WHERE m.session_id = ?", (session_id,))]

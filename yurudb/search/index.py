@@ -132,6 +132,22 @@ def scan_secrets(tx: Any, progress: Callable[[int, int], None] | None = None, ch
     return int(tx.execute("SELECT COUNT(*) FROM secret_findings")[0][0])
 
 
+def scan_queued(tx: Any, limit: int = 500, session_id: str | None = None) -> int:
+    """Find the secrets of up to `limit` queued messages (the store's scanner; a scrub, for its session);
+    returns how many were scanned."""
+    where = "" if session_id is None else " WHERE message_id IN (SELECT id FROM messages WHERE session_id = ?)"
+    ids = [r[0] for r in tx.execute(f"SELECT message_id FROM secret_scans{where} LIMIT ?",
+                                    (*([session_id] if session_id else []), limit))]
+    if not ids:
+        return 0
+    archive_lines.load_dictionaries(tx)
+    bodies = [(mid, body) for mid, _, body in _bodies(tx, "id IN ({})", ids)]
+    found.forget(tx, ids)
+    tx.executemany(found.INSERT, found.rows_of(bodies))
+    tx.select_in("DELETE FROM secret_scans WHERE message_id IN ({})", ids)
+    return len(ids)
+
+
 def each_body(tx: Any, chunk: int = 5000) -> Any:
     """Every indexed message's (id, indexed text), in rowid order, `chunk` at a time."""
     archive_lines.load_dictionaries(tx)
@@ -228,7 +244,8 @@ class Docs:
     def insert(self) -> None:
         """Index the bodies taken (after the plan wrote the rows that name them)."""
         self.tx.executemany("INSERT INTO search_index (rowid, body) VALUES (?, ?)", list(self.bodies.values()))
-        found.record(self.tx, [(mid, body) for mid, (_, body) in self.bodies.items()], self.secrets)
+        # new documents only: a message appended again left the index (and its findings) first
+        found.record(self.tx, [(mid, body) for mid, (_, body) in self.bodies.items()], self.secrets, fresh=True)
         self.bodies, self.secrets = {}, {}
 
 

@@ -201,6 +201,7 @@ def dumps_hit(hit: SearchHit) -> dict[str, Any]:
 # ---- the query -------------------------------------------------------------------------------
 # MESSAGE_READ with each column named by its table (the query joins sessions, which has ids too)
 _READ = ", ".join(f"messages.{c}" for c in MESSAGE_COLUMNS.split(", ")) + MESSAGE_READ[len(MESSAGE_COLUMNS):]
+QUALIFIED_READ = _READ  # for other queries that join messages to sessions
 
 
 # How many matches are ranked. bm25 costs about a microsecond per matching document (it reads each

@@ -95,16 +95,28 @@ def entropy(value: str) -> float:
     return -sum(c / n * math.log2(c / n) for c in counts.values()) if n else 0.0
 
 
+# Rules keyed by words people write (password, token, ://) are gated by a substring search each;
+# the token formats' hints are rare (AKIA, ghp_, eyJ, ...), so one pattern of all of them says
+# whether any of those rules need run: most texts hold none (a substring search per hint measured
+# 70 us for a 2.6 KB streamed message, most of it Python's loop over 40 hints)
+WORDS = {"private-key", "aws-secret-key", "url-password", "env-secret", "password-assignment"}
+_RARE = re.compile("|".join(re.escape(h) for h in sorted({h for k, hs in HINTS.items() if k not in WORDS for h in hs},
+                                                         key=len, reverse=True)))
+
+
 def find(text: str) -> list[Finding]:
     """Every secret the rules see in `text`, in order, not overlapping (the earlier, then the longer, wins)."""
     if not text:
         return []
     folded = None
+    rare = _RARE.search(text) is not None
     found: list[Finding] = []
     for kind, pattern in _COMPILED.items():
+        if kind not in WORDS and not rare:
+            continue
         if kind in FOLDED:
             folded = text.lower() if folded is None else folded
-            if not any(h in folded for h in HINTS[kind]):
+            if not any(h in folded for h in (ANCHORED.get(kind) or HINTS[kind])):
                 continue
         elif not any(h in text for h in HINTS[kind]):
             continue

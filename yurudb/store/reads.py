@@ -16,7 +16,8 @@ from ..lines import codec
 from ..lines import runs as archive_lines
 from ..models import Message, Session
 from ..search import query as queries
-from ..tables.rows import LINE_AT, MESSAGE_READ, SESSION_COLUMNS, build_all, message_from_row, session_from_row
+from ..tables.rows import (LINE_AT, MESSAGE_READ, READ_WIDTH, SESSION_COLUMNS, build_all, message_from_row,
+                           session_from_row)
 
 
 class Reads:
@@ -116,6 +117,22 @@ class Reads:
                                     [*params, limit])
             rows.reverse()
         return build_all(message_from_row, await self.with_lines(rows, LINE_AT))
+
+    async def pending_secrets(self, where: str, params: list[Any]) -> list[Any]:
+        """Findings rows (as Store.secrets reads them) of the messages still queued for the scanner, found now."""
+        from ..search.text import indexed, text_of
+        from ..secrets import found
+
+        rows = await self.fetch(f"SELECT {queries.QUALIFIED_READ}, s.name, s.updated_at FROM secret_scans AS q "
+                                "JOIN messages ON messages.id = q.message_id JOIN sessions AS s ON s.id = messages.session_id "
+                                f"{where}", params)
+        out = []
+        for r in await self.with_lines(rows, LINE_AT):
+            m = message_from_row(r[:READ_WIDTH])
+            for kind, preview in found.pairs(indexed(text_of(m.content, m.tool_uses, m.payload))):
+                out.append((m.session_id, r[READ_WIDTH], m.id, m.seq, m.thread, m.line, kind, preview,
+                            r[READ_WIDTH + 1]))
+        return out
 
     async def threads(self, session_id: str) -> list[str]:
         """A session's subagent threads, in the order they began."""

@@ -6,7 +6,7 @@ import asyncio
 import logging
 import warnings
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from types import EllipsisType
 from typing import Any, Literal, TypeVar
@@ -137,7 +137,35 @@ class Store:
         if daily_backup:
             # Off the start-up path: a backup of a large history takes seconds.
             self._spawn(self._daily_backup(), finish_at_close=True)
+        if not self._writer.read_only:
+            self._spawn(self._scan_secrets())
         self._started = True
+
+    async def _scan_secrets(self, every: float = 0.5, batch: int = 500, backlog: int = 20_000) -> None:
+        """Look for secrets in the messages saved since (queued by the transactions that indexed them),
+        between the writer's batches: a save never waits for the rules. An empty queue is seen on a
+        reader: the writer's lock is taken only when there is work. While saves keep coming it waits
+        (the app's burst goes first), unless the queue passes `backlog`."""
+        def scan(tx: Any) -> tuple[BatchEffects, int]:
+            return BatchEffects(), search.scan_queued(tx, batch)
+
+        last = -1
+        while True:
+            await asyncio.sleep(every)
+            busy, last = self.commits != last, self.commits
+            try:
+                if self._writer.degraded or not await self._reads.fetch("SELECT 1 FROM secret_scans LIMIT 1"):
+                    continue
+                if busy and not await self._reads.fetch("SELECT 1 FROM secret_scans LIMIT 1 OFFSET ?", (backlog,)):
+                    continue
+                while await self._writer.run_exclusive(scan) == batch:
+                    await asyncio.sleep(0)  # a save queued meanwhile goes first
+                last = self.commits  # its own commits are not the app's: idle stays idle
+            except errors.YurudbError as exc:  # the queue keeps them: tried again on the next round
+                log.debug("yurudb: the secrets scan waits: %s", exc)
+            except Exception:  # a bug: said once; the queue keeps the messages for the next start
+                log.exception("yurudb: the secrets scan stopped")
+                return
 
     async def _daily_backup(self) -> None:
         try:
@@ -548,11 +576,13 @@ class Store:
         where, params = "", []
         if session_id is not None:
             await self.get_session(session_id)  # an unknown session is an error, not "no secrets"
-            where, params = "WHERE m.session_id = ?", [session_id]
+            where, params = "WHERE messages.session_id = ?", [session_id]
         rows = await self._reads.fetch(
-            "SELECT m.session_id, s.name, m.id, m.seq, m.thread, m.line, f.kind, f.preview FROM secret_findings AS f "
-            f"JOIN messages AS m ON m.id = f.message_id JOIN sessions AS s ON s.id = m.session_id {where} "
-            "ORDER BY s.updated_at DESC, m.session_id, m.seq, f.id", params)
+            "SELECT messages.session_id, s.name, messages.id, messages.seq, messages.thread, messages.line, f.kind, "
+            "f.preview, s.updated_at FROM secret_findings AS f JOIN messages ON messages.id = f.message_id "
+            f"JOIN sessions AS s ON s.id = messages.session_id {where}", params)
+        rows += await self._reads.pending_secrets(where, params)  # saved since the scanner's last round
+        rows.sort(key=lambda r: (-(from_column(r[8]) or datetime.min.replace(tzinfo=UTC)).timestamp(), r[0], r[3]))
         from ..secrets import redact
 
         # a session is often named by its first prompt: the name is given redacted too

@@ -215,4 +215,13 @@ class SecretFindingRow(SQLModel, table=True):
     preview: str = Field(sa_column=Column(Text, nullable=False))  # the value's first characters and length
 
 
+class SecretScanRow(SQLModel, table=True):
+    """Table `secret_scans`: messages saved since their secrets were last looked for (the store's scanner
+    works through it in the background, so a save never waits for the scan)."""
+
+    __tablename__ = "secret_scans"
+
+    message_id: str = Field(sa_column=Column(Text, ForeignKey("messages.id", ondelete="CASCADE"), primary_key=True))
+
+
 metadata = SQLModel.metadata
