@@ -60,6 +60,7 @@ def write_home(home: Path) -> Path:
         hostile.response([{"type": "text", "text": f"Here it is again: {attack}"}], [5])
     hostile.response([{"type": "tool_use", "id": "toolu_x", "name": "Bash", "input": {"command": "cat evil.html"}}], [4])
     hostile.tool_result("toolu_x", "\n".join(ATTACKS))
+    hostile.response([{"type": "text", "text": "long " * 15_000 + "THE END"}], [9])  # 75,000 characters
     hostile.summary("<img src=x onerror=\"window.__pwned='title'\"> hostile title")
     hostile.write(projects / PROJECT / f"{HOSTILE}.jsonl")
     live = transcripts.Writer(LIVE, start_second=9000, cwd="/home/dev/projects/live")
@@ -298,6 +299,12 @@ def test_a_transcript_holding_script_and_event_handlers_runs_nothing(page: Any, 
     # the attacks are shown, as text, in the tool result and code block
     assert "<script>window.__pwned = 'script'</script>" in page.inner_text(".turns")
     shoot(page, "hostile")
+    # a text too long to render as markdown is shown as text, all of it on request, never cut silently
+    long = page.locator(".md:has(button)").element_handle()  # a handle: the box stays the box once its button goes
+    assert "characters: show all" in long.query_selector("button").inner_text()
+    assert "THE END" not in long.query_selector("pre").text_content()
+    long.query_selector("button").click()
+    assert long.query_selector("pre").text_content().endswith("THE END") and long.query_selector("button") is None
     page.goto(f"{site['url']}/#/sessions")
     page.wait_for_selector("tr.row")
     assert "hostile title" in page.inner_text("table.sessions") and page.evaluate("window.__pwned") is None

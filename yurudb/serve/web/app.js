@@ -81,9 +81,11 @@ function markdown(text) {
   }
   const box = el("div", { class: "md" });
   if (text.length > MAX_MARKDOWN) {
-    box.append(el("pre", { class: "out" }, text.slice(0, MAX_MARKDOWN)),
-      el("button", { onclick: () => box.replaceWith(markdown(text.slice(0, MAX_MARKDOWN * 4) + "")) },
-        `${fmt.format(text.length)} characters: show more`));
+    // shown as text: the first part, then all of it on request (never cut silently)
+    const shown = el("pre", { class: "out" }, text.slice(0, MAX_MARKDOWN));
+    const more = el("button", { onclick: () => { shown.textContent = text; more.remove(); } },
+      `${fmt.format(text.length)} characters: show all`);
+    box.append(shown, more);
     return box;
   }
   box.innerHTML = DOMPurify.sanitize(marked.parse(text, { async: false, gfm: true, breaks: false }), PURIFY);
