@@ -113,9 +113,10 @@ EXPECTED_COLUMNS = {
     ],
     "secret_findings": [
         ("id", "INTEGER", 1, None, 1),
-        ("message_id", "TEXT", 1, None, 0),
+        ("message_id", "TEXT", 0, None, 0),
         ("kind", "TEXT", 1, None, 0),
         ("preview", "TEXT", 1, None, 0),
+        ("blob_id", "INTEGER", 0, None, 0),
     ],
     "secret_scans": [("message_id", "TEXT", 1, None, 1)],
     "search_index": [("body", "", 0, None, 0)],  # FTS5 (its shadow tables are its own business)
@@ -139,7 +140,8 @@ EXPECTED_INDEXES = {
     "footprint_files": {("idx_footprint_files_path", 1, ("root", "path")),
                         ("idx_footprint_files_session", 0, ("session_key",)),
                         ("idx_footprint_files_blob", 0, ("blob_id",))},
-    "secret_findings": {("idx_secret_findings_message", 0, ("message_id",))},
+    "secret_findings": {("idx_secret_findings_message", 0, ("message_id",)),
+                        ("idx_secret_findings_blob", 0, ("blob_id",), "blob_id IS NOT NULL")},
     "secret_scans": set(),
 }
 # (table, from column, to table, to column, on delete)
@@ -151,6 +153,7 @@ EXPECTED_FOREIGN_KEYS = {
     ("transcript_links", "file_id", "transcript_files", "id", "CASCADE"),
     ("footprint_files", "blob_id", "footprint_blobs", "id", "NO ACTION"),
     ("secret_findings", "message_id", "messages", "id", "CASCADE"),
+    ("secret_findings", "blob_id", "footprint_blobs", "id", "CASCADE"),
     ("secret_scans", "message_id", "messages", "id", "CASCADE"),
 }
 

@@ -79,13 +79,15 @@ def test_scan_lists_each_finding_with_its_line_and_never_its_value(history: tupl
     found = json.loads(cli(db, "secrets", "scan", "--json").stdout)
     assert {f["kind"] for f in found} == set(PLANTED)
     assert {f["session_id"] for f in found} == {SID}
-    lines = {f["kind"]: f["line"] for f in found if f["thread"] is None}
+    # the saved tool output beside the transcript holds one too: listed by its path
+    assert [(f["kind"], f["path"]) for f in found if f["path"]] == [("github-token", f"-p/{SID}/tool-results/env.txt")]
+    lines = {f["kind"]: f["line"] for f in found if f["thread"] is None and not f["path"]}
     transcript = (root / "-p" / f"{SID}.jsonl").read_text().splitlines()
     for kind, (value, _) in PLANTED.items():
         assert value.splitlines()[0] in transcript[lines[kind] - 1], kind  # the line it names holds it
     shown = cli(db, "secrets", "scan")
     assert not leaked(shown.stdout + shown.stderr + json.dumps(found))
-    assert "aws-access-key" in shown.stdout and "line 1 " in shown.stdout
+    assert "aws-access-key" in shown.stdout and "line 1 " in shown.stdout and "file -p/" in shown.stdout
     assert cli(db, "secrets", "scan", CLEAN[:8]).stdout.startswith("no secrets found")
     assert cli(db, "secrets", "scan", "nope", check=False).returncode == 2
 
@@ -102,7 +104,7 @@ async def test_search_filters_on_the_flag_and_redacts_snippets_when_asked(histor
         assert len(hits) == len(PLANTED) and not leaked(" ".join(h.snippet for h in hits))
         assert sum("[REDACTED:" in h.snippet for h in hits) >= 10
         page = await store.browse()
-        assert {s.id: s.secrets for s in page.sessions} == {SID: len(PLANTED) + 2, CLEAN: 0}
+        assert {s.id: s.secrets for s in page.sessions} == {SID: len(PLANTED) + 2 + 1, CLEAN: 0}  # + the file
         with pytest.raises(ValidationError):
             await store.search("key", secrets="yes")  # type: ignore[arg-type]
 
@@ -198,8 +200,10 @@ async def test_0012_scans_a_populated_0011_database_and_drops_the_table_going_ba
     assert await upgrade(db, "0011_footprint", "downgrade") == "0011_footprint"
     assert "secret_findings" not in {r[0] for r in sqlite3.connect(db).execute("SELECT name FROM sqlite_master")}
     assert await upgrade(db) == HEAD
-    kinds = {r[0] for r in sqlite3.connect(db).execute("SELECT kind FROM secret_findings")}
+    kinds = {r[0] for r in sqlite3.connect(db).execute("SELECT kind FROM secret_findings WHERE message_id IS NOT NULL")}
     assert kinds == set(PLANTED)
+    assert sqlite3.connect(db).execute("SELECT kind FROM secret_findings WHERE blob_id IS NOT NULL").fetchall() == \
+        [("github-token",)]  # the kept file's content, scanned by the upgrade too
 
 
 def test_the_rules_keep_pace_and_stay_quiet_on_the_shared_real_transcripts() -> None:

@@ -59,16 +59,18 @@ class SessionPage(BaseModel):
 
 
 class SecretFinding(BaseModel):
-    """A secret found in a message: where (session, message, its transcript line) and its kind; never the value."""
+    """A secret found in a message (its session, seq and transcript line) or in a file kept beside the
+    transcripts (its path), and its kind; never the value."""
 
     model_config = ConfigDict(frozen=True, defer_build=True)
 
-    session_id: str
-    session_name: str
-    message_id: str
-    seq: int
+    session_id: str | None  # None: a file of a project, not of one session (its memory, history.jsonl)
+    session_name: str | None
+    message_id: str | None = None
+    seq: int | None = None
     thread: str | None = None
     line: int | None = None  # the line of its transcript file (a synced message)
+    path: str | None = None  # a kept file: its path under its projects folder
     kind: str
     preview: str  # the value's first characters and its length: enough to recognise it, not to use it
 

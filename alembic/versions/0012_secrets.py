@@ -5,7 +5,8 @@ Revises: 0011_footprint
 Create Date: 2026-12-03
 
 Transcripts hold secrets (an `env` output, a pasted token, a key a tool read). `secret_findings` is
-one row per secret the rules of `yurudb.secrets` see in a message's indexed text, so that `yurudb
+one row per secret the rules of `yurudb.secrets` see in a message's indexed text or in a file kept
+beside the transcripts (a saved tool output: by its content, `blob_id`), so that `yurudb
 secrets scan` lists them and search can leave such sessions out. A sync's workers find a line's
 secrets as they prepare it; a message the app saves is queued in `secret_scans` by the transaction
 that indexes it and scanned by the store in the background (a save never waits for the scan). The upgrade scans every message already indexed, with progress; the downgrade drops
@@ -29,11 +30,13 @@ def upgrade() -> None:
     op.create_table(
         "secret_findings",
         sa.Column("id", sa.Integer(), primary_key=True),
-        sa.Column("message_id", sa.Text(), sa.ForeignKey("messages.id", ondelete="CASCADE"), nullable=False),
+        sa.Column("message_id", sa.Text(), sa.ForeignKey("messages.id", ondelete="CASCADE"), nullable=True),
         sa.Column("kind", sa.Text(), nullable=False),
         sa.Column("preview", sa.Text(), nullable=False),
+        sa.Column("blob_id", sa.Integer(), sa.ForeignKey("footprint_blobs.id", ondelete="CASCADE"), nullable=True),
     )
     op.create_index("idx_secret_findings_message", "secret_findings", ["message_id"])
+    op.create_index("idx_secret_findings_blob", "secret_findings", ["blob_id"], sqlite_where=sa.text("blob_id IS NOT NULL"))
     op.create_table(
         "secret_scans",
         sa.Column("message_id", sa.Text(), sa.ForeignKey("messages.id", ondelete="CASCADE"), primary_key=True),
@@ -42,10 +45,15 @@ def upgrade() -> None:
     from yurudb.search import index as search
 
     # the revision's own sqlite3 connection, inside its transaction (what every write's Tx wraps)
-    search.scan_secrets(DriverTx(op.get_bind().connection.dbapi_connection), op.get_context().config.attributes.get("progress"))
+    tx = DriverTx(op.get_bind().connection.dbapi_connection)
+    search.scan_secrets(tx, op.get_context().config.attributes.get("progress"))
+    from yurudb.archive import footprint
+
+    footprint.scan_blobs(tx)  # and every file kept beside the transcripts (each content once)
 
 
 def downgrade() -> None:
     op.drop_table("secret_scans")
+    op.drop_index("idx_secret_findings_blob", table_name="secret_findings")
     op.drop_index("idx_secret_findings_message", table_name="secret_findings")
     op.drop_table("secret_findings")

@@ -37,14 +37,15 @@ def scan(
     if not found:
         console.print("no secrets found" + (f" in {esc(session)}" if session else ""), highlight=False)
         return
-    by_session: dict[str, list[Any]] = {}
+    by_session: dict[str | None, list[Any]] = {}
     for f in found:
         by_session.setdefault(f.session_id, []).append(f)
     for sid, items in by_session.items():
-        name = redact(items[0].session_name)  # a session is often named by its first prompt, secret and all
-        console.print(f"[bold]{esc(sid)}[/]  {esc(name)}  ({len(items)})", highlight=False)
+        # a session is often named by its first prompt, secret and all
+        name = redact(items[0].session_name) if items[0].session_name else "(a project's files)"
+        console.print(f"[bold]{esc(sid or '-')}[/]  {esc(name)}  ({len(items)})", highlight=False)
         for f in items:
-            where = f"line {f.line}" if f.line is not None else f"message #{f.seq}"
+            where = f"file {f.path}" if f.path else f"line {f.line}" if f.line is not None else f"message #{f.seq}"
             thread = f" ({f.thread})" if f.thread else ""
             console.print(f"  {esc(f.kind):<20} {esc(where)}{esc(thread)}  {esc(f.preview)}", highlight=False)
     err_console.print(f"{len(found)} secrets in {len(by_session)} sessions; exports and MCP answers redact them; "

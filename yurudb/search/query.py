@@ -213,7 +213,9 @@ RANK_WINDOW = 2_000
 
 
 # the sessions in which a secret was found (yurudb.secrets)
-WITH_SECRETS = "SELECT m.session_id FROM secret_findings AS f JOIN messages AS m ON m.id = f.message_id"
+WITH_SECRETS = ("SELECT m.session_id FROM secret_findings AS f JOIN messages AS m ON m.id = f.message_id UNION "
+                "SELECT s.id FROM secret_findings AS f JOIN footprint_files AS ff ON ff.blob_id = f.blob_id "
+                "JOIN sessions AS s ON COALESCE(s.claude_session_id, s.id) = ff.session_key")
 
 
 def filters(session_id: str | None, working_directory: str | None, types: Any, since: Any,

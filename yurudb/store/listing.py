@@ -28,7 +28,9 @@ BROWSE_SQL = (
     "(SELECT TOTAL(cost_usd) FROM analytics AS a WHERE a.session_id = s.id), "
     "(SELECT TOTAL(tokens_input + tokens_output + tokens_cache) FROM analytics AS a WHERE a.session_id = s.id), "
     "json_extract(s.metadata, '$.source_gone'), "
-    "(SELECT COUNT(*) FROM secret_findings AS f JOIN messages AS m ON m.id = f.message_id WHERE m.session_id = s.id) "
+    "(SELECT COUNT(*) FROM secret_findings AS f JOIN messages AS m ON m.id = f.message_id WHERE m.session_id = s.id) + "
+    "(SELECT COUNT(*) FROM secret_findings AS f JOIN footprint_files AS ff ON ff.blob_id = f.blob_id "
+    "WHERE ff.session_key = COALESCE(s.claude_session_id, s.id)) "
     "FROM sessions AS s{where} ORDER BY s.updated_at DESC, s.id LIMIT ? OFFSET ?")
 
 KEYS = {"model": "COALESCE(model, 'unknown')", "day": "strftime('%Y-%m-%d', timestamp)", "session": "session_id",

@@ -582,12 +582,24 @@ class Store:
             "f.preview, s.updated_at FROM secret_findings AS f JOIN messages ON messages.id = f.message_id "
             f"JOIN sessions AS s ON s.id = messages.session_id {where}", params)
         rows += await self._reads.pending_secrets(where, params)  # saved since the scanner's last round
-        rows.sort(key=lambda r: (-(from_column(r[8]) or datetime.min.replace(tzinfo=UTC)).timestamp(), r[0], r[3]))
+        # the files kept beside the transcripts: each copy of a content that holds one
+        files = await self._reads.fetch(
+            "SELECT s.id, s.name, ff.path, f.kind, f.preview, s.updated_at FROM secret_findings AS f "
+            "JOIN footprint_files AS ff ON ff.blob_id = f.blob_id "
+            "LEFT JOIN sessions AS s ON s.id = (SELECT id FROM sessions WHERE claude_session_id = ff.session_key "
+            "OR id = ff.session_key LIMIT 1)" + (" WHERE s.id = ?" if session_id is not None else ""),
+            [session_id] if session_id is not None else [])
         from ..secrets import redact
 
+        found = [(r[8], SecretFinding(session_id=r[0], session_name=redact(r[1]), message_id=r[2], seq=r[3],
+                                      thread=r[4], line=r[5], kind=r[6], preview=r[7])) for r in rows]
+        found += [(r[5], SecretFinding(session_id=r[0], session_name=redact(r[1]) if r[1] else None, path=r[2],
+                                       kind=r[3], preview=r[4])) for r in files]
         # a session is often named by its first prompt: the name is given redacted too
-        return [SecretFinding(session_id=r[0], session_name=redact(r[1]), message_id=r[2], seq=r[3], thread=r[4],
-                              line=r[5], kind=r[6], preview=r[7]) for r in rows]
+        never = datetime.min.replace(tzinfo=UTC)
+        found.sort(key=lambda x: (-(from_column(x[0]) or never).timestamp(), x[1].session_id or "",
+                                  x[1].path is not None, x[1].seq or 0, x[1].path or ""))
+        return [f for _, f in found]
 
     async def projects(self) -> list[dict[str, Any]]:
         """Every project (working directory) with its session count and last activity, most recent first."""

@@ -207,12 +207,16 @@ class SecretFindingRow(SQLModel, table=True):
     preview; never the value), kept exact by the same transaction that indexes the message."""
 
     __tablename__ = "secret_findings"
-    __table_args__ = (Index("idx_secret_findings_message", "message_id"),)
+    __table_args__ = (Index("idx_secret_findings_message", "message_id"),
+                      Index("idx_secret_findings_blob", "blob_id", sqlite_where=text("blob_id IS NOT NULL")))
 
     id: int | None = Field(default=None, sa_column=Column(Integer, primary_key=True))
-    message_id: str = Field(sa_column=Column(Text, ForeignKey("messages.id", ondelete="CASCADE"), nullable=False))
+    # in a message's text, or in a file kept beside the transcripts (by its content: every copy shares it)
+    message_id: str | None = Field(default=None, sa_column=Column(Text, ForeignKey("messages.id", ondelete="CASCADE")))
     kind: str = Field(sa_column=Column(Text, nullable=False))
     preview: str = Field(sa_column=Column(Text, nullable=False))  # the value's first characters and length
+    blob_id: int | None = Field(default=None, sa_column=Column(Integer, ForeignKey("footprint_blobs.id",
+                                                                                 ondelete="CASCADE")))
 
 
 class SecretScanRow(SQLModel, table=True):

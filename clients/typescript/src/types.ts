@@ -53,14 +53,15 @@ export interface Usage {
   tokens_cache_read?: number | null;
 }
 
-/** A secret found in a message: where (session, message, its transcript line) and its kind; never the value. */
+/** A secret found in a message (its session, seq and transcript line) or in a file kept beside the */
 export interface SecretFinding {
-  session_id: string;
-  session_name: string;
-  message_id: string;
-  seq: number;
+  session_id: string | null;
+  session_name: string | null;
+  message_id?: string | null;
+  seq?: number | null;
   thread?: string | null;
   line?: number | null;
+  path?: string | null;
   kind: string;
   preview: string;
 }

@@ -73,10 +73,12 @@ CREATE UNIQUE INDEX idx_footprint_files_path ON footprint_files (root, path);
 CREATE INDEX idx_footprint_files_session ON footprint_files (session_key);
 CREATE INDEX idx_footprint_files_blob ON footprint_files (blob_id);
 CREATE TABLE secret_findings (
-    id INTEGER NOT NULL, message_id TEXT NOT NULL, kind TEXT NOT NULL, preview TEXT NOT NULL, PRIMARY KEY (id),
-    FOREIGN KEY(message_id) REFERENCES messages (id) ON DELETE CASCADE
+    id INTEGER NOT NULL, message_id TEXT, kind TEXT NOT NULL, preview TEXT NOT NULL, blob_id INTEGER, PRIMARY KEY (id),
+    FOREIGN KEY(message_id) REFERENCES messages (id) ON DELETE CASCADE,
+    FOREIGN KEY(blob_id) REFERENCES footprint_blobs (id) ON DELETE CASCADE
 );
 CREATE INDEX idx_secret_findings_message ON secret_findings (message_id);
+CREATE INDEX idx_secret_findings_blob ON secret_findings (blob_id) WHERE blob_id IS NOT NULL;
 CREATE TABLE secret_scans (
     message_id TEXT NOT NULL, PRIMARY KEY (message_id), FOREIGN KEY(message_id) REFERENCES messages (id) ON DELETE CASCADE
 );
