@@ -61,7 +61,7 @@ def scrub(tx: Any, session_id: str) -> ScrubReport:
         "SELECT DISTINCT f.message_id FROM secret_findings AS f JOIN messages AS m ON m.id = f.message_id "
         "WHERE m.session_id = ?", (session_id,))]
     found: dict[str, str] = {}  # value -> kind
-    for mid, _, body in search._bodies(tx, "id IN ({})", flagged):  # noqa: SLF001 - the index's own reader
+    for mid, _, body in search._bodies(tx, "id IN ({})", flagged):  # the index's own reader
         for f in rules.find(body):
             found.setdefault(body[f.start:f.end], f.kind)
     values = sorted(found.items(), key=lambda vk: len(vk[0]), reverse=True)  # a longer value first

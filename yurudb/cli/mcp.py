@@ -39,7 +39,7 @@ def mcp(
             return
         if shutil.which("claude") is None:
             fail(f"`claude` is not on PATH; run this where it is: {esc(shlex.join(line))}", 1)
-        done = subprocess.run(line, capture_output=True, text=True)
+        done = subprocess.run(line, capture_output=True, text=True, check=False)  # its failure is said below
         if done.returncode != 0:
             fail(f"claude mcp add failed: {esc((done.stderr or done.stdout).strip())}", 1)
         console.print("added: Claude Code now has the yurudb MCP server (user scope)", highlight=False)

@@ -9,7 +9,7 @@ from typing import Any
 
 from .rules import Finding, entropy, find, redact
 
-__all__ = ["Finding", "entropy", "find", "redact", "redact_value", "redact_message"]
+__all__ = ["Finding", "entropy", "find", "redact", "redact_message", "redact_value"]
 
 
 def redact_value(value: Any) -> Any:

@@ -48,7 +48,7 @@ MIN_ENTROPY = {"env-secret": 3.0, "password-assignment": 3.0, "url-password": 2.
 # values that are clearly not secrets: placeholders, variables, masks
 PLACEHOLDER = re.compile(
     r"^(?:\$\{?[A-Za-z_]|<[^>]*>$|\{\{|%\(|\*{3,}|x{4,}$|X{4,}$|\.{3}|your[_-]|my[_-]|example|changeme|password|secret|"
-    r"placeholder|redacted|\[REDACTED|null$|none$|true$|false$|undefined$|process\.env|os\.environ|env\()", re.I)
+    r"placeholder|redacted|\[REDACTED|null$|none$|true$|false$|undefined$|process\.env|os\.environ|env\()", re.IGNORECASE)
 
 # each rule's literal hints: a rule runs only on a text holding one of them (plain `in`, in C), so
 # most messages cost a few substring checks; hints in lower case are looked for in the folded text

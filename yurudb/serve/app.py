@@ -398,8 +398,8 @@ ROUTES: list[tuple[str, str, Handler, int, type[pydantic.BaseModel] | None, Any,
     ("POST", "/sessions/{session}/rename", rename_session, 200, Rename, Session, "rename (sets user_renamed)"),
     ("DELETE", "/sessions/{session}", delete_session, 204, None, None, "delete a session"),
     ("GET", "/sessions/{session}/messages", get_messages, 200, None, [Message],
-     "messages, oldest first (limit, before, after or around: paging; thread: a subagent, or all; "
-     "redact=true: secrets as [REDACTED:kind])"),
+     ("messages, oldest first (limit, before, after or around: paging; thread: a subagent, or all; "
+      "redact=true: secrets as [REDACTED:kind])")),
     ("POST", "/sessions/{session}/messages", append_messages, 201, Append, Message,
      "append one message or several; answered once durable (202: held in the degraded journal)"),
     ("PATCH", "/messages/{message}", update_message, 200, UpdateMessage, Message, "update a message (streaming)"),
