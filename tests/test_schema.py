@@ -119,6 +119,7 @@ EXPECTED_COLUMNS = {
         ("blob_id", "INTEGER", 0, None, 0),
     ],
     "secret_scans": [("message_id", "TEXT", 1, None, 1)],
+    "secret_blob_scans": [("blob_id", "INTEGER", 1, None, 1)],
     "search_index": [("body", "", 0, None, 0)],  # FTS5 (its shadow tables are its own business)
 }
 # (index name, unique, columns)
@@ -143,6 +144,7 @@ EXPECTED_INDEXES = {
     "secret_findings": {("idx_secret_findings_message", 0, ("message_id",)),
                         ("idx_secret_findings_blob", 0, ("blob_id",), "blob_id IS NOT NULL")},
     "secret_scans": set(),
+    "secret_blob_scans": set(),
 }
 # (table, from column, to table, to column, on delete)
 EXPECTED_FOREIGN_KEYS = {
@@ -155,6 +157,7 @@ EXPECTED_FOREIGN_KEYS = {
     ("secret_findings", "message_id", "messages", "id", "CASCADE"),
     ("secret_findings", "blob_id", "footprint_blobs", "id", "CASCADE"),
     ("secret_scans", "message_id", "messages", "id", "CASCADE"),
+    ("secret_blob_scans", "blob_id", "footprint_blobs", "id", "CASCADE"),
 }
 
 

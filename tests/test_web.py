@@ -335,3 +335,20 @@ def test_yurudb_ui_starts_a_server_when_none_runs_and_reuses_a_running_one(site:
 
         time.sleep(0.05)
     assert not (tmp_path / "serve.json").exists()
+
+
+def test_the_pages_files_are_all_that_loads_without_the_token(site: dict[str, Any]) -> None:
+    """/ and /ui/ hold no data: a path that climbs out of /ui/ reaches nothing, and the API still wants the token."""
+    import http.client
+    from urllib.parse import urlparse
+
+    where = urlparse(site["url"])
+    for path, want in [("/", 200), ("/ui/app.js", 200), ("/ui/../api/v1/sessions", 404), ("/ui/%2e%2e/api/v1/sessions", 404),
+                       ("/ui/../../../../etc/passwd", 404), ("/api/v1/sessions", 401), ("/ui/nothing.js", 404)]:
+        conn = http.client.HTTPConnection(where.hostname, where.port, timeout=30)
+        conn.request("GET", path)
+        answer = conn.getresponse()
+        body = answer.read()
+        conn.close()
+        assert answer.status == want, (path, answer.status)
+        assert b'"working_directory"' not in body and b"root:" not in body  # no data, no file from elsewhere

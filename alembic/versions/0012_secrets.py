@@ -41,18 +41,25 @@ def upgrade() -> None:
         "secret_scans",
         sa.Column("message_id", sa.Text(), sa.ForeignKey("messages.id", ondelete="CASCADE"), primary_key=True),
     )
+    op.create_table(
+        "secret_blob_scans",
+        sa.Column("blob_id", sa.Integer(), sa.ForeignKey("footprint_blobs.id", ondelete="CASCADE"), primary_key=True,
+                  autoincrement=False),
+    )
     from yurudb.backends.sqlite.transaction import DriverTx
     from yurudb.search import index as search
 
     # the revision's own sqlite3 connection, inside its transaction (what every write's Tx wraps)
     tx = DriverTx(op.get_bind().connection.dbapi_connection)
     search.scan_secrets(tx, op.get_context().config.attributes.get("progress"))
-    from yurudb.archive import footprint
+    from yurudb.secrets import found
 
-    footprint.scan_blobs(tx)  # and every file kept beside the transcripts (each content once)
+    tx.execute("INSERT INTO secret_blob_scans (blob_id) SELECT id FROM footprint_blobs")
+    found.scan_blobs(tx)  # and every file kept beside the transcripts (each content once)
 
 
 def downgrade() -> None:
+    op.drop_table("secret_blob_scans")
     op.drop_table("secret_scans")
     op.drop_index("idx_secret_findings_blob", table_name="secret_findings")
     op.drop_index("idx_secret_findings_message", table_name="secret_findings")

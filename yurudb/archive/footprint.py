@@ -136,29 +136,6 @@ class _Read:
     prefix_sha256: str | None  # of its first `old.size` bytes: equal to the old copy's when it only grew
     data: bytes  # compressed
     old: _Copy | None
-    secrets: tuple[tuple[str, str], ...] = ()  # (kind, preview) of each secret in it, found on the worker thread
-
-
-def secrets_in(data: bytes) -> tuple[tuple[str, str], ...]:
-    """The secrets in a file's bytes when they are text (a NUL in its first 8 KB: binary, not looked at)."""
-    from ..secrets import found
-
-    if b"\0" in data[:8192]:
-        return ()
-    return found.pairs(data.decode("utf-8", "replace"))
-
-
-def scan_blobs(tx: Tx) -> int:
-    """Find the secrets of every kept file's content afresh (revision 0012); returns how many were found."""
-    tx.execute("DELETE FROM secret_findings WHERE blob_id IS NOT NULL")
-    for blob_id, data in tx.execute("SELECT id, data FROM footprint_blobs"):
-        _record(tx, blob_id, secrets_in(zstandard.ZstdDecompressor().decompress(data)))
-    return int(tx.execute("SELECT COUNT(*) FROM secret_findings WHERE blob_id IS NOT NULL")[0][0])
-
-
-def _record(tx: Tx, blob_id: int, secrets: tuple[tuple[str, str], ...]) -> None:
-    tx.executemany("INSERT INTO secret_findings (blob_id, kind, preview) VALUES (?, ?, ?)",
-                   [(blob_id, kind, preview) for kind, preview in secrets])
 
 
 def _current(tx: Tx, root: str) -> tuple[BatchEffects, dict[str, _Copy]]:
@@ -182,8 +159,7 @@ def _read(found: Found, old: _Copy | None) -> _Read:
     if old is not None and old.sha256 == sha:
         return _Read(found, sha, len(data), sha, b"", old)
     prefix = hashlib.sha256(data[:old.size]).hexdigest() if old is not None and old.size < len(data) else None
-    return _Read(found, sha, len(data), prefix, zstandard.ZstdCompressor(level=LEVEL, write_checksum=True).compress(data), old,
-                 secrets_in(data))
+    return _Read(found, sha, len(data), prefix, zstandard.ZstdCompressor(level=LEVEL, write_checksum=True).compress(data), old)
 
 
 def _blob(tx: Tx, read: _Read) -> tuple[int, int]:
@@ -194,7 +170,8 @@ def _blob(tx: Tx, read: _Read) -> tuple[int, int]:
     tx.execute("INSERT INTO footprint_blobs (sha256, size, data) VALUES (?, ?, ?)",
                (read.sha256, read.size, read.data))
     blob_id = tx.execute("SELECT last_insert_rowid()")[0][0]
-    _record(tx, blob_id, read.secrets)  # a content's secrets, once however many copies share it
+    # its secrets are looked for once per content, by the store's scanner (a sync never waits for them)
+    tx.execute("INSERT OR IGNORE INTO secret_blob_scans (blob_id) VALUES (?)", (blob_id,))
     return blob_id, len(read.data)
 
 
@@ -202,7 +179,7 @@ def blob_for(tx: Tx, data: bytes) -> int:
     """The blob holding these bytes, stored now if none does (a scrub's rewritten file)."""
     sha = hashlib.sha256(data).hexdigest()
     packed = zstandard.ZstdCompressor(level=LEVEL, write_checksum=True).compress(data)
-    return _blob(tx, _Read(None, sha, len(data), None, packed, None, secrets_in(data)))[0]  # type: ignore[arg-type]
+    return _blob(tx, _Read(None, sha, len(data), None, packed, None))[0]  # type: ignore[arg-type]
 
 
 def drop_unused_blob(tx: Tx, blob_id: int) -> None:

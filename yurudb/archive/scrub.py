@@ -64,6 +64,9 @@ def scrub(tx: Any, session_id: str) -> ScrubReport:
     for mid, _, body in search._bodies(tx, "id IN ({})", flagged):  # the index's own reader
         for f in rules.find(body):
             found.setdefault(body[f.start:f.end], f.kind)
+    for text in _kept_texts(tx, session_id):  # a secret may be only in a saved tool output
+        for f in rules.find(text):
+            found.setdefault(text[f.start:f.end], f.kind)
     values = sorted(found.items(), key=lambda vk: len(vk[0]), reverse=True)  # a longer value first
     for kind in found.values():
         report.secrets[kind] = report.secrets.get(kind, 0) + 1
@@ -116,15 +119,29 @@ def _json_redacted(column: Any) -> Any:
         return rules.redact(column)
 
 
+_OF_SESSION = ("SELECT f.id, f.blob_id, b.data FROM footprint_files AS f JOIN footprint_blobs AS b ON b.id = f.blob_id "
+               "WHERE f.session_key = (SELECT COALESCE(claude_session_id, id) FROM sessions WHERE id = ?)")
+
+
+def _kept_texts(tx: Any, session_id: str) -> list[str]:
+    """The session's kept files that are text, decoded."""
+    import zstandard
+
+    out = []
+    for _, _, data in tx.execute(_OF_SESSION, (session_id,)):
+        plain = zstandard.ZstdDecompressor().decompress(data)
+        if b"\0" not in plain[:8192]:
+            out.append(plain.decode("utf-8", "replace"))
+    return out
+
+
 def _footprint(tx: Any, session_id: str, values: list[tuple[str, str]]) -> int:
     """Rewrite the session's archived files beside its transcripts that hold a secret (a new blob each)."""
     import zstandard
 
     from . import footprint
 
-    rows = tx.execute("SELECT f.id, f.blob_id, b.data FROM footprint_files AS f JOIN footprint_blobs AS b "
-                      "ON b.id = f.blob_id WHERE f.session_key = "
-                      "(SELECT COALESCE(claude_session_id, id) FROM sessions WHERE id = ?)", (session_id,))
+    rows = tx.execute(_OF_SESSION, (session_id,))
     rewritten = 0
     for file_id, old_blob, data in rows:
         plain = zstandard.ZstdDecompressor().decompress(data)

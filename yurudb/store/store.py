@@ -37,6 +37,24 @@ State = Literal["starting", "ready", "degraded", "closed"]
 T = TypeVar("T")
 
 
+def _lock_free(path: Path) -> bool:
+    """Whether the database's write lock can be had at once (a probe that takes and gives it back)."""
+    import sqlite3
+
+    try:
+        conn = sqlite3.connect(path, timeout=0, isolation_level=None)
+    except sqlite3.Error:
+        return False
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        conn.execute("ROLLBACK")
+        return True
+    except sqlite3.Error:
+        return False
+    finally:
+        conn.close()
+
+
 class Store:
     """An open yurudb database. Get one from `yurudb.open(...)`.
 
@@ -116,10 +134,11 @@ class Store:
         if self._closed:
             return
         await asyncio.gather(*self._jobs, return_exceptions=True)
-        self._closed = True
         for task in self._background:
             task.cancel()
         await asyncio.gather(*self._background, return_exceptions=True)
+        await self._scan_remaining()
+        self._closed = True
         await self._writer.close()
         if self._checkpointer is not None:
             await self._checkpointer.close()
@@ -141,20 +160,47 @@ class Store:
             self._spawn(self._scan_secrets())
         self._started = True
 
+    def _scan_batch(self, tx: Any, batch: int = 500) -> tuple[BatchEffects, int]:
+        """One round of the secrets scanner: queued messages, then a few kept files (each may be megabytes)."""
+        from ..secrets import found
+
+        done = search.scan_queued(tx, batch)
+        return BatchEffects(), done + found.scan_blobs(tx, max(1, (batch - done) // 50))
+
+    async def _scan_remaining(self, budget: float = 5.0) -> None:
+        """At close, what the scanner has not reached yet, for up to `budget` seconds (the rest stays queued
+        for the next open): a command that synced leaves its findings complete."""
+        if self._writer.read_only or self._writer.degraded or not self._started:
+            return
+        try:
+            if not await self._reads.fetch("SELECT 1 FROM secret_scans UNION ALL SELECT 1 FROM secret_blob_scans LIMIT 1"):
+                return
+        except errors.YurudbError:
+            return
+        if not await asyncio.to_thread(_lock_free, self.path):
+            return  # another process holds the write lock: closing never waits for it (the queue keeps them)
+        deadline = asyncio.get_running_loop().time() + budget
+        try:
+            while await self._writer.run_exclusive(self._scan_batch) and asyncio.get_running_loop().time() < deadline:
+                pass
+        except errors.YurudbError as exc:  # the queue keeps them
+            log.debug("yurudb: the secrets scan waits for the next open: %s", exc)
+
     async def _scan_secrets(self, every: float = 0.5, batch: int = 500, backlog: int = 20_000) -> None:
         """Look for secrets in the messages saved since (queued by the transactions that indexed them),
         between the writer's batches: a save never waits for the rules. An empty queue is seen on a
         reader: the writer's lock is taken only when there is work. While saves keep coming it waits
         (the app's burst goes first), unless the queue passes `backlog`."""
         def scan(tx: Any) -> tuple[BatchEffects, int]:
-            return BatchEffects(), search.scan_queued(tx, batch)
+            return self._scan_batch(tx, batch)
 
         last = -1
         while True:
             await asyncio.sleep(every)
             busy, last = self.commits != last, self.commits
             try:
-                if self._writer.degraded or not await self._reads.fetch("SELECT 1 FROM secret_scans LIMIT 1"):
+                if self._writer.degraded or not await self._reads.fetch(
+                        "SELECT 1 FROM secret_scans UNION ALL SELECT 1 FROM secret_blob_scans LIMIT 1"):
                     continue
                 if busy and not await self._reads.fetch("SELECT 1 FROM secret_scans LIMIT 1 OFFSET ?", (backlog,)):
                     continue
@@ -583,12 +629,24 @@ class Store:
             f"JOIN sessions AS s ON s.id = messages.session_id {where}", params)
         rows += await self._reads.pending_secrets(where, params)  # saved since the scanner's last round
         # the files kept beside the transcripts: each copy of a content that holds one
+        owner = ("LEFT JOIN sessions AS s ON s.id = (SELECT id FROM sessions WHERE claude_session_id = ff.session_key "
+                 "OR id = ff.session_key LIMIT 1)" + (" WHERE s.id = ?" if session_id is not None else ""))
         files = await self._reads.fetch(
             "SELECT s.id, s.name, ff.path, f.kind, f.preview, s.updated_at FROM secret_findings AS f "
-            "JOIN footprint_files AS ff ON ff.blob_id = f.blob_id "
-            "LEFT JOIN sessions AS s ON s.id = (SELECT id FROM sessions WHERE claude_session_id = ff.session_key "
-            "OR id = ff.session_key LIMIT 1)" + (" WHERE s.id = ?" if session_id is not None else ""),
-            [session_id] if session_id is not None else [])
+            f"JOIN footprint_files AS ff ON ff.blob_id = f.blob_id {owner}", [session_id] if session_id else [])
+        # and kept contents still queued, looked in now
+        from ..secrets import found as finding
+
+        for r in await self._reads.fetch("SELECT s.id, s.name, ff.path, b.data, s.updated_at FROM secret_blob_scans AS q "
+                                         "JOIN footprint_blobs AS b ON b.id = q.blob_id JOIN footprint_files AS ff "
+                                         f"ON ff.blob_id = b.id {owner}", [session_id] if session_id else []):
+            import zstandard
+
+            try:
+                files += [(r[0], r[1], r[2], kind, preview, r[4])
+                          for kind, preview in finding.secrets_in(zstandard.ZstdDecompressor().decompress(r[3]))]
+            except zstandard.ZstdError:
+                pass  # damaged: `yurudb check` says so
         from ..secrets import redact
 
         found = [(r[8], SecretFinding(session_id=r[0], session_name=redact(r[1]), message_id=r[2], seq=r[3],

@@ -228,4 +228,14 @@ class SecretScanRow(SQLModel, table=True):
     message_id: str = Field(sa_column=Column(Text, ForeignKey("messages.id", ondelete="CASCADE"), primary_key=True))
 
 
+class SecretBlobScanRow(SQLModel, table=True):
+    """Table `secret_blob_scans`: kept files' contents stored since their secrets were looked for (the same
+    background scanner: a sync never waits for the rules over a large tool output)."""
+
+    __tablename__ = "secret_blob_scans"
+
+    blob_id: int = Field(sa_column=Column(Integer, ForeignKey("footprint_blobs.id", ondelete="CASCADE"),
+                                          primary_key=True, autoincrement=False))
+
+
 metadata = SQLModel.metadata

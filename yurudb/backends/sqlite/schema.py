@@ -82,6 +82,9 @@ CREATE INDEX idx_secret_findings_blob ON secret_findings (blob_id) WHERE blob_id
 CREATE TABLE secret_scans (
     message_id TEXT NOT NULL, PRIMARY KEY (message_id), FOREIGN KEY(message_id) REFERENCES messages (id) ON DELETE CASCADE
 );
+CREATE TABLE secret_blob_scans (
+    blob_id INTEGER NOT NULL, PRIMARY KEY (blob_id), FOREIGN KEY(blob_id) REFERENCES footprint_blobs (id) ON DELETE CASCADE
+);
 CREATE INDEX idx_sessions_updated ON sessions (updated_at);
 CREATE INDEX idx_sessions_claude ON sessions (claude_session_id) WHERE claude_session_id IS NOT NULL;
 CREATE UNIQUE INDEX idx_transcript_files_path ON transcript_files (root, path);
