@@ -70,7 +70,7 @@ with open(sys.argv[2], "wb") as out:
 """
 
 
-def _child(code: str, *args: str) -> tuple[float, float]:
+def child(code: str, *args: str) -> tuple[float, float]:
     """Run code in a fresh interpreter; (seconds, peak RSS in MB) of that process alone.
 
     The peak comes from GNU time's %M (`/usr/bin/time -v`'s maximum resident set size); without it,
@@ -108,9 +108,9 @@ def _first_syncs(res: Any, Row: Any, label: str, root: Path, raw_db: Path, db: P
         # each after the disk has written back what the one before left (os.sync): else the second
         # pays the first one's writeback in its own fsyncs
         os.sync()
-        raw_times.append(_child(RAW_SYNC.format(bench=str(Path(__file__).parent)), str(root), str(raw_db))[0])
+        raw_times.append(child(RAW_SYNC.format(bench=str(Path(__file__).parent)), str(root), str(raw_db))[0])
         os.sync()
-        our_times.append(_child(YURUDB_SYNC.format(repo=str(REPO)), str(root), str(db))[0])
+        our_times.append(child(YURUDB_SYNC.format(repo=str(REPO)), str(root), str(db))[0])
     raw_s, ours_s = statistics.median(raw_times), statistics.median(our_times)
     res.rows.append(Row(label, "first sync (MB/s of JSONL)", jsonl / 1e6 / ours_s, jsonl / 1e6 / raw_s, "MB/s", True,
                         ">= 40 MB/s and >= 0.5x raw",
@@ -166,16 +166,16 @@ def w7(tmp: Path, res: Any, quick: bool, Row: Any) -> None:  # noqa: N803 - the 
     if not quick:
         corpus.write(big_root, 1_000_000_000, files=200, seed=11)
     raw_big = tmp / "w7" / "raw-big.db"
-    _, raw_peak = _child(raw_code, str(big_root), str(raw_big))
-    _, ours_peak = _child(YURUDB_SYNC.format(repo=str(REPO)), str(big_root), str(tmp / "w7" / "big.db"))
+    _, raw_peak = child(raw_code, str(big_root), str(raw_big))
+    _, ours_peak = child(YURUDB_SYNC.format(repo=str(REPO)), str(big_root), str(tmp / "w7" / "big.db"))
     res.rows.append(Row(f"W7 archive sync ({big_mb:.0f} MB)", "peak memory (max RSS)", ours_peak, raw_peak, "MB", False,
                         "< 250 MB" if not quick else "", "GNU time's maximum resident set size, each process alone"))
     # and every export of that history, streamed (a session at a time), beside raw writing each line out
-    _, raw_out = _child(RAW_EXPORT, str(raw_big), str(tmp / "w7" / "raw-export.jsonl"))
+    _, raw_out = child(RAW_EXPORT, str(raw_big), str(tmp / "w7" / "raw-export.jsonl"))
     for fmt, args in (("json", ["--all"]), ("markdown", ["--all", "--format", "markdown"]),
                       ("jsonl", ["--all", "--format", "jsonl"])):
         out = tmp / "w7" / f"export-{fmt}"
-        seconds, peak = _child(YURUDB_CLI, "--db", str(tmp / "w7" / "big.db"), "export", *args, "-o", str(out))
+        seconds, peak = child(YURUDB_CLI, "--db", str(tmp / "w7" / "big.db"), "export", *args, "-o", str(out))
         res.rows.append(Row(f"W7 export --all ({big_mb:.0f} MB history)", f"peak memory, {fmt}", peak, raw_out, "MB",
                             False, "< 250 MB" if not quick else "",
                             f"{seconds:.0f} s; max RSS; raw: python reading every archived line and writing it out"))
@@ -351,9 +351,9 @@ def w10(tmp: Path, res: Any, quick: bool, Row: Any) -> None:  # noqa: N803 - the
             for suffix in ("", "-wal", "-shm"):
                 Path(f"{path}{suffix}").unlink(missing_ok=True)
         os.sync()
-        raw_times.append(_child(RAW_FOOTPRINT.format(bench=str(Path(__file__).parent)), str(root), str(raw_db))[0])
+        raw_times.append(child(RAW_FOOTPRINT.format(bench=str(Path(__file__).parent)), str(root), str(raw_db))[0])
         os.sync()
-        our_times.append(_child(YURUDB_FOOTPRINT.format(repo=str(REPO)), str(root), str(db))[0])
+        our_times.append(child(YURUDB_FOOTPRINT.format(repo=str(REPO)), str(root), str(db))[0])
     raw_s, ours_s = statistics.median(raw_times), statistics.median(our_times)
     res.rows.append(Row(label, "first pass (MB/s of files)", size / 1e6 / ours_s, size / 1e6 / raw_s, "MB/s", True, "",
                         f"{files:,} files, {size / 1e6:.0f} MB; whole processes; raw: read, sha256 and insert each "

@@ -66,7 +66,7 @@ def w13(tmp: Path, res: Any, quick: bool, Row: Any) -> None:  # noqa: N803 - the
             for suffix in ("", "-wal", "-shm"):
                 Path(f"{db}{suffix}").unlink(missing_ok=True)
             os.sync()
-            times.append(archive._child(code.format(repo=str(archive.REPO)), str(root), str(db))[0])  # noqa: SLF001
+            times.append(archive.child(code.format(repo=str(archive.REPO)), str(root), str(db))[0])
     res.rows.append(Row(f"W13 secrets scan during sync ({jsonl / 1e6:.0f} MB of JSONL, generated)",
                         "first sync with the scan (MB/s of JSONL)", jsonl / 1e6 / statistics.median(ours),
                         jsonl / 1e6 / statistics.median(without), "MB/s", True, "",

@@ -14,6 +14,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..secrets import found as finding
 from ..secrets import redact_value, rules
 
 
@@ -61,11 +62,13 @@ def scrub(tx: Any, session_id: str) -> ScrubReport:
         "SELECT DISTINCT f.message_id FROM secret_findings AS f JOIN messages AS m ON m.id = f.message_id "
         "WHERE m.session_id = ?", (session_id,))]
     found: dict[str, str] = {}  # value -> kind
-    for mid, _, body in search._bodies(tx, "id IN ({})", flagged):  # the index's own reader
+    for _, body in search.bodies_of(tx, flagged):
         for f in rules.find(body):
             found.setdefault(body[f.start:f.end], f.kind)
-    for text in _kept_texts(tx, session_id):  # a secret may be only in a saved tool output
-        for f in rules.find(text):
+    kept = _kept(tx, session_id)
+    for _, _, plain in kept:  # a secret may be only in a saved tool output
+        text = finding.kept_text(plain)
+        for f in rules.find(text) if text is not None else []:
             found.setdefault(text[f.start:f.end], f.kind)
     values = sorted(found.items(), key=lambda vk: len(vk[0]), reverse=True)  # a longer value first
     for kind in found.values():
@@ -86,7 +89,7 @@ def scrub(tx: Any, session_id: str) -> ScrubReport:
             tx.execute("UPDATE transcript_blocks SET raw = ? WHERE id = ?",
                        (codec.encode(b"\n".join(new) + b"\n", dict_id), run_id))
             report.lines += changed
-    report.files = _footprint(tx, session_id, values)
+    report.files = _footprint(tx, kept, values)
     # the rows: a message keeps its id and place; its text columns lose the secret
     for mid, content, tool_uses, payload in tx.select_in(
             "SELECT id, content, tool_uses, payload FROM messages WHERE id IN ({})", flagged):
@@ -119,32 +122,22 @@ def _json_redacted(column: Any) -> Any:
         return rules.redact(column)
 
 
-_OF_SESSION = ("SELECT f.id, f.blob_id, b.data FROM footprint_files AS f JOIN footprint_blobs AS b ON b.id = f.blob_id "
-               "WHERE f.session_key = (SELECT COALESCE(claude_session_id, id) FROM sessions WHERE id = ?)")
-
-
-def _kept_texts(tx: Any, session_id: str) -> list[str]:
-    """The session's kept files that are text, decoded."""
+def _kept(tx: Any, session_id: str) -> list[tuple[int, int, bytes]]:
+    """The session's kept files: (file row, its blob, its bytes), each read and decompressed once."""
     import zstandard
 
-    out = []
-    for _, _, data in tx.execute(_OF_SESSION, (session_id,)):
-        plain = zstandard.ZstdDecompressor().decompress(data)
-        if b"\0" not in plain[:8192]:
-            out.append(plain.decode("utf-8", "replace"))
-    return out
+    rows = tx.execute("SELECT f.id, f.blob_id, b.data FROM footprint_files AS f JOIN footprint_blobs AS b "
+                      "ON b.id = f.blob_id WHERE f.session_key = "
+                      "(SELECT COALESCE(claude_session_id, id) FROM sessions WHERE id = ?)", (session_id,))
+    return [(file_id, blob_id, zstandard.ZstdDecompressor().decompress(data)) for file_id, blob_id, data in rows]
 
 
-def _footprint(tx: Any, session_id: str, values: list[tuple[str, str]]) -> int:
-    """Rewrite the session's archived files beside its transcripts that hold a secret (a new blob each)."""
-    import zstandard
-
+def _footprint(tx: Any, kept: list[tuple[int, int, bytes]], values: list[tuple[str, str]]) -> int:
+    """Rewrite the kept files that hold a secret (a new blob each; the old one goes when nothing names it)."""
     from . import footprint
 
-    rows = tx.execute(_OF_SESSION, (session_id,))
     rewritten = 0
-    for file_id, old_blob, data in rows:
-        plain = zstandard.ZstdDecompressor().decompress(data)
+    for file_id, old_blob, plain in kept:
         new = _replace(_replace(plain, values, in_json=True), values, in_json=False)
         if new != plain:
             # the row's size and stat stay the disk file's: the next sync finds it unchanged, not rewritten

@@ -42,6 +42,11 @@ def _body(r: Sequence[Any]) -> tuple[str, int | None, str]:
     return m.id, r[READ_WIDTH], indexed(text_of(m.content, m.tool_uses, m.payload))
 
 
+def bodies_of(tx: Tx, message_ids: Iterable[str]) -> list[tuple[str, str]]:
+    """(message id, indexed text) of these messages, as the index takes them (a scrub reads them this way)."""
+    return [(mid, body) for mid, _, body in _bodies(tx, "id IN ({})", message_ids)]
+
+
 def unindex(tx: Tx, message_ids: Iterable[str]) -> None:
     """Take messages out of the index (before they change or go), from the text they hold now."""
     if not tx.index_search:
@@ -141,7 +146,7 @@ def scan_queued(tx: Any, limit: int = 500, session_id: str | None = None) -> int
     if not ids:
         return 0
     archive_lines.load_dictionaries(tx)
-    bodies = [(mid, body) for mid, _, body in _bodies(tx, "id IN ({})", ids)]
+    bodies = bodies_of(tx, ids)
     found.forget(tx, ids)
     tx.executemany(found.INSERT, found.rows_of(bodies))
     tx.select_in("DELETE FROM secret_scans WHERE message_id IN ({})", ids)

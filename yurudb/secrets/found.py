@@ -53,28 +53,36 @@ def forget(tx: Any, message_ids: Iterable[str]) -> None:
 
 def rows_of(bodies: Iterable[tuple[str, str]]) -> list[tuple[str, str, str]]:
     """The findings rows of (message id, indexed text) pairs."""
-    return [(mid, f.kind, f.preview(body)) for mid, body in bodies for f in rules.find(body)]
+    return [(mid, kind, preview) for mid, body in bodies for kind, preview in pairs(body)]
 
 
-def secrets_in(data: bytes) -> tuple[tuple[str, str], ...]:
-    """The secrets in a kept file's bytes when they are text (a NUL in its first 8 KB: binary, not looked at)."""
-    if b"\0" in data[:8192]:
+# Whether any message or kept content waits for the scanner.
+ANY_QUEUED = "SELECT 1 FROM secret_scans UNION ALL SELECT 1 FROM secret_blob_scans LIMIT 1"
+
+
+def kept_text(data: bytes) -> str | None:
+    """A kept file's bytes as text for the rules; None when they are binary (a NUL in the first 8 KB)."""
+    return None if b"\0" in data[:8192] else data.decode("utf-8", "replace")
+
+
+def blob_secrets(packed: bytes) -> tuple[tuple[str, str], ...]:
+    """(kind, preview) of each secret in a kept content, from its compressed bytes (damaged: none here;
+    `yurudb check` reports it)."""
+    import zstandard
+
+    try:
+        text = kept_text(zstandard.ZstdDecompressor().decompress(packed))
+    except zstandard.ZstdError:
         return ()
-    return pairs(data.decode("utf-8", "replace"))
+    return pairs(text) if text is not None else ()
 
 
 def scan_blobs(tx: Any, limit: int | None = None) -> int:
     """Find the secrets of queued kept contents (the store's scanner; all of them with no limit: revision
     0012 queues every blob first); returns how many were scanned."""
-    import zstandard
-
     ids = [r[0] for r in tx.execute("SELECT blob_id FROM secret_blob_scans LIMIT ?", (-1 if limit is None else limit,))]
     for blob_id in ids:
-        data = tx.execute("SELECT data FROM footprint_blobs WHERE id = ?", (blob_id,))[0][0]
-        try:
-            found = secrets_in(zstandard.ZstdDecompressor().decompress(data))
-        except zstandard.ZstdError:
-            found = ()  # damaged: `yurudb check` reports it; nothing readable to look in
+        found = blob_secrets(tx.execute("SELECT data FROM footprint_blobs WHERE id = ?", (blob_id,))[0][0])
         tx.execute("DELETE FROM secret_findings WHERE blob_id = ?", (blob_id,))
         tx.executemany("INSERT INTO secret_findings (blob_id, kind, preview) VALUES (?, ?, ?)",
                        [(blob_id, kind, preview) for kind, preview in found])

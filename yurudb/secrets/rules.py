@@ -59,17 +59,18 @@ HINTS: dict[str, tuple[str, ...]] = {
     "slack-webhook": ("hooks.slack.com",), "stripe-key": ("_live_",), "google-api-key": ("AIza",),
     "npm-token": ("npm_",), "huggingface-token": ("hf_",), "jwt": ("eyJ",), "url-password": ("://",),
     "env-secret": ("SECRET", "TOKEN", "PASSW", "KEY", "CREDENTIAL", "AUTH"),
-    "password-assignment": ("passw", "secret", "key", "token"),
 }
-FOLDED = {"aws-secret-key", "password-assignment"}
+# rules that begin at a keyword: matched only where the folded text has one (str.find, not a scan);
+# the keywords are also their hints
+ANCHORED = {"password-assignment": ("password", "passwd", "secret", "api_key", "apikey", "auth_token", "authtoken",
+                                    "access_token", "accesstoken", "client_secret", "clientsecret"),
+            "aws-secret-key": ("aws",)}
+HINTS.update(ANCHORED)
+FOLDED = set(ANCHORED)  # their hints are looked for in the folded text
 # rules that may not start inside a word (the token formats: "xsk-..." is no key); checked by hand,
 # since a leading \b stops the regex engine from skipping ahead to the literal
 WORD_START = {"aws-access-key", "github-token", "gitlab-token", "anthropic-key", "openai-key", "slack-token",
               "stripe-key", "google-api-key", "npm-token", "huggingface-token", "jwt"}
-# rules that begin at a keyword: matched only where the folded text has one (str.find, not a scan)
-ANCHORED = {"password-assignment": ("password", "passwd", "secret", "api_key", "apikey", "auth_token", "authtoken",
-                                    "access_token", "accesstoken", "client_secret", "clientsecret"),
-            "aws-secret-key": ("aws",)}
 _COMPILED = {kind: re.compile(pattern) for kind, pattern in RULES.items()}
 
 
@@ -116,7 +117,7 @@ def find(text: str) -> list[Finding]:
             continue
         if kind in FOLDED:
             folded = text.lower() if folded is None else folded
-            if not any(h in folded for h in (ANCHORED.get(kind) or HINTS[kind])):
+            if not any(h in folded for h in HINTS[kind]):
                 continue
         elif not any(h in text for h in HINTS[kind]):
             continue

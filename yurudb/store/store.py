@@ -15,6 +15,7 @@ from .. import errors
 from .. import validation as check
 from ..backends.sqlite import backup as backups
 from ..backends.sqlite.checkpoint import Checkpointer
+from ..backends.sqlite.engine import write_lock_free
 from ..backends.sqlite.readers import ReaderPool
 from ..degraded.memory import MemoryTwin
 from ..errors import NotFoundError, StoreClosedError, ValidationError
@@ -23,6 +24,7 @@ from ..models import Message, SecretFinding, Session, SessionPage, Usage
 from ..times import from_column
 from ..search import index as search
 from ..search import query as queries
+from ..secrets import found
 from ..writes.batch import BatchEffects, EffectsFeed
 from ..writes.ops import Write
 from . import listing, requests
@@ -35,24 +37,6 @@ log = logging.getLogger(__name__)
 
 State = Literal["starting", "ready", "degraded", "closed"]
 T = TypeVar("T")
-
-
-def _lock_free(path: Path) -> bool:
-    """Whether the database's write lock can be had at once (a probe that takes and gives it back)."""
-    import sqlite3
-
-    try:
-        conn = sqlite3.connect(path, timeout=0, isolation_level=None)
-    except sqlite3.Error:
-        return False
-    try:
-        conn.execute("BEGIN IMMEDIATE")
-        conn.execute("ROLLBACK")
-        return True
-    except sqlite3.Error:
-        return False
-    finally:
-        conn.close()
 
 
 class Store:
@@ -162,8 +146,6 @@ class Store:
 
     def _scan_batch(self, tx: Any, batch: int = 500) -> tuple[BatchEffects, int]:
         """One round of the secrets scanner: queued messages, then a few kept files (each may be megabytes)."""
-        from ..secrets import found
-
         done = search.scan_queued(tx, batch)
         return BatchEffects(), done + found.scan_blobs(tx, max(1, (batch - done) // 50))
 
@@ -173,11 +155,11 @@ class Store:
         if self._writer.read_only or self._writer.degraded or not self._started:
             return
         try:
-            if not await self._reads.fetch("SELECT 1 FROM secret_scans UNION ALL SELECT 1 FROM secret_blob_scans LIMIT 1"):
+            if not await self._reads.fetch(found.ANY_QUEUED):
                 return
         except errors.YurudbError:
             return
-        if not await asyncio.to_thread(_lock_free, self.path):
+        if not await asyncio.to_thread(write_lock_free, self.path):
             return  # another process holds the write lock: closing never waits for it (the queue keeps them)
         deadline = asyncio.get_running_loop().time() + budget
         try:
@@ -199,8 +181,7 @@ class Store:
             await asyncio.sleep(every)
             busy, last = self.commits != last, self.commits
             try:
-                if self._writer.degraded or not await self._reads.fetch(
-                        "SELECT 1 FROM secret_scans UNION ALL SELECT 1 FROM secret_blob_scans LIMIT 1"):
+                if self._writer.degraded or not await self._reads.fetch(found.ANY_QUEUED):
                     continue
                 if busy and not await self._reads.fetch("SELECT 1 FROM secret_scans LIMIT 1 OFFSET ?", (backlog,)):
                     continue
@@ -635,29 +616,21 @@ class Store:
             "SELECT s.id, s.name, ff.path, f.kind, f.preview, s.updated_at FROM secret_findings AS f "
             f"JOIN footprint_files AS ff ON ff.blob_id = f.blob_id {owner}", [session_id] if session_id else [])
         # and kept contents still queued, looked in now
-        from ..secrets import found as finding
-
         for r in await self._reads.fetch("SELECT s.id, s.name, ff.path, b.data, s.updated_at FROM secret_blob_scans AS q "
                                          "JOIN footprint_blobs AS b ON b.id = q.blob_id JOIN footprint_files AS ff "
                                          f"ON ff.blob_id = b.id {owner}", [session_id] if session_id else []):
-            import zstandard
-
-            try:
-                files += [(r[0], r[1], r[2], kind, preview, r[4])
-                          for kind, preview in finding.secrets_in(zstandard.ZstdDecompressor().decompress(r[3]))]
-            except zstandard.ZstdError:
-                pass  # damaged: `yurudb check` says so
+            files += [(r[0], r[1], r[2], kind, preview, r[4]) for kind, preview in found.blob_secrets(r[3])]
         from ..secrets import redact
 
-        found = [(r[8], SecretFinding(session_id=r[0], session_name=redact(r[1]), message_id=r[2], seq=r[3],
+        listed = [(r[8], SecretFinding(session_id=r[0], session_name=redact(r[1]), message_id=r[2], seq=r[3],
                                       thread=r[4], line=r[5], kind=r[6], preview=r[7])) for r in rows]
-        found += [(r[5], SecretFinding(session_id=r[0], session_name=redact(r[1]) if r[1] else None, path=r[2],
+        listed += [(r[5], SecretFinding(session_id=r[0], session_name=redact(r[1]) if r[1] else None, path=r[2],
                                        kind=r[3], preview=r[4])) for r in files]
         # a session is often named by its first prompt: the name is given redacted too
         never = datetime.min.replace(tzinfo=UTC)
-        found.sort(key=lambda x: (-(from_column(x[0]) or never).timestamp(), x[1].session_id or "",
+        listed.sort(key=lambda x: (-(from_column(x[0]) or never).timestamp(), x[1].session_id or "",
                                   x[1].path is not None, x[1].seq or 0, x[1].path or ""))
-        return [f for _, f in found]
+        return [f for _, f in listed]
 
     async def projects(self) -> list[dict[str, Any]]:
         """Every project (working directory) with its session count and last activity, most recent first."""

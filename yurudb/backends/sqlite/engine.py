@@ -188,3 +188,19 @@ def connect_sync(
         conn.close()
         raise
     return conn
+
+
+def write_lock_free(path: Path) -> bool:
+    """Whether the database's write lock can be had at once (a probe that takes it and gives it back)."""
+    try:
+        conn = sqlite3.connect(path, timeout=0, isolation_level=None)
+    except sqlite3.Error:
+        return False
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        conn.execute("ROLLBACK")
+        return True
+    except sqlite3.Error:
+        return False
+    finally:
+        conn.close()
