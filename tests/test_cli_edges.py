@@ -137,7 +137,7 @@ def test_read_only_commands_on_a_damaged_file_create_nothing(imported: Path) -> 
     folder = imported.parent
     before = listing(folder)
     for args in (["show", session, "--limit", "300"], ["export", session], ["export", "--all"], ["search", "word150"],
-                 ["sessions"], ["usage"], ["check"]):
+                 ["sessions"], ["usage"], ["check"], ["secrets", "scan"]):
         result = cli(imported, *args)
         no_traceback(result)
         assert result.exit_code in (0, 1), (args, result.output)

@@ -256,3 +256,37 @@ async def test_a_saved_message_is_listed_at_once_and_flagged_once_the_scanner_ha
         assert await store.fetch("SELECT COUNT(*) FROM secret_scans") == [(0,)]
         await store.update_message(m.id, content="the key was rotated, nothing here now")
         assert await store.secrets() == []  # an update's old findings go with its old text
+
+
+async def test_a_save_killed_before_the_scanner_ran_is_still_scanned_after(db_path: Path) -> None:
+    """The queue is durable with the save: SIGKILL the process right after a save is answered, before the
+    scanner's first round, and the next open still finds the secret (listed at once, scanned by close)."""
+    import signal
+    import sys
+
+    value, text = PLANTED["github-token"]
+    script = (
+        "import asyncio, sys, time, yurudb\n"
+        "async def main():\n"
+        f"    store = await yurudb.open({str(db_path)!r})\n"
+        "    s = await store.create_session('killed')\n"
+        f"    await store.append_message(s.id, {{'type': 'user', 'content': {text!r}}})\n"
+        "    print('saved', flush=True)\n"
+        "    time.sleep(60)  # the loop blocked: the scanner never gets its round\n"
+        "asyncio.run(main())\n")
+    child = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout is not None and child.stdout.readline().strip() == "saved"
+    finally:
+        child.send_signal(signal.SIGKILL)
+        child.wait()
+    conn = sqlite3.connect(db_path)
+    assert conn.execute("SELECT COUNT(*) FROM secret_scans").fetchone() == (1,)  # queued, not yet scanned
+    assert conn.execute("SELECT COUNT(*) FROM secret_findings").fetchone() == (0,)
+    conn.close()
+    async with yurudb.open(db_path) as store:
+        assert [f.kind for f in await store.secrets()] == ["github-token"]  # listed on the spot
+    conn = sqlite3.connect(db_path)
+    assert conn.execute("SELECT kind FROM secret_findings").fetchall() == [("github-token",)]  # scanned by close
+    assert conn.execute("SELECT COUNT(*) FROM secret_scans").fetchone() == (0,)
+    conn.close()
