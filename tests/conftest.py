@@ -1,7 +1,16 @@
-"""Every test gets a real SQLite file under tmp_path, and YURUDB_PATH points at it."""
+"""Every test gets a real SQLite file under tmp_path, and YURUDB_PATH points at it.
+
+`--backend postgresql` (or YURUDB_TEST_BACKEND=postgresql) runs the library tests' `store` on a
+fresh database of a real PostgreSQL server instead: the one YURUDB_TEST_PG names (`.ci/run`
+starts one), else a throwaway one these tests start themselves; tests marked `sqlite_only` (the
+file's own faults, pragmas, backups) are skipped there.
+"""
 
 from __future__ import annotations
 
+import os
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -28,10 +37,89 @@ def shared_transcripts() -> Path:
 
 
 @pytest.fixture
-async def store(db_path: Path):
-    """An open store on this test's database."""
+async def store(target: str | Path):
+    """An open store on this test's database (SQLite, or PostgreSQL with --backend postgresql)."""
     import yurudb
 
-    async with yurudb.open(db_path) as s:
+    async with yurudb.open(target) as s:
         yield s
 
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--backend", choices=("sqlite", "postgresql"),
+                     default=os.environ.get("YURUDB_TEST_BACKEND", "sqlite"),
+                     help="the engine the library tests' store runs on")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if config.getoption("--backend") != "postgresql":
+        return
+    skip = pytest.mark.skip(reason="SQLite's own (the file, its pragmas and faults): not run with --backend postgresql")
+    for item in items:
+        if item.get_closest_marker("sqlite_only"):
+            item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def backend(pytestconfig: pytest.Config) -> str:
+    """The engine this run's `store` fixture opens."""
+    return str(pytestconfig.getoption("--backend"))
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[str]:
+    """A PostgreSQL server's URL (its `postgres` database): YURUDB_TEST_PG's, or a throwaway one started here."""
+    given = os.environ.get("YURUDB_TEST_PG")
+    if given:
+        yield given
+        return
+    try:
+        import psycopg  # noqa: F401
+    except ImportError:
+        pytest.skip("psycopg is not installed (the postgres extra)")
+    from pgserver import Server, bin_dir
+
+    if bin_dir() is None:
+        pytest.skip("PostgreSQL is not installed here (apt-get install -y postgresql failed or was not run)")
+    server = Server().init().start()
+    try:
+        yield server.url
+    finally:
+        server.remove()
+
+
+def fresh_database(server: str) -> str:
+    """A new empty database on the server; its URL."""
+    import psycopg
+
+    name = f"yurudb_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(server, autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {name}")
+    return server.rsplit("/", 1)[0] + "/" + name
+
+
+def drop_database(server: str, url: str) -> None:
+    """Drop a test's database (its connections are closed first)."""
+    import psycopg
+
+    with psycopg.connect(server, autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {url.rsplit('/', 1)[1]} WITH (FORCE)")
+
+
+@pytest.fixture
+def pg_url(pg_server: str) -> Iterator[str]:
+    """A fresh, empty PostgreSQL database for this test (dropped after it)."""
+    url = fresh_database(pg_server)
+    try:
+        yield url
+    finally:
+        drop_database(pg_server, url)
+
+
+@pytest.fixture
+def target(backend: str, db_path: Path, request: pytest.FixtureRequest) -> str | Path:
+    """What this run's store opens: the test's SQLite file, or a fresh PostgreSQL database."""
+    if backend == "postgresql":
+        return str(request.getfixturevalue("pg_url"))
+    return db_path

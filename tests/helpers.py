@@ -15,8 +15,13 @@ from pathlib import Path
 from typing import Any
 
 
-def rows(db: Path, sql: str) -> list[tuple]:
-    """The result of one query on a database file, through a connection of its own."""
+def rows(db: Path | str, sql: str) -> list[tuple]:
+    """The result of one query on a database file (or a postgresql:// URL), through a connection of its own."""
+    if str(db).startswith("postgresql://"):
+        import psycopg
+
+        with psycopg.connect(str(db)) as pg:
+            return [tuple(r) for r in pg.execute(sql).fetchall()]
     conn = sqlite3.connect(db)
     try:
         return conn.execute(sql).fetchall()
@@ -24,12 +29,14 @@ def rows(db: Path, sql: str) -> list[tuple]:
         conn.close()
 
 
-def dump(path: Path) -> dict[str, list[tuple]]:
-    """Every row of every yurudb table, for "nothing changed" assertions.
+def dump(path: Path | str) -> dict[str, list[tuple]]:
+    """Every row of every yurudb table, for "nothing changed" assertions (a SQLite file, or a postgresql:// URL).
 
     A message's search document shows as whether it has one: the numbers are the index's own and
     follow the order writes were batched in (two equal imports may number differently).
     """
+    if str(path).startswith("postgresql://"):
+        return _dump_pg(str(path))
     conn = sqlite3.connect(path)
     try:
         out = {}
@@ -39,6 +46,19 @@ def dump(path: Path) -> dict[str, list[tuple]]:
         return out
     finally:
         conn.close()
+
+
+def _dump_pg(url: str) -> dict[str, list[tuple]]:
+    import psycopg
+
+    with psycopg.connect(url) as conn:
+        out = {}
+        for t in ("sessions", "messages", "analytics"):
+            cols = [r[0] if r[0] != "search_doc" else "search_doc IS NOT NULL" for r in conn.execute(
+                "SELECT column_name FROM information_schema.columns WHERE table_name = %s AND column_name != 'rowid' "
+                "ORDER BY ordinal_position", (t,))]
+            out[t] = sorted(conn.execute(f"SELECT {', '.join(cols)} FROM {t}").fetchall(), key=repr)
+        return out
 
 
 def archived_lines(db: Path) -> tuple[int, int]:

@@ -88,6 +88,7 @@ async def test_usage_by_project_split_by_model_adds_up_to_the_totals(store: yuru
             await store.usage_summary(**bad)  # type: ignore[arg-type]
 
 
+@pytest.mark.sqlite_only
 def test_the_usage_command_gives_the_same_figures_with_the_same_filters(db_path: Path) -> None:
     import asyncio
 

@@ -145,6 +145,7 @@ async def test_plain_words_match_all_terms_and_quotes_match_a_phrase(store: yuru
     assert await found(store, "flaky writer") == {"a"}
 
 
+@pytest.mark.sqlite_only  # raw FTS5 syntax, lone surrogates in JSON: SQLite's (docs/postgres.md)
 async def test_raw_queries_pass_fts5_syntax_and_bad_syntax_is_a_validation_error(store: yurudb.Store) -> None:
     s = await store.create_session("s")
     await store.append_message(s.id, {"id": "a", "type": "user", "content": "flaky test"})
@@ -190,6 +191,7 @@ QUERIES = ["alpha", "bravo charlie", '"delta echo"', "golf*", "zulu xray", "tang
            "sierra", "victor whiskey"]
 
 
+@pytest.mark.sqlite_only
 async def test_the_index_equals_a_brute_force_scan_after_a_random_mix_of_writes(db_path: Path, tmp_path: Path) -> None:
     rng = random.Random(11)
     root = tmp_path / "projects"
@@ -265,6 +267,7 @@ async def test_the_index_equals_a_brute_force_scan_after_a_random_mix_of_writes(
     assert orphans == 0  # every write path took its messages out with it: no garbage left
 
 
+@pytest.mark.sqlite_only
 async def test_synced_transcripts_are_searched_and_deleting_their_session_removes_them(
         db_path: Path, tmp_path: Path) -> None:
     ids = write_project(tmp_path / "projects")
@@ -282,6 +285,7 @@ async def test_synced_transcripts_are_searched_and_deleting_their_session_remove
         assert await found(store, "todos") == await brute(store, "todos")
 
 
+@pytest.mark.sqlite_only
 async def test_a_populated_0004_archive_upgrades_to_an_index_of_everything(db_path: Path, tmp_path: Path) -> None:
     write_project(tmp_path / "projects")
     async with yurudb.open(db_path, daily_backup=False) as store:
@@ -318,6 +322,7 @@ def test_the_byte_scan_for_camel_case_words_finds_each_word_that_holds_a_step() 
     assert search_text._camel_words("x = getUserName() or HTTPServer") == ["getUserName", "HTTPServer"]
 
 
+@pytest.mark.sqlite_only
 async def test_0006_sets_a_populated_index_to_merge_16_segments_at_a_time_and_back(db_path: Path) -> None:
     config = "SELECT v FROM search_index_config WHERE k = 'automerge'"
     async with yurudb.open(db_path, daily_backup=False) as store:
@@ -337,6 +342,7 @@ async def test_0006_sets_a_populated_index_to_merge_16_segments_at_a_time_and_ba
         assert await store.check() == ["ok"]
 
 
+@pytest.mark.sqlite_only
 async def test_writes_held_in_memory_while_degraded_are_searched(db_path: Path) -> None:
     async with yurudb.open(db_path, daily_backup=False) as store:
         s = await store.create_session("s")
@@ -373,7 +379,7 @@ async def test_writes_held_in_memory_while_degraded_are_searched(db_path: Path) 
 
 
 # ---- the command -----------------------------------------------------------------------------------
-def test_the_command_shows_marked_snippets_and_how_to_open_each(db_path: Path, tmp_path: Path) -> None:
+def test_the_command_shows_marked_snippets_and_how_to_open_each(target, tmp_path: Path) -> None:
     from typer.testing import CliRunner
 
     from yurudb.cli import app
@@ -414,6 +420,7 @@ async def test_past_the_rank_window_the_newest_matches_are_ranked_and_filters_st
     assert not few.ranked_newest and few.note is None
 
 
+@pytest.mark.sqlite_only
 async def test_one_batch_that_appends_a_message_twice_and_updates_another_indexes_each_once(db_path: Path) -> None:
     async with yurudb.open(db_path, daily_backup=False) as store:
         s = await store.create_session("s")
@@ -464,6 +471,7 @@ async def test_every_word_of_a_long_prompt_and_a_long_tool_result_is_found(store
     assert (await store.get_messages(s.id))[0].content.count("line") > 2_000  # the message is whole
 
 
+@pytest.mark.sqlite_only
 def test_check_finds_an_index_changed_outside_yurudb_and_reindex_rebuilds_it(db_path: Path) -> None:
     from typer.testing import CliRunner
 
@@ -506,6 +514,7 @@ async def test_a_long_tool_result_is_searched_whole(store: yurudb.Store) -> None
     assert (await store.get_messages(s.id))[0].content == output  # the message is whole
 
 
+@pytest.mark.sqlite_only  # raw FTS5 syntax, lone surrogates in JSON: SQLite's (docs/postgres.md)
 async def test_text_sqlite_cannot_take_is_indexed_as_the_content_column_shows_it(store: yurudb.Store) -> None:
     s = await store.create_session("s")
     await store.append_message(s.id, {"id": "a", "type": "assistant", "content": "half \ud83d pair", "tool_uses": [
@@ -517,6 +526,7 @@ async def test_text_sqlite_cannot_take_is_indexed_as_the_content_column_shows_it
     assert await found(store, "see this") == {"b"} and await found(store, "result") == {"b"}
 
 
+@pytest.mark.sqlite_only
 async def test_an_app_opening_an_older_database_hears_how_far_indexing_got(db_path: Path) -> None:
     from yurudb.events import RecoveryProgress
 

@@ -35,6 +35,7 @@ async def test_the_sdk_conformance_suite_passes_with_no_optional_method_skipped(
     ({"project_key": "p", "session_id": "s"}, ["not an object"]),
     ({"project_key": "p", "session_id": "s"}, [{"nan": float("nan")}]),
 ])
+@pytest.mark.sqlite_only
 async def test_bad_input_is_a_validation_error_and_writes_nothing(db_path: Path, key: dict, entries: list) -> None:
     from helpers import dump
 
@@ -47,6 +48,7 @@ async def test_bad_input_is_a_validation_error_and_writes_nothing(db_path: Path,
         assert dump(db_path) == before
 
 
+@pytest.mark.sqlite_only
 async def test_mirrored_entries_are_one_yurudb_session_with_threads(db_path: Path) -> None:
     async with yurudb.open(db_path, daily_backup=False) as store:
         adapter = SessionStore(store)
@@ -63,6 +65,7 @@ async def test_mirrored_entries_are_one_yurudb_session_with_threads(db_path: Pat
         assert [m.content for m in await store.get_messages(session.id, thread=thread)] == ["sub"]
 
 
+@pytest.mark.sqlite_only
 async def test_synced_first_then_mirrored_is_one_session_with_each_line_once(tmp_path: Path, db_path: Path) -> None:
     import json
 
@@ -105,6 +108,7 @@ asyncio.run(main())
 """
 
 
+@pytest.mark.sqlite_only
 def test_two_processes_mirroring_into_one_database_meet_no_lock_error(db_path: Path) -> None:
     import asyncio
     import os
@@ -134,6 +138,7 @@ def test_two_processes_mirroring_into_one_database_meet_no_lock_error(db_path: P
     assert asyncio.run(count()) == {"one": batches * 5, "two": batches * 5}
 
 
+@pytest.mark.sqlite_only
 async def test_concurrent_appends_share_commits_and_each_returns_once_committed(db_path: Path) -> None:
     async with yurudb.open(db_path, daily_backup=False) as store:
         adapter = SessionStore(store)
@@ -148,6 +153,7 @@ async def test_concurrent_appends_share_commits_and_each_returns_once_committed(
     assert archived_lines(db_path) == (60, 60)  # committed, on disk
 
 
+@pytest.mark.sqlite_only
 async def test_deleting_a_mirror_keeps_what_the_synced_file_shares(tmp_path: Path, db_path: Path) -> None:
     import json
 

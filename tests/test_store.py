@@ -19,7 +19,7 @@ from yurudb.events import MessagesDeleted
 from yurudb.tables.entities import Message, MessageRow, Session, SessionRow, Usage, UsageRow
 
 
-async def test_session_lifecycle_end_to_end(store, db_path: Path) -> None:
+async def test_session_lifecycle_end_to_end(store, target) -> None:
     s = await store.create_session("fix tests", working_directory="/repo", status="active", meta={"k": [1]})
     assert s.name == "fix tests" and s.working_directory == "/repo" and s.meta == {"k": [1]}
     assert await store.get_session(s.id) == s
@@ -33,11 +33,11 @@ async def test_session_lifecycle_end_to_end(store, db_path: Path) -> None:
     await store.delete_session(s.id)
     with pytest.raises(NotFoundError):
         await store.get_session(s.id)
-    assert dump(db_path) == {"sessions": [], "messages": [], "analytics": []}
+    assert dump(target) == {"sessions": [], "messages": [], "analytics": []}
 
 
-async def test_opened_with_await_and_closed_explicitly(db_path: Path) -> None:
-    store = await yurudb.open(db_path)
+async def test_opened_with_await_and_closed_explicitly(target) -> None:
+    store = await yurudb.open(target)
     assert store.state == "ready" and store.recovery.state == "ready"
     await store.create_session("x")
     await store.close()
@@ -46,6 +46,7 @@ async def test_opened_with_await_and_closed_explicitly(db_path: Path) -> None:
         await store.create_session("y")
 
 
+@pytest.mark.sqlite_only
 def test_a_store_never_closed_warns(db_path: Path) -> None:
     script = (
         "import asyncio, gc, sys, yurudb\n"
@@ -60,11 +61,11 @@ def test_a_store_never_closed_warns(db_path: Path) -> None:
     assert "ResourceWarning" in out.stderr and "never closed" in out.stderr, out.stderr
 
 
-async def test_data_survives_reopening(db_path: Path) -> None:
-    async with yurudb.open(db_path) as store:
+async def test_data_survives_reopening(target) -> None:
+    async with yurudb.open(target) as store:
         s = await store.create_session("keep me")
         m = await store.append_message(s.id, {"id": "m1", "type": "assistant", "content": [{"type": "text", "text": "x"}]})
-    async with yurudb.open(db_path) as store:
+    async with yurudb.open(target) as store:
         assert (await store.get_session(s.id)).name == "keep me"
         assert await store.get_messages(s.id) == [m]
 
@@ -187,13 +188,13 @@ async def test_appending_the_same_id_again_replaces_it(store) -> None:
     assert [(m.id, m.content) for m in stored] == [("m1", "v2"), ("m2", "other")]
 
 
-async def test_the_same_id_in_another_session_is_a_conflict(store, db_path: Path) -> None:
+async def test_the_same_id_in_another_session_is_a_conflict(store, target) -> None:
     a, b = await store.create_session("a"), await store.create_session("b")
     await store.append_message(a.id, id="m1", type="user", content="mine")
-    before = dump(db_path)
+    before = dump(target)
     with pytest.raises(ConflictError):
         await store.append_message(b.id, id="m1", type="user", content="stolen")
-    assert dump(db_path) == before
+    assert dump(target) == before
     with pytest.raises(ConflictError):
         await store.create_session("dup", id=a.id)
 
@@ -212,6 +213,7 @@ async def test_a_bad_write_in_a_batch_fails_alone(store) -> None:
     assert [m.content for m in await store.get_messages(b.id)] == ["ok1", "ok2"]
 
 
+@pytest.mark.sqlite_only
 async def test_the_window_is_what_a_load_returns_and_nothing_is_deleted(db_path: Path) -> None:
     async with yurudb.open(db_path, max_messages_per_session=10, daily_backup=False) as store:
         s = await store.create_session("s")
@@ -229,9 +231,9 @@ async def test_a_session_under_the_window_loads_whole_by_default(store) -> None:
     assert len(await store.get_messages(s.id)) == 150  # not a page of 100
 
 
-async def test_opt_in_retention_deletes_the_oldest_and_says_how_many(db_path: Path) -> None:
+async def test_opt_in_retention_deletes_the_oldest_and_says_how_many(target) -> None:
     events: list[object] = []
-    async with yurudb.open(db_path, max_messages_per_session=10, retention="delete", on_event=events.append) as store:
+    async with yurudb.open(target, max_messages_per_session=10, retention="delete", on_event=events.append) as store:
         s = await store.create_session("s")
         for i in range(25):
             await store.append_message(s.id, type="assistant", content=str(i))
@@ -244,9 +246,9 @@ async def test_opt_in_retention_deletes_the_oldest_and_says_how_many(db_path: Pa
     assert sum(e.count for e in deleted) == 22 and {e.session_id for e in deleted} == {s.id}
 
 
-async def test_an_unknown_retention_is_refused(db_path: Path) -> None:
+async def test_an_unknown_retention_is_refused(target) -> None:
     with pytest.raises(ValidationError):
-        await yurudb.open(db_path, retention="sometimes")
+        await yurudb.open(target, retention="sometimes")
 
 
 async def test_usage_summary_matches_hand_computed_totals(store) -> None:
@@ -322,14 +324,14 @@ def _circular() -> dict:
         lambda st, sid: st.usage_summary(by="planet"),
     ],
 )
-async def test_bad_input_is_a_validation_error_and_changes_nothing(store, db_path: Path, call) -> None:
+async def test_bad_input_is_a_validation_error_and_changes_nothing(store, target, call) -> None:
     s = await store.create_session("s")
     await store.append_message(s.id, id="m", type="user", content="x")
-    before = dump(db_path)
+    before = dump(target)
     with pytest.raises(ValidationError):
         await call(store, s.id)
     await store.flush()
-    assert dump(db_path) == before
+    assert dump(target) == before
 
 
 @pytest.mark.parametrize(
@@ -346,15 +348,16 @@ async def test_bad_input_is_a_validation_error_and_changes_nothing(store, db_pat
         lambda st: st.get_messages("ghost"),
     ],
 )
-async def test_unknown_session_or_message_is_not_found_and_changes_nothing(store, db_path: Path, call) -> None:
+async def test_unknown_session_or_message_is_not_found_and_changes_nothing(store, target, call) -> None:
     s = await store.create_session("s")
     await store.append_message(s.id, type="user", content="x")
-    before = dump(db_path)
+    before = dump(target)
     with pytest.raises(NotFoundError):
         await call(store)
-    assert dump(db_path) == before
+    assert dump(target) == before
 
 
+@pytest.mark.sqlite_only
 async def test_a_cancelled_caller_does_not_corrupt_the_batch(store, db_path: Path) -> None:
     s = await store.create_session("s")
     tasks = [asyncio.create_task(store.append_message(s.id, type="user", content=str(i))) for i in range(200)]
@@ -370,6 +373,7 @@ async def test_a_cancelled_caller_does_not_corrupt_the_batch(store, db_path: Pat
     await store.append_message(s.id, type="user", content="after")  # the writer still works
 
 
+@pytest.mark.sqlite_only
 async def test_reads_do_not_wait_behind_a_held_write_lock(store, db_path: Path) -> None:
     s = await store.create_session("s")
     await store.append_message(s.id, type="user", content="x")
@@ -387,6 +391,7 @@ async def test_reads_do_not_wait_behind_a_held_write_lock(store, db_path: Path) 
         holder.close()
 
 
+@pytest.mark.sqlite_only
 async def test_a_write_waits_out_a_short_lock_and_commits(store, db_path: Path) -> None:
     s = await store.create_session("s")
     holder = sqlite3.connect(db_path, isolation_level=None)
@@ -402,11 +407,11 @@ async def test_a_write_waits_out_a_short_lock_and_commits(store, db_path: Path) 
 SESSIONS = int(os.environ.get("YURUDB_TEST_SESSIONS", "1000"))
 
 
-async def test_many_sessions_round_trip(db_path: Path) -> None:
-    async with yurudb.open(db_path) as store:
+async def test_many_sessions_round_trip(target) -> None:
+    async with yurudb.open(target) as store:
         created = await asyncio.gather(*(store.create_session(f"s{i}", created_at=i + 1) for i in range(SESSIONS)))
         await asyncio.gather(*(store.append_message(s.id, type="user", content=s.name) for s in created))
-    async with yurudb.open(db_path) as store:
+    async with yurudb.open(target) as store:
         assert store.recovery.sessions_restored == SESSIONS
         listed = await store.list_sessions()
         assert {s.id for s in listed} == {s.id for s in created}
@@ -421,6 +426,7 @@ def test_read_models_and_table_entities_have_the_same_fields() -> None:
         assert list(model.model_fields) == [f for f in row.model_fields if f not in internal], model.__name__
 
 
+@pytest.mark.sqlite_only
 async def test_checkpoints_run_off_the_write_path_once_writes_pause(db_path: Path, tmp_path: Path) -> None:
     async with yurudb.open(db_path, daily_backup=False) as store:
         s = await store.create_session("s")
@@ -439,6 +445,7 @@ async def test_checkpoints_run_off_the_write_path_once_writes_pause(db_path: Pat
         assert count == 200
 
 
+@pytest.mark.sqlite_only
 async def test_a_full_queue_makes_callers_wait_not_fail(db_path: Path) -> None:
     async with yurudb.open(db_path, queue_size=2, batch_size=3, daily_backup=False) as store:
         s = await store.create_session("s")
@@ -462,6 +469,7 @@ async def test_lone_surrogates_from_javascript_round_trip_and_spoil_nothing(stor
         await store.create_session("bad \ud800 name")
 
 
+@pytest.mark.sqlite_only
 async def test_closing_does_not_wait_for_another_process_that_holds_the_write_lock(db_path: Path) -> None:
     """Closing ends with a TRUNCATE checkpoint, which waits for the write lock: with another process
     writing (a `yurudb watch` committing), the app's close must not hang for the busy timeout."""

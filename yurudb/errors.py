@@ -97,9 +97,41 @@ def _driver_error(exc: BaseException) -> BaseException:
     return exc
 
 
+def _psycopg_error() -> type[BaseException] | None:
+    """psycopg's Error when it is loaded (only a PostgreSQL store loads it)."""
+    return getattr(sys.modules.get("psycopg"), "Error", None)
+
+
+# PostgreSQL's SQLSTATE classes and codes, as the SQLite errors they amount to
+_PG_STATES: tuple[tuple[str, type[DatabaseError]], ...] = (
+    ("53100", StorageFullError), ("53", StorageFullError),  # disk full, out of resources
+    ("55P03", LockedError), ("40P01", LockedError), ("40001", LockedError), ("57014", LockedError),
+    ("25006", ReadOnlyError), ("42501", ReadOnlyError),  # read-only transaction, no privilege
+    ("XX001", CorruptDatabaseError), ("XX002", CorruptDatabaseError),  # data or index corrupted
+    ("08", UnavailableError), ("57P", UnavailableError), ("3D000", UnavailableError), ("28", UnavailableError),
+)
+
+
+def _classify_pg(orig: BaseException) -> DatabaseError | None:
+    pg = _psycopg_error()
+    if pg is None or not isinstance(orig, pg):
+        return None
+    state = getattr(orig, "sqlstate", None)
+    text = str(orig).strip()
+    if state is None:  # no answer from the server at all: it is down, or unreachable
+        return UnavailableError(text or "the PostgreSQL server cannot be reached")
+    for prefix, kind in _PG_STATES:
+        if state.startswith(prefix):
+            return kind(text)
+    return DatabaseError(text)
+
+
 def classify(exc: BaseException) -> DatabaseError:
     """Map a driver exception to the matching DatabaseError subclass."""
     orig = _driver_error(exc)
+    pg = _classify_pg(orig)
+    if pg is not None:
+        return pg
     text = str(orig)
     lower = text.lower()
     code = getattr(orig, "sqlite_errorname", "") or ""
@@ -127,6 +159,7 @@ def translated() -> Iterator[None]:
         raise classify(exc) from exc
     except Exception as exc:
         wrapper = _sqlalchemy_error()
-        if wrapper is not None and isinstance(exc, wrapper):
+        pg = _psycopg_error()
+        if (wrapper is not None and isinstance(exc, wrapper)) or (pg is not None and isinstance(exc, pg)):
             raise classify(exc) from exc
         raise

@@ -32,6 +32,33 @@ def default_db_path(platform: str | None = None) -> Path:
     return Path.home() / f".{APP_NAME}" / DB_FILENAME
 
 
+def is_server(target: object) -> bool:
+    """Whether a database argument names a PostgreSQL server (`postgresql://...`), not a file."""
+    return isinstance(target, str) and target.startswith(("postgresql://", "postgres://"))
+
+
+def server_folder(url: str) -> Path:
+    """The local folder of a PostgreSQL store (its spill journal): one per server and database."""
+    import hashlib
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    # the user, host, port and database name, never the password
+    key = f"{parts.username or ''}@{parts.hostname or ''}:{parts.port or ''}{parts.path}?{parts.query}"
+    return default_db_path().parent / "servers" / hashlib.sha256(key.encode()).hexdigest()[:16]
+
+
+def display_url(url: str) -> str:
+    """A server URL fit to print: its password replaced by ***."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
 def resolve(path: str | os.PathLike[str] | None) -> Path:
     """The path argument if given, else the default location."""
     return Path(path).expanduser() if path is not None else default_db_path()

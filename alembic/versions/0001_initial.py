@@ -17,6 +17,8 @@ depends_on: Union[str, Sequence[str], None] = None
 
 
 def upgrade() -> None:
+    if op.get_bind().dialect.name != "sqlite":
+        return  # PostgreSQL's schema is laid whole by 0013_postgresql
     op.create_table(
         "sessions",
         sa.Column("id", sa.Text(), primary_key=True),
@@ -64,6 +66,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    if op.get_bind().dialect.name != "sqlite":
+        return  # below 0013 a PostgreSQL database is empty
     op.drop_index("idx_analytics_session", table_name="analytics")
     op.drop_table("analytics")
     op.drop_index("idx_messages_session", table_name="messages")

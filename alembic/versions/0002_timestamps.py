@@ -36,6 +36,8 @@ def _ms_to_text(ms: int) -> str:
 
 
 def upgrade() -> None:
+    if op.get_bind().dialect.name != "sqlite":
+        return  # PostgreSQL's schema is laid whole by 0013_postgresql
     # Types first: batch mode copies rows with CAST(... AS TIMESTAMP), which would turn text into
     # a number; integers pass through it unchanged and are converted afterwards.
     for table, columns in COLUMNS.items():
@@ -61,6 +63,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    if op.get_bind().dialect.name != "sqlite":
+        return  # below 0013 a PostgreSQL database is empty
     for table, columns in COLUMNS.items():
         for column, _ in columns:
             # julianday() reads every form SQLite knows (offsets too) and holds whole milliseconds.

@@ -21,12 +21,16 @@ depends_on: Union[str, Sequence[str], None] = None
 
 
 def upgrade() -> None:
+    if op.get_bind().dialect.name != "sqlite":
+        return  # PostgreSQL's schema is laid whole by 0013_postgresql
     # ADD COLUMN (no table rebuild): a nullable column with no default is one schema change.
     op.add_column("analytics", sa.Column("tokens_cache_write", sa.Integer(), nullable=True))
     op.add_column("analytics", sa.Column("tokens_cache_read", sa.Integer(), nullable=True))
 
 
 def downgrade() -> None:
+    if op.get_bind().dialect.name != "sqlite":
+        return  # below 0013 a PostgreSQL database is empty
     with op.batch_alter_table("analytics", table_kwargs={"sqlite_autoincrement": True}) as batch:
         batch.drop_column("tokens_cache_read")
         batch.drop_column("tokens_cache_write")

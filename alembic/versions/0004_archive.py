@@ -23,6 +23,8 @@ depends_on: Union[str, Sequence[str], None] = None
 
 
 def upgrade() -> None:
+    if op.get_bind().dialect.name != "sqlite":
+        return  # PostgreSQL's schema is laid whole by 0013_postgresql
     op.create_table(
         "transcript_files",
         sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
@@ -66,6 +68,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    if op.get_bind().dialect.name != "sqlite":
+        return  # below 0013 a PostgreSQL database is empty
     # A synced message's payload lives in its raw line: write it back before the lines go.
     bind = op.get_bind()
     if bind.exec_driver_sql("SELECT 1 FROM messages WHERE payload IS NULL AND file_id IS NOT NULL LIMIT 1").first():

@@ -23,6 +23,8 @@ depends_on: Union[str, Sequence[str], None] = None
 
 
 def upgrade() -> None:
+    if op.get_bind().dialect.name != "sqlite":
+        return  # PostgreSQL's schema is laid whole by 0013_postgresql
     from yurudb.search import index as search
 
     with op.batch_alter_table("messages", recreate="never") as batch:
@@ -61,6 +63,8 @@ class _Bind:
 
 
 def downgrade() -> None:
+    if op.get_bind().dialect.name != "sqlite":
+        return  # below 0013 a PostgreSQL database is empty
     op.execute("DROP TABLE IF EXISTS search_index")
     op.drop_index("idx_messages_search_doc", "messages")
     with op.batch_alter_table("messages", recreate="never") as batch:

@@ -22,10 +22,14 @@ depends_on: Union[str, Sequence[str], None] = None
 
 
 def upgrade() -> None:
+    if op.get_bind().dialect.name != "sqlite":
+        return  # PostgreSQL's schema is laid whole by 0013_postgresql
     from yurudb.backends.sqlite.schema import MERGE_SETTING
 
     op.execute(MERGE_SETTING)
 
 
 def downgrade() -> None:
+    if op.get_bind().dialect.name != "sqlite":
+        return  # below 0013 a PostgreSQL database is empty
     op.execute("INSERT INTO search_index (search_index, rank) VALUES ('automerge', 4)")

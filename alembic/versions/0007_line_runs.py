@@ -54,6 +54,8 @@ def _newest_dictionary(bind: sa.Connection) -> int:
 
 
 def upgrade() -> None:
+    if op.get_bind().dialect.name != "sqlite":
+        return  # PostgreSQL's schema is laid whole by 0013_postgresql
     from yurudb.lines import codec
 
     _file_table("transcript_blocks", sa.Column("first_line", sa.Integer(), nullable=False),
@@ -118,6 +120,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    if op.get_bind().dialect.name != "sqlite":
+        return  # below 0013 a PostgreSQL database is empty
     from yurudb.lines import codec
 
     _file_table("transcript_lines", sa.Column("line", sa.Integer(), nullable=False),

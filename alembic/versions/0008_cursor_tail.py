@@ -31,6 +31,8 @@ TAIL_BYTES = 4096  # yurudb.claude.sync.PREFIX_BYTES when this revision was writ
 
 
 def upgrade() -> None:
+    if op.get_bind().dialect.name != "sqlite":
+        return  # PostgreSQL's schema is laid whole by 0013_postgresql
     from yurudb.lines import codec
 
     op.add_column("transcript_files", sa.Column("tail_sha256", sa.Text(), nullable=True))
@@ -60,5 +62,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    if op.get_bind().dialect.name != "sqlite":
+        return  # below 0013 a PostgreSQL database is empty
     with op.batch_alter_table("transcript_files", table_kwargs={"sqlite_autoincrement": True}) as batch:
         batch.drop_column("tail_sha256")

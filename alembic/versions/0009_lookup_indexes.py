@@ -21,10 +21,14 @@ depends_on: Union[str, Sequence[str], None] = None
 
 
 def upgrade() -> None:
+    if op.get_bind().dialect.name != "sqlite":
+        return  # PostgreSQL's schema is laid whole by 0013_postgresql
     op.execute("CREATE INDEX idx_sessions_claude ON sessions (claude_session_id) WHERE claude_session_id IS NOT NULL")
     op.execute("CREATE INDEX idx_transcript_files_name ON transcript_files (path)")
 
 
 def downgrade() -> None:
+    if op.get_bind().dialect.name != "sqlite":
+        return  # below 0013 a PostgreSQL database is empty
     op.execute("DROP INDEX idx_transcript_files_name")
     op.execute("DROP INDEX idx_sessions_claude")

@@ -28,6 +28,8 @@ depends_on: Union[str, Sequence[str], None] = None
 
 
 def upgrade() -> None:
+    if op.get_bind().dialect.name != "sqlite":
+        return  # PostgreSQL's schema is laid whole by 0013_postgresql
     from yurudb.search import index as search
     from yurudb.search.text import text_of
 
@@ -35,6 +37,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    if op.get_bind().dialect.name != "sqlite":
+        return  # below 0013 a PostgreSQL database is empty
     from yurudb.search import index as search
     from yurudb.search.text import text_of
 

@@ -24,6 +24,8 @@ depends_on: Union[str, Sequence[str], None] = None
 
 
 def upgrade() -> None:
+    if op.get_bind().dialect.name != "sqlite":
+        return  # PostgreSQL's schema is laid whole by 0013_postgresql
     op.create_table(
         "footprint_blobs",
         sa.Column("id", sa.Integer(), primary_key=True),
@@ -53,6 +55,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    if op.get_bind().dialect.name != "sqlite":
+        return  # below 0013 a PostgreSQL database is empty
     bind = op.get_bind()
     if bind.exec_driver_sql("SELECT 1 FROM footprint_files LIMIT 1").first():
         raise RuntimeError("this database holds archived Claude Code files beside the transcripts (tool outputs, "

@@ -27,6 +27,8 @@ depends_on: Union[str, Sequence[str], None] = None
 
 
 def upgrade() -> None:
+    if op.get_bind().dialect.name != "sqlite":
+        return  # PostgreSQL's schema is laid whole by 0013_postgresql
     op.create_table(
         "secret_findings",
         sa.Column("id", sa.Integer(), primary_key=True),
@@ -59,6 +61,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    if op.get_bind().dialect.name != "sqlite":
+        return  # below 0013 a PostgreSQL database is empty
     op.drop_table("secret_blob_scans")
     op.drop_table("secret_scans")
     op.drop_index("idx_secret_findings_blob", table_name="secret_findings")

@@ -97,7 +97,7 @@ def load_state(tx: Tx, root: str) -> tuple[BatchEffects, tuple[dict[str, Cursor]
     cursors = {r[0]: Cursor(*r[1:]) for r in tx.execute(
         f"SELECT path, {CURSOR_COLUMNS} FROM transcript_files WHERE root = ?", (root,))}
     dictionary = None
-    for known_id, data in tx.execute("SELECT id, data FROM archive_dicts ORDER BY rowid"):
+    for known_id, data in tx.execute("SELECT id, data FROM archive_dicts ORDER BY id"):
         codec.register(known_id, data)
         dictionary = (known_id, data)  # the newest compresses from now on
     return BatchEffects(), (cursors, dictionary)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import sqlite3
 import time
 from collections.abc import Generator
@@ -29,6 +30,7 @@ from .startup import Options, RecoveryReport, Steps, StepTiming  # noqa: F401 - 
 
 log = logging.getLogger(__name__)
 
+URL_VAR = "YURUDB_URL"  # a postgresql:// URL: the database when no path is given (before YURUDB_PATH)
 INDEX_PRELOAD = 200  # sessions put in the cache at start-up: the sidebar's first screen
 
 
@@ -41,6 +43,10 @@ async def start(path: str | Path | None, options: Options, on_event: Listener | 
     report = RecoveryReport()
     steps = Steps(report, bus)
     failure: BaseException | None = None
+    if path is None and os.environ.get(URL_VAR):
+        path = os.environ[URL_VAR]
+    if paths.is_server(path):
+        return await _start_server(str(path), options, bus, report, steps)
     db = paths.resolve(path)
     report.path = str(db)
     backend = SQLiteBackend(db, durability=options.durability, busy_timeout_ms=options.busy_timeout_ms,
@@ -78,6 +84,74 @@ async def start(path: str | Path | None, options: Options, on_event: Listener | 
     store.start(report, checkpointer=backend.checkpointer(writer, options.checkpoint_interval), daily_backup=due)
     report.state = store.state
     return store
+
+
+async def _start_server(url: str, options: Options, bus: EventBus, report: RecoveryReport, steps: Steps) -> Store:
+    """A store on a PostgreSQL server: migrate, replay the local journal, mark, load (no file to repair)."""
+    from ..backends.postgres.backend import PostgresBackend
+    from . import migrations
+
+    backend = PostgresBackend(url, busy_timeout_ms=options.busy_timeout_ms, readers=options.readers)
+    report.path = paths.display_url(url)
+    db = backend.path
+    with steps.step("resolve path") as step:
+        backend.prepare()
+        step.detail = "postgresql"
+    conn = backend.writer_connection()
+    effects = EffectsFeed()
+    readers = backend.reader_pool(read_only=options.read_only)
+    if options.read_only:
+        writer = Writer(conn, read_only=True)  # type: ignore[arg-type]
+        store = Store(db, writer, readers, bus=bus, window=options.max_messages_per_session, url=url)
+    else:
+        memory = MemoryTwin(db, busy_timeout_ms=options.busy_timeout_ms)
+        fallback = Fallback(db, bus.emit, busy_timeout_ms=options.busy_timeout_ms, memory=memory, on_applied=effects,
+                            prepare=lambda: _migrate_server(url, None))
+        writer = Writer(conn, batch_size=options.batch_size, linger=options.linger_ms / 1000,  # type: ignore[arg-type]
+                        queue_size=options.queue_size, keep_messages=options.keep_messages,
+                        fallback=fallback, index_search=options.index_search, on_applied=effects)
+        store = Store(db, writer, readers, bus=bus, window=options.max_messages_per_session, memory=memory,
+                      effects=effects, url=url)
+    try:
+        with steps.step("migrate") as step, errors.translated():
+            current = await asyncio.to_thread(migrations.revision_of_url, url)
+            if options.read_only and not startup.schema_is_current(current):
+                raise MigrationError(f"{report.path} is at schema revision {current or '<none>'}, this yurudb "
+                                     f"reads {revision.HEAD}: run `yurudb migrate upgrade`")
+            step.detail = f"at {current}" if startup.schema_is_current(current) else await _migrate_server(url, report)
+        if not options.read_only:
+            journal, _ = fallback.journal.read()
+            with steps.step("replay journal") as step:
+                report.journal_entries_replayed = await _replay(conn, journal, options)  # type: ignore[arg-type]
+                if journal:
+                    fallback.journal.clear()
+                step.detail = f"{report.journal_entries_replayed} writes"
+            with steps.step("mark interrupted") as step, errors.translated():
+                report.sessions_interrupted = await conn.call(_mark_interrupted)
+                step.detail = f"{report.sessions_interrupted} sessions"
+        with steps.step("load session index") as step:
+            report.sessions_restored = await store.count_sessions()
+            await store.list_sessions(limit=INDEX_PRELOAD)
+            step.detail = f"{report.sessions_restored} sessions"
+    except BaseException:
+        await store.close()
+        raise
+    store.start(report)
+    report.state = store.state
+    return store
+
+
+async def _migrate_server(url: str, report: RecoveryReport | None) -> str:
+    """Upgrade a server database to head (creating the schema on a blank one); returns what was done."""
+    from . import migrations
+
+    current = await asyncio.to_thread(migrations.revision_of_url, url)
+    if startup.schema_is_current(current):
+        return f"at {current}"
+    new = await migrations.run_url(url, "upgrade", "head")
+    if report is not None:
+        report.migrated_from, report.migrated_to = current, new
+    return f"{current or '<blank>'} -> {new}"
 
 
 async def _start_read_only(

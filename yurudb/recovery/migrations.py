@@ -119,6 +119,64 @@ async def migrate(
         raise MigrationError(f"{action} to {revision} failed: {exc}") from exc
 
 
+def _run_url(url: str, action: str, revision: str, progress: Progress | None) -> str | None:
+    """Migrate a server database in one transaction, holding a lock that a second migrator waits on."""
+    from sqlalchemy import create_engine as sync_engine
+    from sqlalchemy import text
+
+    engine = sync_engine(sqlalchemy_url(url), poolclass=_null_pool())
+    try:
+        with engine.connect() as conn, conn.begin():
+            # two stores starting at once on a blank server: the second waits, then finds it at head
+            conn.execute(text("SELECT pg_advisory_xact_lock(hashtext('yurudb migrate'))"))
+            _run(conn, action, revision, progress)
+            return _current(conn)
+    finally:
+        engine.dispose()
+
+
+def _null_pool() -> type:
+    from sqlalchemy.pool import NullPool
+
+    return NullPool
+
+
+def sqlalchemy_url(url: str) -> str:
+    """A postgresql:// URL as SQLAlchemy's psycopg dialect names it."""
+    scheme, rest = url.split("://", 1)
+    return f"postgresql+psycopg://{rest}" if scheme in ("postgresql", "postgres") else url
+
+
+async def run_url(url: str, action: str = "upgrade", revision: str = "head",
+                  progress: Progress | None = None) -> str | None:
+    """Upgrade or downgrade a PostgreSQL database; returns the new revision."""
+    import asyncio
+
+    if action not in ("upgrade", "downgrade"):
+        raise MigrationError(f"unknown migration action {action!r}")
+    check_revision(revision)
+    try:
+        return await asyncio.to_thread(_run_url, url, action, revision, progress)
+    except MigrationError:
+        raise
+    except Exception as exc:  # alembic's CommandError, the driver's errors
+        raise MigrationError(f"{action} to {revision} failed: {exc}") from exc
+
+
+def revision_of_url(url: str) -> str | None:
+    """The revision a PostgreSQL database is at (None: blank), read without SQLAlchemy."""
+    from ..backends.postgres.engine import connect_sync
+
+    conn = connect_sync(url)
+    try:
+        if conn.execute("SELECT to_regclass('alembic_version')").fetchone()[0] is None:
+            return None
+        row = conn.execute("SELECT version_num FROM alembic_version").fetchone()
+        return row[0] if row else None
+    finally:
+        conn.close()
+
+
 async def run(
     path: Path, action: str = "upgrade", revision: str = "head", *, durability: Durability = "full",
     busy_timeout_ms: int = BUSY_TIMEOUT_MS, progress: Progress | None = None,

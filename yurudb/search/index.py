@@ -19,6 +19,7 @@ from typing import Any
 from ..backends.sqlite.transaction import Tx
 from ..lines import runs as archive_lines
 from ..secrets import found
+from . import fulltext
 from ..tables.rows import LINE_AT, MESSAGE_COLUMNS, MESSAGE_READ, READ_WIDTH, message_from_row
 from .text import indexed, text_of  # noqa: F401 - re-exported
 
@@ -70,8 +71,7 @@ def unindex_where(tx: Tx, where: str, params: Sequence[Any]) -> None:
 
 def _drop(tx: Tx, bodies: list[tuple[str, int | None, str]]) -> None:
     # contentless FTS5 forgets a document by being told its text again, exactly as indexed
-    tx.executemany("INSERT INTO search_index (search_index, rowid, body) VALUES ('delete', ?, ?)",
-                   [(doc, body) for _, doc, body in bodies])
+    fulltext.engine(tx).delete(tx, [(doc, body) for _, doc, body in bodies])
     tx.executemany("UPDATE messages SET search_doc = NULL WHERE id = ?", [(mid,) for mid, _, _ in bodies])
     found.forget(tx, [mid for mid, _, _ in bodies])
 
@@ -95,9 +95,9 @@ def put(tx: Any, bodies: Sequence[tuple[str, str]]) -> None:
     if not bodies:
         return
     # ids only grow: a document left behind by a row deleted elsewhere is never handed out again
-    top = tx.execute("SELECT MAX(id) FROM search_index_docsize")[0][0] or 0
-    tx.executemany("INSERT INTO search_index (rowid, body) VALUES (?, ?)",
-                   [(top + i, body) for i, (_, body) in enumerate(bodies, start=1)])
+    fts = fulltext.engine(tx)
+    top = fts.top(tx)
+    fts.insert(tx, [(top + i, body) for i, (_, body) in enumerate(bodies, start=1)])
     tx.executemany("UPDATE messages SET search_doc = ? WHERE id = ?",
                    [(top + i, mid) for i, (mid, _) in enumerate(bodies, start=1)])
     found.record(tx, bodies)  # the secrets in the same texts, in the same transaction
@@ -118,7 +118,7 @@ def health(conn: sqlite3.Connection) -> tuple[int, int]:
 
 def rebuild(tx: Any, progress: Callable[[int, int], None] | None = None) -> int:
     """Empty the index and index every message again (after a salvage merged rows into a database)."""
-    tx.execute("INSERT INTO search_index (search_index) VALUES ('delete-all')")
+    fulltext.engine(tx).clear(tx)
     tx.execute("UPDATE messages SET search_doc = NULL WHERE search_doc IS NOT NULL")
     tx.execute("DELETE FROM secret_findings")
     return backfill(tx, progress)
@@ -196,8 +196,8 @@ def retext(tx: Any, old: Rule, new: Rule, progress: Callable[[int, int], None] |
                 drop.append((r[-1], indexed(before)))
                 put_in.append((r[-1], indexed(after)))
         # contentless FTS5 forgets a document by being told its text exactly as it was indexed
-        tx.executemany("INSERT INTO search_index (search_index, rowid, body) VALUES ('delete', ?, ?)", drop)
-        tx.executemany("INSERT INTO search_index (rowid, body) VALUES (?, ?)", put_in)
+        fulltext.engine(tx).delete(tx, drop)
+        fulltext.engine(tx).insert(tx, put_in)
         moved += len(put_in)
         seen += len(rows)
         if progress is not None:
@@ -226,7 +226,7 @@ class Docs:
         """A new document number (never one the index has held)."""
         if self.top is None:
             # ids only grow: a document left by a row deleted elsewhere is never handed out again
-            self.top = self.tx.execute("SELECT MAX(id) FROM search_index_docsize")[0][0] or 0
+            self.top = fulltext.engine(self.tx).top(self.tx)
         self.top += 1
         return self.top
 
@@ -248,7 +248,7 @@ class Docs:
 
     def insert(self) -> None:
         """Index the bodies taken (after the plan wrote the rows that name them)."""
-        self.tx.executemany("INSERT INTO search_index (rowid, body) VALUES (?, ?)", list(self.bodies.values()))
+        fulltext.engine(self.tx).insert(self.tx, list(self.bodies.values()))
         # new documents only: a message appended again left the index (and its findings) first
         found.record(self.tx, [(mid, body) for mid, (_, body) in self.bodies.items()], self.secrets, fresh=True)
         self.bodies, self.secrets = {}, {}
@@ -294,8 +294,9 @@ def replace(tx: Tx, docs: Docs, before: dict[str, tuple[int, str]], after: dict[
             name.append((doc, mid))
         else:
             name.append((None, mid))
-    tx.executemany("INSERT INTO search_index (search_index, rowid, body) VALUES ('delete', ?, ?)", drop)
-    tx.executemany("INSERT INTO search_index (rowid, body) VALUES (?, ?)", put_in)
+    fts = fulltext.engine(tx)
+    fts.delete(tx, drop)
+    fts.insert(tx, put_in)
     tx.executemany("UPDATE messages SET search_doc = ? WHERE id = ? AND search_doc IS NOT ?",
                    [(doc, mid, doc) for doc, mid in name])
     changed = [(mid, body) for mid, body in after.items() if before.get(mid, (None, None))[1] != body]

@@ -14,6 +14,7 @@ from .. import validation as check
 from ..backends.sqlite.schema import SEARCH_DDL
 from ..errors import ValidationError
 from ..tables.rows import MESSAGE_COLUMNS, MESSAGE_READ, READ_WIDTH, message_from_row
+from . import fulltext
 from .text import _CAMEL, _CAMEL_PARTS, _CJK, _WORD, FILE_INDEXED, _bigrams, text_of
 
 # ---- queries -------------------------------------------------------------------------------
@@ -46,7 +47,8 @@ def match_expression(query: str) -> str:
     return " AND ".join(parts)
 
 
-def _term(tokens: list[str]) -> str:
+def alternatives(tokens: list[str]) -> list[tuple[list[str], bool]]:
+    """What one term may match, each a phrase of indexed words and whether its last is a prefix."""
     prefix = tokens[-1].endswith("*")
     if prefix:
         tokens = tokens[:-1] + [tokens[-1][:-1]]
@@ -55,14 +57,25 @@ def _term(tokens: list[str]) -> str:
         words += _bigrams(t)[:-1] if _CJK.fullmatch(t) else [t]
     if len(words) == 1 and len(tokens) == 1 and len(tokens[0]) == 1 and _CJK.match(tokens[0] * 2):
         prefix = True  # one CJK character: the bigrams that start with it
+    found = [(words, prefix)]
+    if len(tokens) == 1 and _CAMEL.search(tokens[0]):
+        # `UserName` finds getUserName too: its parts were indexed beside the whole word
+        found.append((_CAMEL_PARTS.findall(tokens[0]), prefix))
+    return found
+
+
+def _term(tokens: list[str]) -> str:
+    (words, prefix), *camel = alternatives(tokens)
     quoted = " ".join(f'"{w}"' for w in words) + ("*" if prefix else "")
     phrase = quoted if len(words) == 1 else f"({_phrase(words, prefix)})"
-    camel = [w for w in tokens if _CAMEL.search(w)]
-    if len(tokens) == 1 and camel:
-        # `UserName` finds getUserName too: its parts were indexed beside the whole word
-        parts = _CAMEL_PARTS.findall(tokens[0])
-        return f"({phrase} OR {_phrase(parts, prefix)})"
+    if camel:
+        return f"({phrase} OR {_phrase(camel[0][0], prefix)})"
     return phrase
+
+
+def pg_expression(query: str) -> str:
+    """The PostgreSQL tsquery for a person's query: the same terms as the FTS5 expression ("" for none)."""
+    return fulltext.tsquery(terms(query), alternatives)
 
 
 def _phrase(words: list[str], prefix: bool) -> str:
@@ -244,15 +257,17 @@ def filters(session_id: str | None, working_directory: str | None, types: Any, s
     return " AND ".join(where + when) or "1", params + at
 
 
-def window_sql(filters: str) -> str:
+def window_sql(filters: str, dialect: str = "sqlite") -> str:
     """The document below the newest RANK_WINDOW matches that pass the filters (no row: rank them all).
 
     Without filters the index answers alone, walking its newest documents; with them each match
     is joined to its message, so a filter never hides the older matches it selects.
     """
+    matches = ("SELECT doc FROM search_index WHERE body @@ CAST(? AS tsquery)" if dialect == "postgresql"
+               else "SELECT rowid AS doc FROM main.search_index(?)")
     if filters == "1":
-        return "SELECT rowid FROM main.search_index(?) ORDER BY rowid DESC LIMIT 1 OFFSET ?"
-    return ("SELECT h.doc FROM (SELECT rowid AS doc FROM main.search_index(?)) AS h "
+        return f"SELECT doc FROM ({matches}) AS h ORDER BY doc DESC LIMIT 1 OFFSET ?"
+    return (f"SELECT h.doc FROM ({matches}) AS h "
             "JOIN main.messages AS messages ON messages.search_doc = h.doc "
             f"JOIN sessions AS s ON s.id = messages.session_id WHERE {filters} ORDER BY h.doc DESC LIMIT 1 OFFSET ?")
 
@@ -261,14 +276,20 @@ _NAME, _RANK = READ_WIDTH, READ_WIDTH + 1  # a hit row: the message's columns, i
 
 
 def _select(index: str, messages: str, filters: str) -> str:
-    return (f"SELECT {_READ}, s.name, h.rank FROM (SELECT rowid AS doc, rank FROM {index}(?) WHERE rowid > ?) AS h "
+    matches = (f"SELECT rowid AS doc, rank FROM {index}(?) WHERE rowid > ?" if index != "tsvector" else
+               # ts_rank turned round: lower is better, as bm25's rank is
+               "SELECT doc, -ts_rank(body, q) AS rank FROM search_index, CAST(? AS tsquery) AS q "
+               "WHERE body @@ q AND doc > ?")
+    return (f"SELECT {_READ}, s.name, h.rank FROM ({matches}) AS h "
             f"JOIN {messages} AS messages ON messages.search_doc = h.doc "
             f"JOIN sessions AS s ON s.id = messages.session_id WHERE {filters}")
 
 
-def query_sql(filters: str, *, degraded: bool) -> str:
+def query_sql(filters: str, *, degraded: bool, dialect: str = "sqlite") -> str:
     """The search SELECT over the file (or, degraded, memory's index then the file's, by the one rule);
     its parameters: (MATCH, lowest document, filters...) for each part, then LIMIT and OFFSET."""
+    if dialect == "postgresql":
+        return _select("tsvector", "messages", filters) + " ORDER BY h.rank, messages.id LIMIT ? OFFSET ?"
     if not degraded:
         return _select("main.search_index", "main.messages", filters) + " ORDER BY h.rank, messages.id LIMIT ? OFFSET ?"
     # memory's hits; then the file's for messages memory neither wrote nor deleted (a row memory

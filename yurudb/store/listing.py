@@ -102,8 +102,8 @@ def browse_filters(project: str | None, text: str | None, since: Any, until: Any
         params.append(check.text(project, "project"))
     if check.text(text, "text"):
         # plain substring, case folded: a person's words, never LIKE or FTS syntax
-        where.append("(instr(lower(s.name), ?) OR instr(lower(COALESCE(s.claude_title, '')), ?) "
-                     "OR instr(lower(s.id), ?) OR instr(lower(COALESCE(s.working_directory, '')), ?))")
+        where.append("(instr(lower(s.name), ?) > 0 OR instr(lower(COALESCE(s.claude_title, '')), ?) > 0 "
+                     "OR instr(lower(s.id), ?) > 0 OR instr(lower(COALESCE(s.working_directory, '')), ?) > 0)")
         params += [text.strip().lower()] * 4  # type: ignore[union-attr]
     return (" WHERE " + " AND ".join(where)) if where else "", params
 

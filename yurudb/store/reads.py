@@ -153,15 +153,21 @@ class Reads:
         """The hits of an FTS5 expression under the filters, best first (the file, or memory over it)."""
         hits = queries.SearchHits()
         degraded = self.degraded
+        dialect = getattr(self.pool, "dialect", "sqlite")
+        if dialect == "postgresql":
+            if raw:
+                raise ValidationError("raw FTS5 queries are SQLite's: on PostgreSQL, search with words, "
+                                      '"phrases" and prefix*')
+            expression = queries.pg_expression(query)
         try:
             # the newest RANK_WINDOW matches are ranked (queries.RANK_WINDOW says why); memory's few
             # writes of degraded mode are all ranked
-            floor = await self.one(queries.window_sql(where), (expression, *params, queries.RANK_WINDOW))
+            floor = await self.one(queries.window_sql(where, dialect), (expression, *params, queries.RANK_WINDOW))
             hits.ranked_newest = floor is not None
             parts = [[expression, floor or 0, *params]]
             if degraded:
                 parts.insert(0, [expression, 0, *params])
-            rows = await self.fetch(queries.query_sql(where, degraded=degraded),
+            rows = await self.fetch(queries.query_sql(where, degraded=degraded, dialect=dialect),
                                     [a for part in parts for a in part] + [limit, offset])
         except errors.DatabaseError as exc:
             if raw and queries.is_syntax_error(exc):

@@ -59,8 +59,10 @@ class Store:
         window: int = 10_000,
         memory: MemoryTwin | None = None,
         effects: EffectsFeed | None = None,
+        url: str | None = None,
     ) -> None:
-        self.path = path
+        self.path = path  # the database file (a PostgreSQL store's: the local folder of its journal)
+        self.url = url  # a PostgreSQL store's server (None: the SQLite file at `path`)
         self.window = window  # max_messages_per_session: how many messages a load returns by default
         self.recovery: Any = None  # the RecoveryReport, handed over by start()
         self.bus = bus or EventBus()
@@ -159,7 +161,7 @@ class Store:
                 return
         except errors.YurudbError:
             return
-        if not await asyncio.to_thread(write_lock_free, self.path):
+        if self.url is None and not await asyncio.to_thread(write_lock_free, self.path):
             return  # another process holds the write lock: closing never waits for it (the queue keeps them)
         deadline = asyncio.get_running_loop().time() + budget
         try:
@@ -644,6 +646,9 @@ class Store:
         """A consistent online copy (writes go on meanwhile): to `dest`, or rotated in backups/ beside the database."""
         self._live()
         target = Path(dest) if dest is not None else None
+        if self.url is not None:
+            raise ValidationError("a PostgreSQL database is backed up by the server's tools (pg_dump), "
+                                  "or copied into a SQLite file with `yurudb pull`")
         if target is None and self.read_only:
             raise errors.ReadOnlyError("a read-only store makes no backups in backups/; give dest")
         return await asyncio.to_thread(backups.make_backup, self.path, target, keep=self.backup_keep)
@@ -661,6 +666,10 @@ class Store:
     async def check(self) -> list[str]:
         """PRAGMA integrity_check: ["ok"] for a healthy database, else SQLite's findings."""
         self._live()
+        if self.url is not None:  # the server keeps its own pages sound; a read shows it answers
+            with errors.translated():
+                await self._readers.fetchall("SELECT 1")
+            return ["ok"]
         try:
             with errors.translated():
                 return [r[0] for r in await self._readers.fetchall("PRAGMA integrity_check")]

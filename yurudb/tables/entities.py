@@ -5,11 +5,20 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, REAL, TIMESTAMP, Column, ForeignKey, Index, Integer, LargeBinary, Text, text
+from sqlalchemy import JSON, REAL, TIMESTAMP, BigInteger, Column, ForeignKey, Index, Integer, LargeBinary, Text, text
+from sqlalchemy.dialects.postgresql import DOUBLE_PRECISION, JSONB
 from sqlmodel import Field, SQLModel
 
 from ..backends.sqlite.revision import APPLICATION_ID  # noqa: F401 - re-exported
 from ..models import MESSAGE_TYPES, SESSION_STATUSES, Message, Session, Usage  # noqa: F401 - re-exported
+
+# Where PostgreSQL's types must differ (revision 0013 builds its schema): instants are timestamptz,
+# the derived JSON columns JSONB (`payload` stays json: its text is kept byte-exact), sizes, inodes
+# and nanoseconds 64-bit (SQLite's INTEGER is), money a double.
+STAMP = TIMESTAMP().with_variant(TIMESTAMP(timezone=True), "postgresql")
+DOC = JSON().with_variant(JSONB(), "postgresql")
+BIG = Integer().with_variant(BigInteger(), "postgresql")
+DOUBLE = REAL().with_variant(DOUBLE_PRECISION(), "postgresql")
 
 # Timestamps are the spec's `TIMESTAMP DEFAULT CURRENT_TIMESTAMP`: UTC text (yurudb/times.py) in the
 # database, timezone-aware datetimes in Python. Snapshots keep the app's epoch milliseconds.
@@ -24,7 +33,7 @@ class SessionRow(SQLModel, table=True):
 
     __tablename__ = "sessions"
     __table_args__ = (Index("idx_sessions_updated", "updated_at"),
-                      Index("idx_sessions_claude", "claude_session_id", sqlite_where=text("claude_session_id IS NOT NULL")))
+                      Index("idx_sessions_claude", "claude_session_id", sqlite_where=text("claude_session_id IS NOT NULL"), postgresql_where=text("claude_session_id IS NOT NULL")))
 
     id: str = Field(sa_column=Column(Text, primary_key=True))
     name: str = Field(sa_column=Column(Text, nullable=False))
@@ -33,9 +42,9 @@ class SessionRow(SQLModel, table=True):
     claude_session_id: str | None = Field(default=None, sa_type=Text)
     claude_title: str | None = Field(default=None, sa_type=Text)
     user_renamed: bool = Field(default=False, sa_column_kwargs={"server_default": text("0")})
-    created_at: datetime = Field(sa_column=Column(TIMESTAMP, nullable=False, server_default=text("CURRENT_TIMESTAMP")))
-    updated_at: datetime = Field(sa_column=Column(TIMESTAMP, nullable=False, server_default=text("CURRENT_TIMESTAMP")))
-    meta: dict[str, Any] | None = Field(default=None, sa_column=Column("metadata", JSON))
+    created_at: datetime = Field(sa_column=Column(STAMP, nullable=False, server_default=text("CURRENT_TIMESTAMP")))
+    updated_at: datetime = Field(sa_column=Column(STAMP, nullable=False, server_default=text("CURRENT_TIMESTAMP")))
+    meta: dict[str, Any] | None = Field(default=None, sa_column=Column("metadata", DOC))
 
 
 class MessageRow(SQLModel, table=True):
@@ -46,7 +55,7 @@ class MessageRow(SQLModel, table=True):
                       Index("idx_messages_search_doc", "search_doc"),
                       # a synced file's messages by line (a line's message; a mirrored or rewritten file's
                       # twins); an app's messages have no file and no entry
-                      Index("idx_messages_file", "file_id", "line", sqlite_where=text("file_id IS NOT NULL")))
+                      Index("idx_messages_file", "file_id", "line", sqlite_where=text("file_id IS NOT NULL"), postgresql_where=text("file_id IS NOT NULL")))
 
     id: str = Field(sa_column=Column(Text, primary_key=True))
     session_id: str = Field(
@@ -56,9 +65,9 @@ class MessageRow(SQLModel, table=True):
     type: str = Field(sa_column=Column(Text, nullable=False))
     role: str | None = Field(default=None, sa_type=Text)
     content: str | None = Field(default=None, sa_type=Text)
-    tool_uses: Any = Field(default=None, sa_column=Column(JSON))
-    usage: Any = Field(default=None, sa_column=Column(JSON))
-    timestamp: datetime | None = Field(default=None, sa_column=Column(TIMESTAMP, server_default=text("CURRENT_TIMESTAMP")))
+    tool_uses: Any = Field(default=None, sa_column=Column(DOC))
+    usage: Any = Field(default=None, sa_column=Column(DOC))
+    timestamp: datetime | None = Field(default=None, sa_column=Column(STAMP, server_default=text("CURRENT_TIMESTAMP")))
     payload: Any = Field(default=None, sa_column=Column(JSON))
     # A synced transcript line's thread (its subagent file's subpath; NULL: the main conversation),
     # file and line number; its payload is read from the line's bytes (transcript_blocks).
@@ -66,7 +75,7 @@ class MessageRow(SQLModel, table=True):
     file_id: int | None = Field(default=None, sa_type=Integer)
     line: int | None = Field(default=None, sa_type=Integer)
     # its document in the full-text index (search_index, an FTS5 table the revisions create; NULL: not indexed)
-    search_doc: int | None = Field(default=None, sa_type=Integer)
+    search_doc: int | None = Field(default=None, sa_type=BIG)
 
 
 class UsageRow(SQLModel, table=True):
@@ -85,9 +94,9 @@ class UsageRow(SQLModel, table=True):
     tokens_input: int = Field(default=0, sa_column_kwargs={"server_default": text("0")})
     tokens_output: int = Field(default=0, sa_column_kwargs={"server_default": text("0")})
     tokens_cache: int = Field(default=0, sa_column_kwargs={"server_default": text("0")})
-    cost_usd: float = Field(default=0.0, sa_column=Column(REAL, nullable=False, server_default=text("0")))
+    cost_usd: float = Field(default=0.0, sa_column=Column(DOUBLE, nullable=False, server_default=text("0")))
     model: str | None = Field(default=None, sa_type=Text)
-    timestamp: datetime | None = Field(default=None, sa_column=Column(TIMESTAMP, server_default=text("CURRENT_TIMESTAMP")))
+    timestamp: datetime | None = Field(default=None, sa_column=Column(STAMP, server_default=text("CURRENT_TIMESTAMP")))
     # What this row accounts for (e.g. an imported response's message id + request id), so that
     # re-imports and retried record_usage calls count once. NULL rows are never deduplicated.
     source_id: str | None = Field(default=None, sa_type=Text)
@@ -113,15 +122,15 @@ class TranscriptFileRow(SQLModel, table=True):
     session_id: str | None = Field(
         default=None, sa_column=Column(Text, ForeignKey("sessions.id", ondelete="CASCADE")))
     thread: str | None = Field(default=None, sa_type=Text)
-    device: int | None = Field(default=None, sa_type=Integer)
-    inode: int | None = Field(default=None, sa_type=Integer)
-    size: int = Field(default=0, sa_column_kwargs={"server_default": text("0")})
-    mtime_ns: int | None = Field(default=None, sa_type=Integer)
-    consumed: int = Field(default=0, sa_column_kwargs={"server_default": text("0")})  # bytes read
+    device: int | None = Field(default=None, sa_type=BIG)
+    inode: int | None = Field(default=None, sa_type=BIG)
+    size: int = Field(default=0, sa_type=BIG, sa_column_kwargs={"server_default": text("0")})
+    mtime_ns: int | None = Field(default=None, sa_type=BIG)
+    consumed: int = Field(default=0, sa_type=BIG, sa_column_kwargs={"server_default": text("0")})  # bytes read
     lines: int = Field(default=0, sa_column_kwargs={"server_default": text("0")})  # complete lines read
     prefix_sha256: str | None = Field(default=None, sa_type=Text)  # of the first bytes: a rewrite shows
-    synced_at: datetime | None = Field(default=None, sa_column=Column(TIMESTAMP, server_default=text("CURRENT_TIMESTAMP")))
-    gone_at: datetime | None = Field(default=None, sa_column=Column(TIMESTAMP))
+    synced_at: datetime | None = Field(default=None, sa_column=Column(STAMP, server_default=text("CURRENT_TIMESTAMP")))
+    gone_at: datetime | None = Field(default=None, sa_column=Column(STAMP))
     tail_sha256: str | None = Field(default=None, sa_type=Text)  # of the bytes before `consumed`: an edit shows
 
 
@@ -173,7 +182,7 @@ class FootprintBlobRow(SQLModel, table=True):
 
     id: int | None = Field(default=None, sa_column=Column(Integer, primary_key=True))
     sha256: str = Field(sa_column=Column(Text, nullable=False))  # of the bytes as on disk
-    size: int = Field(sa_column=Column(Integer, nullable=False))  # bytes on disk (data is compressed)
+    size: int = Field(sa_column=Column(BIG, nullable=False))  # bytes on disk (data is compressed)
     data: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
 
 
@@ -194,12 +203,12 @@ class FootprintFileRow(SQLModel, table=True):
     path: str = Field(sa_column=Column(Text, nullable=False))  # relative to root, "/"-separated
     session_key: str | None = Field(default=None, sa_type=Text)  # the Claude session folder it lies in
     blob_id: int = Field(sa_column=Column(Integer, ForeignKey("footprint_blobs.id"), nullable=False))
-    size: int = Field(default=0, sa_column_kwargs={"server_default": text("0")})
-    mtime_ns: int | None = Field(default=None, sa_type=Integer)
-    device: int | None = Field(default=None, sa_type=Integer)
-    inode: int | None = Field(default=None, sa_type=Integer)
-    synced_at: datetime | None = Field(default=None, sa_column=Column(TIMESTAMP, server_default=text("CURRENT_TIMESTAMP")))
-    gone_at: datetime | None = Field(default=None, sa_column=Column(TIMESTAMP))
+    size: int = Field(default=0, sa_type=BIG, sa_column_kwargs={"server_default": text("0")})
+    mtime_ns: int | None = Field(default=None, sa_type=BIG)
+    device: int | None = Field(default=None, sa_type=BIG)
+    inode: int | None = Field(default=None, sa_type=BIG)
+    synced_at: datetime | None = Field(default=None, sa_column=Column(STAMP, server_default=text("CURRENT_TIMESTAMP")))
+    gone_at: datetime | None = Field(default=None, sa_column=Column(STAMP))
 
 
 class SecretFindingRow(SQLModel, table=True):
@@ -208,7 +217,7 @@ class SecretFindingRow(SQLModel, table=True):
 
     __tablename__ = "secret_findings"
     __table_args__ = (Index("idx_secret_findings_message", "message_id"),
-                      Index("idx_secret_findings_blob", "blob_id", sqlite_where=text("blob_id IS NOT NULL")))
+                      Index("idx_secret_findings_blob", "blob_id", sqlite_where=text("blob_id IS NOT NULL"), postgresql_where=text("blob_id IS NOT NULL")))
 
     id: int | None = Field(default=None, sa_column=Column(Integer, primary_key=True))
     # in a message's text, or in a file kept beside the transcripts (by its content: every copy shares it)

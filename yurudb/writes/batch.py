@@ -314,7 +314,7 @@ def _message_update(w: Write) -> tuple[str, tuple[Any, ...]]:
     payload_sql = "payload"
     payload_params: list[Any] = []
     if "payload_json" in v:
-        payload_sql = "?"
+        payload_sql = "json(?)"  # typed on PostgreSQL; SQLite's json_set minifies its first argument anyway
         payload_params.append(v["payload_json"])
         for col in ("type", "role"):
             if col in v:
@@ -339,7 +339,7 @@ def _session_update(w: Write, now: str) -> tuple[str, tuple[Any, ...]]:
         if key in w.values:
             sets.append(f"{column} = ?")
             value = w.values[key]
-            params.append(int(value) if key == "user_renamed" else value)
+            params.append(bool(value) if key == "user_renamed" else value)
     sets.append("updated_at = ?")
     params.append(w.values.get("updated_at") or now)
     sql = f"UPDATE sessions SET {', '.join(sets)} WHERE id = ? RETURNING {SESSION_COLUMNS}"

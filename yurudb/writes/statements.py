@@ -72,6 +72,6 @@ def insert_session(tx: Tx, session_id: str, name: str, *, status: str = "pending
 
 
 def session_row(*values: Any) -> tuple[Any, ...]:
-    """INSERT_SESSION's parameters, in its column order (user_renamed stored as 0/1)."""
+    """INSERT_SESSION's parameters, in its column order (user_renamed a bool: 0/1 on SQLite)."""
     sid, name, status, cwd, claude_id, title, renamed, created, updated, meta = values
-    return (sid, name, status, cwd, claude_id, title, int(renamed), created, updated, meta)
+    return (sid, name, status, cwd, claude_id, title, bool(renamed), created, updated, meta)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from .engine import read_only_uri
 
-HEAD = "0012_secrets"
+HEAD = "0013_postgresql"
 APPLICATION_ID = 0x79757275  # "yuru": PRAGMA application_id of every yurudb database (set by revision 0002)
 
 

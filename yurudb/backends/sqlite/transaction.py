@@ -18,6 +18,8 @@ MAX_PARAMS = 900
 class Tx:
     """Statement helpers over a sqlite3 connection inside an open transaction (runs on the writer thread)."""
 
+    dialect = "sqlite"  # the SQL the engine speaks: code that must differ (the full-text index) asks
+
     def __init__(self, conn: sqlite3.Connection, *, index_search: bool = True) -> None:
         self.conn = conn
         # Whether this transaction keeps the full-text index in step (off: benchmarks, bulk loads).
@@ -49,6 +51,8 @@ class UnitOfWork:
 
     def __init__(self, connection: ThreadConnection, *, index_search: bool = True) -> None:
         self.connection = connection
+        # how this engine begins, commits and rolls back (SQLite's below; the PostgreSQL backend has its own)
+        self.ops = getattr(connection, "ops", SQLITE_OPS)
         self.index_search = index_search
         self.committed = False
         self._begun = False
@@ -73,19 +77,19 @@ class UnitOfWork:
         begin = not self._begun
         self._begun = True
         wait_ms = self.connection.busy_timeout_ms if begin else None
-        result = await self.connection.call(_in_tx, wait_ms, fn, args, commit, self.index_search)
+        result = await self.connection.call(self.ops.in_tx, wait_ms, fn, args, commit, self.index_search)
         if commit:
             self.committed = True
         return result
 
     async def commit(self) -> None:
         """Make the transaction durable."""
-        await self.connection.call(_sql, "COMMIT")
+        await self.connection.call(self.ops.commit)
         self.committed = True
 
     async def rollback(self) -> None:
         """Undo the transaction (harmless if SQLite already rolled it back)."""
-        await self.connection.call(_rollback)
+        await self.connection.call(self.ops.rollback)
 
 
 def _in_tx(conn: sqlite3.Connection, begin_wait_ms: int | None, fn: Callable[..., T], args: tuple[Any, ...],
@@ -100,13 +104,23 @@ def _in_tx(conn: sqlite3.Connection, begin_wait_ms: int | None, fn: Callable[...
     return result
 
 
-def _sql(conn: sqlite3.Connection, sql: str) -> None:
-    conn.execute(sql)
+def _commit(conn: sqlite3.Connection) -> None:
+    conn.execute("COMMIT")
 
 
 def _rollback(conn: sqlite3.Connection) -> None:
     if conn.in_transaction:
         conn.execute("ROLLBACK")
+
+
+class Ops:
+    """How a unit of work drives its engine's connection, on the writer's thread."""
+
+    def __init__(self, in_tx: Callable[..., Any], commit: Callable[[Any], None], rollback: Callable[[Any], None]) -> None:
+        self.in_tx, self.commit, self.rollback = in_tx, commit, rollback
+
+
+SQLITE_OPS = Ops(_in_tx, _commit, _rollback)
 
 
 class DriverTx(Tx):

@@ -1,0 +1,132 @@
+"""The PostgreSQL writer: one psycopg connection on one thread, its unit of work, and its statement helpers.
+
+The same model as the SQLite writer (`backends/sqlite/connection.py`): a whole batch crosses to
+the writer's thread at once and runs there synchronously, one transaction at a time. Each write
+transaction takes the database's advisory write lock first, so writers on several machines take
+turns as SQLite's BEGIN IMMEDIATE makes processes do; a lost connection is dropped and the next
+call reconnects.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
+
+from ..sqlite.transaction import MAX_PARAMS, Ops, Tx
+from .dialect import statement
+from .engine import DEFAULT_TIMEOUT_MS, WRITE_LOCK, connect_sync
+
+T = TypeVar("T")
+
+
+class PgTx(Tx):
+    """A Tx over a psycopg connection: the same statements, said in PostgreSQL's dialect."""
+
+    dialect = "postgresql"
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        """Run one statement, returning its rows (if any)."""
+        st = statement(sql)
+        cur = self.conn.execute(st.sql, st.params(params))
+        return cur.fetchall() if cur.description else []
+
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        """Run one statement over many parameter rows (psycopg pipelines them: one round trip)."""
+        if rows:
+            st = statement(sql)
+            with self.conn.cursor() as cur:
+                cur.executemany(st.sql, [st.params(r) for r in rows])
+
+    def select_in(self, sql: str, keys: Iterable[Any]) -> list[Any]:
+        """Run `sql` (with one `{}` for the placeholders) over keys, in chunks."""
+        keys = list(keys)
+        rows: list[Any] = []
+        for start in range(0, len(keys), MAX_PARAMS * 8):  # PostgreSQL takes 65,535 parameters
+            chunk = keys[start : start + MAX_PARAMS * 8]
+            rows += self.execute(sql.format(",".join("?" * len(chunk))), chunk)
+        return rows
+
+
+_BEGIN = f"BEGIN; SELECT pg_advisory_xact_lock({WRITE_LOCK})"
+
+
+def _in_tx(conn: Any, begin_wait_ms: int | None, fn: Callable[..., T], args: tuple[Any, ...],
+           commit: bool, index_search: bool = True) -> T:
+    if begin_wait_ms is not None:
+        # one writer at a time (lock_timeout bounds the wait, as busy_timeout does on SQLite); one round trip
+        conn.execute(_BEGIN)
+    result = fn(PgTx(conn, index_search=index_search), *args)
+    if commit:
+        conn.execute("COMMIT")
+    return result
+
+
+def _commit(conn: Any) -> None:
+    conn.execute("COMMIT")
+
+
+def _rollback(conn: Any) -> None:
+    if not conn.closed and conn.info.transaction_status != 0:  # 0: idle, nothing open
+        conn.execute("ROLLBACK")
+
+
+PG_OPS = Ops(_in_tx, _commit, _rollback)
+
+
+class PgConnection:
+    """One psycopg connection, one thread: the PostgreSQL writer (ThreadConnection's interface)."""
+
+    ops = PG_OPS
+    dialect = "postgresql"
+
+    def __init__(self, url: str, *, busy_timeout_ms: int = DEFAULT_TIMEOUT_MS) -> None:
+        self.url = url
+        self.busy_timeout_ms = busy_timeout_ms
+        self.max_size_bytes: int | None = None
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="yurudb-pg-writer")
+        self._conn: Any = None
+        self._closed = False
+
+    def opened(self) -> Any:
+        """The psycopg connection, opened on first use (only on this connection's thread)."""
+        if self._conn is not None and self._conn.closed:
+            self._conn = None  # the server went away: connect again
+        if self._conn is None:
+            self._conn = connect_sync(self.url, busy_timeout_ms=self.busy_timeout_ms)
+        return self._conn
+
+    async def call(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run fn(connection, *args) on the connection's thread (connecting first if needed)."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, lambda: fn(self.opened(), *args))
+
+    async def set_max_size(self, max_size_bytes: int | None) -> None:
+        """A size cap is SQLite's (max_page_count); a server's disk is the server's."""
+        self.max_size_bytes = max_size_bytes
+
+    async def reset(self) -> None:
+        """Drop the connection (after a failure) so the next call reconnects."""
+        await asyncio.get_running_loop().run_in_executor(self._executor, self._close)
+
+    def _close(self) -> None:
+        if self._conn is not None:
+            try:
+                self._conn.close()
+            except Exception:  # already broken; nothing more to release
+                pass
+            self._conn = None
+
+    def abandon(self) -> None:
+        """Stop the thread without a running loop (a store garbage-collected unclosed)."""
+        self._executor.submit(self._close)
+        self._executor.shutdown(wait=False)
+
+    async def close(self) -> None:
+        """Close the connection and stop the thread (idempotent)."""
+        if self._closed:
+            return
+        self._closed = True
+        await self.reset()
+        self._executor.shutdown(wait=True)
