@@ -10,6 +10,7 @@ import sqlite3
 import subprocess
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 import yurudb
@@ -60,6 +61,7 @@ def test_a_file_belongs_to_the_session_whose_folder_holds_it() -> None:
     assert session_key("-repo/sessions-index.json") is None
 
 
+@pytest.mark.sqlite_only
 async def test_every_file_beside_the_transcripts_is_archived_byte_exact_once_per_content(
         tmp_path: Path, db_path: Path) -> None:
     root = tmp_path / "projects"
@@ -80,6 +82,7 @@ async def test_every_file_beside_the_transcripts_is_archived_byte_exact_once_per
     assert blobs(db_path) == 7  # the two equal tool outputs share their bytes
 
 
+@pytest.mark.sqlite_only
 async def test_a_rewritten_file_keeps_its_earlier_copy_and_a_grown_one_is_kept_whole_once(
         tmp_path: Path, db_path: Path) -> None:
     home = tmp_path / ".claude"
@@ -109,6 +112,7 @@ async def test_a_rewritten_file_keeps_its_earlier_copy_and_a_grown_one_is_kept_w
     assert kept == [("history.jsonl", history.stat().st_size)]
 
 
+@pytest.mark.sqlite_only
 async def test_a_new_tool_output_is_archived_by_the_watch(tmp_path: Path, db_path: Path) -> None:
     import asyncio
 
@@ -132,6 +136,7 @@ async def test_a_new_tool_output_is_archived_by_the_watch(tmp_path: Path, db_pat
     assert files[f"-repo/{SID}/tool-results/toolu_03.txt"] == b"written while watched\n"
 
 
+@pytest.mark.sqlite_only
 def test_a_project_folder_deleted_whole_comes_back_as_the_same_tree(tmp_path: Path, db_path: Path) -> None:
     root = tmp_path / "projects"
     project(root)
@@ -154,6 +159,7 @@ def test_a_project_folder_deleted_whole_comes_back_as_the_same_tree(tmp_path: Pa
     assert os.listdir(root) == ["-repo"]
 
 
+@pytest.mark.sqlite_only
 def test_sync_reads_every_place_claude_code_keeps_projects_and_one_session_in_two_is_one(
         tmp_path: Path, db_path: Path, monkeypatch) -> None:
     from yurudb.claude import places, restore_target
@@ -180,6 +186,7 @@ def test_sync_reads_every_place_claude_code_keeps_projects_and_one_session_in_tw
     assert messages == 4  # each line once, though two places hold it
 
 
+@pytest.mark.sqlite_only
 def test_recover_history_rebuilds_the_prompts_of_sessions_deleted_before_yurudb_saw_them(
         tmp_path: Path, db_path: Path) -> None:
     home = tmp_path / ".claude"
@@ -225,6 +232,7 @@ def test_recover_history_rebuilds_the_prompts_of_sessions_deleted_before_yurudb_
     assert not (tmp_path / "elsewhere").exists()
 
 
+@pytest.mark.sqlite_only
 def test_a_damaged_archived_file_is_found_by_check_and_never_restored_as_other_bytes(
         tmp_path: Path, db_path: Path) -> None:
     from helpers import damage

@@ -53,6 +53,7 @@ async def stored_counts(store) -> tuple[dict[str, Counter], dict[str, dict[str, 
     return counts, tokens
 
 
+@pytest.mark.sqlite_only
 async def test_every_shared_transcript_imports_with_exact_counts_and_tokens(shared_transcripts: Path,
                                                                             db_path: Path) -> None:
     expected_counts, expected_tokens = independent_counts(shared_transcripts)
@@ -68,6 +69,7 @@ async def test_every_shared_transcript_imports_with_exact_counts_and_tokens(shar
     assert tokens == expected_tokens
 
 
+@pytest.mark.sqlite_only
 async def test_reimporting_the_shared_transcripts_changes_nothing(shared_transcripts: Path, db_path: Path) -> None:
     async with yurudb.open(db_path, daily_backup=False) as store:
         await import_transcripts(store, shared_transcripts)
@@ -78,6 +80,7 @@ async def test_reimporting_the_shared_transcripts_changes_nothing(shared_transcr
     assert dump(db_path) == first
 
 
+@pytest.mark.sqlite_only
 async def test_our_transcripts_import_with_subagents_names_and_final_usage(tmp_path: Path, db_path: Path) -> None:
     project = write_project(tmp_path / "projects")
     a, b = project["sessions"]
@@ -110,6 +113,7 @@ async def test_our_transcripts_import_with_subagents_names_and_final_usage(tmp_p
         assert [m.type for m in await store.get_messages(a) if m.type == "summary"] == ["summary"]
 
 
+@pytest.mark.sqlite_only
 async def test_every_line_is_kept_whatever_it_is(tmp_path: Path, db_path: Path) -> None:
     project = write_project(tmp_path / "projects")
     a = project["sessions"][0]
@@ -127,6 +131,7 @@ async def test_every_line_is_kept_whatever_it_is(tmp_path: Path, db_path: Path) 
     assert data == path.read_bytes()
 
 
+@pytest.mark.sqlite_only
 async def test_a_uuid_another_session_holds_is_archived_under_an_id_of_its_own(tmp_path: Path, db_path: Path) -> None:
     project = write_project(tmp_path / "projects")
     a = project["sessions"][0]
@@ -140,6 +145,7 @@ async def test_a_uuid_another_session_holds_is_archived_under_an_id_of_its_own(t
         assert copy.id != uuid_in_a and copy.id.startswith(uuid_in_a)
 
 
+@pytest.mark.sqlite_only
 async def test_the_bundled_example_imports(db_path: Path) -> None:
     from importlib import resources
 

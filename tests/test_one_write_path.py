@@ -7,6 +7,8 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 import yurudb
 from yurudb import ConflictError, NotFoundError
 
@@ -152,6 +154,7 @@ async def test_reads_while_degraded_show_memory_over_a_file_that_no_longer_reads
         assert [h.message_id for h in again] == ["n0"] and not again.complete
 
 
+@pytest.mark.sqlite_only
 async def test_the_archives_way_in_is_the_stores_writer_and_its_effects_keep_the_cache_exact(db_path: Path) -> None:
     from yurudb.writes.batch import BatchEffects
 

@@ -53,6 +53,7 @@ def _line(session: str, n: int, model: str, usage: dict, cost: float | None = No
     return line
 
 
+@pytest.mark.sqlite_only
 async def test_import_prices_one_hour_writes_and_uses_claude_codes_figures_for_unknown_models(
     tmp_path: Path, db_path: Path
 ) -> None:
@@ -100,6 +101,7 @@ def test_the_fast_path_prices_exactly_as_genai_prices_does() -> None:
                 model, tokens)
 
 
+@pytest.mark.sqlite_only
 async def test_record_usage_without_a_cost_is_priced_from_the_price_database(db_path) -> None:
     import yurudb
     from yurudb.pricing import Tokens, response_cost

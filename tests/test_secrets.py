@@ -237,11 +237,11 @@ def test_the_service_redacts_when_asked_and_lists_findings(history: tuple[Path, 
         assert call(info, "GET", f"/api/v1/sessions/{SID}/messages?redact=maybe")[0] == 422
 
 
-async def test_a_saved_message_is_listed_at_once_and_flagged_once_the_scanner_has_been(db_path: Path) -> None:
+async def test_a_saved_message_is_listed_at_once_and_flagged_once_the_scanner_has_been(target) -> None:
     import asyncio
 
     value, text = PLANTED["anthropic-key"]
-    async with yurudb.open(db_path) as store:
+    async with yurudb.open(target) as store:
         s = await store.create_session("an app's session")
         m = await store.append_message(s.id, {"type": "user", "content": f"use {text}"})
         await store.append_message(s.id, {"type": "user", "content": "nothing to see"})
@@ -258,6 +258,7 @@ async def test_a_saved_message_is_listed_at_once_and_flagged_once_the_scanner_ha
         assert await store.secrets() == []  # an update's old findings go with its old text
 
 
+@pytest.mark.sqlite_only
 async def test_a_save_killed_before_the_scanner_ran_is_still_scanned_after(db_path: Path) -> None:
     """The queue is durable with the save: SIGKILL the process right after a save is answered, before the
     scanner's first round, and the next open still finds the secret (listed at once, scanned by close)."""

@@ -13,11 +13,21 @@ from yurudb.claude import SessionStore
 sdk_testing = pytest.importorskip("claude_agent_sdk.testing", reason="the Agent SDK is a test dependency")
 
 
-async def test_the_sdk_conformance_suite_passes_with_no_optional_method_skipped(tmp_path: Path) -> None:
+async def test_the_sdk_conformance_suite_passes_with_no_optional_method_skipped(tmp_path: Path, backend: str,
+                                                                                request: pytest.FixtureRequest) -> None:
+    """On SQLite, and with --backend postgresql on a fresh PostgreSQL database for each store the suite makes."""
     opened: list[SessionStore] = []
+    databases: list[str] = []
 
     async def make() -> SessionStore:
-        adapter = await SessionStore.open(tmp_path / f"conformance-{len(opened)}.db", daily_backup=False)
+        if backend == "postgresql":
+            from conftest import fresh_database
+
+            databases.append(fresh_database(request.getfixturevalue("pg_server")))
+            where: str | Path = databases[-1]
+        else:
+            where = tmp_path / f"conformance-{len(opened)}.db"
+        adapter = await SessionStore.open(where, daily_backup=False)
         opened.append(adapter)
         return adapter
 
@@ -26,6 +36,11 @@ async def test_the_sdk_conformance_suite_passes_with_no_optional_method_skipped(
     finally:
         for adapter in opened:
             await adapter.close()
+        if databases:
+            from conftest import drop_database
+
+            for url in databases:
+                drop_database(request.getfixturevalue("pg_server"), url)
 
 
 @pytest.mark.parametrize("key, entries", [
@@ -35,22 +50,20 @@ async def test_the_sdk_conformance_suite_passes_with_no_optional_method_skipped(
     ({"project_key": "p", "session_id": "s"}, ["not an object"]),
     ({"project_key": "p", "session_id": "s"}, [{"nan": float("nan")}]),
 ])
-@pytest.mark.sqlite_only
-async def test_bad_input_is_a_validation_error_and_writes_nothing(db_path: Path, key: dict, entries: list) -> None:
+async def test_bad_input_is_a_validation_error_and_writes_nothing(target, key: dict, entries: list) -> None:
     from helpers import dump
 
-    async with yurudb.open(db_path, daily_backup=False) as store:
+    async with yurudb.open(target, daily_backup=False) as store:
         adapter = SessionStore(store)
-        before = dump(db_path)
+        before = dump(target)
         with pytest.raises(yurudb.ValidationError):
             await adapter.append(key, entries)
         await store.flush()
-        assert dump(db_path) == before
+        assert dump(target) == before
 
 
-@pytest.mark.sqlite_only
-async def test_mirrored_entries_are_one_yurudb_session_with_threads(db_path: Path) -> None:
-    async with yurudb.open(db_path, daily_backup=False) as store:
+async def test_mirrored_entries_are_one_yurudb_session_with_threads(target) -> None:
+    async with yurudb.open(target, daily_backup=False) as store:
         adapter = SessionStore(store)
         key = {"project_key": "-repo", "session_id": "5e550000-0000-4000-8000-0000000000e1"}
         await adapter.append(key, [{"type": "user", "uuid": "u1", "sessionId": key["session_id"],
@@ -138,9 +151,8 @@ def test_two_processes_mirroring_into_one_database_meet_no_lock_error(db_path: P
     assert asyncio.run(count()) == {"one": batches * 5, "two": batches * 5}
 
 
-@pytest.mark.sqlite_only
-async def test_concurrent_appends_share_commits_and_each_returns_once_committed(db_path: Path) -> None:
-    async with yurudb.open(db_path, daily_backup=False) as store:
+async def test_concurrent_appends_share_commits_and_each_returns_once_committed(target) -> None:
+    async with yurudb.open(target, daily_backup=False) as store:
         adapter = SessionStore(store)
         before = store.commits
         keys = [{"project_key": "-repo", "session_id": f"s{i}"} for i in range(60)]
@@ -150,7 +162,7 @@ async def test_concurrent_appends_share_commits_and_each_returns_once_committed(
             assert await adapter.load(k) == [{"uuid": f"{k['session_id']}-u", "type": "user"}]
     from helpers import archived_lines
 
-    assert archived_lines(db_path) == (60, 60)  # committed, on disk
+    assert archived_lines(target) == (60, 60)  # committed, on disk
 
 
 @pytest.mark.sqlite_only

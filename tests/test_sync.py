@@ -108,6 +108,7 @@ async def archived(store: yurudb.Store) -> dict[str, bytes]:
     return files
 
 
+@pytest.mark.sqlite_only
 async def test_only_new_complete_lines_are_read_and_a_line_being_written_waits(tmp_path: Path, db_path: Path) -> None:
     root, path = project(tmp_path)
     path.write_bytes(b"\n".join(line(i) for i in range(3)) + b"\n" + line(3)[:20])  # the last is half written
@@ -124,6 +125,7 @@ async def test_only_new_complete_lines_are_read_and_a_line_being_written_waits(t
         assert [m.content for m in await store.get_messages(SID)] == [f"line {i}" for i in range(5)]
 
 
+@pytest.mark.sqlite_only
 async def test_a_rewritten_or_shrunk_file_is_read_again_and_nothing_is_lost(tmp_path: Path, db_path: Path) -> None:
     root, path = project(tmp_path)
     path.write_bytes(b"".join(line(i) + b"\n" for i in range(6)))
@@ -144,6 +146,7 @@ async def test_a_rewritten_or_shrunk_file_is_read_again_and_nothing_is_lost(tmp_
         assert len(await store.get_messages(SID, limit=None)) == 6
 
 
+@pytest.mark.sqlite_only
 async def test_a_file_edited_in_place_past_its_first_bytes_is_read_again_and_nothing_is_lost(
     tmp_path: Path, db_path: Path
 ) -> None:
@@ -166,6 +169,7 @@ async def test_a_file_edited_in_place_past_its_first_bytes_is_read_again_and_not
         assert {f"{SID}-u{n}" for n in [*range(12), 100, 101]} <= ids  # the replaced lines' messages too
 
 
+@pytest.mark.sqlite_only
 async def test_a_file_emptied_stays_its_sessions_and_exports_as_it_is(tmp_path: Path, db_path: Path) -> None:
     async with synced(tmp_path, db_path, 3) as (store, root, path):
         path.write_bytes(b"")  # emptied in place (a new copy with no line yet)
@@ -178,6 +182,7 @@ async def test_a_file_emptied_stays_its_sessions_and_exports_as_it_is(tmp_path: 
 
 
 @pytest.mark.parametrize("how", ["rename", "copy then delete", "two passes"])
+@pytest.mark.sqlite_only
 async def test_a_moved_project_folder_takes_its_archive_along(tmp_path: Path, db_path: Path, how: str) -> None:
     root, path = project(tmp_path)
     agent = root / "-repo" / SID / "subagents" / "agent-a1.jsonl"
@@ -213,9 +218,9 @@ async def test_a_moved_project_folder_takes_its_archive_along(tmp_path: Path, db
 
 
 async def test_a_file_with_a_missing_files_name_but_other_bytes_is_a_file_of_its_own(
-    tmp_path: Path, db_path: Path
+    tmp_path: Path, target
 ) -> None:
-    async with synced(tmp_path, db_path, 3) as (store, root, path):
+    async with synced(tmp_path, target, 3) as (store, root, path):
         other = root / "-elsewhere" / path.name
         other.parent.mkdir()
         other.write_bytes(b"".join(line(i, extra="other") + b"\n" for i in range(3)))
@@ -225,6 +230,7 @@ async def test_a_file_with_a_missing_files_name_but_other_bytes_is_a_file_of_its
         assert set(await archived(store)) == {f"-repo/{SID}.jsonl", f"-elsewhere/{SID}.jsonl"}
 
 
+@pytest.mark.sqlite_only
 async def test_a_restored_file_takes_up_its_cursor_and_its_session_is_no_longer_gone(
     tmp_path: Path, db_path: Path
 ) -> None:
@@ -245,6 +251,7 @@ async def test_a_restored_file_takes_up_its_cursor_and_its_session_is_no_longer_
         assert await archived(store) == {f"-repo/{SID}.jsonl": path.read_bytes()}
 
 
+@pytest.mark.sqlite_only
 async def test_lines_appended_after_a_damaged_last_run_are_archived_beside_it(tmp_path: Path, db_path: Path) -> None:
     root, path = project(tmp_path)
     path.write_bytes(b"".join(line(i) + b"\n" for i in range(3)))  # one small run, which the next lines join
@@ -261,6 +268,7 @@ async def test_lines_appended_after_a_damaged_last_run_are_archived_beside_it(tm
         assert [m.content for m in await store.get_messages(SID)] == [None, None, None, "line 3"]
 
 
+@pytest.mark.sqlite_only
 async def test_a_file_claude_code_deleted_keeps_its_session_and_can_be_restored(tmp_path: Path, db_path: Path) -> None:
     root, path = project(tmp_path)
     original = b"".join(line(i) + b"\n" for i in range(4))
@@ -282,6 +290,7 @@ async def test_a_file_claude_code_deleted_keeps_its_session_and_can_be_restored(
     assert again.differing == [f"-repo/{SID}.jsonl"] and path.read_bytes() == b"changed by someone\n"
 
 
+@pytest.mark.sqlite_only
 async def test_bad_input_is_reported_and_everything_else_archived(tmp_path: Path, db_path: Path) -> None:
     root, path = project(tmp_path)
     path.write_bytes(b"".join(line(i) + b"\n" for i in range(3)))
@@ -305,6 +314,7 @@ async def test_bad_input_is_reported_and_everything_else_archived(tmp_path: Path
     assert files[f"-repo/{big_sid}.jsonl"] == big.read_bytes()
 
 
+@pytest.mark.sqlite_only
 def test_an_unreadable_file_is_reported_and_the_rest_archived(tmp_path: Path, db_path: Path) -> None:
     from test_fallback import unprivileged
 
@@ -337,6 +347,7 @@ asyncio.run(main())
 """
 
 
+@pytest.mark.sqlite_only
 def test_a_sync_killed_midway_finishes_at_the_next_one_with_every_line_once(tmp_path: Path, db_path: Path) -> None:
     root = tmp_path / "projects"
     files = {}
@@ -366,6 +377,7 @@ def test_a_sync_killed_midway_finishes_at_the_next_one_with_every_line_once(tmp_
 
 
 @pytest.mark.parametrize("workers", [False, True], ids=["inline", "workers"])
+@pytest.mark.sqlite_only
 async def test_a_sync_that_fills_the_disk_stops_and_the_next_one_archives_every_line_once(
     tmp_path: Path, db_path: Path, monkeypatch: pytest.MonkeyPatch, workers: bool
 ) -> None:
@@ -407,6 +419,7 @@ async def test_a_sync_that_fills_the_disk_stops_and_the_next_one_archives_every_
     assert stray == []
 
 
+@pytest.mark.sqlite_only
 async def test_a_repair_salvages_the_archive_too(tmp_path: Path, db_path: Path) -> None:
     from test_salvage import leaves, smash
 
@@ -425,6 +438,7 @@ async def test_a_repair_salvages_the_archive_too(tmp_path: Path, db_path: Path) 
         assert 0 < len(survivors) < 400 and all(m.payload["uuid"].startswith(SID) for m in survivors)
 
 
+@pytest.mark.sqlite_only
 async def test_watch_archives_appended_lines_new_files_and_stops_with_everything_committed(
     tmp_path: Path, db_path: Path
 ) -> None:
@@ -445,6 +459,7 @@ async def test_watch_archives_appended_lines_new_files_and_stops_with_everything
     assert files[f"-repo/{SID}.jsonl"] == w.path.read_bytes()
 
 
+@pytest.mark.sqlite_only
 async def test_watch_follows_a_project_folder_renamed_or_copied_in_with_no_write_to_its_files(
     tmp_path: Path, db_path: Path
 ) -> None:
@@ -466,6 +481,7 @@ async def test_watch_follows_a_project_folder_renamed_or_copied_in_with_no_write
         assert len(await w.store.get_messages(SID, limit=None)) == 2  # moved, not archived twice
 
 
+@pytest.mark.sqlite_only
 async def test_watch_waits_for_its_folder_to_come_back_and_marks_nothing_gone_meanwhile(
     tmp_path: Path, db_path: Path
 ) -> None:
@@ -491,6 +507,7 @@ async def test_watch_waits_for_its_folder_to_come_back_and_marks_nothing_gone_me
 
 
 @pytest.mark.parametrize("sig, code", [(signal.SIGINT, 130), (signal.SIGTERM, 0)], ids=["ctrl-c", "sigterm"])
+@pytest.mark.sqlite_only
 def test_the_watch_command_stops_with_everything_committed(tmp_path: Path, db_path: Path, sig: int, code: int) -> None:
     """Ctrl-C: one line and 130, as every command; SIGTERM (a service manager): 0. Lines are committed either way."""
     root, path = project(tmp_path)
@@ -520,6 +537,7 @@ def test_the_watch_command_stops_with_everything_committed(tmp_path: Path, db_pa
     assert _lines(db_path) == 4
 
 
+@pytest.mark.sqlite_only
 async def test_a_watch_outlives_a_failed_pass_and_archives_its_lines_once_the_database_is_free(
     tmp_path: Path, db_path: Path
 ) -> None:
@@ -555,6 +573,7 @@ async def test_a_watch_outlives_a_failed_pass_and_archives_its_lines_once_the_da
         assert await archived(store) == {f"-repo/{SID}.jsonl": w.path.read_bytes()}
 
 
+@pytest.mark.sqlite_only
 async def test_a_sync_gets_the_write_lock_between_another_processs_back_to_back_commits(
     tmp_path: Path, db_path: Path
 ) -> None:
@@ -576,6 +595,7 @@ async def test_a_sync_gets_the_write_lock_between_another_processs_back_to_back_
         assert await archived(store) == {f"-repo/{SID}.jsonl": path.read_bytes()}
 
 
+@pytest.mark.sqlite_only
 def test_the_watch_command_says_loudly_when_its_last_pass_fails(tmp_path: Path, db_path: Path) -> None:
     """Ctrl-C while another process holds the database: the last pass cannot commit; the command says
     so (exit 1, no traceback) instead of "all committed"; the next sync works as before."""
@@ -612,6 +632,7 @@ def _lines(db: Path) -> int:
         return 0
 
 
+@pytest.mark.sqlite_only
 async def test_a_response_whose_lines_span_two_syncs_counts_once_with_its_final_usage(
     tmp_path: Path, db_path: Path
 ) -> None:
@@ -634,6 +655,7 @@ async def test_a_response_whose_lines_span_two_syncs_counts_once_with_its_final_
     assert row["cost_usd"] == pytest.approx((10 * 5 + 480 * 25) / 1e6)  # claude-opus-4-6: $5 in, $25 out
 
 
+@pytest.mark.sqlite_only
 async def test_a_rewrite_that_changes_lines_keeps_the_earlier_bytes_of_every_message(
     tmp_path: Path, db_path: Path
 ) -> None:
@@ -673,6 +695,7 @@ def test_a_worker_prepares_the_bytes_the_sync_read_or_says_it_cannot(tmp_path: P
     assert prepare_range(str(path), start, len(chunk), zlib.crc32(chunk), 2, *args) is None
 
 
+@pytest.mark.sqlite_only
 async def test_a_commit_of_many_chunks_writes_its_text_to_the_index_once(
     tmp_path: Path, db_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -692,6 +715,7 @@ async def test_a_commit_of_many_chunks_writes_its_text_to_the_index_once(
     assert rows(db_path, "SELECT COUNT(DISTINCT segid) FROM search_index_idx") == [(1,)]
 
 
+@pytest.mark.sqlite_only
 async def test_a_file_that_grows_a_line_at_a_time_is_kept_in_few_runs_byte_for_byte(
     tmp_path: Path, db_path: Path
 ) -> None:
@@ -725,6 +749,7 @@ async def test_a_file_that_grows_a_line_at_a_time_is_kept_in_few_runs_byte_for_b
     assert len(runs) == len(data) // archive_lines.SMALL_RUN + 1
 
 
+@pytest.mark.sqlite_only
 def test_two_syncs_at_once_archive_every_line_once(tmp_path: Path, db_path: Path) -> None:
     """A `yurudb sync` while another pass (a watch, a second sync) runs: whichever commits a line
     first archives it; the other leaves it, with no error and no second copy of the file."""
@@ -756,6 +781,7 @@ def test_two_syncs_at_once_archive_every_line_once(tmp_path: Path, db_path: Path
     assert asyncio.run(restored()) == {str(p.relative_to(root)): p.read_bytes() for p in files}
 
 
+@pytest.mark.sqlite_only
 async def test_a_pass_whose_cursor_another_pass_moved_archives_only_the_lines_after_it(
     tmp_path: Path, db_path: Path
 ) -> None:
@@ -788,6 +814,7 @@ async def test_a_pass_whose_cursor_another_pass_moved_archives_only_the_lines_af
     assert archived_lines(db_path) == (200, 200)
 
 
+@pytest.mark.sqlite_only
 async def test_lines_a_damaged_archive_lost_come_back_from_claude_codes_file_at_the_next_sync(
     tmp_path: Path, db_path: Path
 ) -> None:

@@ -154,6 +154,7 @@ def archive(db: Path) -> dict[str, list[tuple[bool, list[bytes] | None]]]:
 
 
 @pytest.mark.parametrize("seed", range(HISTORIES))
+@pytest.mark.sqlite_only
 async def test_a_random_history_of_changes_never_loses_a_line_a_sync_saw(tmp_path: Path, db_path: Path,
                                                                          seed: int) -> None:
     rng = random.Random(seed)

@@ -26,9 +26,9 @@ app.add_typer(migrate.app, name="migrate")
 def _root(
     ctx: typer.Context,
     db: Annotated[
-        Optional[Path],
-        typer.Option("--db", help="Database file (default: $YURUDB_PATH or ~/.yurucode/yurucode.db).",
-                     envvar=None),
+        Optional[str],
+        typer.Option("--db", help="Database file, or a postgresql:// URL (default: $YURUDB_URL, else "
+                     "$YURUDB_PATH or ~/.yurucode/yurucode.db).", envvar=None),
     ] = None,
 ) -> None:
     ctx.obj = _edge.Options(db=db)

@@ -69,11 +69,22 @@ err_console = _Lazy(stderr=True)
 class Options:
     """Options given before the command name."""
 
-    db: Path | None = None
+    db: str | Path | None = None
 
     @property
-    def path(self) -> Path:
-        """The database path this invocation works on (a --db that cannot be one is bad input, said here)."""
+    def server(self) -> str | None:
+        """The postgresql:// URL this invocation works on (--db, else $YURUDB_URL when no --db is given)."""
+        if self.db is None:
+            url = os.environ.get("YURUDB_URL")
+            return url if paths.is_server(url) else None
+        return str(self.db) if paths.is_server(str(self.db)) else None
+
+    @property
+    def path(self) -> Any:
+        """The database this invocation works on: a file's path (a --db that cannot be one is bad input, said
+        here), or a server's postgresql:// URL, which `yurudb.open` takes as it takes a path."""
+        if self.server is not None:
+            return self.server
         path = paths.resolve(self.db)
         if path.is_dir():
             fail(f"{path} is a folder, not a database file (--db takes the path of a file)", 2)
@@ -254,6 +265,8 @@ def quick_read(path: Path, look: Callable[[sqlite3.Connection], T]) -> tuple[boo
     from ..backends.sqlite import integrity
     from ..backends.sqlite.revision import HEAD, revision_of
 
+    if isinstance(path, str):  # a server: the store reads it (its journal may hold writes to replay)
+        return False, None
     journal = path.with_name(path.name + ".journal")  # degraded.fallback.journal_path, without its imports
     if not path.is_file() or journal.exists() or any(path.parent.glob(f"{journal.name}.unreplayed-*")) \
             or integrity.suspect_path(path).exists():
@@ -268,6 +281,33 @@ def quick_read(path: Path, look: Callable[[sqlite3.Connection], T]) -> tuple[boo
     return (False, None) if found is missing else (True, found)  # type: ignore[return-value]
 
 
+def _peek_server(url: str, look: Callable[[Any], T], default: T) -> T:
+    from ..backends.postgres.dialect import statement
+    from ..backends.postgres.engine import connect_sync
+
+    class Reading:
+        """The `execute` of a sqlite3 connection, said in PostgreSQL's dialect."""
+
+        def __init__(self, conn: Any) -> None:
+            self.conn = conn
+
+        def execute(self, sql: str, params: Any = ()) -> Any:
+            st = statement(sql)
+            return self.conn.execute(st.sql, st.params(tuple(params)))
+
+    try:
+        conn = connect_sync(url)
+    except Exception:  # the store, opened next, says what is wrong
+        return default
+    try:
+        conn.execute("SET default_transaction_read_only = on")
+        return look(Reading(conn))
+    except Exception:  # not a yurudb database yet (no tables): as for a file that is not there
+        return default
+    finally:
+        conn.close()
+
+
 def peek(path: Path, look: Callable[[sqlite3.Connection], T], default: T) -> T:
     """`look(connection)` on a plain read-only connection (writes nothing, creates nothing); `default`
     when there is no file or SQLite cannot read it."""
@@ -275,6 +315,8 @@ def peek(path: Path, look: Callable[[sqlite3.Connection], T], default: T) -> T:
 
     from ..backends.sqlite.engine import read_only_uri
 
+    if isinstance(path, str):  # a PostgreSQL server, read in a read-only transaction
+        return _peek_server(path, look, default)
     if not path.is_file():
         return default
     try:

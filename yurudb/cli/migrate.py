@@ -23,6 +23,14 @@ async def _migrate(path: Path, action: str, revision: str) -> tuple[str | None, 
     )
 
     migrations.check_revision(revision)  # a typo changes nothing, not even a backup
+    if isinstance(path, str):  # a PostgreSQL server: one transaction, no file to copy first
+        from ..errors import translated
+
+        with translated():
+            current = await asyncio.to_thread(migrations.revision_of_url, path)
+        if current is None and action == "downgrade":
+            fail(f"no yurudb database at {paths.display_url(path)}: nothing to downgrade", 2)
+        return await migrations.run_url(path, action, revision), None
     if integrity.refuse_foreign(path) == "blank":
         if action == "downgrade":
             fail(f"no yurudb database at {path}: nothing to downgrade", 2)
@@ -37,9 +45,11 @@ async def _migrate(path: Path, action: str, revision: str) -> tuple[str | None, 
         return await migrations.run(path, action, revision, progress=report), made
 
 
-def _report(path: Path, rev: str | None, made: Path | None) -> None:
+def _report(path: Path | str, rev: str | None, made: Path | None) -> None:
     if made is not None:
         console.print(f"backup of the previous state: {esc(made)}", highlight=False)
+    if isinstance(path, str):
+        path = paths.display_url(path)
     console.print(f"{esc(path)}: at revision {esc(rev or '<base>')}", highlight=False)
 
 
@@ -74,10 +84,15 @@ def current(ctx: typer.Context) -> None:
     from ..errors import translated
 
     path = options(ctx).path
-    if not path.is_file():
+    if not isinstance(path, str) and not path.is_file():
         fail(f"no database at {path} (run `yurudb migrate upgrade` to create it)", 2)
 
     async def go() -> str | None:
+        if isinstance(path, str):
+            from ..recovery.migrations import revision_of_url
+
+            with translated():
+                return await asyncio.to_thread(revision_of_url, path)
         integrity.refuse_foreign(path)
         with translated():
             return await asyncio.to_thread(revisions.revision_of, path)
@@ -85,7 +100,8 @@ def current(ctx: typer.Context) -> None:
     rev = run(go())
     head = revisions.HEAD
     state = "up to date" if rev == head else "behind"
-    console.print(f"{esc(path)}: {esc(rev or '<base>')} (head {esc(head)}, {esc(state)})", highlight=False)
+    shown = paths.display_url(path) if isinstance(path, str) else path
+    console.print(f"{esc(shown)}: {esc(rev or '<base>')} (head {esc(head)}, {esc(state)})", highlight=False)
 
 
 @app.command()
