@@ -167,9 +167,8 @@ def _blob(tx: Tx, read: _Read) -> tuple[int, int]:
     row = tx.execute("SELECT id FROM footprint_blobs WHERE sha256 = ?", (read.sha256,))
     if row:
         return row[0][0], 0
-    tx.execute("INSERT INTO footprint_blobs (sha256, size, data) VALUES (?, ?, ?)",
-               (read.sha256, read.size, read.data))
-    blob_id = tx.execute("SELECT last_insert_rowid()")[0][0]
+    blob_id = tx.execute("INSERT INTO footprint_blobs (sha256, size, data) VALUES (?, ?, ?) RETURNING id",
+                         (read.sha256, read.size, read.data))[0][0]
     # its secrets are looked for once per content, by the store's scanner (a sync never waits for them)
     tx.execute("INSERT OR IGNORE INTO secret_blob_scans (blob_id) VALUES (?)", (blob_id,))
     return blob_id, len(read.data)
