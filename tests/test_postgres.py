@@ -170,3 +170,31 @@ def test_two_machines_sync_into_one_database_at_once_each_file_kept_apart(tmp_pa
             assert files[f"-Users-me-code-repo/{SID}.jsonl"] == (b / ".claude" / "projects" / "-Users-me-code-repo"
                                                                   / f"{SID}.jsonl").read_bytes()
     asyncio.run(check())
+
+
+async def test_a_server_crashed_and_restarted_between_writes_loses_nothing_and_the_store_reconnects() -> None:
+    """A real fault: the server is stopped as a crash stops it (`pg_ctl -m immediate`, no shutdown
+    checkpoint) and started again; every write acknowledged before is there, and the next writes and
+    reads reconnect on their own."""
+    import psycopg
+
+    pgserver = pytest.importorskip("pgserver")
+    if pgserver.bin_dir() is None:
+        pytest.skip("PostgreSQL is not installed here (apt-get install -y postgresql failed or was not run)")
+    server = pgserver.Server().init().start()
+    try:
+        async with yurudb.open(server.url, daily_backup=False) as store:
+            session = await store.create_session("across a crash")
+            acked = [(await store.append_message(session.id, {"type": "user", "content": f"before {i}"})).id
+                     for i in range(20)]
+            server.stop("immediate")
+            server.start()
+            acked += [(await store.append_message(session.id, {"type": "user", "content": f"after {i}"})).id
+                      for i in range(5)]
+            assert store.state == "ready"
+            assert [m.id for m in await store.get_messages(session.id)] == acked
+            assert len(await store.search("after")) == 5
+        with psycopg.connect(server.url) as conn:
+            assert {r[0] for r in conn.execute("SELECT id FROM messages")} == set(acked)
+    finally:
+        server.remove()

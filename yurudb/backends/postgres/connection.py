@@ -52,11 +52,23 @@ class PgTx(Tx):
 _BEGIN = f"BEGIN; SELECT pg_advisory_xact_lock({WRITE_LOCK})"
 
 
+class Lost(Exception):
+    """The connection was gone before the transaction began (a server restart since the last write):
+    nothing was done, so the call is made again on a new connection."""
+
+
 def _in_tx(conn: Any, begin_wait_ms: int | None, fn: Callable[..., T], args: tuple[Any, ...],
            commit: bool, index_search: bool = True) -> T:
     if begin_wait_ms is not None:
-        # one writer at a time (lock_timeout bounds the wait, as busy_timeout does on SQLite); one round trip
-        conn.execute(_BEGIN)
+        import psycopg
+
+        try:
+            # one writer at a time (lock_timeout bounds the wait, as busy_timeout does on SQLite); one round trip
+            conn.execute(_BEGIN)
+        except psycopg.OperationalError as exc:
+            if conn.closed:
+                raise Lost(str(exc)) from exc
+            raise
     result = fn(PgTx(conn, index_search=index_search), *args)
     if commit:
         conn.execute("COMMIT")
@@ -100,7 +112,11 @@ class PgConnection:
     async def call(self, fn: Callable[..., T], *args: Any) -> T:
         """Run fn(connection, *args) on the connection's thread (connecting first if needed)."""
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, lambda: fn(self.opened(), *args))
+        try:
+            return await loop.run_in_executor(self._executor, lambda: fn(self.opened(), *args))
+        except Lost:
+            await self.reset()  # the old socket is dead: once more, on a new connection
+            return await loop.run_in_executor(self._executor, lambda: fn(self.opened(), *args))
 
     async def set_max_size(self, max_size_bytes: int | None) -> None:
         """A size cap is SQLite's (max_page_count); a server's disk is the server's."""
