@@ -198,3 +198,19 @@ async def test_a_server_crashed_and_restarted_between_writes_loses_nothing_and_t
             assert {r[0] for r in conn.execute("SELECT id FROM messages")} == set(acked)
     finally:
         server.remove()
+
+
+def test_read_only_commands_on_a_server_create_nothing_locally(tmp_path: Path, pg_url: str) -> None:
+    home = tmp_path / "home"
+    _projects(home, "-work-repo", [_line(i) for i in range(4)])
+    env = {**os.environ, "HOME": str(home), "PYTHONPATH": str(Path(__file__).parents[1])}
+    env.pop("YURUDB_PATH", None)
+    assert subprocess.run([*YURUDB, "--db", pg_url, "sync"], env=env, capture_output=True, timeout=120).returncode == 0
+    local = home / ".yurucode"
+    import shutil
+
+    shutil.rmtree(local)  # what the sync made (the journal's folder); the reads below must not make it again
+    for args in (["sessions"], ["search", "parseConfig"], ["usage"], ["migrate", "current"], ["show", SID]):
+        done = subprocess.run([*YURUDB, "--db", pg_url, *args], env=env, capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, (args, done.stderr)
+        assert not local.exists(), args

@@ -95,8 +95,9 @@ async def _start_server(url: str, options: Options, bus: EventBus, report: Recov
     report.path = paths.display_url(url)
     db = backend.path
     with steps.step("resolve path") as step:
-        backend.prepare()
-        step.detail = "postgresql"
+        if not options.read_only:  # a read-only store creates nothing, not even the journal's folder
+            backend.prepare()
+        step.detail = "postgresql" + (", read-only" if options.read_only else "")
     conn = backend.writer_connection()
     effects = EffectsFeed()
     readers = backend.reader_pool(read_only=options.read_only)
