@@ -214,3 +214,54 @@ def test_read_only_commands_on_a_server_create_nothing_locally(tmp_path: Path, p
         done = subprocess.run([*YURUDB, "--db", pg_url, *args], env=env, capture_output=True, text=True, timeout=120)
         assert done.returncode == 0, (args, done.stderr)
         assert not local.exists(), args
+
+
+_WRITER = """
+import asyncio, sys
+import yurudb
+
+async def main() -> None:
+    async with yurudb.open(sys.argv[1], daily_backup=False) as store:
+        session = await store.create_session("killed")
+        print("session", session.id, flush=True)
+        for i in range(100_000):
+            m = await store.append_message(session.id, {"type": "user", "content": f"acknowledged {i}"})
+            print("acked", m.id, flush=True)  # only after the call returned: the write is durable
+
+asyncio.run(main())
+"""
+
+
+def test_nothing_acknowledged_is_lost_when_the_client_is_killed_and_the_server_crashes() -> None:
+    """Real faults, one after the other: SIGKILL the writing client mid-stream, then stop the server as a
+    crash does (`pg_ctl -m immediate`: no shutdown checkpoint) and start it again. Every message the
+    client was told was saved is there (synchronous_commit on: a commit is on the server's disk)."""
+    import signal
+
+    import psycopg
+
+    pgserver = pytest.importorskip("pgserver")
+    if pgserver.bin_dir() is None:
+        pytest.skip("PostgreSQL is not installed here (apt-get install -y postgresql failed or was not run)")
+    server = pgserver.Server().init().start()
+    try:
+        child = subprocess.Popen([sys.executable, "-c", _WRITER, server.url], stdout=subprocess.PIPE, text=True,
+                                 env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])})
+        assert child.stdout is not None
+        acked: list[str] = []
+        for text in child.stdout:
+            kind, value = text.split()
+            if kind == "acked":
+                acked.append(value)
+            if len(acked) >= 300:
+                break
+        child.send_signal(signal.SIGKILL)
+        acked += [text.split()[1] for text in child.stdout if text.startswith("acked")]  # what it said before dying
+        child.wait(timeout=30)
+        server.stop("immediate")
+        server.start()
+        with psycopg.connect(server.url) as conn:
+            kept = {r[0] for r in conn.execute("SELECT id FROM messages")}
+        assert len(acked) >= 300 and set(acked) <= kept
+    finally:
+        server.remove()
