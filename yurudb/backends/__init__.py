@@ -1,6 +1,6 @@
 """The backend seam: everything the store, recovery and the archive assume of a database engine, named once.
 
-SQLite (`backends.sqlite`) fills it today. What a second backend (PostgreSQL) has to provide:
+SQLite (`backends.sqlite`) and PostgreSQL (`backends.postgres`, docs/postgres.md) fill it. What a backend provides:
 
 - a writer connection with one transaction at a time (`writer_connection`, and the unit of work
   of `backends/sqlite/transaction.py`: BEGIN IMMEDIATE, commit in the same hop);
@@ -14,8 +14,10 @@ SQLite (`backends.sqlite`) fills it today. What a second backend (PostgreSQL) ha
 - backups, quarantine and the files beside the database (`backends/sqlite/backup.py`,
   `integrity.py`; the spill journal of degraded mode lives beside the file too).
 
-SQL elsewhere is written in SQLite's dialect (`?` placeholders, `json_each`, `INSERT OR IGNORE`,
-scalar MIN/MAX); `writes/statements.py` holds the statements every write path shares.
+SQL elsewhere is written once, in SQLite's dialect (`?` placeholders, `json_each`, `INSERT OR IGNORE`,
+scalar MIN/MAX); `backends/postgres/dialect.py` says each statement again in PostgreSQL's, and the
+full-text index's statements are per engine (`search/fulltext.py`). `writes/statements.py` holds
+the statements every write path shares.
 """
 
 from __future__ import annotations

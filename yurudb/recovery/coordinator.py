@@ -102,13 +102,13 @@ async def _start_server(url: str, options: Options, bus: EventBus, report: Recov
     effects = EffectsFeed()
     readers = backend.reader_pool(read_only=options.read_only)
     if options.read_only:
-        writer = Writer(conn, read_only=True)  # type: ignore[arg-type]
+        writer = Writer(conn, read_only=True)
         store = Store(db, writer, readers, bus=bus, window=options.max_messages_per_session, url=url)
     else:
         memory = MemoryTwin(db, busy_timeout_ms=options.busy_timeout_ms)
         fallback = Fallback(db, bus.emit, busy_timeout_ms=options.busy_timeout_ms, memory=memory, on_applied=effects,
                             prepare=lambda: _migrate_server(url, None))
-        writer = Writer(conn, batch_size=options.batch_size, linger=options.linger_ms / 1000,  # type: ignore[arg-type]
+        writer = Writer(conn, batch_size=options.batch_size, linger=options.linger_ms / 1000,
                         queue_size=options.queue_size, keep_messages=options.keep_messages,
                         fallback=fallback, index_search=options.index_search, on_applied=effects)
         store = Store(db, writer, readers, bus=bus, window=options.max_messages_per_session, memory=memory,
@@ -120,20 +120,10 @@ async def _start_server(url: str, options: Options, bus: EventBus, report: Recov
                 raise MigrationError(f"{report.path} is at schema revision {current or '<none>'}, this yurudb "
                                      f"reads {revision.HEAD}: run `yurudb migrate upgrade`")
             step.detail = f"at {current}" if startup.schema_is_current(current) else await _migrate_server(url, report)
-        if not options.read_only:
-            journal, _ = fallback.journal.read()
-            with steps.step("replay journal") as step:
-                report.journal_entries_replayed = await _replay(conn, journal, options)  # type: ignore[arg-type]
-                if journal:
-                    fallback.journal.clear()
-                step.detail = f"{report.journal_entries_replayed} writes"
-            with steps.step("mark interrupted") as step, errors.translated():
-                report.sessions_interrupted = await conn.call(_mark_interrupted)
-                step.detail = f"{report.sessions_interrupted} sessions"
-        with steps.step("load session index") as step:
-            report.sessions_restored = await store.count_sessions()
-            await store.list_sessions(limit=INDEX_PRELOAD)
-            step.detail = f"{report.sessions_restored} sessions"
+        if options.read_only:
+            await _load_index(store, report, steps)
+        else:
+            await _replay_mark_load(store, conn, fallback, fallback.journal.read()[0], options, report, steps)
     except BaseException:
         await store.close()
         raise
@@ -215,19 +205,7 @@ async def _recover(
                     step.detail = await _migrate_if_behind(db, options, report, bus=store.bus)
             if options.repair:
                 await _salvage_if_pending(db, report, steps)
-            with steps.step("replay journal") as step:
-                report.journal_entries_replayed = await _replay(conn, journal, options)
-                if journal:
-                    fallback.journal.clear()
-                    journal = []
-                step.detail = f"{report.journal_entries_replayed} writes"
-            with steps.step("mark interrupted") as step, errors.translated():
-                report.sessions_interrupted = await conn.call(_mark_interrupted)
-                step.detail = f"{report.sessions_interrupted} sessions"
-            with steps.step("load session index") as step:
-                report.sessions_restored = await store.count_sessions()
-                await store.list_sessions(limit=INDEX_PRELOAD)  # the sidebar's first screen, cached
-                step.detail = f"{report.sessions_restored} sessions"
+            await _replay_mark_load(store, conn, fallback, journal, options, report, steps)
         except (DatabaseError, MigrationError, OSError) as exc:
             failure = exc
             await conn.reset()
@@ -241,6 +219,29 @@ async def _recover(
         with steps.step("load session index") as step:
             report.sessions_restored = await store.count_sessions()  # whatever can be read, plus memory
             step.detail = f"{report.sessions_restored} sessions (degraded)"
+
+
+async def _replay_mark_load(store: Store, conn: ThreadConnection, fallback: Fallback, journal: list[Write],
+                            options: Options, report: RecoveryReport, steps: Steps) -> None:
+    """Replay what a degraded run left in the journal (emptied once written: `journal` too), mark the
+    sessions a dead process had running, and load the session index."""
+    with steps.step("replay journal") as step:
+        report.journal_entries_replayed = await _replay(conn, journal, options)
+        if journal:
+            fallback.journal.clear()
+            journal.clear()  # the caller's list: written, so nothing of it is for memory to hold
+        step.detail = f"{report.journal_entries_replayed} writes"
+    with steps.step("mark interrupted") as step, errors.translated():
+        report.sessions_interrupted = await conn.call(_mark_interrupted)
+        step.detail = f"{report.sessions_interrupted} sessions"
+    await _load_index(store, report, steps)
+
+
+async def _load_index(store: Store, report: RecoveryReport, steps: Steps) -> None:
+    with steps.step("load session index") as step:
+        report.sessions_restored = await store.count_sessions()
+        await store.list_sessions(limit=INDEX_PRELOAD)  # the sidebar's first screen, cached
+        step.detail = f"{report.sessions_restored} sessions"
 
 
 async def _repair_if_corrupt(

@@ -123,8 +123,9 @@ def _run_url(url: str, action: str, revision: str, progress: Progress | None) ->
     """Migrate a server database in one transaction, holding a lock that a second migrator waits on."""
     from sqlalchemy import create_engine as sync_engine
     from sqlalchemy import text
+    from sqlalchemy.pool import NullPool
 
-    engine = sync_engine(sqlalchemy_url(url), poolclass=_null_pool())
+    engine = sync_engine(sqlalchemy_url(url), poolclass=NullPool)
     try:
         with engine.connect() as conn, conn.begin():
             # two stores starting at once on a blank server: the second waits, then finds it at head
@@ -133,12 +134,6 @@ def _run_url(url: str, action: str, revision: str, progress: Progress | None) ->
             return _current(conn)
     finally:
         engine.dispose()
-
-
-def _null_pool() -> type:
-    from sqlalchemy.pool import NullPool
-
-    return NullPool
 
 
 def sqlalchemy_url(url: str) -> str:

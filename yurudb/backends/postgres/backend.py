@@ -30,11 +30,12 @@ class PostgresBackend:
 
     def writer_connection(self) -> PgConnection:
         """The writer's psycopg connection on a thread of its own (the SQLite writer's model)."""
-        return PgConnection(self.url, busy_timeout_ms=self.busy_timeout_ms)
+        return PgConnection(self.url, self.path, busy_timeout_ms=self.busy_timeout_ms)
 
     def reader_pool(self, *, read_only: bool = False) -> PgReaderPool:
         """Reader connections: MVCC lets them read beside the writer without waiting."""
-        return PgReaderPool(self.url, size=self.readers, busy_timeout_ms=self.busy_timeout_ms, read_only=read_only)
+        return PgReaderPool(self.url, self.path, size=self.readers, busy_timeout_ms=self.busy_timeout_ms,
+                            read_only=read_only)
 
     def checkpointer(self, writer: object, interval: float) -> None:
         """None: the server checkpoints its own log."""

@@ -9,11 +9,11 @@ call reconnects.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any, TypeVar
 
+from ..sqlite.connection import ThreadConnection
 from ..sqlite.transaction import MAX_PARAMS, Ops, Tx
 from .dialect import statement
 from .engine import DEFAULT_TIMEOUT_MS, WRITE_LOCK, connect_sync
@@ -87,62 +87,32 @@ def _rollback(conn: Any) -> None:
 PG_OPS = Ops(_in_tx, _commit, _rollback)
 
 
-class PgConnection:
-    """One psycopg connection, one thread: the PostgreSQL writer (ThreadConnection's interface)."""
+class PgConnection(ThreadConnection):
+    """One psycopg connection, one thread: the PostgreSQL writer (the SQLite writer's thread and lifecycle)."""
 
     ops = PG_OPS
     dialect = "postgresql"
 
-    def __init__(self, url: str, *, busy_timeout_ms: int = DEFAULT_TIMEOUT_MS) -> None:
+    def __init__(self, url: str, path: Path, *, busy_timeout_ms: int = DEFAULT_TIMEOUT_MS) -> None:
+        super().__init__(path, busy_timeout_ms=busy_timeout_ms,
+                         connect=lambda: connect_sync(url, busy_timeout_ms=busy_timeout_ms))
         self.url = url
-        self.busy_timeout_ms = busy_timeout_ms
-        self.max_size_bytes: int | None = None
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="yurudb-pg-writer")
-        self._conn: Any = None
-        self._closed = False
 
     def opened(self) -> Any:
-        """The psycopg connection, opened on first use (only on this connection's thread)."""
+        """The psycopg connection, opened on first use (again after the server dropped it)."""
         if self._conn is not None and self._conn.closed:
-            self._conn = None  # the server went away: connect again
-        if self._conn is None:
-            self._conn = connect_sync(self.url, busy_timeout_ms=self.busy_timeout_ms)
-        return self._conn
+            self._conn = None
+        return super().opened()
 
     async def call(self, fn: Callable[..., T], *args: Any) -> T:
-        """Run fn(connection, *args) on the connection's thread (connecting first if needed)."""
-        loop = asyncio.get_running_loop()
+        """Run fn(connection, *args) on the connection's thread; once more on a new connection when
+        the old one was found gone before anything was done (`Lost`)."""
         try:
-            return await loop.run_in_executor(self._executor, lambda: fn(self.opened(), *args))
+            return await super().call(fn, *args)
         except Lost:
-            await self.reset()  # the old socket is dead: once more, on a new connection
-            return await loop.run_in_executor(self._executor, lambda: fn(self.opened(), *args))
+            await self.reset()
+            return await super().call(fn, *args)
 
     async def set_max_size(self, max_size_bytes: int | None) -> None:
         """A size cap is SQLite's (max_page_count); a server's disk is the server's."""
         self.max_size_bytes = max_size_bytes
-
-    async def reset(self) -> None:
-        """Drop the connection (after a failure) so the next call reconnects."""
-        await asyncio.get_running_loop().run_in_executor(self._executor, self._close)
-
-    def _close(self) -> None:
-        if self._conn is not None:
-            try:
-                self._conn.close()
-            except Exception:  # already broken; nothing more to release
-                pass
-            self._conn = None
-
-    def abandon(self) -> None:
-        """Stop the thread without a running loop (a store garbage-collected unclosed)."""
-        self._executor.submit(self._close)
-        self._executor.shutdown(wait=False)
-
-    async def close(self) -> None:
-        """Close the connection and stop the thread (idempotent)."""
-        if self._closed:
-            return
-        self._closed = True
-        await self.reset()
-        self._executor.shutdown(wait=True)

@@ -70,7 +70,6 @@ def statement(sql: str) -> Statement:
     return Statement(translate(sql), tuple(limits))
 
 
-@functools.lru_cache(maxsize=4096)
 def translate(sql: str) -> str:
     """The PostgreSQL text of a statement yurudb wrote in SQLite's dialect."""
     out: list[str] = []

@@ -29,7 +29,7 @@ class ThreadConnection:
         durability: Durability = "full",
         busy_timeout_ms: int = 5_000,
         max_size_bytes: int | None = None,
-        connect: Callable[[], sqlite3.Connection] | None = None,
+        connect: Callable[[], Any] | None = None,
         executor: ThreadPoolExecutor | None = None,
     ) -> None:
         self.path = path
@@ -40,10 +40,10 @@ class ThreadConnection:
         self._connect = connect
         self._owns_executor = executor is None
         self._executor = executor or ThreadPoolExecutor(max_workers=1, thread_name_prefix="yurudb-writer")
-        self._conn: sqlite3.Connection | None = None
+        self._conn: Any = None
         self._closed = False
 
-    def opened(self) -> sqlite3.Connection:
+    def opened(self) -> Any:
         """The sqlite3 connection, opened on first use (only on this connection's thread)."""
         if self._conn is None:
             if self._connect is not None:
@@ -72,7 +72,7 @@ class ThreadConnection:
         if self._conn is not None:
             try:
                 self._conn.close()
-            except sqlite3.Error:
+            except Exception:  # already broken (any engine's driver): nothing more to release
                 pass
             self._conn = None
 

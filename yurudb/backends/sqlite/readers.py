@@ -53,12 +53,12 @@ class ReaderPool:
     ) -> None:
         self.path, self.size, self.read_only = path, size, read_only
         self.durability, self.busy_timeout_ms = durability, busy_timeout_ms
-        self._idle: asyncio.Queue[aiosqlite.Connection] = asyncio.Queue()
-        self._opened: list[aiosqlite.Connection] = []
+        self._idle: asyncio.Queue[Any] = asyncio.Queue()
+        self._opened: list[Any] = []
         self._lock = asyncio.Lock()
 
     @asynccontextmanager
-    async def connection(self) -> AsyncIterator[aiosqlite.Connection]:
+    async def connection(self) -> AsyncIterator[Any]:
         """Borrow a connection (opening one if the pool is not full yet)."""
         conn = await self._checkout()
         broken = False
@@ -69,22 +69,35 @@ class ReaderPool:
             broken = True
             raise
         finally:
-            if broken:
+            if broken or self._gone(conn):
                 await self._discard(conn)
             else:
                 self._idle.put_nowait(conn)
 
-    async def _checkout(self) -> aiosqlite.Connection:
-        if self._idle.empty():
-            async with self._lock:
-                if len(self._opened) < self.size:
-                    conn = await connect_reader(self.path, durability=self.durability,
-                                                busy_timeout_ms=self.busy_timeout_ms, read_only=self.read_only)
-                    self._opened.append(conn)
-                    return conn
-        return await self._idle.get()
+    async def _checkout(self) -> Any:
+        while True:
+            if self._idle.empty():
+                async with self._lock:
+                    if len(self._opened) < self.size:
+                        conn = await self._connect()
+                        self._opened.append(conn)
+                        return conn
+            conn = await self._idle.get()
+            if not self._gone(conn):
+                return conn
+            await self._discard(conn)  # dropped while idle (a server's restart)
 
-    async def _discard(self, conn: aiosqlite.Connection) -> None:
+    async def _connect(self) -> Any:
+        """One new reader connection."""
+        return await connect_reader(self.path, durability=self.durability, busy_timeout_ms=self.busy_timeout_ms,
+                                    read_only=self.read_only)
+
+    @staticmethod
+    def _gone(conn: Any) -> bool:
+        """Whether a connection was lost while it was lent or idle (never, for a file's)."""
+        return False
+
+    async def _discard(self, conn: Any) -> None:
         if conn in self._opened:
             self._opened.remove(conn)
         try:
