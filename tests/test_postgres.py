@@ -13,6 +13,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -263,5 +264,64 @@ def test_nothing_acknowledged_is_lost_when_the_client_is_killed_and_the_server_c
         with psycopg.connect(server.url) as conn:
             kept = {r[0] for r in conn.execute("SELECT id FROM messages")}
         assert len(acked) >= 300 and set(acked) <= kept
+    finally:
+        server.remove()
+
+
+async def test_writes_go_on_while_the_server_is_stopped_mid_write_and_are_replayed_once_it_is_back() -> None:
+    """The real server stopped (`pg_ctl -m fast`) while three writers append: the store degrades to the
+    memory twin and the spill journal, every save is still acknowledged, and once the server is
+    started again everything is replayed into it, once each, in the order it was acknowledged."""
+    import psycopg
+
+    from yurudb.events import Degraded, Recovered
+
+    pgserver = pytest.importorskip("pgserver")
+    if pgserver.bin_dir() is None:
+        pytest.skip("PostgreSQL is not installed here (apt-get install -y postgresql failed or was not run)")
+    server = pgserver.Server().init().start()
+    events: list[object] = []
+    try:
+        async with yurudb.open(server.url, daily_backup=False, on_event=events.append) as store:
+            sessions = [await store.create_session(f"writer {n}") for n in range(3)]
+            acked: dict[str, list[str]] = {s.id: [] for s in sessions}
+            stop = asyncio.Event()
+
+            async def writer(sid: str) -> None:
+                i = 0
+                while not stop.is_set():
+                    m = await store.append_message(sid, {"type": "user", "content": f"message {i} of {sid}"})
+                    acked[sid].append(m.id)
+                    i += 1
+                    await asyncio.sleep(0.002)
+
+            tasks = [asyncio.create_task(writer(s.id)) for s in sessions]
+
+            async def until(done: Any, seconds: float = 30.0) -> None:
+                deadline = asyncio.get_running_loop().time() + seconds
+                while not done():
+                    for t in tasks:
+                        if t.done():
+                            t.result()  # a writer that failed: its error is the test's
+                    assert asyncio.get_running_loop().time() < deadline, "timed out"
+                    await asyncio.sleep(0.01)
+
+            await until(lambda: sum(map(len, acked.values())) >= 60)
+            await asyncio.to_thread(server.stop, "fast")  # mid-write: the writers never pause
+            down = sum(map(len, acked.values()))
+            await until(lambda: sum(map(len, acked.values())) >= down + 60)
+            assert store.state == "degraded"
+            await asyncio.to_thread(server.start)
+            await until(lambda: store.state == "ready")
+            stop.set()
+            await asyncio.gather(*tasks)
+            assert store.state == "ready"
+            for sid, ids in acked.items():
+                assert [m.id for m in await store.get_messages(sid, limit=None)] == ids
+        assert any(isinstance(e, Degraded) for e in events) and any(isinstance(e, Recovered) for e in events)
+        with psycopg.connect(server.url) as conn:
+            for sid, ids in acked.items():
+                kept = [r[0] for r in conn.execute("SELECT id FROM messages WHERE session_id = %s ORDER BY seq", (sid,))]
+                assert kept == ids  # each once, in the order acknowledged
     finally:
         server.remove()

@@ -20,7 +20,7 @@ from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from ..backends.sqlite import schema
 from ..backends.sqlite.connection import ThreadConnection
@@ -60,15 +60,18 @@ CREATE TEMP VIEW analytics AS
 class MemoryTwin:
     """The in-memory database of a degraded store: `apply` writes to it, `fetch` reads memory over the file."""
 
-    def __init__(self, db: Path, *, busy_timeout_ms: int = BUSY_TIMEOUT_MS) -> None:
+    def __init__(self, db: Path, *, busy_timeout_ms: int = BUSY_TIMEOUT_MS, source: Source | None = None) -> None:
         self.db = db
+        # Where rows are faulted in from when the database is not a file beside us (a server: the
+        # reads then show memory alone, over an empty schema, as for a file that cannot be read).
+        self.source = source
         self.busy_timeout_ms = busy_timeout_ms
         self.applied: list[Write] = []  # what memory holds that the file does not, in order: the replay
         # Both connections live on one thread: a shared-cache database locks per table, without a
         # busy handler, so its users must never overlap.
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="yurudb-twin")
         self._uri = ""
-        self._file_readable = True
+        self._file_readable = source is None
         self._lost_file = False  # the merged connection still reads the file, which no longer answers
         self._mem: sqlite3.Connection | None = None
         self._writes: ThreadConnection | None = None
@@ -111,6 +114,8 @@ class MemoryTwin:
         return conn
 
     def _file_usage_seq(self) -> int:
+        if self.source is not None:
+            return self.source.usage_seq()
         try:
             with closing(sqlite3.connect(read_only_uri(self.db), uri=True)) as conn:
                 row = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'analytics'").fetchone()
@@ -155,7 +160,7 @@ class MemoryTwin:
 
     def _fault_in(self, merged: sqlite3.Connection, writes: list[Write]) -> None:
         """Copy from the file the rows these writes depend on (runs on the twin's thread)."""
-        if not self._file_readable:
+        if not self._file_readable and self.source is None:
             return
         mem = self._mem
         assert mem is not None
@@ -163,15 +168,14 @@ class MemoryTwin:
         session_ids = {w.values.get("session_id", w.target) for w in writes if w.kind != "update_message"} - deleted
         message_ids = {w.target for w in writes if w.kind in ("append_message", "update_message")}
         appended_to = {w.values["session_id"] for w in writes if w.kind == "append_message"} - deleted
+        rows: Rows = self.source if self.source is not None else FileRows(merged)
         try:
-            messages = _select_in(merged, f"SELECT {MESSAGE_COLUMNS} FROM main.messages WHERE id IN ({{}})",
-                                  message_ids - _present(mem, "messages", message_ids))
+            messages = rows.messages(message_ids - _present(mem, "messages", message_ids))
             for sid in appended_to:
-                messages += _newest_message(merged, sid)
+                messages += rows.newest(sid)
             messages = [m for m in messages if m[1] not in deleted]
             session_ids |= {m[1] for m in messages}
-            sessions = _select_in(merged, f"SELECT {SESSION_COLUMNS} FROM main.sessions WHERE id IN ({{}})",
-                                  session_ids - _present(mem, "sessions", session_ids))
+            sessions = rows.sessions(session_ids - _present(mem, "sessions", session_ids))
         except sqlite3.DatabaseError as exc:
             self._file_lost(exc)  # from now on memory stands alone, as if over an empty file
             return
@@ -201,7 +205,7 @@ class MemoryTwin:
     async def clear(self) -> None:
         """Forget everything (the file has taken it all): close both connections; the next use starts afresh."""
         self.applied = []
-        self._file_readable, self._lost_file = True, False
+        self._file_readable, self._lost_file = self.source is None, False
         for conn in (self._reads, self._writes):  # the attaching connection goes first
             if conn is not None:
                 await conn.close()
@@ -211,6 +215,8 @@ class MemoryTwin:
     async def close(self) -> None:
         """Release the connections and the thread."""
         await self.clear()
+        if self.source is not None:
+            self._executor.submit(self.source.close)  # on the thread that used it
         self._executor.shutdown(wait=True)
 
     def abandon(self) -> None:
@@ -242,11 +248,48 @@ def _select_in(conn: sqlite3.Connection, sql: str, keys: Iterable[Any]) -> list[
     return rows
 
 
-def _newest_message(merged: sqlite3.Connection, session_id: str) -> list[Any]:
-    """A session's newest message in the file, so memory counts seq on from it."""
-    sql = f"SELECT {MESSAGE_COLUMNS} FROM main.messages{{}} WHERE session_id = ? ORDER BY seq DESC LIMIT 1"
-    try:
-        return merged.execute(sql.format(""), (session_id,)).fetchall()
-    except sqlite3.DatabaseError:
-        # The damage may be in the index alone: the table can still answer, by a full scan.
-        return merged.execute(sql.format(" NOT INDEXED"), (session_id,)).fetchall()
+class Rows(Protocol):
+    """Where the twin faults rows in from: MESSAGE_COLUMNS and SESSION_COLUMNS rows by id."""
+
+    def messages(self, ids: set[str]) -> list[Any]:
+        """The messages with these ids."""
+
+    def newest(self, session_id: str) -> list[Any]:
+        """A session's newest message (none: an empty list), so memory counts seq on from it."""
+
+    def sessions(self, ids: set[str]) -> list[Any]:
+        """The sessions with these ids."""
+
+
+class Source(Rows, Protocol):
+    """Rows from a database that is not a file the twin can attach (a server)."""
+
+    def usage_seq(self) -> int:
+        """The highest usage id handed out, so memory's ids go on from it."""
+
+    def close(self) -> None:
+        """Release what it holds open."""
+
+
+class FileRows:
+    """The database file's rows, through the twin's merged connection (its `main` schema)."""
+
+    def __init__(self, merged: sqlite3.Connection) -> None:
+        self.merged = merged
+
+    def messages(self, ids: set[str]) -> list[Any]:
+        """The messages with these ids."""
+        return _select_in(self.merged, f"SELECT {MESSAGE_COLUMNS} FROM main.messages WHERE id IN ({{}})", ids)
+
+    def newest(self, session_id: str) -> list[Any]:
+        """A session's newest message in the file, so memory counts seq on from it."""
+        sql = f"SELECT {MESSAGE_COLUMNS} FROM main.messages{{}} WHERE session_id = ? ORDER BY seq DESC LIMIT 1"
+        try:
+            return self.merged.execute(sql.format(""), (session_id,)).fetchall()
+        except sqlite3.DatabaseError:
+            # The damage may be in the index alone: the table can still answer, by a full scan.
+            return self.merged.execute(sql.format(" NOT INDEXED"), (session_id,)).fetchall()
+
+    def sessions(self, ids: set[str]) -> list[Any]:
+        """The sessions with these ids."""
+        return _select_in(self.merged, f"SELECT {SESSION_COLUMNS} FROM main.sessions WHERE id IN ({{}})", ids)

@@ -105,7 +105,12 @@ async def _start_server(url: str, options: Options, bus: EventBus, report: Recov
         writer = Writer(conn, read_only=True)
         store = Store(db, writer, readers, bus=bus, window=options.max_messages_per_session, url=url)
     else:
-        memory = MemoryTwin(db, busy_timeout_ms=options.busy_timeout_ms)
+        from ..degraded.server import ServerRows
+        from ..tables.rows import row_of_session
+
+        # while the server is away, a held write's session comes from the store's cache (bound below)
+        rows = ServerRows(url, lambda ids: [row_of_session(s) for s in map(store.cached_session, ids) if s])
+        memory = MemoryTwin(db, busy_timeout_ms=options.busy_timeout_ms, source=rows)
         fallback = Fallback(db, bus.emit, busy_timeout_ms=options.busy_timeout_ms, memory=memory, on_applied=effects,
                             prepare=lambda: _migrate_server(url, None))
         writer = Writer(conn, batch_size=options.batch_size, linger=options.linger_ms / 1000,

@@ -304,6 +304,10 @@ class Store:
         self._cache.put([session], generation)
         return session
 
+    def cached_session(self, session_id: str) -> Session | None:
+        """The session as this store holds it in memory, without a read (None when it holds none)."""
+        return self._cache.get(session_id)
+
     async def list_sessions(
         self, *, limit: int | None = None, offset: int = 0, status: str | None = None
     ) -> list[Session]:

@@ -77,6 +77,17 @@ def session_from_row(r: Sequence[Any]) -> Session:
     })
 
 
+def row_of_session(s: Session) -> tuple[Any, ...]:
+    """A SESSION_COLUMNS row of a Session (session_from_row's inverse)."""
+    import json
+
+    from ..times import text_from_datetime
+
+    return (s.id, s.name, s.status, s.working_directory, s.claude_session_id, s.claude_title, int(s.user_renamed),
+            text_from_datetime(s.created_at), text_from_datetime(s.updated_at),
+            None if s.meta is None else json.dumps(s.meta))
+
+
 def message_from_row(r: Sequence[Any]) -> Message:
     """A Message from a MESSAGE_COLUMNS row (or a MESSAGE_READ row after archive_lines.with_lines: a
     synced line's exact bytes at the end)."""
