@@ -105,22 +105,31 @@ def _quote(word: str) -> str:
 
 
 def vector(body: str, doc: int | None = None) -> str:
-    """A tsvector literal of the text's words at their positions (counted from 1, as FTS5 counts)."""
+    """A tsvector literal of the text's words at their positions (counted from 1, as FTS5 counts).
+
+    The text is folded once, then split: a word is letters and digits only, so no quoting is needed.
+    """
+    words = _WORD.findall(fold(body))
     positions: dict[str, list[int]] = {}
-    for at, m in enumerate(_WORD.finditer(body), start=1):
-        word = fold(m.group())
-        if len(word.encode()) > _MAX_WORD:
-            word = word.encode()[:_MAX_WORD].decode(errors="ignore")
-        seen = positions.setdefault(word, [])
-        if len(seen) < _MAX_POSITIONS:
-            seen.append(min(at, _MAX_POS))
-    size = sum(len(w.encode()) + 8 + 2 * len(p) for w, p in positions.items())
+    for at, word in enumerate(words, start=1):
+        seen = positions.get(word)
+        if seen is None:
+            positions[word] = [at]
+        elif len(seen) < _MAX_POSITIONS:
+            seen.append(at)
+    if len(words) > _MAX_POS:  # later words all sit at the highest position
+        positions = {w: sorted({min(a, _MAX_POS) for a in p}) for w, p in positions.items()}
+    long = [w for w in positions if len(w) > _MAX_WORD // 3 and len(w.encode()) > _MAX_WORD]
+    for w in long:  # a word PostgreSQL cannot take whole is kept by its first 2 KiB
+        cut = w.encode()[:_MAX_WORD].decode(errors="ignore")
+        positions[cut] = sorted(set(positions.get(cut, [])) | set(positions.pop(w)))[:_MAX_POSITIONS]
+    size = sum(len(w) + 8 + 2 * len(p) for w, p in positions.items())
     if size > _MAX_VECTOR:
         # every word stays findable; phrases beyond each word's first place are what is given up
         log.warning("search: document %s has %d distinct words; PostgreSQL keeps only the first place of each",
                     doc, len(positions))
         positions = {w: p[:1] for w, p in positions.items()}
-    return " ".join(f"{_quote(w)}:{','.join(map(str, sorted(set(p))))}" for w, p in positions.items())
+    return " ".join(f"'{w}':{','.join(map(str, p))}" for w, p in positions.items())
 
 
 def tsquery(query_terms: list[list[str]], term: Any) -> str:

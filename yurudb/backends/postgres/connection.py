@@ -15,10 +15,13 @@ from typing import Any, TypeVar
 
 from ..sqlite.connection import ThreadConnection
 from ..sqlite.transaction import MAX_PARAMS, Ops, Tx
-from .dialect import statement
+from .dialect import multirow, statement
 from .engine import DEFAULT_TIMEOUT_MS, WRITE_LOCK, connect_sync
 
 T = TypeVar("T")
+
+
+_MAX_BIND = 30_000  # parameters in one statement (PostgreSQL takes 65,535)
 
 
 class PgTx(Tx):
@@ -33,11 +36,20 @@ class PgTx(Tx):
         return cur.fetchall() if cur.description else []
 
     def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
-        """Run one statement over many parameter rows (psycopg pipelines them: one round trip)."""
-        if rows:
-            st = statement(sql)
-            with self.conn.cursor() as cur:
-                cur.executemany(st.sql, [st.params(r) for r in rows])
+        """Run one statement over many parameter rows: an INSERT as one statement of many rows (one
+        round trip, one parse: per-row executes cost most of a batch), anything else row by row."""
+        if not rows:
+            return
+        st = statement(sql)
+        many = multirow(st.sql) if len(rows) > 1 else None
+        if many is not None and not many.clashes(rows):
+            per = max(1, _MAX_BIND // len(rows[0]))
+            for start in range(0, len(rows), per):
+                chunk = rows[start : start + per]
+                self.conn.execute(many.sql(len(chunk)), [v for r in chunk for v in st.params(r)])
+            return
+        with self.conn.cursor() as cur:
+            cur.executemany(st.sql, [st.params(r) for r in rows])
 
     def select_in(self, sql: str, keys: Iterable[Any]) -> list[Any]:
         """Run `sql` (with one `{}` for the placeholders) over keys, in chunks."""

@@ -3,7 +3,8 @@
 The store, the archive and the search write their SQL once, in SQLite's dialect. What PostgreSQL
 spells differently is rewritten here, each rule a construct yurudb uses (nothing general):
 
-- `?` placeholders become `%s` (psycopg), and a literal `%` becomes `%%`;
+- `?` placeholders become PostgreSQL's own `$1`, `$2`, ... (psycopg's raw cursors send them as they
+  are: no client-side parse of the query, which cost more than the server's work for a large insert);
 - `INSERT OR IGNORE INTO ...` becomes `INSERT INTO ... ON CONFLICT DO NOTHING`;
 - `x IS NOT ?` / `x IS ?` become `IS DISTINCT FROM` / `IS NOT DISTINCT FROM`;
 - scalar `MIN(a, b)` / `MAX(a, b)` become `LEAST` / `GREATEST`;
@@ -25,7 +26,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-# quoted text is never rewritten: a '?' or '%' inside a string literal is the literal's own
+# quoted text is never rewritten: a '?' inside a string literal is the literal's own
 _LITERAL = re.compile(r"'(?:[^']|'')*'")
 _OR_IGNORE = re.compile(r"\bINSERT OR IGNORE INTO\b", re.IGNORECASE)
 _IS_NOT_PARAM = re.compile(r"\bIS NOT \?")
@@ -39,6 +40,7 @@ _WHERE_ONE = re.compile(r"\bWHERE 1\b(?!\s*[=<>!])")
 
 
 _LIMIT_PARAM = re.compile(r"\bLIMIT \?")
+_MARK = "\x00"  # a placeholder while the text is rewritten, numbered at the end
 
 
 class Statement:
@@ -76,24 +78,29 @@ def translate(sql: str) -> str:
     at = 0
     for m in _LITERAL.finditer(sql):
         out.append(_code(sql[at:m.start()]))
-        out.append(m.group(0).replace("%", "%%"))
+        out.append(m.group(0))
         at = m.end()
     out.append(_code(sql[at:]))
     text = "".join(out)
     if _OR_IGNORE.search(text):
         text = _OR_IGNORE.sub("INSERT INTO", text) + " ON CONFLICT DO NOTHING"
-    return _scalar_minmax(text)
+    return _numbered(_scalar_minmax(text))
+
+
+def _numbered(text: str, first: int = 1) -> str:
+    """Each placeholder mark as $1, $2, ... in order."""
+    parts = text.split(_MARK)
+    return "".join(p + (f"${first + i}" if i < len(parts) - 1 else "") for i, p in enumerate(parts))
 
 
 def _code(part: str) -> str:
-    part = part.replace("%", "%%")
     part = _JSON_EACH.sub("json_array_elements_text(?::json)", part)
     part = _PARAM_NULL_TEST.sub(r"CAST(? AS text)\1", part)  # a bare parameter has no type to test
     part = _IS_NOT_PARAM.sub("IS DISTINCT FROM ?", part)
     part = _IS_PARAM.sub("IS NOT DISTINCT FROM ?", part)
     part = _MAIN.sub("", part)
     part = _WHERE_ONE.sub("WHERE TRUE", part)
-    return part.replace("?", "%s")
+    return part.replace("?", _MARK)
 
 
 def _scalar_minmax(text: str) -> str:
@@ -117,3 +124,56 @@ def _scalar_minmax(text: str) -> str:
             at = m.end()
     pieces.append(text[at:])
     return "".join(pieces)
+
+
+class MultiRow:
+    """An `INSERT ... VALUES (...)` said for many rows at once: one statement, one round trip."""
+
+    __slots__ = ("head", "group", "tail", "keys")
+
+    def __init__(self, head: str, group: str, tail: str, keys: tuple[int, ...] | None) -> None:
+        # keys: the conflict target's parameter positions when it updates (None: nothing to update)
+        self.head, self.group, self.tail, self.keys = head, group, tail, keys
+
+    def sql(self, rows: int) -> str:
+        """The statement for this many rows (each row's placeholders numbered on from the last's)."""
+        width = self.group.count(_MARK)
+        return self.head + ",".join(_numbered(self.group, 1 + r * width) for r in range(rows)) + self.tail
+
+    def clashes(self, rows: Sequence[Sequence[Any]]) -> bool:
+        """Whether two rows meet on the conflict target (DO UPDATE cannot touch one row twice in a statement)."""
+        if self.keys is None:
+            return False
+        seen = {tuple(r[i] for i in self.keys) for r in rows}
+        return len(seen) < len(rows)
+
+
+_INSERT = re.compile(r"^INSERT INTO \w+ \(([^)]*)\) VALUES \(")
+_TARGET = re.compile(r"ON CONFLICT ?\(([^)]*)\) DO UPDATE")
+_PLACEHOLDER = re.compile(r"\$\d+")
+
+
+@functools.lru_cache(maxsize=1024)
+def multirow(sql: str) -> MultiRow | None:
+    """The many-rows form of a translated single-row INSERT (None: not one, or a conflict target not read)."""
+    m = _INSERT.match(sql)
+    if m is None:
+        return None
+    depth, i = 1, m.end()
+    while i < len(sql) and depth:
+        depth += {"(": 1, ")": -1}.get(sql[i], 0)
+        i += 1
+    head, group, tail = sql[:m.end() - 1], sql[m.end() - 1:i], sql[i:]
+    if _PLACEHOLDER.search(head) or _PLACEHOLDER.search(tail):
+        return None  # parameters outside the row (a WHERE): not one row's statement
+    group = _PLACEHOLDER.sub(_MARK, group)
+    if "DO UPDATE" not in tail:
+        return MultiRow(head, group, tail, None)
+    target = _TARGET.search(tail)
+    columns = [c.strip() for c in m.group(1).split(",")]
+    if target is None or group.count(_MARK) != len(columns):
+        return None
+    wanted = [c.strip() for c in target.group(1).split(",")]
+    if not all(c in columns for c in wanted):
+        return None
+    return MultiRow(head, group, tail, tuple(columns.index(c) for c in wanted))

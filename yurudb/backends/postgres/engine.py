@@ -66,7 +66,8 @@ def column_text(value: str) -> str:
 def connect_sync(url: str, *, busy_timeout_ms: int = DEFAULT_TIMEOUT_MS) -> Any:
     """A psycopg connection in autocommit (the unit of work says BEGIN and COMMIT itself)."""
     psycopg = _psycopg()
-    conn = psycopg.connect(url, autocommit=True, application_name=APPLICATION,
+    # raw cursors: the dialect's statements use PostgreSQL's $n placeholders, sent as they are
+    conn = psycopg.connect(url, autocommit=True, application_name=APPLICATION, cursor_factory=psycopg.RawCursor,
                            connect_timeout=max(1, busy_timeout_ms // 1000))
     try:
         _adapt(conn)
@@ -82,6 +83,7 @@ async def connect_async(url: str, *, busy_timeout_ms: int = DEFAULT_TIMEOUT_MS, 
     """An asyncio psycopg connection in autocommit (each SELECT its own snapshot, as SQLite's readers)."""
     psycopg = _psycopg()
     conn = await psycopg.AsyncConnection.connect(url, autocommit=True, application_name=APPLICATION,
+                                                 cursor_factory=psycopg.AsyncRawCursor,
                                                  connect_timeout=max(1, busy_timeout_ms // 1000))
     try:
         _adapt(conn)
