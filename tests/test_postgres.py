@@ -139,12 +139,10 @@ def _sync_as(home: Path, url: str) -> subprocess.Popen[str]:
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
 
-def test_two_machines_sync_into_one_database_at_once_each_file_kept_apart(tmp_path: Path, pg_url: str) -> None:
-    """Two homes (two machines' ~/.claude/projects, other project paths) and one session resumed on both.
-
-    Each machine's copy of the shared session is kept as its own file, byte-exact, its lines once
-    each; the two copies' common lines are not yet folded into one message (issue 23's note).
-    """
+def test_two_machines_sync_into_one_database_at_once_each_line_once(tmp_path: Path, pg_url: str) -> None:
+    """Two homes (two machines' ~/.claude/projects, other project paths) and one session resumed on both:
+    each machine's copy is kept as its own file, byte-exact, and the lines the copies share are one
+    message each (the second copy's lines link to the first's)."""
     a, b = tmp_path / "laptop", tmp_path / "desktop"
     shared = [_line(i) for i in range(30)]
     _projects(a, "-home-me-repo", shared)
@@ -162,7 +160,7 @@ def test_two_machines_sync_into_one_database_at_once_each_file_kept_apart(tmp_pa
 
     async def check() -> None:
         async with yurudb.open(pg_url, daily_backup=False) as store:
-            assert len(await store.get_messages(SID, limit=None)) == 30 + 45  # each file's lines once each
+            assert len(await store.get_messages(SID, limit=None)) == 45  # each line once, the resumed part too
             for n in range(6):
                 assert len(await store.get_messages(f"aaaaaaaa-0000-0000-0000-{n:012d}", limit=None)) == 200
                 assert len(await store.get_messages(f"bbbbbbbb-0000-0000-0000-{n:012d}", limit=None)) == 200

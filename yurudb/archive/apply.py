@@ -145,17 +145,23 @@ class Twins:
 RETIRED = archive_lines.RETIRED  # a rewritten file's earlier copy keeps its lines under `<path>#replaced-<time>`
 
 
-def twins(tx: Tx, root: str, path: str, file_id: int) -> Twins | None:
-    """The messages of `path` that exist already: under the other root (the transcript arrived both
-    ways), or in an earlier copy of a file that was rewritten; less those file `file_id` links already
-    (an earlier chunk or append took them)."""
-    # two lookups, each on an index: the same path under another root (idx_transcript_files_name), and
-    # this root's paths that start `<path>#replaced-` (a range of idx_transcript_files_path)
+def twins(tx: Tx, root: str, path: str, file_id: int, session_id: str | None = None) -> Twins | None:
+    """The messages of `path` that exist already: under another root (the transcript arrived both
+    ways, or from another machine, whose project folder may be named for another path: the same file
+    of the same session), or in an earlier copy of a file that was rewritten; less those file
+    `file_id` links already (an earlier chunk or append took them)."""
+    # each lookup on an index: the same path under another root (idx_transcript_files_name), this
+    # root's paths that start `<path>#replaced-` (a range of idx_transcript_files_path), and the
+    # session's files under other roots (idx_transcript_files_session) with the same name in their folder
     retired = path + RETIRED
+    name = path[path.index("/"):] if "/" in path else path
     others = [r[0] for r in tx.execute(
         "SELECT id FROM transcript_files WHERE path = ? AND root != ? "
-        "UNION SELECT id FROM transcript_files WHERE root = ? AND path >= ? AND path < ?",
-        (path, root, root, retired, retired[:-1] + chr(ord(retired[-1]) + 1)))]
+        "UNION SELECT id FROM transcript_files WHERE root = ? AND path >= ? AND path < ? "
+        "UNION SELECT id FROM transcript_files WHERE session_id = ? AND root != ? AND id != ? "
+        "AND substr(path, instr(path, '/')) = ? AND instr(path, ?) = 0",
+        (path, root, root, retired, retired[:-1] + chr(ord(retired[-1]) + 1), session_id, root, file_id, name,
+         RETIRED))]
     if not others:
         return None
     found = Twins()
@@ -257,7 +263,7 @@ def _messages(tx: Tx, root: str, chunk: Chunk, ready: Prepared, docs: search.Doc
     next_seq: dict[str, int] = {}
     message_rows: list[tuple[Any, ...]] = []
     links: list[tuple[int, int, str]] = []
-    mirrored = twins(tx, root, f.rel, file_id)
+    mirrored = twins(tx, root, f.rel, file_id, file_yid)
     intact: dict[int, bool] = {}  # runs of other files that _lost decoded
     for m in ready.messages:
         n, yid = m.line, session_for(tx, m.claude_session, sessions, done)
