@@ -15,14 +15,34 @@ from pathlib import Path
 from typing import Any
 
 
+class _Server:
+    """A PostgreSQL connection with sqlite3's `execute`, statements in SQLite's dialect (yurudb's own rewrite)."""
+
+    def __init__(self, url: str) -> None:
+        from yurudb.backends.postgres.engine import connect_sync
+
+        self.conn = connect_sync(url)
+
+    def execute(self, sql: str, params: Any = ()) -> Any:
+        from yurudb.backends.postgres.dialect import statement
+
+        st = statement(sql)
+        return self.conn.execute(st.sql, st.params(tuple(params)))
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+def connect(db: Path | str) -> Any:
+    """A connection of its own to a database file, or to a postgresql:// URL, read the same way."""
+    if str(db).startswith("postgresql://"):
+        return _Server(str(db))
+    return sqlite3.connect(db)
+
+
 def rows(db: Path | str, sql: str) -> list[tuple]:
     """The result of one query on a database file (or a postgresql:// URL), through a connection of its own."""
-    if str(db).startswith("postgresql://"):
-        import psycopg
-
-        with psycopg.connect(str(db)) as pg:
-            return [tuple(r) for r in pg.execute(sql).fetchall()]
-    conn = sqlite3.connect(db)
+    conn = connect(db)
     try:
         return conn.execute(sql).fetchall()
     finally:

@@ -11,6 +11,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from helpers import rows
 from typer.testing import CliRunner
 
 import yurudb
@@ -52,7 +53,7 @@ def project(root: Path) -> dict[str, bytes]:
 
 
 def blobs(db: Path) -> int:
-    return sqlite3.connect(db).execute("SELECT COUNT(*) FROM footprint_blobs").fetchone()[0]
+    return rows(db, "SELECT COUNT(*) FROM footprint_blobs")[0][0]
 
 
 def test_a_file_belongs_to_the_session_whose_folder_holds_it() -> None:
@@ -61,12 +62,11 @@ def test_a_file_belongs_to_the_session_whose_folder_holds_it() -> None:
     assert session_key("-repo/sessions-index.json") is None
 
 
-@pytest.mark.sqlite_only
 async def test_every_file_beside_the_transcripts_is_archived_byte_exact_once_per_content(
-        tmp_path: Path, db_path: Path) -> None:
+        tmp_path: Path, target) -> None:
     root = tmp_path / "projects"
     files = project(root)
-    async with yurudb.open(db_path, daily_backup=False) as store:
+    async with yurudb.open(target, daily_backup=False) as store:
         report = await sync(store, root)
         assert report.footprint.new == 8 and not report.problems
         assert "8 other files" in report.summary()
@@ -79,12 +79,11 @@ async def test_every_file_beside_the_transcripts_is_archived_byte_exact_once_per
     assert other == {rel: data for rel, data in files.items()
                      if rel in project_files - {f"-repo/{SID}.jsonl"} or rel.startswith(f"-repo/{OTHER}/")}
     assert again.footprint.unchanged == 8 and again.footprint.new == 0
-    assert blobs(db_path) == 7  # the two equal tool outputs share their bytes
+    assert blobs(target) == 7  # the two equal tool outputs share their bytes
 
 
-@pytest.mark.sqlite_only
 async def test_a_rewritten_file_keeps_its_earlier_copy_and_a_grown_one_is_kept_whole_once(
-        tmp_path: Path, db_path: Path) -> None:
+        tmp_path: Path, target) -> None:
     home = tmp_path / ".claude"
     root = home / "projects"
     project(root)
@@ -93,15 +92,15 @@ async def test_a_rewritten_file_keeps_its_earlier_copy_and_a_grown_one_is_kept_w
              "sessionId": SID}
     history.write_bytes(json.dumps(entry).encode() + b"\n")
     memory = root / "-repo/memory/MEMORY.md"
-    async with yurudb.open(db_path, daily_backup=False) as store:
+    async with yurudb.open(target, daily_backup=False) as store:
         await sync(store, root)
-        first = blobs(db_path)
+        first = blobs(target)
         memory.write_bytes(b"# Memory\n- rewritten by Claude\n")
         with open(history, "ab") as f:  # Claude Code appends each prompt
             f.write(json.dumps({**entry, "display": "and the tests", "timestamp": 1764700060000}).encode() + b"\n")
         report = await sync(store, root)
         assert (report.footprint.replaced, report.footprint.grown) == (1, 1)
-        assert blobs(db_path) == first + 1  # the new memory; history's longer copy took the old one's place
+        assert blobs(target) == first + 1  # the new memory; history's longer copy took the old one's place
         files = await transcript_files(store, SID, earlier=True)
         kept = await store.fetch("SELECT f.path, b.size FROM footprint_files AS f JOIN footprint_blobs AS b "
                                  "ON b.id = f.blob_id WHERE f.path = 'history.jsonl'")
@@ -112,8 +111,7 @@ async def test_a_rewritten_file_keeps_its_earlier_copy_and_a_grown_one_is_kept_w
     assert kept == [("history.jsonl", history.stat().st_size)]
 
 
-@pytest.mark.sqlite_only
-async def test_a_new_tool_output_is_archived_by_the_watch(tmp_path: Path, db_path: Path) -> None:
+async def test_a_new_tool_output_is_archived_by_the_watch(tmp_path: Path, target) -> None:
     import asyncio
 
     from yurudb.claude import watch
@@ -122,7 +120,7 @@ async def test_a_new_tool_output_is_archived_by_the_watch(tmp_path: Path, db_pat
     project(root)
     new = root / f"-repo/{SID}/tool-results/toolu_03.txt"
     stop = asyncio.Event()
-    async with yurudb.open(db_path, daily_backup=False) as store:
+    async with yurudb.open(target, daily_backup=False) as store:
         task = asyncio.create_task(watch(store, root, stop=stop, debounce_ms=50))
         await asyncio.sleep(1.0)
         new.write_bytes(b"written while watched\n")
@@ -136,16 +134,15 @@ async def test_a_new_tool_output_is_archived_by_the_watch(tmp_path: Path, db_pat
     assert files[f"-repo/{SID}/tool-results/toolu_03.txt"] == b"written while watched\n"
 
 
-@pytest.mark.sqlite_only
-def test_a_project_folder_deleted_whole_comes_back_as_the_same_tree(tmp_path: Path, db_path: Path) -> None:
+def test_a_project_folder_deleted_whole_comes_back_as_the_same_tree(tmp_path: Path, target) -> None:
     root = tmp_path / "projects"
     project(root)
     before = tree(root)
-    assert runner.invoke(app, ["--db", str(db_path), "sync", str(root)]).exit_code == 0
+    assert runner.invoke(app, ["--db", str(target), "sync", str(root)]).exit_code == 0
     shutil.rmtree(root / "-repo")
-    synced = runner.invoke(app, ["--db", str(db_path), "sync", str(root)])
+    synced = runner.invoke(app, ["--db", str(target), "sync", str(root)])
     assert synced.exit_code == 0, synced.output
-    restored = runner.invoke(app, ["--db", str(db_path), "restore-claude", "--gone", "--into", str(root)])
+    restored = runner.invoke(app, ["--db", str(target), "restore-claude", "--gone", "--into", str(root)])
     assert restored.exit_code == 0, restored.output
     assert tree(root) == before
     if shutil.which("diff"):

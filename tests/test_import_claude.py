@@ -53,11 +53,10 @@ async def stored_counts(store) -> tuple[dict[str, Counter], dict[str, dict[str, 
     return counts, tokens
 
 
-@pytest.mark.sqlite_only
 async def test_every_shared_transcript_imports_with_exact_counts_and_tokens(shared_transcripts: Path,
-                                                                            db_path: Path) -> None:
+                                                                            target) -> None:
     expected_counts, expected_tokens = independent_counts(shared_transcripts)
-    async with yurudb.open(db_path, daily_backup=False) as store:
+    async with yurudb.open(target, daily_backup=False) as store:
         report = await import_transcripts(store, shared_transcripts)
         assert report.not_json == report.oversized == 0 and report.problems == []
         counts, tokens = await stored_counts(store)
@@ -69,22 +68,20 @@ async def test_every_shared_transcript_imports_with_exact_counts_and_tokens(shar
     assert tokens == expected_tokens
 
 
-@pytest.mark.sqlite_only
-async def test_reimporting_the_shared_transcripts_changes_nothing(shared_transcripts: Path, db_path: Path) -> None:
-    async with yurudb.open(db_path, daily_backup=False) as store:
+async def test_reimporting_the_shared_transcripts_changes_nothing(shared_transcripts: Path, target) -> None:
+    async with yurudb.open(target, daily_backup=False) as store:
         await import_transcripts(store, shared_transcripts)
-    first = dump(db_path)
-    async with yurudb.open(db_path, daily_backup=False) as store:
+    first = dump(target)
+    async with yurudb.open(target, daily_backup=False) as store:
         report = await import_transcripts(store, shared_transcripts)
         assert report.messages_new == 0 and report.sessions_created == 0
-    assert dump(db_path) == first
+    assert dump(target) == first
 
 
-@pytest.mark.sqlite_only
-async def test_our_transcripts_import_with_subagents_names_and_final_usage(tmp_path: Path, db_path: Path) -> None:
+async def test_our_transcripts_import_with_subagents_names_and_final_usage(tmp_path: Path, target) -> None:
     project = write_project(tmp_path / "projects")
     a, b = project["sessions"]
-    async with yurudb.open(db_path, daily_backup=False) as store:
+    async with yurudb.open(target, daily_backup=False) as store:
         report = await import_transcripts(store, tmp_path / "projects")
         assert report.files == 3 and report.sessions_created == 2
         first = await store.get_session(a)
@@ -113,8 +110,7 @@ async def test_our_transcripts_import_with_subagents_names_and_final_usage(tmp_p
         assert [m.type for m in await store.get_messages(a) if m.type == "summary"] == ["summary"]
 
 
-@pytest.mark.sqlite_only
-async def test_every_line_is_kept_whatever_it_is(tmp_path: Path, db_path: Path) -> None:
+async def test_every_line_is_kept_whatever_it_is(tmp_path: Path, target) -> None:
     project = write_project(tmp_path / "projects")
     a = project["sessions"][0]
     path = project["project"] / f"{a}.jsonl"
@@ -122,7 +118,7 @@ async def test_every_line_is_kept_whatever_it_is(tmp_path: Path, db_path: Path) 
            b"\xff\xfe not utf-8 \x80", b"   "]
     with open(path, "ab") as f:
         f.write(b"\n".join(odd) + b"\n")
-    async with yurudb.open(db_path, daily_backup=False) as store:
+    async with yurudb.open(target, daily_backup=False) as store:
         report = await import_transcripts(store, tmp_path / "projects")
         assert report.not_json == 4 and report.problems == []
         # the unknown type is a message with its type as written; the rest are kept as bytes
@@ -131,12 +127,11 @@ async def test_every_line_is_kept_whatever_it_is(tmp_path: Path, db_path: Path) 
     assert data == path.read_bytes()
 
 
-@pytest.mark.sqlite_only
-async def test_a_uuid_another_session_holds_is_archived_under_an_id_of_its_own(tmp_path: Path, db_path: Path) -> None:
+async def test_a_uuid_another_session_holds_is_archived_under_an_id_of_its_own(tmp_path: Path, target) -> None:
     project = write_project(tmp_path / "projects")
     a = project["sessions"][0]
     uuid_in_a = json.loads((project["project"] / f"{a}.jsonl").read_text().splitlines()[2])["uuid"]
-    async with yurudb.open(db_path, daily_backup=False) as store:
+    async with yurudb.open(target, daily_backup=False) as store:
         other = await store.create_session("app session")
         await store.append_message(other.id, id=uuid_in_a, type="user", content="mine")
         await import_transcripts(store, tmp_path / "projects")
@@ -145,11 +140,10 @@ async def test_a_uuid_another_session_holds_is_archived_under_an_id_of_its_own(t
         assert copy.id != uuid_in_a and copy.id.startswith(uuid_in_a)
 
 
-@pytest.mark.sqlite_only
-async def test_the_bundled_example_imports(db_path: Path) -> None:
+async def test_the_bundled_example_imports(target) -> None:
     from importlib import resources
 
     example = Path(str(resources.files("yurudb.examples") / "projects"))
-    async with yurudb.open(db_path, daily_backup=False) as store:
+    async with yurudb.open(target, daily_backup=False) as store:
         report = await import_transcripts(store, example)
         assert report.sessions_created == 1 and report.messages_new == report.lines == 14

@@ -108,11 +108,10 @@ async def archived(store: yurudb.Store) -> dict[str, bytes]:
     return files
 
 
-@pytest.mark.sqlite_only
-async def test_only_new_complete_lines_are_read_and_a_line_being_written_waits(tmp_path: Path, db_path: Path) -> None:
+async def test_only_new_complete_lines_are_read_and_a_line_being_written_waits(tmp_path: Path, target) -> None:
     root, path = project(tmp_path)
     path.write_bytes(b"\n".join(line(i) for i in range(3)) + b"\n" + line(3)[:20])  # the last is half written
-    async with yurudb.open(db_path, daily_backup=False) as store:
+    async with yurudb.open(target, daily_backup=False) as store:
         first = await sync(store, root)
         assert (first.lines, first.waiting) == (3, 1)
         with open(path, "ab") as f:
@@ -146,15 +145,14 @@ async def test_a_rewritten_or_shrunk_file_is_read_again_and_nothing_is_lost(tmp_
         assert len(await store.get_messages(SID, limit=None)) == 6
 
 
-@pytest.mark.sqlite_only
 async def test_a_file_edited_in_place_past_its_first_bytes_is_read_again_and_nothing_is_lost(
-    tmp_path: Path, db_path: Path
+    tmp_path: Path, target
 ) -> None:
     root, path = project(tmp_path)
     pad = "x" * 900  # the lines edited are well past the file's first 4 KiB, which the cursor also checks
     first = [line(i, note=pad) for i in range(12)]
     path.write_bytes(b"".join(raw + b"\n" for raw in first))
-    async with yurudb.open(db_path, daily_backup=False) as store:
+    async with yurudb.open(target, daily_backup=False) as store:
         await sync(store, root)
         # the last two lines replaced in place by a longer one, then a line appended: the file is
         # longer than the cursor, its first bytes unchanged, and the old cursor falls inside a line
@@ -169,9 +167,8 @@ async def test_a_file_edited_in_place_past_its_first_bytes_is_read_again_and_not
         assert {f"{SID}-u{n}" for n in [*range(12), 100, 101]} <= ids  # the replaced lines' messages too
 
 
-@pytest.mark.sqlite_only
-async def test_a_file_emptied_stays_its_sessions_and_exports_as_it_is(tmp_path: Path, db_path: Path) -> None:
-    async with synced(tmp_path, db_path, 3) as (store, root, path):
+async def test_a_file_emptied_stays_its_sessions_and_exports_as_it_is(tmp_path: Path, target) -> None:
+    async with synced(tmp_path, target, 3) as (store, root, path):
         path.write_bytes(b"")  # emptied in place (a new copy with no line yet)
         assert (await sync(store, root)).files_rewritten == 1
         assert await transcript_files(store, SID) == {f"-repo/{SID}.jsonl": b""}
@@ -182,14 +179,13 @@ async def test_a_file_emptied_stays_its_sessions_and_exports_as_it_is(tmp_path: 
 
 
 @pytest.mark.parametrize("how", ["rename", "copy then delete", "two passes"])
-@pytest.mark.sqlite_only
-async def test_a_moved_project_folder_takes_its_archive_along(tmp_path: Path, db_path: Path, how: str) -> None:
+async def test_a_moved_project_folder_takes_its_archive_along(tmp_path: Path, target, how: str) -> None:
     root, path = project(tmp_path)
     agent = root / "-repo" / SID / "subagents" / "agent-a1.jsonl"
     agent.parent.mkdir(parents=True)
     agent.write_bytes(line(50, isSidechain=True) + b"\n")
     path.write_bytes(b"".join(line(i) + b"\n" for i in range(3)))
-    async with yurudb.open(db_path, daily_backup=False) as store:
+    async with yurudb.open(target, daily_backup=False) as store:
         await sync(store, root)
         moved = root / "-repo-renamed"
         if how == "copy then delete":  # another inode (a move across file systems)
@@ -206,7 +202,7 @@ async def test_a_moved_project_folder_takes_its_archive_along(tmp_path: Path, db
         assert (report.files_moved, report.files_gone, report.messages_new) == (2, 0, 0)
         assert "source_gone" not in ((await store.get_session(SID)).meta or {})
         assert len(await store.get_messages(SID, limit=None)) == 3  # not each message twice
-        assert rows(db_path, "SELECT COUNT(*) FROM transcript_files") == [(2,)]  # nor each line, nor an earlier copy
+        assert rows(target, "SELECT COUNT(*) FROM transcript_files") == [(2,)]  # nor each line, nor an earlier copy
         assert await archived(store) == {f"-repo-renamed/{SID}.jsonl": (moved / path.name).read_bytes(),
                                          f"-repo-renamed/{SID}/subagents/agent-a1.jsonl":
                                              (moved / SID / "subagents" / agent.name).read_bytes()}
@@ -230,11 +226,10 @@ async def test_a_file_with_a_missing_files_name_but_other_bytes_is_a_file_of_its
         assert set(await archived(store)) == {f"-repo/{SID}.jsonl", f"-elsewhere/{SID}.jsonl"}
 
 
-@pytest.mark.sqlite_only
 async def test_a_restored_file_takes_up_its_cursor_and_its_session_is_no_longer_gone(
-    tmp_path: Path, db_path: Path
+    tmp_path: Path, target
 ) -> None:
-    async with synced(tmp_path, db_path, 4) as (store, root, path):
+    async with synced(tmp_path, target, 4) as (store, root, path):
         os.link(path, tmp_path / "held")  # its inode stays taken: the file put back gets another
         inode = path.stat().st_ino
         path.unlink()
@@ -247,7 +242,7 @@ async def test_a_restored_file_takes_up_its_cursor_and_its_session_is_no_longer_
         report = await sync(store, root)
         assert (report.files_rewritten, report.lines, report.messages_new) == (0, 1, 1)
         assert "source_gone" not in ((await store.get_session(SID)).meta or {})
-        assert rows(db_path, "SELECT COUNT(*) FROM transcript_files") == [(1,)]  # no earlier copy kept beside it
+        assert rows(target, "SELECT COUNT(*) FROM transcript_files") == [(1,)]  # no earlier copy kept beside it
         assert await archived(store) == {f"-repo/{SID}.jsonl": path.read_bytes()}
 
 
@@ -268,12 +263,11 @@ async def test_lines_appended_after_a_damaged_last_run_are_archived_beside_it(tm
         assert [m.content for m in await store.get_messages(SID)] == [None, None, None, "line 3"]
 
 
-@pytest.mark.sqlite_only
-async def test_a_file_claude_code_deleted_keeps_its_session_and_can_be_restored(tmp_path: Path, db_path: Path) -> None:
+async def test_a_file_claude_code_deleted_keeps_its_session_and_can_be_restored(tmp_path: Path, target) -> None:
     root, path = project(tmp_path)
     original = b"".join(line(i) + b"\n" for i in range(4))
     path.write_bytes(original)
-    async with yurudb.open(db_path, daily_backup=False) as store:
+    async with yurudb.open(target, daily_backup=False) as store:
         await sync(store, root)
         path.unlink()
         report = await sync(store, root)
@@ -290,8 +284,7 @@ async def test_a_file_claude_code_deleted_keeps_its_session_and_can_be_restored(
     assert again.differing == [f"-repo/{SID}.jsonl"] and path.read_bytes() == b"changed by someone\n"
 
 
-@pytest.mark.sqlite_only
-async def test_bad_input_is_reported_and_everything_else_archived(tmp_path: Path, db_path: Path) -> None:
+async def test_bad_input_is_reported_and_everything_else_archived(tmp_path: Path, target) -> None:
     root, path = project(tmp_path)
     path.write_bytes(b"".join(line(i) + b"\n" for i in range(3)))
     (root / "-repo" / "folder.jsonl").mkdir()  # a directory with a transcript's name
@@ -303,7 +296,7 @@ async def test_bad_input_is_reported_and_everything_else_archived(tmp_path: Path
     huge = json.dumps({"type": "user", "sessionId": big_sid, "uuid": "huge",
                        "message": {"role": "user", "content": "x" * (50 * 1024 * 1024)}}).encode()
     big.write_bytes(line(0, big_sid) + b"\n" + huge + b"\n" + line(2, big_sid) + b"\n")
-    async with yurudb.open(db_path, daily_backup=False) as store:
+    async with yurudb.open(target, daily_backup=False) as store:
         report = await sync(store, root)
         problems = "\n".join(report.problems)
         assert "folder.jsonl: not a file" in problems and "loop.jsonl" in problems and "dangling.jsonl" in problems
@@ -438,11 +431,10 @@ async def test_a_repair_salvages_the_archive_too(tmp_path: Path, db_path: Path) 
         assert 0 < len(survivors) < 400 and all(m.payload["uuid"].startswith(SID) for m in survivors)
 
 
-@pytest.mark.sqlite_only
 async def test_watch_archives_appended_lines_new_files_and_stops_with_everything_committed(
-    tmp_path: Path, db_path: Path
+    tmp_path: Path, target
 ) -> None:
-    async with watching(tmp_path, db_path, line(0) + b"\n") as w:
+    async with watching(tmp_path, target, line(0) + b"\n") as w:
         assert await w.until(w.lines, 1) == 1  # the first full pass
         with open(w.path, "ab") as f:  # Claude Code appending a response
             f.write(line(1) + b"\n" + line(2) + b"\n")
@@ -454,19 +446,18 @@ async def test_watch_archives_appended_lines_new_files_and_stops_with_everything
             f.write(line(3) + b"\n")
         await asyncio.sleep(0.01)
         assert (await w.stopped()).passes >= 3
-    async with yurudb.open(db_path, daily_backup=False) as store:
+    async with yurudb.open(target, daily_backup=False) as store:
         files = await archived(store)
     assert files[f"-repo/{SID}.jsonl"] == w.path.read_bytes()
 
 
-@pytest.mark.sqlite_only
 async def test_watch_follows_a_project_folder_renamed_or_copied_in_with_no_write_to_its_files(
-    tmp_path: Path, db_path: Path
+    tmp_path: Path, target
 ) -> None:
     async def paths() -> set[str]:
-        return {p for p, in rows(db_path, "SELECT path FROM transcript_files WHERE gone_at IS NULL")}
+        return {p for p, in rows(target, "SELECT path FROM transcript_files WHERE gone_at IS NULL")}
 
-    async with watching(tmp_path, db_path, line(0) + b"\n" + line(1) + b"\n") as w:
+    async with watching(tmp_path, target, line(0) + b"\n" + line(1) + b"\n") as w:
         assert await w.until(paths, {f"-repo/{SID}.jsonl"}) == {f"-repo/{SID}.jsonl"}
         (w.root / "-repo").rename(w.root / "-renamed")  # the folder's event only: its files are not written
         assert await w.until(paths, {f"-renamed/{SID}.jsonl"}) == {f"-renamed/{SID}.jsonl"}
@@ -481,11 +472,10 @@ async def test_watch_follows_a_project_folder_renamed_or_copied_in_with_no_write
         assert len(await w.store.get_messages(SID, limit=None)) == 2  # moved, not archived twice
 
 
-@pytest.mark.sqlite_only
 async def test_watch_waits_for_its_folder_to_come_back_and_marks_nothing_gone_meanwhile(
-    tmp_path: Path, db_path: Path
+    tmp_path: Path, target
 ) -> None:
-    async with watching(tmp_path, db_path, line(0) + b"\n") as w:
+    async with watching(tmp_path, target, line(0) + b"\n") as w:
         assert await w.until(w.lines, 1) == 1
         away = tmp_path / "away"
         w.root.rename(away)  # the whole folder goes (a reset, an unmounted disk)
@@ -496,14 +486,14 @@ async def test_watch_waits_for_its_folder_to_come_back_and_marks_nothing_gone_me
         assert await w.until(noticed, True)
         with open(away / "-repo" / w.path.name, "ab") as f:
             f.write(line(1) + b"\n")  # written while it was away
-        assert rows(db_path, "SELECT COUNT(*) FROM transcript_files WHERE gone_at IS NOT NULL") == [(0,)]
+        assert rows(target, "SELECT COUNT(*) FROM transcript_files WHERE gone_at IS NOT NULL") == [(0,)]
         away.rename(w.root)
         assert await w.until(w.lines, 2) == 2  # walked again when it came back
         with open(w.path, "ab") as f:
             f.write(line(2) + b"\n")
         assert await w.until(w.lines, 3) == 3  # and followed again
         assert (await w.stopped()).error is None
-    assert rows(db_path, "SELECT COUNT(*) FROM transcript_files WHERE gone_at IS NOT NULL") == [(0,)]
+    assert rows(target, "SELECT COUNT(*) FROM transcript_files WHERE gone_at IS NOT NULL") == [(0,)]
 
 
 @pytest.mark.parametrize("sig, code", [(signal.SIGINT, 130), (signal.SIGTERM, 0)], ids=["ctrl-c", "sigterm"])
@@ -573,16 +563,16 @@ async def test_a_watch_outlives_a_failed_pass_and_archives_its_lines_once_the_da
         assert await archived(store) == {f"-repo/{SID}.jsonl": w.path.read_bytes()}
 
 
-@pytest.mark.sqlite_only
+@pytest.mark.sqlite_only  # SQLite's write lock, held by another process
 async def test_a_sync_gets_the_write_lock_between_another_processs_back_to_back_commits(
-    tmp_path: Path, db_path: Path
+    tmp_path: Path, target
 ) -> None:
     """Another process commits back to back (50 ms holding the lock, 2 ms not): SQLite's busy handler
     looks again only every so often (25-100 ms apart) and misses the gaps, so each transaction of a
     sync with a 300 ms busy timeout failed more often than not; looking every millisecond, it gets in."""
     root, path = project(tmp_path)
-    async with yurudb.open(db_path, daily_backup=False, busy_timeout_ms=300) as store:
-        writer = commit_back_to_back(db_path, 30)
+    async with yurudb.open(target, daily_backup=False, busy_timeout_ms=300) as store:
+        writer = commit_back_to_back(target, 30)
         try:
             for n in range(4):  # each sync takes the lock for several transactions
                 with open(path, "ab") as f:
@@ -632,9 +622,8 @@ def _lines(db: Path) -> int:
         return 0
 
 
-@pytest.mark.sqlite_only
 async def test_a_response_whose_lines_span_two_syncs_counts_once_with_its_final_usage(
-    tmp_path: Path, db_path: Path
+    tmp_path: Path, target
 ) -> None:
     root, path = project(tmp_path)
 
@@ -645,7 +634,7 @@ async def test_a_response_whose_lines_span_two_syncs_counts_once_with_its_final_
                                        "usage": {"input_tokens": 10, "output_tokens": output}}}).encode()
 
     path.write_bytes(line(0) + b"\n" + streamed(1, 5) + b"\n")
-    async with yurudb.open(db_path, daily_backup=False) as store:
+    async with yurudb.open(target, daily_backup=False) as store:
         await sync(store, root)
         with open(path, "ab") as f:
             f.write(streamed(2, 480) + b"\n")
@@ -655,13 +644,12 @@ async def test_a_response_whose_lines_span_two_syncs_counts_once_with_its_final_
     assert row["cost_usd"] == pytest.approx((10 * 5 + 480 * 25) / 1e6)  # claude-opus-4-6: $5 in, $25 out
 
 
-@pytest.mark.sqlite_only
 async def test_a_rewrite_that_changes_lines_keeps_the_earlier_bytes_of_every_message(
-    tmp_path: Path, db_path: Path
+    tmp_path: Path, target
 ) -> None:
     root, path = project(tmp_path)
     path.write_bytes(b"".join(line(i) + b"\n" for i in range(3)))
-    async with yurudb.open(db_path, daily_backup=False) as store:
+    async with yurudb.open(target, daily_backup=False) as store:
         await sync(store, root)
         before = {m.id: m.payload for m in await store.get_messages(SID)}
         # the same file rewritten with other lines at the same numbers (other uuids)
@@ -695,9 +683,9 @@ def test_a_worker_prepares_the_bytes_the_sync_read_or_says_it_cannot(tmp_path: P
     assert prepare_range(str(path), start, len(chunk), zlib.crc32(chunk), 2, *args) is None
 
 
-@pytest.mark.sqlite_only
+@pytest.mark.sqlite_only  # FTS5's segments
 async def test_a_commit_of_many_chunks_writes_its_text_to_the_index_once(
-    tmp_path: Path, db_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, target, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # FTS5 writes the text it holds to a new segment whenever a statement opens a savepoint; a
     # commit of many chunks must give the index its text once, not a segment per chunk
@@ -706,25 +694,24 @@ async def test_a_commit_of_many_chunks_writes_its_text_to_the_index_once(
     root, path = project(tmp_path)
     path.write_bytes(b"".join(line(i, message={"role": "user", "content": f"word{i} " * 40}) + b"\n"
                               for i in range(400)))
-    async with yurudb.open(db_path, daily_backup=False) as store:
+    async with yurudb.open(target, daily_backup=False) as store:
         report = await sync(store, root)
         assert report.lines == 400
         assert len(await store.search("word399")) == 1
     chunks = -(-path.stat().st_size // (8 * 1024))
     assert chunks >= 20
-    assert rows(db_path, "SELECT COUNT(DISTINCT segid) FROM search_index_idx") == [(1,)]
+    assert rows(target, "SELECT COUNT(DISTINCT segid) FROM search_index_idx") == [(1,)]
 
 
-@pytest.mark.sqlite_only
 async def test_a_file_that_grows_a_line_at_a_time_is_kept_in_few_runs_byte_for_byte(
-    tmp_path: Path, db_path: Path
+    tmp_path: Path, target
 ) -> None:
     from yurudb.lines import codec
     from yurudb.lines import runs as archive_lines
 
     root, path = project(tmp_path)
     data = b""
-    async with yurudb.open(db_path, daily_backup=False) as store:
+    async with yurudb.open(target, daily_backup=False) as store:
         for n in range(120):  # ~20 KB in all: past SMALL_RUN once
             data += line(n, pad="w" * 100) + b"\n"
             path.write_bytes(data)
@@ -732,7 +719,7 @@ async def test_a_file_that_grows_a_line_at_a_time_is_kept_in_few_runs_byte_for_b
         assert await archived(store) == {f"-repo/{SID}.jsonl": data}
         messages = await store.get_messages(SID, limit=None)
         assert [m.payload["uuid"] for m in messages] == [f"{SID}-u{n}" for n in range(120)]
-        small = rows(db_path, "SELECT first_line, lines, raw FROM transcript_blocks ORDER BY first_line")
+        small = rows(target, "SELECT first_line, lines, raw FROM transcript_blocks ORDER BY first_line")
         # then a burst of several runs' worth: its first run joins the small last one, the rest follow
         more = b"".join(line(n, pad="b" * 2000) + b"\n" for n in range(120, 520))
         path.write_bytes(data + more)
@@ -740,7 +727,7 @@ async def test_a_file_that_grows_a_line_at_a_time_is_kept_in_few_runs_byte_for_b
         assert await archived(store) == {f"-repo/{SID}.jsonl": data + more}
         messages = await store.get_messages(SID, limit=None)
         assert [m.payload["uuid"] for m in messages] == [f"{SID}-u{n}" for n in range(520)]
-    after = rows(db_path, "SELECT first_line FROM transcript_blocks ORDER BY first_line")
+    after = rows(target, "SELECT first_line FROM transcript_blocks ORDER BY first_line")
     assert [r[0] for r in after[: len(small)]] == [r[0] for r in small] and len(after) > len(small) + 1
     runs = small
     # the last run takes each new line in until it holds SMALL_RUN bytes; then a new run begins
@@ -781,9 +768,8 @@ def test_two_syncs_at_once_archive_every_line_once(tmp_path: Path, db_path: Path
     assert asyncio.run(restored()) == {str(p.relative_to(root)): p.read_bytes() for p in files}
 
 
-@pytest.mark.sqlite_only
 async def test_a_pass_whose_cursor_another_pass_moved_archives_only_the_lines_after_it(
-    tmp_path: Path, db_path: Path
+    tmp_path: Path, target
 ) -> None:
     from yurudb.archive.apply import archive_all, load_state
     from yurudb.archive.prepare import prepare
@@ -792,7 +778,7 @@ async def test_a_pass_whose_cursor_another_pass_moved_archives_only_the_lines_af
     root, path = project(tmp_path)
     data = b"".join(line(n, pad="p" * 200) + b"\n" for n in range(50))
     path.write_bytes(data)
-    async with yurudb.open(db_path, daily_backup=False) as store:
+    async with yurudb.open(target, daily_backup=False) as store:
         await sync(store, root)
         # pass B reads the cursor at 50 lines ...
         cursors, dictionary = await store.transaction(load_state, str(root.resolve()))
@@ -811,7 +797,7 @@ async def test_a_pass_whose_cursor_another_pass_moved_archives_only_the_lines_af
         assert await archived(store) == {f"-repo/{SID}.jsonl": data}
         messages = await store.get_messages(SID, limit=None)
     assert [m.payload["uuid"] for m in messages] == [f"{SID}-u{n}" for n in range(200)]
-    assert archived_lines(db_path) == (200, 200)
+    assert archived_lines(target) == (200, 200)
 
 
 @pytest.mark.sqlite_only

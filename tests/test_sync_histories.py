@@ -12,10 +12,10 @@ from __future__ import annotations
 import json
 import os
 import random
-import sqlite3
 from pathlib import Path
 
 import pytest
+from helpers import connect
 
 import yurudb
 from yurudb.claude import sync, transcript_files
@@ -138,7 +138,7 @@ class History:
 def archive(db: Path) -> dict[str, list[tuple[bool, list[bytes] | None]]]:
     """path -> [(current, lines 1..n)] for every copy the archive holds of it (earlier copies of a
     rewritten file included); lines None where one is missing."""
-    conn = sqlite3.connect(db)
+    conn = connect(db)
     try:
         for dict_id, data in conn.execute("SELECT id, data FROM archive_dicts"):
             codec.register(dict_id, data)
@@ -154,15 +154,14 @@ def archive(db: Path) -> dict[str, list[tuple[bool, list[bytes] | None]]]:
 
 
 @pytest.mark.parametrize("seed", range(HISTORIES))
-@pytest.mark.sqlite_only
-async def test_a_random_history_of_changes_never_loses_a_line_a_sync_saw(tmp_path: Path, db_path: Path,
+async def test_a_random_history_of_changes_never_loses_a_line_a_sync_saw(tmp_path: Path, target,
                                                                          seed: int) -> None:
     rng = random.Random(seed)
     root = tmp_path / "projects"
     root.mkdir()
     history = History(root, rng)
     done: list[str] = []
-    async with yurudb.open(db_path, daily_backup=False) as store:
+    async with yurudb.open(target, daily_backup=False) as store:
         for _ in range(STEPS):
             done.append(history.step())
             if rng.random() < 0.5:
@@ -174,7 +173,7 @@ async def test_a_random_history_of_changes_never_loses_a_line_a_sync_saw(tmp_pat
             done.append(f"sync {'all' if only is None else only}")
             assert not report.problems, (seed, done, report.problems)
             looked = history.saw(only)
-            held = archive(db_path)
+            held = archive(target)
             for place in PLACES:
                 copies = [copy for name in history.names[place] for copy in held.get(name, [])]
                 kept = {line for _, lines in copies for line in lines or []}

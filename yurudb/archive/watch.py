@@ -114,27 +114,32 @@ async def watch(
         history = base.parent / HISTORY
         extra = [history] if base.name == "projects" and history.is_file() else []
         caught_up = False
-        async for changes in awatch(base, *extra, stop_event=stop, debounce=debounce_ms, step=STEP_MS,
-                                    rust_timeout=TICK_MS, yield_on_timeout=True, watch_filter=_wanted):
-            if not base.is_dir():
-                break  # the folder itself went, and its watcher with it
-            if not caught_up:
-                # the watcher is running now: a pass for what changed between the walk and its start
-                # (a line written then would otherwise wait for the file's next change)
-                caught_up = True
-                await one_pass(None)
-            # every file counts (transcripts, tool outputs, sidecars, memory); what is not a file now
-            # may be a folder made, removed or renamed
-            touched = {path for _change, path in changes if path.endswith(".jsonl") or os.path.isfile(path)}
-            status.files |= {path for path in touched if path.endswith(".jsonl")}
-            if len(touched) < len(changes):  # a folder: which files came or went with it, only a walk tells
-                await one_pass(None)
-            elif touched:
-                await one_pass(touched)
-            elif status.error is not None and loop.time() >= retry_at:
-                await one_pass(set())  # only what is owed
-        else:
-            break  # stopped
+        try:
+            async for changes in awatch(base, *extra, stop_event=stop, debounce=debounce_ms, step=STEP_MS,
+                                        rust_timeout=TICK_MS, yield_on_timeout=True, watch_filter=_wanted):
+                if not base.is_dir():
+                    break  # the folder itself went, and its watcher with it
+                if not caught_up:
+                    # the watcher is running now: a pass for what changed between the walk and its start
+                    # (a line written then would otherwise wait for the file's next change)
+                    caught_up = True
+                    await one_pass(None)
+                # every file counts (transcripts, tool outputs, sidecars, memory); what is not a file now
+                # may be a folder made, removed or renamed
+                touched = {path for _change, path in changes if path.endswith(".jsonl") or os.path.isfile(path)}
+                status.files |= {path for path in touched if path.endswith(".jsonl")}
+                if len(touched) < len(changes):  # a folder: which files came or went with it, only a walk tells
+                    await one_pass(None)
+                elif touched:
+                    await one_pass(touched)
+                elif status.error is not None and loop.time() >= retry_at:
+                    await one_pass(set())  # only what is owed
+            else:
+                break  # stopped
+        except FileNotFoundError:
+            if base.is_dir():
+                raise
+            # the folder went between the walk and the watcher's start (the watcher cannot begin on it)
         # Gone (removed, or its disk unmounted): its files are not marked gone (a sync never takes a
         # missing folder for an empty one), and the watch waits for it, then walks it again.
         status.error, status.retry_in = f"{base} is gone: waiting for it to come back", 0.0
