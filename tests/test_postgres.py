@@ -323,3 +323,21 @@ async def test_writes_go_on_while_the_server_is_stopped_mid_write_and_are_replay
                 assert kept == ids  # each once, in the order acknowledged
     finally:
         server.remove()
+
+
+@pytest.mark.parametrize("bad", [{"type": "user", "content": "a NUL \x00 here"},
+                                 {"type": "assistant", "content": "x",
+                                  "tool_uses": [{"name": "Bash", "input": {"command": "echo \udc00"}}]}],
+                         ids=["nul-in-text", "lone-surrogate-in-json"])
+async def test_a_write_postgresql_cannot_hold_fails_alone_and_the_store_stays_ready(pg_url: str, bad: dict) -> None:
+    """Text PostgreSQL refuses (SQLite keeps it): that one save fails loudly with a DatabaseError, the
+    others of its batch are saved, and the store does not degrade (a refused value is not an outage)."""
+    async with yurudb.open(pg_url, daily_backup=False) as store:
+        session = await store.create_session("mixed batch")
+        results = await asyncio.gather(*(store.append_message(session.id, bad if i == 5 else
+                                                              {"type": "user", "content": f"good {i}"})
+                                         for i in range(10)), return_exceptions=True)
+        assert isinstance(results[5], yurudb.DatabaseError)
+        assert all(isinstance(r, yurudb.Message) for i, r in enumerate(results) if i != 5)
+        assert store.state == "ready"
+        assert [m.content for m in await store.get_messages(session.id)] == [f"good {i}" for i in range(10) if i != 5]

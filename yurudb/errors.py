@@ -118,8 +118,14 @@ def _classify_pg(orig: BaseException) -> DatabaseError | None:
         return None
     state = getattr(orig, "sqlstate", None)
     text = str(orig).strip()
-    if state is None:  # no answer from the server at all: it is down, or unreachable
-        return UnavailableError(text or "the PostgreSQL server cannot be reached")
+    if state is None:
+        psycopg = sys.modules["psycopg"]
+        if isinstance(orig, (psycopg.OperationalError, psycopg.InterfaceError)):
+            # no answer from the server at all: it is down, or unreachable
+            return UnavailableError(text or "the PostgreSQL server cannot be reached")
+        # refused before it was sent (a NUL in text, which PostgreSQL cannot hold): this write's
+        # failure alone, never a reason to degrade the store
+        return DatabaseError(text)
     for prefix, kind in _PG_STATES:
         if state.startswith(prefix):
             return kind(text)

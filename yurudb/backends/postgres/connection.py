@@ -33,7 +33,7 @@ class PgTx(Tx):
         """Run one statement, returning its rows (if any)."""
         st = statement(sql)
         cur = self.conn.execute(st.sql, st.params(params))
-        return cur.fetchall() if cur.description else []
+        return cur.fetchall() if st.rows else []
 
     def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         """Run one statement over many parameter rows: an INSERT as one statement of many rows (one
@@ -81,17 +81,34 @@ def _in_tx(conn: Any, begin_wait_ms: int | None, fn: Callable[..., T], args: tup
             if conn.closed:
                 raise Lost(str(exc)) from exc
             raise
+        # the transaction's statements in pipeline mode: a write is sent without waiting for its
+        # answer, so the round trips are the reads' (and COMMIT's), not every statement's
+        _PIPELINES[id(conn)] = pipeline = conn.pipeline()
+        pipeline.__enter__()
     result = fn(PgTx(conn, index_search=index_search), *args)
     if commit:
-        conn.execute("COMMIT")
+        _commit(conn)
     return result
 
 
+# the open pipeline of each writer connection (one transaction at a time on each)
+_PIPELINES: dict[int, Any] = {}
+
+
 def _commit(conn: Any) -> None:
+    pipeline = _PIPELINES.pop(id(conn), None)
     conn.execute("COMMIT")
+    if pipeline is not None:
+        pipeline.__exit__(None, None, None)  # sends what is left and waits: the first error, if any, raised here
 
 
 def _rollback(conn: Any) -> None:
+    pipeline = _PIPELINES.pop(id(conn), None)
+    if pipeline is not None:
+        try:
+            pipeline.__exit__(None, None, None)
+        except Exception:  # the error the transaction failed on, already raised to its caller
+            pass
     if not conn.closed and conn.info.transaction_status != 0:  # 0: idle, nothing open
         conn.execute("ROLLBACK")
 
@@ -113,8 +130,14 @@ class PgConnection(ThreadConnection):
     def opened(self) -> Any:
         """The psycopg connection, opened on first use (again after the server dropped it)."""
         if self._conn is not None and self._conn.closed:
+            _PIPELINES.pop(id(self._conn), None)
             self._conn = None
         return super().opened()
+
+    def _close(self) -> None:
+        if self._conn is not None:
+            _PIPELINES.pop(id(self._conn), None)  # a transaction it had open went with it
+        super()._close()
 
     async def call(self, fn: Callable[..., T], *args: Any) -> T:
         """Run fn(connection, *args) on the connection's thread; once more on a new connection when

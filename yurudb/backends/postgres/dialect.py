@@ -40,16 +40,20 @@ _WHERE_ONE = re.compile(r"\bWHERE 1\b(?!\s*[=<>!])")
 
 
 _LIMIT_PARAM = re.compile(r"\bLIMIT \?")
+_RETURNS = re.compile(r"\s*(SELECT|WITH|VALUES|SHOW|EXPLAIN)\b", re.IGNORECASE)
 _MARK = "\x00"  # a placeholder while the text is rewritten, numbered at the end
 
 
 class Statement:
-    """A statement in PostgreSQL's text, and which of its parameters are LIMITs."""
+    """A statement in PostgreSQL's text, which of its parameters are LIMITs, and whether it returns rows."""
 
-    __slots__ = ("sql", "limits")
+    __slots__ = ("sql", "limits", "rows")
 
     def __init__(self, sql: str, limits: tuple[int, ...]) -> None:
         self.sql, self.limits = sql, limits
+        # a write without RETURNING answers nothing: inside a transaction it is sent without waiting
+        # (the writer's pipeline), its errors raised at the next read or at COMMIT
+        self.rows = bool(_RETURNS.match(sql)) or " RETURNING " in sql.upper()
 
     def params(self, params: Sequence[Any]) -> Sequence[Any]:
         """The parameters as PostgreSQL takes them (a LIMIT of -1 is no limit: NULL)."""
