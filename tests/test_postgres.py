@@ -341,3 +341,18 @@ async def test_a_write_postgresql_cannot_hold_fails_alone_and_the_store_stays_re
         assert all(isinstance(r, yurudb.Message) for i, r in enumerate(results) if i != 5)
         assert store.state == "ready"
         assert [m.content for m in await store.get_messages(session.id)] == [f"good {i}" for i in range(10) if i != 5]
+
+
+async def test_a_synced_transcript_finds_the_same_lines_on_both_engines(tmp_path: Path, db_path: Path,
+                                                                         pg_url: str) -> None:
+    """The vectors of synced lines are built beside the parse (in the sync's workers): the same hits as FTS5's."""
+    root = tmp_path / ".claude" / "projects"
+    _projects(tmp_path, "-work-repo", [_line(i, text=CORPUS[i % len(CORPUS)] + f" turn{i}") for i in range(40)])
+
+    async def hits(where: str | Path) -> dict[str, set[str]]:
+        async with yurudb.open(where, daily_backup=False) as store:
+            await sync(store, root)
+            return {q: {h.message_id for h in await store.search(q, limit=50)} for q in QUERIES + ["turn7", "turn*"]}
+
+    on_sqlite, on_postgres = await hits(db_path), await hits(pg_url)
+    assert on_postgres == on_sqlite and on_sqlite["turn7"] and len(on_sqlite["turn*"]) == 40

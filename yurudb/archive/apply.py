@@ -293,7 +293,7 @@ def _messages(tx: Tx, root: str, chunk: Chunk, ready: Prepared, docs: search.Doc
         # content, tool uses and usage are read from the raw line (the JSON is stored once); the row
         # names its search document (indexed below, in this transaction)
         message_rows.append((message_id, yid, seq, m.type, m.role, m.timestamp, f.thread, file_id, n,
-                             docs.add(message_id, m.body, m.secrets)))
+                             docs.add(message_id, m.body, m.secrets, m.vector)))
     # lines archived before (a re-read) leave the index with the text they held first
     if existing:
         docs.insert()  # what earlier chunks left is in the index before anything is taken out of it

@@ -20,6 +20,7 @@ from typing import Any, NamedTuple
 
 from ..lines import codec
 from ..lines import transcript as meaning
+from ..search import fulltext
 from ..search import text as search_text
 from ..secrets import found
 
@@ -38,6 +39,7 @@ class PreparedMessage(NamedTuple):
     twin_key: str  # finds the same line arriving the other way (apply.Twins)
     body: str  # what the full-text index takes (search.text.indexed)
     secrets: tuple[tuple[str, str], ...] = ()  # (kind, preview) of each secret in it: found here, in the worker
+    vector: str | None = None  # its tsvector, for a PostgreSQL store: built here too, off the writer's thread
 
 
 @dataclass
@@ -65,7 +67,7 @@ def split_lines(data: bytes) -> list[bytes]:
 
 
 def prepare(lines: list[bytes], first: int, rel: str, session_hint: str,
-            dictionary: tuple[int, bytes] | None, *, compress: bool = True) -> Prepared:
+            dictionary: tuple[int, bytes] | None, *, compress: bool = True, vectors: bool = False) -> Prepared:
     """Everything about a chunk's lines that their bytes alone tell (compressed too, unless told not to)."""
     if dictionary is not None:
         codec.register(*dictionary)
@@ -93,7 +95,7 @@ def prepare(lines: list[bytes], first: int, rel: str, session_hint: str,
         cols = meaning.project(line)
         body = search_text.indexed(search_text.text_of(cols["content"], cols["tool_uses"], line))
         out.messages.append(PreparedMessage(n, candidate, claude_id, line["type"], cols["role"], when, twin_key(line),
-                                            body, found.pairs(body)))
+                                            body, found.pairs(body), fulltext.vector(body) if vectors else None))
         _learn(out.facts.setdefault(claude_id, {}), line, when)
         key = meaning.response_key(line)
         if key is not None:
@@ -139,7 +141,7 @@ HEADER = struct.Struct("!Q")  # each request and answer: its length, then a pick
 
 
 def prepare_range(path: str, start: int, length: int, crc: int, first: int, rel: str, session_hint: str,
-                  dictionary: tuple[int, bytes] | None) -> Prepared | None:
+                  dictionary: tuple[int, bytes] | None, vectors: bool = False) -> Prepared | None:
     """`prepare` of the lines at bytes [start, start + length) of a file, read here; None when they are
     not the bytes the caller read (CRC-32 `crc`: the file changed or went since), or cannot be read.
 
@@ -153,7 +155,7 @@ def prepare_range(path: str, start: int, length: int, crc: int, first: int, rel:
         return None
     if len(data) != length or zlib.crc32(data) != crc:
         return None
-    return prepare(split_lines(data), first, rel, session_hint, dictionary)
+    return prepare(split_lines(data), first, rel, session_hint, dictionary, vectors=vectors)
 
 
 def serve() -> None:

@@ -155,6 +155,7 @@ async def sync(
         else []
     pipeline: deque[tuple[Chunk, asyncio.Future[Prepared]]] = deque()
     commits = _Commits(store, str(base), report, todo, progress)
+    vectors = store.url is not None  # a PostgreSQL store's search vectors are built beside the parse
     turn = 0
     try:
         for chunk in _chunks(found, cursors, report):
@@ -163,7 +164,7 @@ async def sync(
                 dictionary = await _maybe_train(store, samples)
             turn += 1
             ready: asyncio.Future[Prepared] = asyncio.ensure_future(
-                _prepared(chunk, dictionary, workers[turn % len(workers)] if workers else None))
+                _prepared(chunk, dictionary, workers[turn % len(workers)] if workers else None, vectors))
             pipeline.append((chunk, ready))
             if len(pipeline) > PIPELINE_DEPTH:
                 await commits.add(*pipeline.popleft())
@@ -273,21 +274,22 @@ class _Commits:
             self.progress(self.done_bytes, self.todo)
 
 
-async def _prepared(chunk: Chunk, dictionary: tuple[int, bytes] | None, worker: Worker | None) -> Prepared:
+async def _prepared(chunk: Chunk, dictionary: tuple[int, bytes] | None, worker: Worker | None,
+                    vectors: bool = False) -> Prepared:
     """The chunk prepared: by a worker that reads the same bytes itself, else (or when the file changed
     under it) on a thread from the bytes read here."""
     f = chunk.file
     if worker is not None:
         answer = await worker.prepare(str(f.path), chunk.start, len(chunk.data), zlib.crc32(chunk.data), chunk.first,
-                                      f.rel, f.session_hint, dictionary)
+                                      f.rel, f.session_hint, dictionary, vectors)
         if answer is not None:
             return answer
-    return await asyncio.to_thread(_prepare_here, chunk, dictionary)
+    return await asyncio.to_thread(_prepare_here, chunk, dictionary, vectors)
 
 
-def _prepare_here(chunk: Chunk, dictionary: tuple[int, bytes] | None) -> Prepared:
+def _prepare_here(chunk: Chunk, dictionary: tuple[int, bytes] | None, vectors: bool = False) -> Prepared:
     """`prepare` of the chunk's own bytes (split on the thread that prepares them)."""
-    return prepare(chunk.lines(), chunk.first, chunk.file.rel, chunk.file.session_hint, dictionary)
+    return prepare(chunk.lines(), chunk.first, chunk.file.rel, chunk.file.session_hint, dictionary, vectors=vectors)
 
 
 # ---- the files ---------------------------------------------------------------------------------

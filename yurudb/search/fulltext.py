@@ -34,7 +34,7 @@ class FTS5:
         return int(tx.execute("SELECT MAX(id) FROM search_index_docsize")[0][0] or 0)
 
     @staticmethod
-    def insert(tx: Any, docs: Sequence[tuple[int, str]]) -> None:
+    def insert(tx: Any, docs: Sequence[tuple[int, str]], vectors: dict[int, str] | None = None) -> None:
         """Index (document, indexed text) pairs."""
         tx.executemany("INSERT INTO search_index (rowid, body) VALUES (?, ?)", docs)
 
@@ -62,10 +62,11 @@ class TsVector:
         return int(tx.execute("SELECT MAX(doc) FROM search_index")[0][0] or 0)
 
     @staticmethod
-    def insert(tx: Any, docs: Sequence[tuple[int, str]]) -> None:
-        """Index (document, indexed text) pairs as vectors of their words."""
+    def insert(tx: Any, docs: Sequence[tuple[int, str]], vectors: dict[int, str] | None = None) -> None:
+        """Index (document, indexed text) pairs as vectors of their words (`vectors`: those built already)."""
+        ready = vectors or {}
         tx.executemany("INSERT INTO search_index (doc, body) VALUES (?, CAST(? AS tsvector))",
-                       [(doc, vector(body, doc)) for doc, body in docs])
+                       [(doc, ready.get(doc) or vector(body, doc)) for doc, body in docs])
 
     @staticmethod
     def delete(tx: Any, docs: Sequence[tuple[int, str]]) -> None:
@@ -119,17 +120,20 @@ def vector(body: str, doc: int | None = None) -> str:
             seen.append(at)
     if len(words) > _MAX_POS:  # later words all sit at the highest position
         positions = {w: sorted({min(a, _MAX_POS) for a in p}) for w, p in positions.items()}
-    long = [w for w in positions if len(w) > _MAX_WORD // 3 and len(w.encode()) > _MAX_WORD]
-    for w in long:  # a word PostgreSQL cannot take whole is kept by its first 2 KiB
-        cut = w.encode()[:_MAX_WORD].decode(errors="ignore")
-        positions[cut] = sorted(set(positions.get(cut, [])) | set(positions.pop(w)))[:_MAX_POSITIONS]
-    size = sum(len(w) + 8 + 2 * len(p) for w, p in positions.items())
-    if size > _MAX_VECTOR:
+    if positions and len(max(positions, key=len)) > _MAX_WORD // 3:  # rare: checked word by word only then
+        for w in [w for w in positions if len(w.encode()) > _MAX_WORD]:
+            # a word PostgreSQL cannot take whole is kept by its first 2 KiB
+            cut = w.encode()[:_MAX_WORD].decode(errors="ignore")
+            positions[cut] = sorted(set(positions.get(cut, [])) | set(positions.pop(w)))[:_MAX_POSITIONS]
+    # what the vector takes, at most (a word's bytes, its header, two bytes a position): exact only when near
+    if 4 * len(body) + 10 * len(words) > _MAX_VECTOR and \
+            sum(len(w.encode()) + 8 + 2 * len(p) for w, p in positions.items()) > _MAX_VECTOR:
         # every word stays findable; phrases beyond each word's first place are what is given up
         log.warning("search: document %s has %d distinct words; PostgreSQL keeps only the first place of each",
                     doc, len(positions))
         positions = {w: p[:1] for w, p in positions.items()}
-    return " ".join(f"'{w}':{','.join(map(str, p))}" for w, p in positions.items())
+    return " ".join([f"'{w}':{p[0]}" if len(p) == 1 else f"'{w}':{','.join(map(str, p))}"
+                     for w, p in positions.items()])
 
 
 def tsquery(query_terms: list[list[str]], term: Any) -> str:

@@ -214,6 +214,7 @@ class Docs:
         self.top: int | None = None
         self.bodies: dict[str, tuple[int, str]] = {}  # message id -> (document, text)
         self.secrets: dict[str, tuple[tuple[str, str], ...]] = {}  # message id -> its findings, when known ahead
+        self.vectors: dict[int, str] = {}  # document -> its tsvector, when a worker built it (PostgreSQL)
         self.placed: set[str] = set()  # messages whose row names their document already
 
     def take(self, write: Any) -> int | None:
@@ -230,9 +231,10 @@ class Docs:
         self.top += 1
         return self.top
 
-    def add(self, message_id: str, body: str, secrets: tuple[tuple[str, str], ...] | None = None) -> int | None:
+    def add(self, message_id: str, body: str, secrets: tuple[tuple[str, str], ...] | None = None,
+            vector: str | None = None) -> int | None:
         """The document for a message about to be written with this indexed text (None: no text);
-        `secrets`: its findings, when a worker found them already."""
+        `secrets`: its findings, when a worker found them already; `vector`: its tsvector, likewise."""
         self.placed.add(message_id)
         if secrets is not None:
             self.secrets[message_id] = secrets
@@ -244,14 +246,18 @@ class Docs:
         # written twice in the batch: one document, the last text
         doc = self.bodies[message_id][0] if message_id in self.bodies else self.allocate()
         self.bodies[message_id] = (doc, body)
+        if vector is not None:
+            self.vectors[doc] = vector
+        else:
+            self.vectors.pop(doc, None)
         return doc
 
     def insert(self) -> None:
         """Index the bodies taken (after the plan wrote the rows that name them)."""
-        fulltext.engine(self.tx).insert(self.tx, list(self.bodies.values()))
+        fulltext.engine(self.tx).insert(self.tx, list(self.bodies.values()), self.vectors)
         # new documents only: a message appended again left the index (and its findings) first
         found.record(self.tx, [(mid, body) for mid, (_, body) in self.bodies.items()], self.secrets, fresh=True)
-        self.bodies, self.secrets = {}, {}
+        self.bodies, self.secrets, self.vectors = {}, {}, {}
 
 
 def body_of(write: Any) -> str:

@@ -133,16 +133,22 @@ def _scalar_minmax(text: str) -> str:
 class MultiRow:
     """An `INSERT ... VALUES (...)` said for many rows at once: one statement, one round trip."""
 
-    __slots__ = ("head", "group", "tail", "keys")
+    __slots__ = ("head", "group", "tail", "keys", "_texts")
 
     def __init__(self, head: str, group: str, tail: str, keys: tuple[int, ...] | None) -> None:
         # keys: the conflict target's parameter positions when it updates (None: nothing to update)
         self.head, self.group, self.tail, self.keys = head, group, tail, keys
+        self._texts: dict[int, str] = {}  # by row count: a batch's sizes recur
 
     def sql(self, rows: int) -> str:
         """The statement for this many rows (each row's placeholders numbered on from the last's)."""
-        width = self.group.count(_MARK)
-        return self.head + ",".join(_numbered(self.group, 1 + r * width) for r in range(rows)) + self.tail
+        text = self._texts.get(rows)
+        if text is None:
+            width = self.group.count(_MARK)
+            text = self.head + ",".join(_numbered(self.group, 1 + r * width) for r in range(rows)) + self.tail
+            if len(self._texts) < 256:
+                self._texts[rows] = text
+        return text
 
     def clashes(self, rows: Sequence[Sequence[Any]]) -> bool:
         """Whether two rows meet on the conflict target (DO UPDATE cannot touch one row twice in a statement)."""
