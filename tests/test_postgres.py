@@ -309,6 +309,8 @@ async def test_writes_go_on_while_the_server_is_stopped_mid_write_and_are_replay
             down = sum(map(len, acked.values()))
             await until(lambda: sum(map(len, acked.values())) >= down + 60)
             assert store.state == "degraded"
+            held = await store.search("message", limit=5)  # while it is away: what memory holds, said so
+            assert held and not held.complete
             await asyncio.to_thread(server.start)
             await until(lambda: store.state == "ready")
             stop.set()

@@ -266,6 +266,8 @@ def window_sql(filters: str, dialect: str = "sqlite") -> str:
     matches = ("SELECT doc FROM search_index WHERE body @@ CAST(? AS tsquery)" if dialect == "postgresql"
                else "SELECT rowid AS doc FROM main.search_index(?)")
     if filters == "1":
+        if dialect != "postgresql":  # FTS5 walks its rowids backwards itself: the table-valued form as it was
+            return "SELECT rowid FROM main.search_index(?) ORDER BY rowid DESC LIMIT 1 OFFSET ?"
         return f"SELECT doc FROM ({matches}) AS h ORDER BY doc DESC LIMIT 1 OFFSET ?"
     return (f"SELECT h.doc FROM ({matches}) AS h "
             "JOIN main.messages AS messages ON messages.search_doc = h.doc "

@@ -153,7 +153,8 @@ class Reads:
         """The hits of an FTS5 expression under the filters, best first (the file, or memory over it)."""
         hits = queries.SearchHits()
         degraded = self.degraded
-        dialect = getattr(self.pool, "dialect", "sqlite")
+        # degraded, reads are the memory twin's (SQLite, FTS5), whatever the database is
+        dialect = "sqlite" if degraded else getattr(self.pool, "dialect", "sqlite")
         if dialect == "postgresql":
             if raw:
                 raise ValidationError("raw FTS5 queries are SQLite's: on PostgreSQL, search with words, "
