@@ -24,8 +24,9 @@ HOSTILE = ['"', "NEAR(a b)", "a OR", "*", "col:term", "((", "-x", "\x00", "a" * 
 
 
 @pytest.fixture()
-def db(tmp_path: Path) -> Path:
-    path = tmp_path / "history.db"
+def db(tmp_path: Path, backend: str, request: pytest.FixtureRequest) -> Path | str:
+    """A synced history: a file of its own, or with --backend postgresql a fresh server database."""
+    path = request.getfixturevalue("pg_url") if backend == "postgresql" else tmp_path / "history.db"
     subprocess.run([*YURUDB, "--db", str(path), "sync", str(write_history(tmp_path / "projects"))], check=True,
                    capture_output=True)
     return path
@@ -112,14 +113,14 @@ async def test_bad_input_is_an_mcp_error_and_the_server_keeps_answering(db: Path
     assert len(answer(results[-1])["hits"]) == 10  # still answering after all that
 
 
-def test_install_prints_the_claude_mcp_add_line(db: Path) -> None:
+def test_install_prints_the_claude_mcp_add_line(db: Path, tmp_path: Path) -> None:
     out = subprocess.run([*YURUDB, "--db", str(db), "mcp", "--install"], capture_output=True, text=True)
     assert out.returncode == 0
     assert out.stdout.startswith("claude mcp add --scope user yurudb -- ") and out.stdout.rstrip().endswith(
         f"--db {db} mcp")
     assert subprocess.run([*YURUDB, "--db", str(db), "mcp", "--yes"], capture_output=True).returncode == 2
-    missing = subprocess.run([*YURUDB, "--db", str(db.with_name("none.db")), "mcp"], capture_output=True, text=True)
-    assert missing.returncode == 2 and not db.with_name("none.db").exists()
+    missing = subprocess.run([*YURUDB, "--db", str(tmp_path / "none.db"), "mcp"], capture_output=True, text=True)
+    assert missing.returncode == 2 and not (tmp_path / "none.db").exists()
 
 
 def test_the_real_claude_code_calls_the_tool_and_gets_a_redacted_cited_answer(db: Path, tmp_path: Path) -> None:

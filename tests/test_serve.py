@@ -8,7 +8,6 @@ import json
 import os
 import random
 import signal
-import sqlite3
 import subprocess
 import sys
 import threading
@@ -40,14 +39,13 @@ def too_big(info: dict[str, Any]) -> int:
     return status
 
 
-def counted(db: Path, sql: str) -> Any:
-    conn = sqlite3.connect(db)
-    try:
-        return conn.execute(sql).fetchall()
-    finally:
-        conn.close()
+def counted(db: Path | str, sql: str) -> Any:
+    from helpers import rows
+
+    return rows(db, sql)
 
 
+@pytest.mark.sqlite_only  # the file beside the database, SQLite's write lock
 def test_discovery_the_first_line_and_serve_json_then_gone_on_a_clean_stop(db_path: Path) -> None:
     with serving(db_path) as (info, proc):
         discovery = db_path.with_name("serve.json")
@@ -60,8 +58,8 @@ def test_discovery_the_first_line_and_serve_json_then_gone_on_a_clean_stop(db_pa
     assert not discovery.exists()
 
 
-def test_without_the_token_from_another_origin_or_host_nothing_is_read_or_written(db_path: Path) -> None:
-    with serving(db_path) as (info, _):
+def test_without_the_token_from_another_origin_or_host_nothing_is_read_or_written(target) -> None:
+    with serving(target) as (info, _):
         for token, headers, status, kind in (
                 (None, {}, 401, "Unauthorized"), ("wrong", {}, 401, "Unauthorized"),
                 ("", {"Origin": "http://evil.example"}, 403, "ForbiddenOrigin"),
@@ -70,11 +68,11 @@ def test_without_the_token_from_another_origin_or_host_nothing_is_read_or_writte
             assert got == (status, {"error": {"type": kind, "message": got[1]["error"]["message"]}})
         own = call(info, "GET", "/api/v1/sessions", headers={"Origin": info["url"]})
         assert own == (200, [])
-    assert counted(db_path, "SELECT COUNT(*) FROM sessions") == [(0,)]
+    assert counted(target, "SELECT COUNT(*) FROM sessions") == [(0,)]
 
 
-def test_the_api_is_the_librarys_one_to_one_with_one_error_shape(db_path: Path) -> None:
-    with serving(db_path) as (info, _):
+def test_the_api_is_the_librarys_one_to_one_with_one_error_shape(target) -> None:
+    with serving(target) as (info, _):
         status, s = call(info, "POST", "/api/v1/sessions", {"name": "fix the flaky test", "working_directory": "/repo"})
         assert status == 201 and s["name"] == "fix the flaky test"
         sid = s["id"]
@@ -118,6 +116,7 @@ def test_the_api_is_the_librarys_one_to_one_with_one_error_shape(db_path: Path) 
     assert {"/api/v1/sessions", "/api/v1/sessions/{session}/messages", "/api/v1/search"} <= set(doc["paths"])
 
 
+@pytest.mark.sqlite_only  # the file beside the database, SQLite's write lock
 def test_a_second_server_on_the_same_database_stops_and_a_stale_file_is_replaced(db_path: Path) -> None:
     with serving(db_path) as (info, _):
         second = subprocess.run([*YURUDB, "--db", str(db_path), "serve", "--port", "0"], capture_output=True,
@@ -132,9 +131,9 @@ def test_a_second_server_on_the_same_database_stops_and_a_stale_file_is_replaced
         assert json.loads(stale.read_text())["token"] == info["token"] != "old"
 
 
-def test_nothing_acknowledged_is_lost_to_sigterm_mid_writes_or_to_sigkill(db_path: Path) -> None:
+def test_nothing_acknowledged_is_lost_to_sigterm_mid_writes_or_to_sigkill(target) -> None:
     acked: list[str] = []
-    with serving(db_path) as (info, proc):
+    with serving(target) as (info, proc):
         sid = call(info, "POST", "/api/v1/sessions", {"name": "writes"})[1]["id"]
 
         def writer(n: int) -> None:
@@ -157,20 +156,21 @@ def test_nothing_acknowledged_is_lost_to_sigterm_mid_writes_or_to_sigkill(db_pat
             t.join(timeout=60)
         assert proc.wait(timeout=30) == 0
     assert acked
-    held = {r[0] for r in counted(db_path, "SELECT id FROM messages")}
+    held = {r[0] for r in counted(target, "SELECT id FROM messages")}
     assert set(acked) <= held, f"{len(set(acked) - held)} acknowledged saves lost to SIGTERM"
 
     acked.clear()
-    with serving(db_path) as (info, proc):
+    with serving(target) as (info, proc):
         for i in range(50):
             acked.append(call(info, "POST", f"/api/v1/sessions/{sid}/messages",
                               {"message": {"id": f"k{i}", "type": "user", "content": "before the kill"}})[1]["id"])
         proc.kill()  # SIGKILL: no drain, no close
         proc.wait()
-    held = {r[0] for r in counted(db_path, "SELECT id FROM messages")}
+    held = {r[0] for r in counted(target, "SELECT id FROM messages")}
     assert set(acked) <= held
 
 
+@pytest.mark.sqlite_only  # the file beside the database, SQLite's write lock
 def test_a_save_while_the_database_is_locked_is_held_202_and_the_events_say_so(db_path: Path) -> None:
     async def watch_events(info: dict[str, Any], seen: list[str], ready: asyncio.Event) -> None:
         url = info["url"].replace("http://", "ws://") + "/api/v1/events"
@@ -216,14 +216,14 @@ def test_a_save_while_the_database_is_locked_is_held_202_and_the_events_say_so(d
     assert asyncio.run(unauthorized())["type"] == "Unauthorized"
 
 
-def test_random_requests_get_json_answers_and_never_crash_the_server(db_path: Path) -> None:
+def test_random_requests_get_json_answers_and_never_crash_the_server(target) -> None:
     rng = random.Random(21)
     paths = ["/api/v1/sessions", "/api/v1/sessions/x", "/api/v1/sessions/x/messages", "/api/v1/messages/x",
              "/api/v1/search?q=a", "/api/v1/usage?by=nope", "/api/v1/sessions/x/usage", "/api/v1/nope",
              "/api/v1/sessions/x/rename", "/api/v1/sessions/x/files", "/api/v1/health"]
     bodies: list[bytes | None] = [None, b"", b"{", b"[]", b"null", b'{"name": 5}', b'{"message": "x"}',
                                   b'{"messages": [1, 2]}', b'{"content": {"a": [1]}}', "é".encode() * 10, b"\xff\xfe"]
-    with serving(db_path) as (info, proc):
+    with serving(target) as (info, proc):
         call(info, "POST", "/api/v1/sessions", {"name": "target", "id": "x"})
         for _ in range(int(os.environ.get("YURUDB_SERVE_FUZZ", "2000"))):
             method = rng.choice(["GET", "POST", "PATCH", "DELETE", "PUT"])
@@ -237,7 +237,7 @@ def test_random_requests_get_json_answers_and_never_crash_the_server(db_path: Pa
         assert "Traceback" not in (proc.stderr.read() if proc.stderr else "")
 
 
-def test_serve_watch_archives_new_lines_and_says_so_on_the_events(db_path: Path, tmp_path: Path) -> None:
+def test_serve_watch_archives_new_lines_and_says_so_on_the_events(target, tmp_path: Path) -> None:
     home = tmp_path / "home"
     sid = "5e550000-0000-4000-8000-0000000000e1"
     transcript = home / ".claude" / "projects" / "-repo" / f"{sid}.jsonl"
@@ -251,7 +251,7 @@ def test_serve_watch_archives_new_lines_and_says_so_on_the_events(db_path: Path,
     env = {**os.environ, "HOME": str(home)}
     env.pop("CLAUDE_CONFIG_DIR", None)
     env.pop("XDG_CONFIG_HOME", None)
-    with serving(db_path, "--watch", env=env) as (info, _):
+    with serving(target, "--watch", env=env) as (info, _):
         async def scenario() -> list[dict[str, Any]]:
             url = info["url"].replace("http://", "ws://") + f"/api/v1/events?token={info['token']}"
             seen: list[dict[str, Any]] = []

@@ -48,6 +48,14 @@ def server_folder(url: str) -> Path:
     return default_db_path().parent / "servers" / hashlib.sha256(key.encode()).hexdigest()[:16]
 
 
+def local_path(target: str | Path) -> Path:
+    """Where the files beside a database live: a file's own path, or a server's local stand-in
+    (`server_folder(url)/postgres`: its journal, serve.json and serve.log beside it)."""
+    if is_server(target):
+        return server_folder(str(target)) / "postgres"
+    return Path(target)
+
+
 def display_url(url: str) -> str:
     """A server URL fit to print: its password replaced by ***."""
     from urllib.parse import urlsplit, urlunsplit

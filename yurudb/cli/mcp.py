@@ -31,7 +31,7 @@ def mcp(
     if yes and not install:
         fail("--yes goes with --install", 2)
     if install:
-        line = server.install_command(path.absolute(), sys.executable)
+        line = server.install_command(path if isinstance(path, str) else path.absolute(), sys.executable)
         if not yes:
             console.print(shlex.join(line), highlight=False, soft_wrap=True)
             err_console.print("run that line (or `yurudb mcp --install --yes`) to give Claude Code this server; "
@@ -44,7 +44,7 @@ def mcp(
             fail(f"claude mcp add failed: {esc((done.stderr or done.stdout).strip())}", 1)
         console.print("added: Claude Code now has the yurudb MCP server (user scope)", highlight=False)
         return
-    if not path.is_file():
+    if not isinstance(path, str) and not path.is_file():  # a server's database: the store says if it is not one
         fail(f"no database at {esc(path)} (nothing to serve; `yurudb sync` makes one)", 2)
     run(server.serve(path), interrupted=lambda: "stopped")
 

@@ -145,8 +145,15 @@ def tsquery(query_terms: list[list[str]], term: Any) -> str:
     return " & ".join(parts)
 
 
+def _cut(word: str) -> str:
+    """A word as the vectors keep it: at most 2 KiB (its first bytes)."""
+    if len(word) <= _MAX_WORD // 3 or len(word.encode()) <= _MAX_WORD:
+        return word
+    return word.encode()[:_MAX_WORD].decode(errors="ignore")
+
+
 def _phrase(words: list[str], prefix: bool) -> str:
-    lexemes = [_quote(fold(w)) for w in words]
+    lexemes = [_quote(_cut(fold(w))) for w in words]
     if prefix:
         lexemes[-1] += ":*"
     return lexemes[0] if len(lexemes) == 1 else "(" + " <-> ".join(lexemes) + ")"

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .. import paths
 from ..errors import ValidationError, YurudbError
 
 log = logging.getLogger(__name__)
@@ -33,8 +34,8 @@ class AlreadyServed(YurudbError):
 
 
 def discovery_path(db: Path) -> Path:
-    """The discovery file of a database: `serve.json` beside it."""
-    return db.with_name("serve.json")
+    """The discovery file of a database: `serve.json` beside it (a server's: in its local folder)."""
+    return paths.local_path(db).with_name("serve.json")
 
 
 def running(db: Path) -> dict[str, Any] | None:
@@ -208,7 +209,7 @@ def _Server(config: Any) -> Any:  # noqa: N802 - a class made on first use (uvic
 
 def log_path(db: Path) -> Path:
     """Where a server started by `yurudb ui` writes what it says (beside the database)."""
-    return db.with_name("serve.log")
+    return paths.local_path(db).with_name("serve.log")
 
 
 def start_detached(db: Path, *, watch: bool = False, timeout: float = 30.0) -> dict[str, Any]:
