@@ -254,14 +254,19 @@ class SessionStore:
         return [p[len(prefix) : -len(".jsonl")] for (p,) in rows]
 
 
-def _has(tx: Tx, file_id: int, uuid: str) -> bool:
-    """Whether a key's file has the entry with this uuid already (its message, or a link to one)."""
-    # the same uuid taken elsewhere is `<uuid>@<file>:<line>`: ids between `<uuid>@` and `<uuid>@~`
-    low, high = uuid + "@", uuid + "@~"
-    return bool(tx.execute(
-        "SELECT 1 FROM messages WHERE (id = ? OR (id > ? AND id < ?)) AND file_id = ? UNION ALL "
-        "SELECT 1 FROM transcript_links WHERE (message_id = ? OR (message_id > ? AND message_id < ?)) "
-        "AND file_id = ? LIMIT 1", (uuid, low, high, file_id, uuid, low, high, file_id)))
+def _held(tx: Tx, file_id: int, uuids: list[str]) -> set[str]:
+    """Which of these uuids a key's file has already (its message, or a link to one): one statement."""
+    held: set[str] = set()
+    for start in range(0, len(uuids), 100):
+        part = uuids[start:start + 100]
+        # the same uuid taken elsewhere is `<uuid>@<file>:<line>`: ids between `<uuid>@` and `<uuid>@~`
+        match = " OR ".join(["(id = ? OR (id > ? AND id < ?))"] * len(part))
+        params = [v for u in part for v in (u, u + "@", u + "@~")]
+        rows = tx.execute(f"SELECT id FROM messages WHERE file_id = ? AND ({match}) UNION ALL "
+                          f"SELECT message_id FROM transcript_links WHERE file_id = ? AND "
+                          f"({match.replace('id', 'message_id')})", (file_id, *params, file_id, *params))
+        held |= {r[0].split("@", 1)[0] for r in rows}
+    return held
 
 
 def _like(text: str) -> str:
@@ -300,30 +305,42 @@ def _append(tx: Tx, path: str, thread: str | None, key: dict[str, Any], ready: P
     seq = statements.next_seq(tx, yid)
     kept: list[bytes] = []
     bodies: list[tuple[str, str]] = []
+    # what the entries' uuids already are, asked once for the whole append (a statement an entry
+    # was most of an append's round trips on a server); what this append adds is counted as it goes
+    uuids = sorted({u for e in entries if isinstance(u := e.get("uuid"), str) and u})
+    held = _held(tx, file_id, uuids) if uuids else set()
+    taken = {r[0] for r in tx.select_in("SELECT id FROM messages WHERE id IN ({})", uuids)} if uuids else set()
+    rows: list[tuple[Any, ...]] = []
+    links: list[tuple[int, int, str]] = []
     for k, (raw, raw_entry) in enumerate(zip(lines, entries, strict=True), start=1):
         message = by_line.get(k)
         uuid = raw_entry.get("uuid")
         message_id = None
-        if message is not None and isinstance(uuid, str) and uuid and _has(tx, file_id, uuid):
+        if message is not None and isinstance(uuid, str) and uuid and uuid in held:
             continue  # this key has it: an entry with a uuid is written once
         n = count + len(kept) + 1
+        linked = False
         if message is not None and synced is not None and (same := synced.take(message.twin_key)) is not None:
-            archive_lines.link(tx, [(file_id, n, same)])  # synced already: this line links to that message
-            message = None
+            links.append((file_id, n, same))  # synced already: this line links to that message
+            message, linked = None, True
         elif message is not None:
             if isinstance(uuid, str) and uuid:
-                taken = tx.execute("SELECT 1 FROM messages WHERE id = ?", (uuid,))
-                message_id = uuid if not taken else f"{uuid}@{file_id}:{n}"
+                message_id = uuid if uuid not in taken else f"{uuid}@{file_id}:{n}"
+                taken.add(message_id)
             else:  # no uuid: appended every time, under an id of its line
                 message_id = transcript.derived_id(json.loads(raw), path, n, raw)
+        if (message is not None or linked) and isinstance(uuid, str) and uuid:
+            held.add(uuid)  # the file has it now: the same uuid later in this append is not written again
         kept.append(raw)
         if message is not None:
             assert message_id is not None  # every branch that keeps `message` named it
             bodies.append((message_id, message.body))
             # its search document comes below (search.put), with every other line of this append
-            tx.execute(statements.UPSERT_LINE_MESSAGE, (message_id, yid, seq, message.type, message.role,
-                                                        message.timestamp, thread, file_id, n, None))
+            rows.append((message_id, yid, seq, message.type, message.role, message.timestamp, thread, file_id, n,
+                         None))
             seq += 1
+    archive_lines.link(tx, links)
+    tx.executemany(statements.UPSERT_LINE_MESSAGE, rows)
     runs = codec.pack(kept)
     archive_lines.append(tx, file_id, count + 1, runs, 0)
     search.put(tx, bodies)
