@@ -17,6 +17,10 @@ from typing import Any
 from .prepare import HEADER, Prepared
 
 
+_START = ("import signal; signal.signal(signal.SIGINT, signal.SIG_IGN); "
+          "from yurudb.archive.prepare import serve; serve()")
+
+
 class Worker:
     """The parent's side: `await worker.prepare(*args)` (several may be in flight, answered in order)."""
 
@@ -29,8 +33,9 @@ class Worker:
     async def start(cls) -> Worker:
         """Start the worker process."""
         process = await asyncio.create_subprocess_exec(
-            # only what preparing lines needs: not this package, whose whole store takes twice as long
-            sys.executable, "-c", "from yurudb.archive.prepare import serve; serve()", stdin=asyncio.subprocess.PIPE,
+            # only what preparing lines needs: not this package, whose whole store takes twice as long; Ctrl-C
+            # ignored before the imports too (a worker still importing when it came printed a traceback)
+            sys.executable, "-c", _START, stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE, limit=2**30)
         return cls(process)
 
