@@ -92,14 +92,31 @@ def pg_server() -> Iterator[str]:
         server.remove()
 
 
-def fresh_database(server: str) -> str:
-    """A new empty database on the server; its URL."""
+_TEMPLATES: dict[str, str] = {}  # server -> a database at the head revision, copied for each test
+
+
+def fresh_database(server: str, *, blank: bool = False) -> str:
+    """A new database on the server, at the head revision (a copy of one migrated once per run: each
+    test would otherwise pay Alembic's upgrade), or `blank`; its URL."""
     import psycopg
 
+    template = "" if blank else f" TEMPLATE {_template(server)}"
     name = f"yurudb_{uuid.uuid4().hex[:12]}"
     with psycopg.connect(server, autocommit=True) as conn:
-        conn.execute(f"CREATE DATABASE {name}")
+        conn.execute(f"CREATE DATABASE {name}{template}")
     return server.rsplit("/", 1)[0] + "/" + name
+
+
+def _template(server: str) -> str:
+    if server not in _TEMPLATES:
+        import asyncio
+
+        from yurudb.recovery import migrations
+
+        url = fresh_database(server, blank=True)
+        asyncio.run(migrations.run_url(url))
+        _TEMPLATES[server] = url.rsplit("/", 1)[1]
+    return _TEMPLATES[server]
 
 
 def drop_database(server: str, url: str) -> None:
@@ -112,8 +129,18 @@ def drop_database(server: str, url: str) -> None:
 
 @pytest.fixture
 def pg_url(pg_server: str) -> Iterator[str]:
-    """A fresh, empty PostgreSQL database for this test (dropped after it)."""
+    """A fresh PostgreSQL database for this test, at the head revision with nothing in it (dropped after it)."""
     url = fresh_database(pg_server)
+    try:
+        yield url
+    finally:
+        drop_database(pg_server, url)
+
+
+@pytest.fixture
+def pg_blank_url(pg_server: str) -> Iterator[str]:
+    """A fresh PostgreSQL database with no schema at all (for the migrations' own tests)."""
+    url = fresh_database(pg_server, blank=True)
     try:
         yield url
     finally:

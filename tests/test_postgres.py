@@ -36,7 +36,7 @@ def _line(i: int, sid: str = SID, text: str | None = None, **extra: object) -> b
                       separators=(",", ":")).encode()
 
 
-def test_the_revisions_build_what_the_models_say_on_postgresql(pg_url: str) -> None:
+def test_the_revisions_build_what_the_models_say_on_postgresql(pg_blank_url: str) -> None:
     from alembic.autogenerate import compare_metadata
     from alembic.runtime.migration import MigrationContext
     from sqlalchemy import create_engine
@@ -44,13 +44,13 @@ def test_the_revisions_build_what_the_models_say_on_postgresql(pg_url: str) -> N
     from yurudb.recovery import migrations
     from yurudb.tables.entities import metadata
 
-    assert asyncio.run(migrations.run_url(pg_url)) == migrations.head_revision()
+    assert asyncio.run(migrations.run_url(pg_blank_url)) == migrations.head_revision()
 
     def ours(name: str | None, type_: str, parent: object) -> bool:
         # what PostgreSQL has beyond the models, by design: the tsvector index and SQLite's rowid as a column
         return not (name in ("search_index", "idx_search_index_body", "rowid", "idx_messages_rowid", "alembic_version"))
 
-    engine = create_engine(migrations.sqlalchemy_url(pg_url))
+    engine = create_engine(migrations.sqlalchemy_url(pg_blank_url))
     try:
         with engine.connect() as conn:
             context = MigrationContext.configure(conn, opts={"compare_type": True, "include_name": ours})
@@ -59,16 +59,17 @@ def test_the_revisions_build_what_the_models_say_on_postgresql(pg_url: str) -> N
         engine.dispose()
 
 
-def test_migrate_upgrades_downgrades_and_reports_a_server_database(pg_url: str) -> None:
+def test_migrate_upgrades_downgrades_and_reports_a_server_database(pg_blank_url: str) -> None:
     def cli(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([*YURUDB, "--db", pg_url, *args], capture_output=True,
+        return subprocess.run([*YURUDB, "--db", pg_blank_url, *args], capture_output=True,
                               text=True, timeout=120, env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])})
 
     assert "<base>" in cli("migrate", "current").stdout
     assert cli("migrate", "upgrade").returncode == 0
     assert "up to date" in cli("migrate", "current").stdout
     assert cli("migrate", "downgrade", "0012_secrets").returncode == 0
-    assert "0012_secrets" in cli("migrate", "current").stdout and "behind" in cli("migrate", "current").stdout
+    behind = cli("migrate", "current").stdout
+    assert "0012_secrets" in behind and "behind" in behind
     assert cli("migrate", "upgrade").returncode == 0
     bad = cli("migrate", "upgrade", "no-such-revision")
     assert bad.returncode == 2 and "Traceback" not in bad.stderr
