@@ -23,7 +23,7 @@ import sys
 import tempfile
 import time
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -32,13 +32,13 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE.parent / "tests"))
 
-import corpus  # noqa: E402
-import fulltext  # noqa: E402
-import workload  # noqa: E402
-from run import Results, Row, pct  # noqa: E402
+import corpus
+import fulltext
+import workload
+from run import Results, Row, pct
 
-import yurudb  # noqa: E402
-from yurudb.claude import SessionStore, sync  # noqa: E402
+import yurudb
+from yurudb.claude import SessionStore, sync
 
 SERVER = ""  # the server's maintenance URL (its `postgres` database)
 
@@ -60,7 +60,7 @@ async def schema(url: str) -> None:
 
 
 def when(ms: int) -> datetime:
-    return datetime.fromtimestamp(ms / 1000, tz=timezone.utc)
+    return datetime.fromtimestamp(ms / 1000, tz=UTC)
 
 
 # ---- W1: closed loop -------------------------------------------------------------------------

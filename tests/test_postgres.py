@@ -61,7 +61,7 @@ def test_the_revisions_build_what_the_models_say_on_postgresql(pg_blank_url: str
 
 def test_migrate_upgrades_downgrades_and_reports_a_server_database(pg_blank_url: str) -> None:
     def cli(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([*YURUDB, "--db", pg_blank_url, *args], capture_output=True,
+        return subprocess.run([*YURUDB, "--db", pg_blank_url, *args], capture_output=True, check=False,
                               text=True, timeout=120, env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])})
 
     assert "<base>" in cli("migrate", "current").stdout
@@ -205,13 +205,15 @@ def test_read_only_commands_on_a_server_create_nothing_locally(tmp_path: Path, p
     _projects(home, "-work-repo", [_line(i) for i in range(4)])
     env = {**os.environ, "HOME": str(home), "PYTHONPATH": str(Path(__file__).parents[1])}
     env.pop("YURUDB_PATH", None)
-    assert subprocess.run([*YURUDB, "--db", pg_url, "sync"], env=env, capture_output=True, timeout=120).returncode == 0
+    synced = subprocess.run([*YURUDB, "--db", pg_url, "sync"], env=env, capture_output=True, timeout=120, check=False)
+    assert synced.returncode == 0
     local = home / ".yurucode"
     import shutil
 
     shutil.rmtree(local)  # what the sync made (the journal's folder); the reads below must not make it again
     for args in (["sessions"], ["search", "parseConfig"], ["usage"], ["migrate", "current"], ["show", SID]):
-        done = subprocess.run([*YURUDB, "--db", pg_url, *args], env=env, capture_output=True, text=True, timeout=120)
+        done = subprocess.run([*YURUDB, "--db", pg_url, *args], env=env, capture_output=True, text=True, timeout=120,
+                              check=False)
         assert done.returncode == 0, (args, done.stderr)
         assert not local.exists(), args
 

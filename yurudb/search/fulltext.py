@@ -81,7 +81,7 @@ class TsVector:
     DOCS = "SELECT doc FROM search_index"
 
 
-def engine(where: Any) -> type[FTS5] | type[TsVector]:
+def engine(where: Any) -> type[FTS5 | TsVector]:
     """The index statements of a Tx (or of a dialect's name)."""
     dialect = where if isinstance(where, str) else getattr(where, "dialect", "sqlite")
     return TsVector if dialect == "postgresql" else FTS5

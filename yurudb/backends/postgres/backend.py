@@ -39,4 +39,4 @@ class PostgresBackend:
 
     def checkpointer(self, writer: object, interval: float) -> None:
         """None: the server checkpoints its own log."""
-        return None
+        return

@@ -47,7 +47,7 @@ _MARK = "\x00"  # a placeholder while the text is rewritten, numbered at the end
 class Statement:
     """A statement in PostgreSQL's text, which of its parameters are LIMITs, and whether it returns rows."""
 
-    __slots__ = ("sql", "limits", "rows")
+    __slots__ = ("limits", "rows", "sql")
 
     def __init__(self, sql: str, limits: tuple[int, ...]) -> None:
         self.sql, self.limits = sql, limits
@@ -133,7 +133,7 @@ def _scalar_minmax(text: str) -> str:
 class MultiRow:
     """An `INSERT ... VALUES (...)` said for many rows at once: one statement, one round trip."""
 
-    __slots__ = ("head", "group", "tail", "keys", "_texts")
+    __slots__ = ("_texts", "group", "head", "keys", "tail")
 
     def __init__(self, head: str, group: str, tail: str, keys: tuple[int, ...] | None) -> None:
         # keys: the conflict target's parameter positions when it updates (None: nothing to update)

@@ -55,9 +55,8 @@ def _adapt(conn: Any) -> None:
 
 def column_text(value: str) -> str:
     """PostgreSQL's text of a UTC timestamp as yurudb's column text (`2026-12-04 01:05:04.120`)."""
-    if value.endswith("+00"):
-        value = value[:-3]
-    head, dot, frac = value.partition(".")
+    value = value.removesuffix("+00")
+    head, _, frac = value.partition(".")
     if len(frac) <= 3:
         return f"{head}.{frac:0<3}"
     return f"{head}.{frac}"
