@@ -25,6 +25,9 @@ def db_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     path = tmp_path / "yurudb" / "yurucode.db"
     path.parent.mkdir()
     monkeypatch.setenv("YURUDB_PATH", str(path))
+    # the machine a sync reads files on (never a machine-id file in the real home); a test of two
+    # machines gives each process its own
+    monkeypatch.setenv("YURUDB_MACHINE", "test-machine")
     return path
 
 

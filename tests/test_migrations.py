@@ -6,6 +6,7 @@ import sqlite3
 from datetime import datetime, timezone
 from pathlib import Path
 
+import pytest
 from helpers import dump
 from test_schema import upgrade
 
@@ -435,3 +436,48 @@ async def test_0011_adds_the_footprint_to_a_populated_0010_archive_and_refuses_t
     assert await upgrade(db_path, "0010_whole_text", "downgrade") == "0010_whole_text"
     names = {r[0] for r in sqlite3.connect(db_path).execute("SELECT name FROM sqlite_master")}
     assert not {n for n in names if n.startswith(("footprint", "idx_footprint"))}
+
+
+async def test_0014_keeps_a_populated_0013_archive_whole_and_refuses_to_merge_two_machines_files(
+    db_path: Path, tmp_path: Path, monkeypatch
+) -> None:
+    from yurudb.claude import sync, transcript_files
+    from yurudb.errors import MigrationError
+
+    root = tmp_path / "projects"
+    sid = "5e550000-0000-4000-8000-00000000a014"
+    transcript = root / "-p" / f"{sid}.jsonl"
+    transcript.parent.mkdir(parents=True)
+    (root / "-p" / "memory.md").write_bytes(b"# kept beside\n")
+    transcript.write_text(f'{{"type": "user", "sessionId": "{sid}", "uuid": "u1", "message": {{"content": "hi"}}}}\n')
+    async with yurudb.open(db_path, daily_backup=False) as store:
+        await sync(store, root)
+    assert await upgrade(db_path, "0013_postgresql", "downgrade") == "0013_postgresql"
+    tables = ("transcript_files", "footprint_files", "transcript_blocks", "footprint_blobs")
+
+    def archive() -> dict[str, list[tuple]]:
+        conn = sqlite3.connect(db_path)
+        try:
+            return {t: conn.execute(f"SELECT * FROM {t} ORDER BY id").fetchall() for t in tables}
+        finally:
+            conn.close()
+
+    before, rows_before = archive(), dump(db_path)
+    assert await upgrade(db_path) == HEAD
+    after = archive()
+    for table in tables[:2]:  # every row as it was, with no machine yet
+        assert [row[:-1] for row in after[table]] == before[table] and {row[-1] for row in after[table]} == {""}
+    assert [after[t] for t in tables[2:]] == [before[t] for t in tables[2:]] and dump(db_path) == rows_before
+
+    monkeypatch.setenv("YURUDB_MACHINE", "home")
+    with transcript.open("a") as f:
+        f.write(f'{{"type": "user", "sessionId": "{sid}", "uuid": "u2", "message": {{"content": "more"}}}}\n')
+    async with yurudb.open(db_path, daily_backup=False) as store:
+        report = await sync(store, root)  # reads on from the cursor the upgrade kept
+        assert (report.lines, report.files_rewritten, report.footprint.new) == (1, 0, 0)
+        monkeypatch.setenv("YURUDB_MACHINE", "work")
+        await sync(store, root)  # the same paths, read on another machine: rows of its own
+        assert (await transcript_files(store, sid))[f"-p/{sid}.from-home.jsonl"] == transcript.read_bytes()
+    with pytest.raises(MigrationError, match="more than one machine"):
+        await upgrade(db_path, "0013_postgresql", "downgrade")
+    assert sqlite3.connect(db_path).execute("SELECT COUNT(*) FROM transcript_files").fetchone() == (2,)

@@ -136,6 +136,7 @@ async def test_a_synced_archive_comes_back_byte_exact_from_postgresql(tmp_path: 
 def _sync_as(home: Path, url: str) -> subprocess.Popen[str]:
     env = {**os.environ, "HOME": str(home), "YURUDB_URL": url, "PYTHONPATH": str(Path(__file__).parents[1])}
     env.pop("YURUDB_PATH", None)
+    env.pop("YURUDB_MACHINE", None)  # each home keeps the machine id its first sync makes
     return subprocess.Popen([*YURUDB, "sync"], env=env, text=True,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
@@ -165,6 +166,9 @@ def test_two_machines_sync_into_one_database_at_once_each_line_once(tmp_path: Pa
             for n in range(6):
                 assert len(await store.get_messages(f"aaaaaaaa-0000-0000-0000-{n:012d}", limit=None)) == 200
                 assert len(await store.get_messages(f"bbbbbbbb-0000-0000-0000-{n:012d}", limit=None)) == 200
+            machines = {r[0] for r in await store.fetch("SELECT machine FROM transcript_files")}
+            kept = {(home / ".yurucode" / "machine-id").read_text().strip() for home in (a, b)}
+            assert machines == kept and len(kept) == 2
             files = await transcript_files(store, SID)
             assert files[f"-home-me-repo/{SID}.jsonl"] == b"".join(x + b"\n" for x in shared)
             assert files[f"-Users-me-code-repo/{SID}.jsonl"] == (b / ".claude" / "projects" / "-Users-me-code-repo"

@@ -74,6 +74,7 @@ EXPECTED_COLUMNS = {
         ("synced_at", "TIMESTAMP", 0, "CURRENT_TIMESTAMP", 0),
         ("gone_at", "TIMESTAMP", 0, None, 0),
         ("tail_sha256", "TEXT", 0, None, 0),
+        ("machine", "TEXT", 1, "''", 0),
     ],
     "transcript_blocks": [
         ("id", "INTEGER", 1, None, 1),
@@ -110,6 +111,7 @@ EXPECTED_COLUMNS = {
         ("inode", "INTEGER", 0, None, 0),
         ("synced_at", "TIMESTAMP", 0, "CURRENT_TIMESTAMP", 0),
         ("gone_at", "TIMESTAMP", 0, None, 0),
+        ("machine", "TEXT", 1, "''", 0),
     ],
     "secret_findings": [
         ("id", "INTEGER", 1, None, 1),
@@ -130,7 +132,7 @@ EXPECTED_INDEXES = {
                  ("idx_messages_file", 0, ("file_id", "line"), "file_id IS NOT NULL")},
     "search_index": set(),
     "analytics": {("idx_analytics_session", 1, ("session_id", "source_id"))},
-    "transcript_files": {("idx_transcript_files_path", 1, ("root", "path")),
+    "transcript_files": {("idx_transcript_files_path", 1, ("machine", "root", "path")),
                          ("idx_transcript_files_session", 0, ("session_id",)),
                          ("idx_transcript_files_name", 0, ("path",))},
     "transcript_blocks": {("idx_transcript_blocks", 1, ("file_id", "first_line"))},
@@ -138,7 +140,7 @@ EXPECTED_INDEXES = {
                          ("idx_transcript_links_message", 0, ("message_id",))},
     "archive_dicts": set(),
     "footprint_blobs": {("idx_footprint_blobs_sha", 1, ("sha256",))},
-    "footprint_files": {("idx_footprint_files_path", 1, ("root", "path")),
+    "footprint_files": {("idx_footprint_files_path", 1, ("machine", "root", "path")),
                         ("idx_footprint_files_session", 0, ("session_key",)),
                         ("idx_footprint_files_blob", 0, ("blob_id",))},
     "secret_findings": {("idx_secret_findings_message", 0, ("message_id",)),

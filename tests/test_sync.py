@@ -772,6 +772,7 @@ async def test_a_pass_whose_cursor_another_pass_moved_archives_only_the_lines_af
     tmp_path: Path, target
 ) -> None:
     from yurudb.archive.apply import archive_all, load_state
+    from yurudb.paths import machine_id
     from yurudb.archive.prepare import prepare
     from yurudb.archive.sync import SyncReport, _read, _walk
 
@@ -781,7 +782,8 @@ async def test_a_pass_whose_cursor_another_pass_moved_archives_only_the_lines_af
     async with yurudb.open(target, daily_backup=False) as store:
         await sync(store, root)
         # pass B reads the cursor at 50 lines ...
-        cursors, dictionary = await store.transaction(load_state, str(root.resolve()))
+        place = (machine_id(), str(root.resolve()))
+        cursors, dictionary = await store.transaction(load_state, place)
         data += b"".join(line(n, pad="p" * 200) + b"\n" for n in range(50, 100))
         path.write_bytes(data)
         await sync(store, root)  # ... another pass archives lines 51-100 ...
@@ -792,7 +794,7 @@ async def test_a_pass_whose_cursor_another_pass_moved_archives_only_the_lines_af
         chunks = list(_read(f, cursors[f.rel], report))  # ... and B's chunk holds lines 51-200
         assert [(c.first, c.seen_lines) for c in chunks] == [(51, 50)]
         group = [(c, prepare(c.lines(), c.first, f.rel, f.session_hint, dictionary)) for c in chunks]
-        (done,) = await store.transaction(archive_all, str(root.resolve()), group)
+        (done,) = await store.transaction(archive_all, place, group)
         assert done.lines == 100 and done.messages_new == 100  # lines 101-200, once
         assert await archived(store) == {f"-repo/{SID}.jsonl": data}
         messages = await store.get_messages(SID, limit=None)
@@ -822,3 +824,56 @@ async def test_lines_a_damaged_archive_lost_come_back_from_claude_codes_file_at_
         assert await archived(store) == {f"-repo/{SID}.jsonl": path.read_bytes()}
         messages = await store.get_messages(SID, limit=None)
         assert [m.payload["uuid"] for m in messages] == [f"{SID}-u{i}" for i in range(1500)]
+
+
+async def test_two_machines_with_the_same_paths_keep_their_files_apart(
+        tmp_path: Path, target, monkeypatch: pytest.MonkeyPatch) -> None:
+    """One home and project path on two machines, one session resumed on both: each machine's file
+    keeps its own row and cursor (no rewrite read, no earlier copy made), each line is one message,
+    and an export gives both files byte-exact (the other machine's beside this one's)."""
+    folder = tmp_path / "projects" / "-repo"
+    folder.mkdir(parents=True)
+    path = folder / f"{SID}.jsonl"
+    laptop = b"".join(line(n) + b"\n" for n in range(10))
+    desktop = laptop + b"".join(line(n) + b"\n" for n in range(10, 16))  # resumed there: six more lines
+    async with yurudb.open(target) as store:
+        for machine, data in (("laptop", laptop), ("desktop", desktop), ("laptop", laptop + line(90) + b"\n"),
+                              ("desktop", desktop)):
+            monkeypatch.setenv("YURUDB_MACHINE", machine)
+            path.write_bytes(data)
+            report = await sync(store, tmp_path / "projects")
+            assert report.files_rewritten == 0 and not report.problems
+        assert len(await store.get_messages(SID, limit=None)) == 17  # 16 lines, and the laptop's own one more
+        assert rows(target, "SELECT machine, path FROM transcript_files ORDER BY machine") == [
+            ("desktop", f"-repo/{SID}.jsonl"), ("laptop", f"-repo/{SID}.jsonl")]
+        files = await transcript_files(store, SID)  # read on the desktop
+        assert files[f"-repo/{SID}.jsonl"] == desktop
+        assert files[f"-repo/{SID}.from-laptop.jsonl"] == laptop + line(90) + b"\n"
+
+
+async def test_a_file_row_from_before_machines_is_taken_by_the_first_machine_to_sync_it(
+        tmp_path: Path, target, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Rows of an archive upgraded to revision 0014 have no machine: the first sync of their folder
+    reads on from their cursors, as the same machine did before."""
+    folder = tmp_path / "projects" / "-repo"
+    folder.mkdir(parents=True)
+    path = folder / f"{SID}.jsonl"
+    path.write_bytes(b"".join(line(n) + b"\n" for n in range(5)))
+    async with yurudb.open(target) as store:
+        await sync(store, tmp_path / "projects")
+        await store.transaction(_forget_machines)
+        with path.open("ab") as f:
+            f.write(line(5) + b"\n")
+        monkeypatch.setenv("YURUDB_MACHINE", "upgraded")
+        report = await sync(store, tmp_path / "projects")
+        assert (report.files_read, report.lines, report.files_rewritten) == (1, 1, 0)
+        assert rows(target, "SELECT machine FROM transcript_files") == [("upgraded",)]
+        assert (await transcript_files(store, SID))[f"-repo/{SID}.jsonl"] == path.read_bytes()
+
+
+def _forget_machines(tx: Any) -> tuple[Any, None]:
+    """The file rows as revision 0014 leaves an archive it upgrades: no machine."""
+    from yurudb.writes.batch import BatchEffects
+
+    tx.execute("UPDATE transcript_files SET machine = ''")
+    return BatchEffects(), None

@@ -23,13 +23,60 @@ def default_db_path(platform: str | None = None) -> Path:
     override = os.environ.get(ENV_VAR)
     if override:
         return Path(override).expanduser()
+    # Windows: roaming=True is %APPDATA%, so the history follows a roaming profile like the app's
+    # settings do (the Windows class by name, so the result does not depend on the platform we run on)
+    return _home_folder(platform) / DB_FILENAME
+
+
+MACHINE_VAR = "YURUDB_MACHINE"
+MACHINE_FILE = "machine-id"
+SHARED_MACHINE = ""  # the machine of what every machine shares (the Agent SDK's mirrored keys)
+
+
+def machine_id(*, create: bool = True) -> str:
+    """This machine's name in the archive's file rows: `YURUDB_MACHINE`, else the one kept in
+    ~/.yurucode/machine-id (made on first need: the host's name and a random suffix, so two
+    machines of one name, or two homes of one machine, stay apart). Without `create`, '' when none is kept."""
+    override = os.environ.get(MACHINE_VAR, "").strip()
+    if override:
+        return override
+    folder = _home_folder(roaming=False)  # a roaming profile would give every machine the one id
+    path = folder / MACHINE_FILE
+    try:
+        kept = path.read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        kept = ""
+    except OSError as exc:
+        raise DatabaseError(f"cannot read this machine's id from {path}: {exc.strerror or exc}") from exc
+    if kept or not create:
+        return kept
+    import re
+    import secrets
+    import socket
+
+    name = re.sub(r"[^A-Za-z0-9._-]+", "-", socket.gethostname()).strip("-.") or "machine"
+    made = f"{name[:40]}-{secrets.token_hex(4)}"
+    try:
+        folder.mkdir(parents=True, mode=DIR_MODE, exist_ok=True)
+        # O_EXCL: two first syncs at once keep one id, the first one written
+        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, FILE_MODE)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(made + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        return made
+    except FileExistsError:
+        return machine_id(create=False) or made
+    except OSError as exc:
+        raise DatabaseError(f"cannot keep this machine's id in {path}: {exc.strerror or exc}") from exc
+
+
+def _home_folder(platform: str | None = None, *, roaming: bool = True) -> Path:
+    """yurudb's own folder in the user's home (where the default database lives unless YURUDB_PATH moves it)."""
     platform = platform or sys.platform
     if platform.startswith("win"):
-        # roaming=True is %APPDATA%, so the history follows a roaming profile like the app's settings do.
-        # The Windows class by name, so the result does not depend on the platform we run on.
-        base = platformdirs.windows.Windows(APP_NAME, appauthor=False, roaming=True).user_data_dir
-        return Path(base) / DB_FILENAME
-    return Path.home() / f".{APP_NAME}" / DB_FILENAME
+        return Path(platformdirs.windows.Windows(APP_NAME, appauthor=False, roaming=roaming).user_data_dir)
+    return Path.home() / f".{APP_NAME}"
 
 
 def is_server(target: object) -> bool:

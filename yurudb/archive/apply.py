@@ -32,6 +32,9 @@ class File:
     st: os.stat_result
 
 
+Place = tuple[str, str]  # (machine, root): where a file was read (paths.machine_id, its projects folder)
+
+
 @dataclass
 class Cursor:
     """Where a file's archive ends: what its bytes looked like when the last pass stopped reading it."""
@@ -92,15 +95,27 @@ class Done:
     effects: BatchEffects = field(default_factory=BatchEffects)
 
 
-def load_state(tx: Tx, root: str) -> tuple[BatchEffects, tuple[dict[str, Cursor], tuple[int, bytes] | None]]:
-    """Every file's cursor under `root` (by path), and the newest compression dictionary."""
+def load_state(tx: Tx, place: Place) -> tuple[BatchEffects, tuple[dict[str, Cursor], tuple[int, bytes] | None]]:
+    """Every file's cursor under the place's root (by path), and the newest compression dictionary.
+
+    Files of this root from before revision 0014 (machine '') become this machine's: the machine that
+    syncs the root first reads on from their cursors (a path it has a row of its own for keeps both)."""
+    adopt(tx, "transcript_files", place)
     cursors = {r[0]: Cursor(*r[1:]) for r in tx.execute(
-        f"SELECT path, {CURSOR_COLUMNS} FROM transcript_files WHERE root = ?", (root,))}
+        f"SELECT path, {CURSOR_COLUMNS} FROM transcript_files WHERE machine = ? AND root = ?", place)}
     dictionary = None
     for known_id, data in tx.execute("SELECT id, data FROM archive_dicts ORDER BY id"):
         codec.register(known_id, data)
         dictionary = (known_id, data)  # the newest compresses from now on
     return BatchEffects(), (cursors, dictionary)
+
+
+def adopt(tx: Tx, table: str, place: Place) -> None:
+    """A table's rows of this root from before machines were kept (machine '') made this machine's."""
+    machine, root = place
+    if machine:
+        tx.execute(f"UPDATE {table} SET machine = ? WHERE machine = '' AND root = ? AND path NOT IN "
+                   f"(SELECT path FROM {table} WHERE machine = ? AND root = ?)", (machine, root, machine, root))
 
 
 def save_dict(tx: Tx, dict_id: int, data: bytes) -> tuple[BatchEffects, None]:
@@ -145,23 +160,24 @@ class Twins:
 RETIRED = archive_lines.RETIRED  # a rewritten file's earlier copy keeps its lines under `<path>#replaced-<time>`
 
 
-def twins(tx: Tx, root: str, path: str, file_id: int, session_id: str | None = None) -> Twins | None:
-    """The messages of `path` that exist already: under another root (the transcript arrived both
+def twins(tx: Tx, place: Place, path: str, file_id: int, session_id: str | None = None) -> Twins | None:
+    """The messages of `path` that exist already: under another place (the transcript arrived both
     ways, or from another machine, whose project folder may be named for another path: the same file
     of the same session), or in an earlier copy of a file that was rewritten; less those file
     `file_id` links already (an earlier chunk or append took them)."""
-    # each lookup on an index: the same path under another root (idx_transcript_files_name), this
-    # root's paths that start `<path>#replaced-` (a range of idx_transcript_files_path), and the
-    # session's files under other roots (idx_transcript_files_session) with the same name in their folder
+    # each lookup on an index: the same path under another place (idx_transcript_files_name), this
+    # place's paths that start `<path>#replaced-` (a range of idx_transcript_files_path), and the
+    # session's files under other places (idx_transcript_files_session) with the same name in their folder
+    machine, root = place
     retired = path + RETIRED
     name = path[path.index("/"):] if "/" in path else path
     others = [r[0] for r in tx.execute(
-        "SELECT id FROM transcript_files WHERE path = ? AND root != ? "
-        "UNION SELECT id FROM transcript_files WHERE root = ? AND path >= ? AND path < ? "
-        "UNION SELECT id FROM transcript_files WHERE session_id = ? AND root != ? AND id != ? "
+        "SELECT id FROM transcript_files WHERE path = ? AND (root != ? OR machine != ?) "
+        "UNION SELECT id FROM transcript_files WHERE machine = ? AND root = ? AND path >= ? AND path < ? "
+        "UNION SELECT id FROM transcript_files WHERE session_id = ? AND (root != ? OR machine != ?) AND id != ? "
         "AND substr(path, instr(path, '/')) = ? AND instr(path, ?) = 0",
-        (path, root, root, retired, retired[:-1] + chr(ord(retired[-1]) + 1), session_id, root, file_id, name,
-         RETIRED))]
+        (path, root, machine, machine, root, retired, retired[:-1] + chr(ord(retired[-1]) + 1), session_id, root,
+         machine, file_id, name, RETIRED))]
     if not others:
         return None
     found = Twins()
@@ -176,7 +192,7 @@ def twins(tx: Tx, root: str, path: str, file_id: int, session_id: str | None = N
     return found
 
 
-def archive_all(tx: Tx, root: str, group: list[tuple[Chunk, Prepared]]) -> tuple[BatchEffects, list[Done]]:
+def archive_all(tx: Tx, place: Place, group: list[tuple[Chunk, Prepared]]) -> tuple[BatchEffects, list[Done]]:
     """Archive several prepared chunks in one transaction."""
     effects = BatchEffects()
     done = []
@@ -185,42 +201,43 @@ def archive_all(tx: Tx, root: str, group: list[tuple[Chunk, Prepared]]) -> tuple
     # indexing chunk by chunk between those statements made a segment per chunk, each merged later.
     docs = search.Docs(tx)
     for chunk, ready in group:
-        chunk_effects, result = _archive(tx, root, chunk, ready, docs)
+        chunk_effects, result = _archive(tx, place, chunk, ready, docs)
         effects.sessions.update(chunk_effects.sessions)
         done.append(result)
     docs.insert()
     return effects, done
 
 
-def _archive(tx: Tx, root: str, chunk: Chunk, ready: Prepared, docs: search.Docs) -> tuple[BatchEffects, Done]:
+def _archive(tx: Tx, place: Place, chunk: Chunk, ready: Prepared, docs: search.Docs) -> tuple[BatchEffects, Done]:
     """Archive one prepared chunk of lines and move the file's cursor past them, in the caller's
     transaction; the text to index is left in `docs`."""
-    placed = _file_row(tx, root, chunk, ready)
+    placed = _file_row(tx, place, chunk, ready)
     if placed is None:
-        return BatchEffects(), Done(_file_id(tx, root, chunk.file.rel))
+        return BatchEffects(), Done(_file_id(tx, place, chunk.file.rel))
     file_id, chunk, ready = placed
     done = Done(file_id)
     if not ready.lines:  # nothing new but the file's stat (a partial last line grew)
         _move_cursor(tx, chunk, file_id, 0)
         return done.effects, done
     sessions: dict[str, str] = {}
-    _messages(tx, root, chunk, ready, docs, file_id, sessions, done)
+    _messages(tx, place, chunk, ready, docs, file_id, sessions, done)
     _usage_and_facts(tx, ready, sessions, done)
     _move_cursor(tx, chunk, file_id, ready.lines)
     done.lines, done.bytes = ready.lines, ready.size
     return done.effects, done
 
 
-def _file_id(tx: Tx, root: str, rel: str) -> int:
-    return int(tx.execute("SELECT id FROM transcript_files WHERE root = ? AND path = ?", (root, rel))[0][0])
+def _file_id(tx: Tx, place: Place, rel: str) -> int:
+    return int(tx.execute("SELECT id FROM transcript_files WHERE machine = ? AND root = ? AND path = ?",
+                          (*place, rel))[0][0])
 
 
-def _file_row(tx: Tx, root: str, chunk: Chunk, ready: Prepared) -> tuple[int, Chunk, Prepared] | None:
+def _file_row(tx: Tx, place: Place, chunk: Chunk, ready: Prepared) -> tuple[int, Chunk, Prepared] | None:
     """The file's row for this chunk (a rewritten file's earlier copy retired, a new file's row made),
     and the chunk less what another pass archived since this one read the cursor (None: all of it)."""
     f = chunk.file
-    row = tx.execute("SELECT id, lines, consumed, device, inode FROM transcript_files WHERE root = ? AND path = ?",
-                     (root, f.rel))
+    row = tx.execute("SELECT id, lines, consumed, device, inode FROM transcript_files "
+                     "WHERE machine = ? AND root = ? AND path = ?", (*place, f.rel))
     if row and row[0][1] >= chunk.first and row[0][1] != chunk.seen_lines:
         # Another pass (a watch, a second sync) archived some of these lines since this one read the
         # cursor: what it took is left to it, when it read this file's bytes as this pass did.
@@ -242,12 +259,12 @@ def _file_row(tx: Tx, root: str, chunk: Chunk, ready: Prepared) -> tuple[int, Ch
                    (RETIRED, now, now, row[0][0]))
         row = []
     file_id = row[0][0] if row else tx.execute(
-        "INSERT INTO transcript_files (root, path, thread, session_id) VALUES (?, ?, ?, ?) RETURNING id",
-        (root, f.rel, f.thread, session_of_copy))[0][0]
+        "INSERT INTO transcript_files (machine, root, path, thread, session_id) VALUES (?, ?, ?, ?, ?) RETURNING id",
+        (*place, f.rel, f.thread, session_of_copy))[0][0]
     return file_id, chunk, ready
 
 
-def _messages(tx: Tx, root: str, chunk: Chunk, ready: Prepared, docs: search.Docs, file_id: int,
+def _messages(tx: Tx, place: Place, chunk: Chunk, ready: Prepared, docs: search.Docs, file_id: int,
               sessions: dict[str, str], done: Done) -> None:
     """The chunk's lines: their messages (new, or re-read in place), runs and links to twins."""
     f = chunk.file
@@ -263,7 +280,7 @@ def _messages(tx: Tx, root: str, chunk: Chunk, ready: Prepared, docs: search.Doc
     next_seq: dict[str, int] = {}
     message_rows: list[tuple[Any, ...]] = []
     links: list[tuple[int, int, str]] = []
-    mirrored = twins(tx, root, f.rel, file_id, file_yid)
+    mirrored = twins(tx, place, f.rel, file_id, file_yid)
     intact: dict[int, bool] = {}  # runs of other files that _lost decoded
     for m in ready.messages:
         n, yid = m.line, session_for(tx, m.claude_session, sessions, done)
@@ -383,20 +400,20 @@ def describe(tx: Tx, yid: str, known: dict[str, Any], fresh: bool) -> None:
         (title, title, title, prompt, prompt, known.get("cwd"), known.get("first"), known.get("last"), yid))
 
 
-def move_files(tx: Tx, root: str, moves: list[tuple[str, str, str | None]]) -> tuple[BatchEffects, None]:
+def move_files(tx: Tx, place: Place, moves: list[tuple[str, str, str | None]]) -> tuple[BatchEffects, None]:
     """Files found at a new path (old path, new path, its thread): their rows, lines and cursors go with them."""
-    tx.executemany("UPDATE transcript_files SET path = ?, thread = ? WHERE root = ? AND path = ?",
-                   [(new, thread, root, old) for old, new, thread in moves])
+    tx.executemany("UPDATE transcript_files SET path = ?, thread = ? WHERE machine = ? AND root = ? AND path = ?",
+                   [(new, thread, *place, old) for old, new, thread in moves])
     return BatchEffects(), None
 
 
-def mark_gone(tx: Tx, root: str, present: list[str], only: set[str] | None,
+def mark_gone(tx: Tx, place: Place, present: list[str], only: set[str] | None,
               back: Collection[str] = ()) -> tuple[BatchEffects, int]:
     """Files no longer on disk (of those looked at): mark them and their sessions gone; delete nothing.
     Sessions in `back` (a file of theirs returned) are no longer marked once none of their files is gone."""
     seen = set(present)
     gone = [(fid, sid) for fid, path, sid in tx.execute(
-        "SELECT id, path, session_id FROM transcript_files WHERE root = ? AND gone_at IS NULL", (root,))
+        "SELECT id, path, session_id FROM transcript_files WHERE machine = ? AND root = ? AND gone_at IS NULL", place)
         if path not in seen and (only is None or path in only)]
     effects = BatchEffects()
     now = now_text()
@@ -416,11 +433,11 @@ def mark_gone(tx: Tx, root: str, present: list[str], only: set[str] | None,
     return effects, len(gone)
 
 
-def archive_and_price(tx: Tx, root: str, group: list[tuple[Chunk, Prepared]], costs: dict[tuple[str, str], float],
+def archive_and_price(tx: Tx, place: Place, group: list[tuple[Chunk, Prepared]], costs: dict[tuple[str, str], float],
                       unpriced: set[str]) -> tuple[BatchEffects, tuple[list[Done], set[str]]]:
     """A sync's last group, then Claude Code's own costs for the unpriced models (one transaction);
     returns the group's results and the models that got a price."""
-    effects, done = archive_all(tx, root, group)
+    effects, done = archive_all(tx, place, group)
     for result in done:
         costs.update(result.claude_costs)
         unpriced |= result.unpriced

@@ -30,9 +30,11 @@ import zstandard
 from ..backends.sqlite.transaction import Tx
 from ..errors import CorruptDatabaseError
 from ..lines import runs as archive_lines
+from ..paths import machine_id
 from ..store.store import Store
 from ..times import now_text
 from ..writes.batch import BatchEffects
+from .apply import adopt
 
 HISTORY = "history.jsonl"  # beside the projects folder: every prompt typed, in every project
 # Claude Code names a session's folder by its id, a UUID: files under one belong to that session,
@@ -138,11 +140,12 @@ class _Read:
     old: _Copy | None
 
 
-def _current(tx: Tx, root: str) -> tuple[BatchEffects, dict[str, _Copy]]:
+def _current(tx: Tx, place: tuple[str, str]) -> tuple[BatchEffects, dict[str, _Copy]]:
+    adopt(tx, "footprint_files", place)
     rows = tx.execute(
         "SELECT f.path, f.id, f.blob_id, f.size, f.mtime_ns, f.device, f.inode, f.gone_at, b.sha256 "
         "FROM footprint_files AS f JOIN footprint_blobs AS b ON b.id = f.blob_id "
-        "WHERE f.root = ? AND instr(f.path, ?) = 0", (root, archive_lines.RETIRED))
+        "WHERE f.machine = ? AND f.root = ? AND instr(f.path, ?) = 0", (*place, archive_lines.RETIRED))
     return BatchEffects(), {r[0]: _Copy(*r[1:]) for r in rows}
 
 
@@ -187,7 +190,7 @@ def drop_unused_blob(tx: Tx, blob_id: int) -> None:
                (blob_id, blob_id))
 
 
-def _apply(tx: Tx, root: str, reads: list[_Read], report: FootprintReport) -> tuple[BatchEffects, None]:
+def _apply(tx: Tx, place: tuple[str, str], reads: list[_Read], report: FootprintReport) -> tuple[BatchEffects, None]:
     now = now_text()
     for r in reads:
         st, old = r.found.st, r.old
@@ -212,16 +215,16 @@ def _apply(tx: Tx, root: str, reads: list[_Read], report: FootprintReport) -> tu
             report.replaced += 1
         else:
             report.new += 1
-        tx.execute("INSERT INTO footprint_files (root, path, session_key, blob_id, size, mtime_ns, device, inode, "
-                   "synced_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                   (root, r.found.rel, session_key(r.found.rel), blob_id, *stat_values))
+        tx.execute("INSERT INTO footprint_files (machine, root, path, session_key, blob_id, size, mtime_ns, device, "
+                   "inode, synced_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                   (*place, r.found.rel, session_key(r.found.rel), blob_id, *stat_values))
     return BatchEffects(), None
 
 
-def _mark_gone(tx: Tx, root: str, present: set[str], only: set[str] | None) -> tuple[BatchEffects, int]:
+def _mark_gone(tx: Tx, place: tuple[str, str], present: set[str], only: set[str] | None) -> tuple[BatchEffects, int]:
     now, gone = now_text(), 0
-    for fid, path in tx.execute("SELECT id, path FROM footprint_files WHERE root = ? AND gone_at IS NULL "
-                                "AND instr(path, ?) = 0", (root, archive_lines.RETIRED)):
+    for fid, path in tx.execute("SELECT id, path FROM footprint_files WHERE machine = ? AND root = ? "
+                                "AND gone_at IS NULL AND instr(path, ?) = 0", (*place, archive_lines.RETIRED)):
         if path not in present and (only is None or path in only):
             tx.execute("UPDATE footprint_files SET gone_at = ? WHERE id = ?", (now, fid))
             gone += 1
@@ -229,13 +232,16 @@ def _mark_gone(tx: Tx, root: str, present: set[str], only: set[str] | None) -> t
 
 
 async def archive(store: Store, root: Path, *, only: set[str] | None = None,
-                  report: FootprintReport | None = None, paths: list[Path] | None = None) -> FootprintReport:
+                  report: FootprintReport | None = None, paths: list[Path] | None = None,
+                  machine: str | None = None) -> FootprintReport:
     """Archive what changed of the footprint under `root` (or just the paths in `only`) in a few transactions;
-    `paths` is a walk of root already made (sync walks once for transcripts and footprint both)."""
+    `paths` is a walk of root already made (sync walks once for transcripts and footprint both); the
+    files are this machine's (paths.machine_id) unless told whose."""
     report = report if report is not None else FootprintReport()
+    place = (machine if machine is not None else machine_id(), str(root))
     found = walk(root, report.problems, only, paths)
     report.files += len(found)
-    current = await store.transaction(_current, str(root))
+    current = await store.transaction(_current, place)
     batch: list[_Read] = []
     size = 0
     for f in found:
@@ -252,11 +258,11 @@ async def archive(store: Store, root: Path, *, only: set[str] | None = None,
         batch.append(read)
         size += len(read.data)
         if size >= BATCH_BYTES:
-            await store.transaction(_apply, str(root), batch, report)
+            await store.transaction(_apply, place, batch, report)
             batch, size = [], 0
     if batch:
-        await store.transaction(_apply, str(root), batch, report)
-    report.gone += await store.transaction(_mark_gone, str(root), {f.rel for f in found}, only)
+        await store.transaction(_apply, place, batch, report)
+    report.gone += await store.transaction(_mark_gone, place, {f.rel for f in found}, only)
     return report
 
 
@@ -272,28 +278,28 @@ def _decompress(data: bytes, sha256: str | None = None, path: str = "") -> bytes
     return out
 
 
-async def files_of(store: Store, session_id: str, projects: dict[str, set[str]], *,
-                   earlier: bool = False) -> dict[str, bytes]:
-    """The footprint that goes with a session: its own folder's files and its projects' files.
+async def files_of(store: Store, session_id: str, projects: dict[tuple[str, str], set[str]], *,
+                   earlier: bool = False) -> list[tuple[str, str, bytes]]:
+    """The footprint that goes with a session, (machine, path, bytes): its own folder's files and its projects' files.
 
-    `projects` maps each root to the project folders the session's transcripts lie in. With
+    `projects` maps each (machine, root) to the project folders the session's transcripts lie in. With
     `earlier`, rewritten files' earlier copies come too (named by `earlier_name`).
     """
     claude_ids = {r[0] for r in await store.fetch(
         "SELECT claude_session_id FROM sessions WHERE id = ? AND claude_session_id IS NOT NULL", (session_id,))}
     claude_ids.add(session_id)
-    out: dict[str, bytes] = {}
-    for root, folders in projects.items():
+    out: list[tuple[str, str, bytes]] = []
+    for place, folders in projects.items():
         rows: list[Any] = []
         for folder in sorted(folders):
             rows += await store.fetch(
                 "SELECT f.path, f.session_key, b.data, b.sha256 FROM footprint_files AS f "
-                "JOIN footprint_blobs AS b ON b.id = f.blob_id WHERE f.root = ? AND substr(f.path, 1, ?) = ? "
-                "AND (? OR instr(f.path, ?) = 0) ORDER BY f.path",
-                (root, len(folder) + 1, folder + "/", earlier, archive_lines.RETIRED))
+                "JOIN footprint_blobs AS b ON b.id = f.blob_id WHERE f.machine = ? AND f.root = ? "
+                "AND substr(f.path, 1, ?) = ? AND (? OR instr(f.path, ?) = 0) ORDER BY f.path",
+                (*place, len(folder) + 1, folder + "/", earlier, archive_lines.RETIRED))
         for path, key, data, sha in rows:
             if key is None or key in claude_ids:  # the project's own files, and this session's folder
-                out[path] = await asyncio.to_thread(_decompress, data, sha, path)
+                out.append((place[0], path, await asyncio.to_thread(_decompress, data, sha, path)))
     return out
 
 

@@ -11,6 +11,7 @@ from typing import Any
 
 from ..errors import NotFoundError
 from ..lines import runs as archive_lines
+from ..paths import machine_id
 from ..store.store import Store
 from ..writes.batch import BatchEffects
 from . import footprint
@@ -33,16 +34,18 @@ async def transcript_files(store: Store, session_id: str, *, earlier: bool = Fal
     gap. The rest of the footprint comes along: the files in the session's own folder (tool
     outputs, subagent sidecars) and its project's (memory, sessions-index.json). With `earlier`,
     also the copies a file had before it was rewritten (truncated, edited, replaced), each under
-    `earlier_name` of its path.
+    `earlier_name` of its path. A file of the same name from another machine (the session resumed
+    there) comes too, under `machine_name` of its path; this machine's own copy keeps the name.
     """
     session = await store.get_session(session_id)  # NotFoundError for an unknown session
     files = await store.fetch(
         # A transcript both synced and mirrored by the Agent SDK: the synced copy (Claude Code's own
         # bytes) wins over the mirror's (the entries as JSON); a mirrored-only one comes from the mirror.
         # An earlier copy of a rewritten file (`<path>#replaced-<time>`) is not what Claude Code has.
-        "SELECT id, path, lines, root FROM transcript_files WHERE session_id = ? AND (? OR instr(path, ?) = 0) "
-        "ORDER BY root = 'claude-agent-sdk' DESC, thread IS NOT NULL, path",
-        (session_id, earlier, archive_lines.RETIRED))
+        "SELECT id, path, lines, root, machine FROM transcript_files WHERE session_id = ? "
+        "AND (? OR instr(path, ?) = 0) ORDER BY root = 'claude-agent-sdk' DESC, machine != ?, machine, "
+        "thread IS NOT NULL, path",
+        (session_id, earlier, archive_lines.RETIRED, machine_id(create=False)))
     if not files:
         if (session.meta or {}).get("rebuilt_from"):
             raise NotFoundError(f"session {session_id} was rebuilt from {session.meta['rebuilt_from']}: its prompts "
@@ -50,19 +53,34 @@ async def transcript_files(store: Store, session_id: str, *, earlier: bool = Fal
         raise NotFoundError(f"session {session_id} has no archived transcript (it was not synced from Claude Code)")
     await store.load_dictionaries()
     out: dict[str, bytes] = {}
-    projects: dict[str, set[str]] = {}
-    for file_id, path, count, root in files:
+    projects: dict[tuple[str, str], set[str]] = {}
+    named: dict[str, str] = {}  # a synced file's name -> the machine whose copy has it
+    for file_id, path, count, root, machine in files:
         if root != "claude-agent-sdk" and "/" in path:
-            projects.setdefault(root, set()).add(path.split("/", 1)[0])
+            projects.setdefault((machine, root), set()).add(path.split("/", 1)[0])
         lines = archive_lines.lines_of(await store.fetch(archive_lines.FILE_RUNS, (file_id,)))
         missing = [n for n in range(1, count + 1) if n not in lines]
         if missing:
             raise NotFoundError(f"{path}: {len(missing)} archived lines are missing or damaged (first: line "
                                 f"{missing[0]}); `yurudb check` lists them")
-        out[earlier_name(path)] = b"".join(lines[n] + b"\n" for n in range(1, count + 1))
-    for path, data in (await footprint.files_of(store, session_id, projects, earlier=earlier)).items():
-        out.setdefault(earlier_name(path), data)
+        name = earlier_name(path)
+        if root != "claude-agent-sdk":
+            name = named.setdefault(name, machine) == machine and name or machine_name(name, machine)
+        out[name] = b"".join(lines[n] + b"\n" for n in range(1, count + 1))
+    for machine, path, data in await footprint.files_of(store, session_id, projects, earlier=earlier):
+        name = earlier_name(path)
+        name = named.setdefault(name, machine) == machine and name or machine_name(name, machine)
+        out.setdefault(name, data)
     return out
+
+
+def machine_name(path: str, machine: str) -> str:
+    """Another machine's copy of a file on disk: `<name>.from-<machine>.jsonl` beside this machine's."""
+    folder, _, name = path.rpartition("/")
+    stem, dot, suffix = name.rpartition(".")
+    stem, suffix = (stem, dot + suffix) if stem else (name, "")
+    tag = re.sub(r"[^A-Za-z0-9._-]", "-", machine) or "unknown"
+    return f"{folder + '/' if folder else ''}{stem}.from-{tag}{suffix}"
 
 
 def earlier_name(path: str) -> str:

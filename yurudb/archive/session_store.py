@@ -21,6 +21,7 @@ from typing import Any
 
 from ..backends.sqlite.transaction import Tx
 from ..errors import ValidationError
+from ..paths import SHARED_MACHINE
 from ..lines import codec, transcript
 from ..lines import runs as archive_lines
 from ..search import index as search
@@ -301,7 +302,7 @@ def _append(tx: Tx, path: str, thread: str | None, key: dict[str, Any], ready: P
     yid = session_for(tx, key["session_id"], sessions, done)
     tx.execute("UPDATE transcript_files SET session_id = COALESCE(session_id, ?) WHERE id = ?", (yid, file_id))
     by_line = {m.line: m for m in ready.messages}
-    synced = twins(tx, ROOT, path, file_id)  # the same transcript synced from Claude Code's file
+    synced = twins(tx, (SHARED_MACHINE, ROOT), path, file_id)  # the same transcript synced from Claude Code's file
     seq = statements.next_seq(tx, yid)
     kept: list[bytes] = []
     bodies: list[tuple[str, str]] = []

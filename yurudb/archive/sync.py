@@ -38,6 +38,7 @@ from typing import Any
 
 from ..errors import NotFoundError
 from ..lines import codec
+from ..paths import machine_id
 from ..store.store import Store
 from .apply import (
     RETIRED,
@@ -45,6 +46,7 @@ from .apply import (
     Cursor,
     Done,
     File,
+    Place,
     archive_all,
     archive_and_price,
     load_state,
@@ -133,14 +135,15 @@ async def sync(
         raise NotFoundError(f"no such directory: {base}")
     base = base.resolve()
     report = SyncReport(root=str(base))
+    place = (machine_id(), str(base))
     chosen = None if only is None else {rel for p in only if (rel := _relative(base, p)) is not None}
     walked: list[Path] | None = [] if chosen is None else None  # the other files, for the footprint
     found = list(_walk(base, report, chosen, walked))
     report.files = len(found)
-    cursors, dictionary = await store.transaction(load_state, str(base))
+    cursors, dictionary = await store.transaction(load_state, place)
     moves = _moves(base, found, cursors)
     if moves:
-        await store.transaction(move_files, str(base), [(old, f.rel, f.thread) for old, f in moves])
+        await store.transaction(move_files, place, [(old, f.rel, f.thread) for old, f in moves])
         for old, f in moves:
             cursors[f.rel] = dataclasses.replace(cursors.pop(old), moved=True)
         report.files_moved = len(moves)
@@ -154,7 +157,7 @@ async def sync(
     workers = [await Worker.start() for _ in range(WORKERS)] if todo >= POOL_MIN_BYTES and (os.cpu_count() or 1) > 1 \
         else []
     pipeline: deque[tuple[Chunk, asyncio.Future[Prepared]]] = deque()
-    commits = _Commits(store, str(base), report, todo, progress)
+    commits = Commits(store, place, report, todo, progress)
     vectors = store.url is not None  # a PostgreSQL store's search vectors are built beside the parse
     turn = 0
     try:
@@ -164,7 +167,7 @@ async def sync(
                 dictionary = await _maybe_train(store, samples)
             turn += 1
             ready: asyncio.Future[Prepared] = asyncio.ensure_future(
-                _prepared(chunk, dictionary, workers[turn % len(workers)] if workers else None, vectors))
+                prepare_chunk(chunk, dictionary, workers[turn % len(workers)] if workers else None, vectors))
             pipeline.append((chunk, ready))
             if len(pipeline) > PIPELINE_DEPTH:
                 await commits.add(*pipeline.popleft())
@@ -178,16 +181,17 @@ async def sync(
         for worker in workers:
             await worker.close()
     present = [f.rel for f in found]
-    report.files_gone = await store.transaction(mark_gone, str(base), present, chosen, back - {None})
-    await _sync_footprint(store, base, only, report, walked)
+    report.files_gone = await store.transaction(mark_gone, place, present, chosen, back - {None})
+    await _sync_footprint(store, place, only, report, walked)
     report.seconds = time.perf_counter() - started
     return report
 
 
-async def _sync_footprint(store: Store, base: Path, only: Iterable[str | Path] | None, report: SyncReport,
+async def _sync_footprint(store: Store, place: Place, only: Iterable[str | Path] | None, report: SyncReport,
                           walked: list[Path] | None) -> None:
-    """The files beside the transcripts under `base` (`walked`: what the pass's walk found besides them),
-    and history.jsonl beside a projects folder."""
+    """The files beside the transcripts under the place's root (`walked`: what the pass's walk found
+    besides them), and history.jsonl beside a projects folder."""
+    machine, base = place[0], Path(place[1])
     others = None
     if only is not None:
         others = set()
@@ -200,18 +204,19 @@ async def _sync_footprint(store: Store, base: Path, only: Iterable[str | Path] |
             if is_footprint(rel):
                 others.add(rel)
     if others is None or others:
-        await archive_footprint(store, base, only=others, report=report.footprint, paths=walked)
+        await archive_footprint(store, base, only=others, report=report.footprint, paths=walked, machine=machine)
     home = base.parent
     history = home / HISTORY
     if base.name == "projects" and (only is None or history in {Path(p) for p in only}):
         if history.is_file() or await store.fetch_one(
-                "SELECT 1 FROM footprint_files WHERE root = ? AND path = ?", (str(home), HISTORY)):
-            await archive_footprint(store, home, only={HISTORY}, report=report.footprint)
+                "SELECT 1 FROM footprint_files WHERE machine IN (?, '') AND root = ? AND path = ?",
+                (machine, str(home), HISTORY)):
+            await archive_footprint(store, home, only={HISTORY}, report=report.footprint, machine=machine)
     report.problems += report.footprint.problems
     report.footprint.problems = []
 
 
-class _Commits:
+class Commits:
     """Prepared chunks grouped into transactions on the store's writer, one committing while the next
     are prepared: the writer and the workers take turns on the cores instead of waiting for each other.
 
@@ -221,8 +226,8 @@ class _Commits:
     own cost for them, so no reader ever sees those at $0 between two transactions.
     """
 
-    def __init__(self, store: Store, root: str, report: SyncReport, todo: int, progress: Progress | None) -> None:
-        self.store, self.root, self.report, self.todo, self.progress = store, root, report, todo, progress
+    def __init__(self, store: Store, place: Place, report: SyncReport, todo: int, progress: Progress | None) -> None:
+        self.store, self.place, self.report, self.todo, self.progress = store, place, report, todo, progress
         self.group: list[tuple[Chunk, Prepared]] = []
         self.grouped = 0  # the group's bytes
         self.committing: asyncio.Future[None] | None = None
@@ -261,10 +266,10 @@ class _Commits:
 
     async def _commit(self, batch: list[tuple[Chunk, Prepared]], last: bool) -> None:
         if last:
-            results, priced = await self.store.transaction(archive_and_price, self.root, batch, dict(self.costs),
+            results, priced = await self.store.transaction(archive_and_price, self.place, batch, dict(self.costs),
                                                            set(self.report.unpriced_models))
         else:
-            results, priced = await self.store.transaction(archive_all, self.root, batch), set()
+            results, priced = await self.store.transaction(archive_all, self.place, batch), set()
         for (_, prepared), result in zip(batch, results, strict=True):
             _tally(self.report, result)
             self.costs.update(result.claude_costs)
@@ -274,7 +279,7 @@ class _Commits:
             self.progress(self.done_bytes, self.todo)
 
 
-async def _prepared(chunk: Chunk, dictionary: tuple[int, bytes] | None, worker: Worker | None,
+async def prepare_chunk(chunk: Chunk, dictionary: tuple[int, bytes] | None, worker: Worker | None,
                     vectors: bool = False) -> Prepared:
     """The chunk prepared: by a worker that reads the same bytes itself, else (or when the file changed
     under it) on a thread from the bytes read here."""

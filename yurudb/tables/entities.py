@@ -110,7 +110,7 @@ class TranscriptFileRow(SQLModel, table=True):
 
     __tablename__ = "transcript_files"
     __table_args__ = (
-        Index("idx_transcript_files_path", "root", "path", unique=True),
+        Index("idx_transcript_files_path", "machine", "root", "path", unique=True),
         Index("idx_transcript_files_session", "session_id"),
         Index("idx_transcript_files_name", "path"),  # the same file under another root
         {"sqlite_autoincrement": True},
@@ -132,6 +132,8 @@ class TranscriptFileRow(SQLModel, table=True):
     synced_at: datetime | None = Field(default=None, sa_column=Column(STAMP, server_default=text("CURRENT_TIMESTAMP")))
     gone_at: datetime | None = Field(default=None, sa_column=Column(STAMP))
     tail_sha256: str | None = Field(default=None, sa_type=Text)  # of the bytes before `consumed`: an edit shows
+    # the machine it was read on (yurudb.paths.machine_id; '': every machine's, the Agent SDK's keys)
+    machine: str = Field(default="", sa_column=Column(Text, nullable=False, server_default=text("''")))
 
 
 class TranscriptBlockRow(SQLModel, table=True):
@@ -192,7 +194,7 @@ class FootprintFileRow(SQLModel, table=True):
 
     __tablename__ = "footprint_files"
     __table_args__ = (
-        Index("idx_footprint_files_path", "root", "path", unique=True),
+        Index("idx_footprint_files_path", "machine", "root", "path", unique=True),
         Index("idx_footprint_files_session", "session_key"),
         Index("idx_footprint_files_blob", "blob_id"),
         {"sqlite_autoincrement": True},
@@ -209,6 +211,7 @@ class FootprintFileRow(SQLModel, table=True):
     inode: int | None = Field(default=None, sa_type=BIG)
     synced_at: datetime | None = Field(default=None, sa_column=Column(STAMP, server_default=text("CURRENT_TIMESTAMP")))
     gone_at: datetime | None = Field(default=None, sa_column=Column(STAMP))
+    machine: str = Field(default="", sa_column=Column(Text, nullable=False, server_default=text("''")))  # as above
 
 
 class SecretFindingRow(SQLModel, table=True):

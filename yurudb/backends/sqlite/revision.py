@@ -12,7 +12,7 @@ from pathlib import Path
 
 from .engine import read_only_uri
 
-HEAD = "0013_postgresql"
+HEAD = "0014_machines"
 APPLICATION_ID = 0x79757275  # "yuru": PRAGMA application_id of every yurudb database (set by revision 0002)
 
 

@@ -45,7 +45,7 @@ CREATE TABLE transcript_files (
     thread TEXT, device INTEGER, inode INTEGER, size INTEGER DEFAULT 0 NOT NULL, mtime_ns INTEGER,
     consumed INTEGER DEFAULT 0 NOT NULL, lines INTEGER DEFAULT 0 NOT NULL, prefix_sha256 TEXT,
     synced_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP, gone_at TIMESTAMP, tail_sha256 TEXT,
-    FOREIGN KEY(session_id) REFERENCES sessions (id) ON DELETE CASCADE
+    machine TEXT DEFAULT '' NOT NULL, FOREIGN KEY(session_id) REFERENCES sessions (id) ON DELETE CASCADE
 );
 CREATE TABLE transcript_blocks (
     id INTEGER NOT NULL, file_id INTEGER NOT NULL, first_line INTEGER NOT NULL, lines INTEGER NOT NULL,
@@ -66,10 +66,10 @@ CREATE UNIQUE INDEX idx_footprint_blobs_sha ON footprint_blobs (sha256);
 CREATE TABLE footprint_files (
     id INTEGER NOT NULL PRIMARY KEY AUTOINCREMENT, root TEXT NOT NULL, path TEXT NOT NULL, session_key TEXT,
     blob_id INTEGER NOT NULL, size INTEGER DEFAULT 0 NOT NULL, mtime_ns INTEGER, device INTEGER, inode INTEGER,
-    synced_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP, gone_at TIMESTAMP,
+    synced_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP, gone_at TIMESTAMP, machine TEXT DEFAULT '' NOT NULL,
     FOREIGN KEY(blob_id) REFERENCES footprint_blobs (id)
 );
-CREATE UNIQUE INDEX idx_footprint_files_path ON footprint_files (root, path);
+CREATE UNIQUE INDEX idx_footprint_files_path ON footprint_files (machine, root, path);
 CREATE INDEX idx_footprint_files_session ON footprint_files (session_key);
 CREATE INDEX idx_footprint_files_blob ON footprint_files (blob_id);
 CREATE TABLE secret_findings (
@@ -87,7 +87,7 @@ CREATE TABLE secret_blob_scans (
 );
 CREATE INDEX idx_sessions_updated ON sessions (updated_at);
 CREATE INDEX idx_sessions_claude ON sessions (claude_session_id) WHERE claude_session_id IS NOT NULL;
-CREATE UNIQUE INDEX idx_transcript_files_path ON transcript_files (root, path);
+CREATE UNIQUE INDEX idx_transcript_files_path ON transcript_files (machine, root, path);
 CREATE INDEX idx_transcript_files_session ON transcript_files (session_id);
 CREATE INDEX idx_transcript_files_name ON transcript_files (path);
 CREATE UNIQUE INDEX idx_messages_session ON messages (session_id, seq);
