@@ -71,6 +71,7 @@ class Chunk:
     tail_sha256: str  # of the bytes just before `end` (sync._tail_hash)
     final: bool = True  # the file's last chunk of this pass: its cursor may take the file's stat
     seen_lines: int = 0  # the lines the file's cursor counted when this pass read it
+    ids: dict[int, str] | None = None  # copied from another database (push, pull): each line's message id there
 
     def lines(self) -> list[bytes]:
         """The chunk's lines, without their newlines."""
@@ -271,9 +272,11 @@ def _messages(tx: Tx, place: Place, chunk: Chunk, ready: Prepared, docs: search.
     done.not_json, done.oversized, done.unpriced = ready.not_json, ready.oversized, set(ready.unpriced)
     file_yid = session_for(tx, ready.file_session, sessions, done)
     tx.execute("UPDATE transcript_files SET session_id = COALESCE(session_id, ?) WHERE id = ?", (file_yid, file_id))
+    # a line copied from another database asks for the id its message has there (which may name
+    # that database's file: `<uuid>@<file>:<line>`), so that a copy's messages are the source's
+    asked = {m.line: chunk.ids.get(m.line, m.candidate_id) if chunk.ids else m.candidate_id for m in ready.messages}
     owners = {r[0]: (r[1], r[2], r[3], r[4]) for r in tx.select_in(
-        "SELECT id, session_id, file_id, line, seq FROM messages WHERE id IN ({})",
-        {m.candidate_id for m in ready.messages})}
+        "SELECT id, session_id, file_id, line, seq FROM messages WHERE id IN ({})", set(asked.values()))}
     # the rows this chunk writes that may exist already (and be indexed): those found, and the ids
     # made for a uuid seen in another line (not looked up above); a first sync has next to none
     existing: list[str] = []
@@ -287,13 +290,13 @@ def _messages(tx: Tx, place: Place, chunk: Chunk, ready: Prepared, docs: search.
         if mirrored is not None and (same := mirrored.take(m.twin_key)) is not None:
             links.append((file_id, n, same))  # the Agent SDK mirrored this line already: one message, two copies
             continue
-        message_id = m.candidate_id
+        message_id = asked[n]
         owner = owners.get(message_id)
         if owner is not None and (owner[1], owner[2]) != (file_id, n) and not _lost(tx, owner[1], owner[2], intact):
             # The same uuid in another line (a resumed session replays earlier lines): archived in
             # each, under an id of its own. (A message whose own line a damaged page took, or whose
             # run's bytes were damaged, is this line again: it keeps its id and place and reads from here.)
-            message_id = f"{message_id}@{file_id}:{n}"
+            message_id = f"{m.candidate_id}@{file_id}:{n}"
             owner = owners.get(message_id)
             existing.append(message_id)
         if owner is None:

@@ -34,13 +34,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..lines import codec
 from ..lines import runs as archive_lines
 from ..search import index as search
 from ..store.store import Store
 from ..times import now_text
 from ..writes import statements
 from ..writes.batch import BatchEffects
-from ..lines import codec
 from .apply import RETIRED, Chunk, File, Place
 from .sync import CHUNK_BYTES, PREFIX_BYTES, Commits, SyncReport, prepare_chunk
 
@@ -315,7 +315,9 @@ async def _missing(source: Store, target: Store, c: _Cursor, there: _Cursor | No
     hint = parts[1] if c.thread is not None and len(parts) > 2 else Path(parts[-1]).stem
     f = File(Path(c.root) / c.path, c.path, c.thread, hint, _Stat(c))  # type: ignore[arg-type]
     data = b"".join(line + b"\n" for line in kept)
-    return list(_split(f, data, first, seen))
+    ids = {line: mid for line, mid in await source.fetch(
+        "SELECT line, id FROM messages WHERE file_id = ? AND line >= ?", (c.id, first))}
+    return list(_split(f, data, first, seen, ids))
 
 
 async def _lines_of(store: Store, file_id: int, upto: int) -> list[bytes]:
@@ -331,7 +333,7 @@ async def _lines_of(store: Store, file_id: int, upto: int) -> list[bytes]:
     return out
 
 
-def _split(f: File, data: bytes, first: int, seen: int) -> Iterator[Chunk]:
+def _split(f: File, data: bytes, first: int, seen: int, ids: dict[int, str]) -> Iterator[Chunk]:
     """A file's lines from line `first` on, in chunks cut as a sync's reader cuts them; a file with no
     line is one empty chunk (its row, as a sync keeps an emptied file's)."""
     offset = 0
@@ -345,7 +347,7 @@ def _split(f: File, data: bytes, first: int, seen: int) -> Iterator[Chunk]:
         prefix = hashlib.sha256(data[: min(end, PREFIX_BYTES)]).hexdigest()
         tail = hashlib.sha256(data[max(0, end - PREFIX_BYTES): end]).hexdigest()
         piece = data[offset:end]
-        yield Chunk(f, n, piece, offset, end, prefix, tail, final=end >= len(data), seen_lines=seen)
+        yield Chunk(f, n, piece, offset, end, prefix, tail, final=end >= len(data), seen_lines=seen, ids=ids)
         n += piece.count(b"\n")
         offset = end
         if offset >= len(data):
@@ -353,12 +355,14 @@ def _split(f: File, data: bytes, first: int, seen: int) -> Iterator[Chunk]:
 
 
 def _settle_cursors(tx: Any, cursors: list[_Cursor]) -> tuple[BatchEffects, None]:
-    """Copied files' rows take the source's stat, sync time and gone mark (a copy sets its own time):
-    the next copy finds the rows as the source has them. Only rows holding the source's lines."""
-    tx.executemany("UPDATE transcript_files SET device = ?, inode = ?, size = ?, mtime_ns = ?, synced_at = ?, "
-                   "gone_at = ? WHERE machine = ? AND root = ? AND path = ? AND lines = ? AND consumed = ?",
-                   [(c.device, c.inode, c.size, c.mtime_ns, c.synced_at, c.gone_at, *c.key, c.lines, c.consumed)
-                    for c in cursors])
+    """Copied files' rows take the source's stat, hashes, sync time and gone mark (a copy sets its own
+    time; the Agent SDK's rows keep no hashes): the next copy finds the rows as the source has them.
+    Only rows holding the source's lines."""
+    tx.executemany("UPDATE transcript_files SET device = ?, inode = ?, size = ?, mtime_ns = ?, prefix_sha256 = ?, "
+                   "tail_sha256 = ?, synced_at = ?, gone_at = ? WHERE machine = ? AND root = ? AND path = ? "
+                   "AND lines = ? AND consumed = ?",
+                   [(c.device, c.inode, c.size, c.mtime_ns, c.prefix_sha256, c.tail_sha256, c.synced_at, c.gone_at,
+                     *c.key, c.lines, c.consumed) for c in cursors])
     return BatchEffects(), None
 
 

@@ -34,7 +34,7 @@ def _root(
     ctx.obj = _edge.Options(db=db)
 
 
-from . import archive, data, maintenance, mcp, secrets, serve  # noqa: E402
+from . import archive, data, maintenance, mcp, secrets, serve, transfer  # noqa: E402
 
 data.register(app)
 archive.register(app, data.import_app)
@@ -42,6 +42,7 @@ maintenance.register(app)
 serve.register(app)
 secrets.register(app)
 mcp.register(app)
+transfer.register(app)
 
 
 def main() -> None:
