@@ -88,7 +88,7 @@ async def home_archive(db: Path, home: Path) -> Path:
     return root
 
 
-async def picture(db: Any) -> dict[str, Any]:
+async def picture(db: Any, query: str = "flux capacitor") -> dict[str, Any]:
     """Everything a user sees of a database: sessions, each one's messages and usage, every exported
     file with its earlier copies, the SDK's load, and search."""
     async with yurudb.open(db, daily_backup=False, read_only=True) as store:
@@ -105,7 +105,7 @@ async def picture(db: Any) -> dict[str, Any]:
                          [(m.id, m.type, m.role, m.content, m.payload, m.thread) for m in messages], usage,
                          files)
         out["history"] = await history_copies(store)
-        out["search"] = sorted(h.message_id for h in await store.search("flux capacitor", limit=1000))
+        out["search"] = sorted(h.message_id for h in await store.search(query, limit=1000))
         out["sdk"] = await SessionStore(store).load({"project_key": "p",
                                                      "session_id": "7a000000-0000-4000-8000-0000000000d4"})
         return out
@@ -197,6 +197,20 @@ async def test_lines_synced_since_the_last_copy_are_read_on_and_differing_lines_
         after = await transcript_files(store, REWRITTEN, earlier=True)
     assert after["-home-me-repo/rewritten.jsonl"] == edited.read_bytes()
     assert set(before.values()) <= set(after.values())  # the copy it held before is still there
+
+
+async def test_the_shared_real_transcripts_go_there_and_back_whole(tmp_path: Path, target: Any,
+                                                                   shared_transcripts: Path) -> None:
+    """Real Claude Code transcripts (read in place): synced at home, pushed, pulled into a third database."""
+    async with yurudb.open(tmp_path / "home.db", daily_backup=False) as store:
+        await sync(store, shared_transcripts)
+    pushed = await copy(tmp_path / "home.db", target, machine="test-machine")
+    assert not pushed.problems and pushed.files_new == pushed.files > 0
+    home = await picture(tmp_path / "home.db", "file")
+    assert home["search"] and await picture(target, "file") == home
+    await copy(target, tmp_path / "back.db")
+    assert await picture(tmp_path / "back.db", "file") == home
+    assert not (await copy(tmp_path / "back.db", target)).changed
 
 
 def test_the_commands_push_and_pull_and_say_what_they_did(tmp_path: Path, target: Any) -> None:
