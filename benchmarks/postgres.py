@@ -1,7 +1,7 @@
 """yurudb on PostgreSQL: W1, W2, W3, W7 and W9 beside raw asyncpg doing the same work in the same run, and the
 Agent SDK SessionStore beside the SDK's Postgres reference adapter.
 
-    python benchmarks/postgres.py [--quick] [--url postgresql://...] [--reference PATH] [--json PATH]
+    python benchmarks/postgres.py [--quick] [--url postgresql://...] [--reference PATH] [--json PATH] [--only W1,SDK]
 
 With no --url a throwaway server is started (tests/pgserver.py: Debian's postgresql) and removed after.
 --reference is the SDK repository's `examples/session_stores/postgres_session_store.py` (not shipped
@@ -341,7 +341,9 @@ def main() -> int:
     parser.add_argument("--url", help="a server's maintenance database (default: a throwaway server)")
     parser.add_argument("--reference", type=Path, default=os.environ.get("YURUDB_SDK_REFERENCE"))
     parser.add_argument("--json", type=Path)
+    parser.add_argument("--only", help="comma-separated: W1,W2,W7,W9,SDK (W2 runs W3 too); default all")
     args = parser.parse_args()
+    only = {w.strip().upper() for w in args.only.split(",")} if args.only else {"W1", "W2", "W7", "W9", "SDK"}
     server = None
     if args.url:
         SERVER = args.url
@@ -353,11 +355,16 @@ def main() -> int:
     res = Results(machine=f"{os.cpu_count()} cpus", quick=args.quick)
     try:
         with tempfile.TemporaryDirectory() as tmp:
-            w1(res, args.quick)
-            w2_w3(res, args.quick)
-            w7(res, args.quick, Path(tmp))
-            w9(res, args.quick)
-            sdk(res, args.quick, args.reference)
+            if "W1" in only:
+                w1(res, args.quick)
+            if "W2" in only or "W3" in only:
+                w2_w3(res, args.quick)
+            if "W7" in only:
+                w7(res, args.quick, Path(tmp))
+            if "W9" in only:
+                w9(res, args.quick)
+            if "SDK" in only:
+                sdk(res, args.quick, args.reference)
     finally:
         if server is not None:
             server.remove()

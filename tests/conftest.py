@@ -117,7 +117,11 @@ def _template(server: str) -> str:
         from yurudb.recovery import migrations
 
         url = fresh_database(server, blank=True)
-        asyncio.run(migrations.run_url(url))
+        # on a thread of its own: the first test to need it may be inside a running event loop
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(1) as pool:
+            pool.submit(asyncio.run, migrations.run_url(url)).result()
         _TEMPLATES[server] = url.rsplit("/", 1)[1]
     return _TEMPLATES[server]
 

@@ -177,7 +177,9 @@ class SessionStore:
         if thread is None:
             from claude_agent_sdk._internal.session_summary import fold_session_summary as fold
         # compressed in the transaction: which entries are kept is decided there
-        prepared = await asyncio.to_thread(prepare, lines, 1, path, key["session_id"], None, compress=False)
+        # the secrets in their text, and on a server their search vectors, are found here, off the writer
+        prepared = await asyncio.to_thread(prepare, lines, 1, path, key["session_id"], None, compress=False,
+                                           vectors=self.store.url is not None)
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._waiting.append(((path, thread, dict(key), prepared, lines, entries, fold), done))
         if self._committing is None or self._committing.done():
@@ -255,19 +257,25 @@ class SessionStore:
         return [p[len(prefix) : -len(".jsonl")] for (p,) in rows]
 
 
-def _held(tx: Tx, file_id: int, uuids: list[str]) -> set[str]:
-    """Which of these uuids a key's file has already (its message, or a link to one): one statement."""
+def _held(tx: Tx, file_id: int, uuids: list[str]) -> tuple[set[str], set[str]]:
+    """Which of these uuids a key's file has already (its message, or a link to one), and which are
+    some message's id anywhere: one statement."""
     held: set[str] = set()
+    taken: set[str] = set()
     for start in range(0, len(uuids), 100):
         part = uuids[start:start + 100]
         # the same uuid taken elsewhere is `<uuid>@<file>:<line>`: ids between `<uuid>@` and `<uuid>@~`
         match = " OR ".join(["(id = ? OR (id > ? AND id < ?))"] * len(part))
         params = [v for u in part for v in (u, u + "@", u + "@~")]
-        rows = tx.execute(f"SELECT id FROM messages WHERE file_id = ? AND ({match}) UNION ALL "
-                          f"SELECT message_id FROM transcript_links WHERE file_id = ? AND "
-                          f"({match.replace('id', 'message_id')})", (file_id, *params, file_id, *params))
-        held |= {r[0].split("@", 1)[0] for r in rows}
-    return held
+        marks = ", ".join("?" * len(part))
+        rows = tx.execute(f"SELECT 1, id FROM messages WHERE file_id = ? AND ({match}) UNION ALL "
+                          f"SELECT 1, message_id FROM transcript_links WHERE file_id = ? AND "
+                          f"({match.replace('id', 'message_id')}) UNION ALL "
+                          f"SELECT 0, id FROM messages WHERE id IN ({marks})",
+                          (file_id, *params, file_id, *params, *part))
+        held |= {r[1].split("@", 1)[0] for r in rows if r[0]}
+        taken |= {r[1] for r in rows if not r[0]}
+    return held, taken
 
 
 def _like(text: str) -> str:
@@ -290,27 +298,32 @@ def _append_all(tx: Tx, appends: list[tuple[Any, ...]]) -> tuple[BatchEffects, N
 def _append(tx: Tx, path: str, thread: str | None, key: dict[str, Any], ready: Prepared, lines: list[bytes],
             entries: list[dict[str, Any]], fold: Any) -> tuple[BatchEffects, None]:
     """Append entries to a key's file in one transaction: line numbers and ids decided inside it."""
-    row = tx.execute("SELECT id, lines, consumed FROM transcript_files WHERE root = ? AND path = ?", (ROOT, path))
-    if row:
-        file_id, count, consumed = row[0]
+    # the key's file and the session of its Claude id, in one round trip (each is one on a server)
+    row = tx.execute("SELECT f.id, f.lines, f.consumed, (SELECT id FROM sessions WHERE claude_session_id = ? "
+                     "ORDER BY created_at, id LIMIT 1) FROM (SELECT 1) AS one LEFT JOIN transcript_files AS f "
+                     "ON f.root = ? AND f.path = ?", (key["session_id"], ROOT, path))
+    sessions: dict[str, str] = {key["session_id"]: row[0][3]} if row[0][3] is not None else {}
+    if row[0][0] is not None:
+        file_id, count, consumed = row[0][:3]
     else:
         file_id = tx.execute("INSERT INTO transcript_files (root, path, thread) VALUES (?, ?, ?) RETURNING id",
                              (ROOT, path, thread))[0][0]
         count, consumed = 0, 0
     done = Done(file_id)
-    sessions: dict[str, str] = {}
     yid = session_for(tx, key["session_id"], sessions, done)
-    tx.execute("UPDATE transcript_files SET session_id = COALESCE(session_id, ?) WHERE id = ?", (yid, file_id))
     by_line = {m.line: m for m in ready.messages}
     synced = twins(tx, (SHARED_MACHINE, ROOT), path, file_id)  # the same transcript synced from Claude Code's file
-    seq = statements.next_seq(tx, yid)
+    summary_path = f'$.{SUMMARY}."{key["project_key"]}"'
+    # where the session's messages go on, and (for a main key) the summary the fold goes on from
+    seq, prev = tx.execute("SELECT (SELECT MAX(seq) FROM messages WHERE session_id = ?), "
+                           "(SELECT json_extract(metadata, ?) FROM sessions WHERE id = ?)", (yid, summary_path, yid))[0]
+    seq = (seq or 0) + 1
     kept: list[bytes] = []
-    bodies: list[tuple[str, str]] = []
+    docs = search.Docs(tx)
     # what the entries' uuids already are, asked once for the whole append (a statement an entry
     # was most of an append's round trips on a server); what this append adds is counted as it goes
     uuids = sorted({u for e in entries if isinstance(u := e.get("uuid"), str) and u})
-    held = _held(tx, file_id, uuids) if uuids else set()
-    taken = {r[0] for r in tx.select_in("SELECT id FROM messages WHERE id IN ({})", uuids)} if uuids else set()
+    held, taken = _held(tx, file_id, uuids) if uuids else (set(), set())
     rows: list[tuple[Any, ...]] = []
     links: list[tuple[int, int, str]] = []
     for k, (raw, raw_entry) in enumerate(zip(lines, entries, strict=True), start=1):
@@ -335,16 +348,15 @@ def _append(tx: Tx, path: str, thread: str | None, key: dict[str, Any], ready: P
         kept.append(raw)
         if message is not None:
             assert message_id is not None  # every branch that keeps `message` named it
-            bodies.append((message_id, message.body))
-            # its search document comes below (search.put), with every other line of this append
+            # the row names its search document (indexed below with the append's other lines: docs.insert)
             rows.append((message_id, yid, seq, message.type, message.role, message.timestamp, thread, file_id, n,
-                         None))
+                         docs.add(message_id, message.body, message.secrets, message.vector)))
             seq += 1
     archive_lines.link(tx, links)
     tx.executemany(statements.UPSERT_LINE_MESSAGE, rows)
     runs = codec.pack(kept)
     archive_lines.append(tx, file_id, count + 1, runs, 0)
-    search.put(tx, bodies)
+    docs.insert()
     for (_claude, response_key), (model, tin, tout, cw, cr, cost, when) in ready.responses.items():
         # each response once, with the figures of its last line so far (a later batch updates it)
         tx.execute(statements.UPSERT_USAGE, (yid, tin, tout, cw + cr, cost or 0.0, model, when, response_key, cw, cr))
@@ -352,15 +364,13 @@ def _append(tx: Tx, path: str, thread: str | None, key: dict[str, Any], ready: P
         describe(tx, yid, known, fresh=yid in done.created)
     stamp = now_text()
     size = consumed + sum(len(raw) + 1 for raw in kept)  # the bytes of the lines kept (there is no file)
-    tx.execute("UPDATE transcript_files SET lines = ?, consumed = ?, size = ?, synced_at = ?, gone_at = NULL "
-               "WHERE id = ?", (count + len(kept), size, size, stamp, file_id))
+    tx.execute("UPDATE transcript_files SET lines = ?, consumed = ?, size = ?, synced_at = ?, gone_at = NULL, "
+               "session_id = COALESCE(session_id, ?) WHERE id = ?", (count + len(kept), size, size, stamp, yid, file_id))
     if fold is not None:
-        prev = tx.execute("SELECT json_extract(metadata, ?) FROM sessions WHERE id = ?",
-                          (f'$.{SUMMARY}."{key["project_key"]}"', yid))[0][0]
         summary = fold(json.loads(prev) if prev else None, key, entries)
         summary["mtime"] = _ms(stamp)  # storage time, the clock list_sessions reports
         tx.execute("UPDATE sessions SET metadata = json_set(COALESCE(metadata, '{}'), ?, json(?)) WHERE id = ?",
-                   (f'$.{SUMMARY}."{key["project_key"]}"', json.dumps(summary), yid))
+                   (summary_path, json.dumps(summary), yid))
     effects = BatchEffects()
     effects.sessions[yid] = None  # the cache reads it again
     return effects, None
