@@ -334,22 +334,30 @@ async def test_writes_go_on_while_the_server_is_stopped_mid_write_and_are_replay
         server.remove()
 
 
-@pytest.mark.parametrize("bad", [{"type": "user", "content": "a NUL \x00 here"},
-                                 {"type": "assistant", "content": "x",
-                                  "tool_uses": [{"name": "Bash", "input": {"command": "echo \udc00"}}]}],
+@pytest.mark.parametrize("odd", [{"type": "user", "content": "a NUL \x00 here, and the mark \ufdd0 itself"},
+                                 {"type": "assistant", "content": "a lone surrogate in JSON",
+                                  "tool_uses": [{"name": "Bash", "input": {"command": "echo \udc00 \\udc00"}}],
+                                  "usage": {"note": "x\x00y"}, "metadata": {"k": "\ud800"}}],
                          ids=["nul-in-text", "lone-surrogate-in-json"])
-async def test_a_write_postgresql_cannot_hold_fails_alone_and_the_store_stays_ready(pg_url: str, bad: dict) -> None:
-    """Text PostgreSQL refuses (SQLite keeps it): that one save fails loudly with a DatabaseError, the
-    others of its batch are saved, and the store does not degrade (a refused value is not an outage)."""
+async def test_text_postgresql_cannot_hold_is_kept_exactly_and_found(pg_url: str, odd: dict) -> None:
+    """What SQLite keeps and PostgreSQL's types refuse (U+0000 in text, `\\u0000` and lone surrogates in
+    jsonb) is kept exactly: each message reads back as written, its batch is saved whole, and its
+    words are found."""
     async with yurudb.open(pg_url, daily_backup=False) as store:
-        session = await store.create_session("mixed batch")
-        results = await asyncio.gather(*(store.append_message(session.id, bad if i == 5 else
+        session = await store.create_session("odd text \x00 in a name")
+        results = await asyncio.gather(*(store.append_message(session.id, odd if i == 5 else
                                                               {"type": "user", "content": f"good {i}"})
-                                         for i in range(10)), return_exceptions=True)
-        assert isinstance(results[5], yurudb.DatabaseError)
-        assert all(isinstance(r, yurudb.Message) for i, r in enumerate(results) if i != 5)
+                                         for i in range(10)))
         assert store.state == "ready"
-        assert [m.content for m in await store.get_messages(session.id)] == [f"good {i}" for i in range(10) if i != 5]
+        kept = await store.get_messages(session.id)
+        assert [m.id for m in kept] == [r.id for r in results]
+        assert kept[5].payload == odd and kept[5].content == odd["content"]
+        assert kept[5].tool_uses == odd.get("tool_uses") and kept[5].usage == odd.get("usage")
+        assert (await store.get_session(session.id)).name == "odd text \x00 in a name"
+        assert [h.message_id for h in await store.search("lone surrogate" if "tool_uses" in odd else "NUL mark")] \
+            == [results[5].id]
+    async with yurudb.open(pg_url, daily_backup=False) as store:  # and so it is after a restart
+        assert (await store.get_messages(session.id))[5].payload == odd
 
 
 async def test_a_synced_transcript_finds_the_same_lines_on_both_engines(tmp_path: Path, db_path: Path,

@@ -296,7 +296,7 @@ def _peek_server(url: str, look: Callable[[Any], T], default: T) -> T:
             return self.conn.execute(st.sql, st.params(tuple(params)))
 
     try:
-        conn = connect_sync(url)
+        conn = connect_sync(url, decode_text=True)
     except Exception:  # the store, opened next, says what is wrong
         return default
     try:

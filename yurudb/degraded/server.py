@@ -42,7 +42,7 @@ class ServerRows:
             return None
         try:
             if self._conn is None or self._conn.closed:
-                self._conn = connect_sync(self.url, busy_timeout_ms=CONNECT_TIMEOUT_MS)
+                self._conn = connect_sync(self.url, busy_timeout_ms=CONNECT_TIMEOUT_MS, decode_text=True)
             st = statement(sql)
             return [tuple(r) for r in self._conn.execute(st.sql, st.params(params)).fetchall()]
         except Exception as exc:  # any failure to read is the server being away, for this purpose

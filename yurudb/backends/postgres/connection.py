@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 from ..sqlite.connection import ThreadConnection
 from ..sqlite.transaction import MAX_PARAMS, Ops, Tx
 from .dialect import multirow, statement
-from .engine import DEFAULT_TIMEOUT_MS, WRITE_LOCK, connect_sync
+from .engine import DEFAULT_TIMEOUT_MS, WRITE_LOCK, connect_sync, unescape_rows
 
 T = TypeVar("T")
 
@@ -33,7 +33,7 @@ class PgTx(Tx):
         """Run one statement, returning its rows (if any)."""
         st = statement(sql)
         cur = self.conn.execute(st.sql, st.params(params))
-        return cur.fetchall() if st.rows else []
+        return unescape_rows(cur.fetchall()) if st.rows else []
 
     def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         """Run one statement over many parameter rows: an INSERT as one statement of many rows (one

@@ -8,7 +8,7 @@ from typing import Any
 
 from ..sqlite.readers import ReaderPool
 from .dialect import statement
-from .engine import DEFAULT_TIMEOUT_MS, connect_async
+from .engine import DEFAULT_TIMEOUT_MS, connect_async, unescape_rows
 
 
 class PgReaderPool(ReaderPool):
@@ -38,7 +38,7 @@ class PgReaderPool(ReaderPool):
             try:
                 async with self.connection() as conn:
                     cur = await conn.execute(st.sql, args)
-                    return await cur.fetchall() if cur.description else []
+                    return unescape_rows(await cur.fetchall()) if cur.description else []
             except Exception as exc:
                 if not attempts or not _connection_lost(exc):
                     raise
