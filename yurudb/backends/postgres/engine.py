@@ -133,7 +133,8 @@ def column_text(value: str) -> str:
     return f"{head}.{frac}"
 
 
-def connect_sync(url: str, *, busy_timeout_ms: int = DEFAULT_TIMEOUT_MS, decode_text: bool = False) -> Any:
+def connect_sync(url: str, *, busy_timeout_ms: int = DEFAULT_TIMEOUT_MS, decode_text: bool = False,
+                 read_only: bool = False) -> Any:
     """A psycopg connection in autocommit (the unit of work says BEGIN and COMMIT itself)."""
     psycopg = _psycopg()
     # raw cursors: the dialect's statements use PostgreSQL's $n placeholders, sent as they are
@@ -141,25 +142,9 @@ def connect_sync(url: str, *, busy_timeout_ms: int = DEFAULT_TIMEOUT_MS, decode_
                            connect_timeout=max(1, busy_timeout_ms // 1000))
     try:
         _adapt(conn, decode_text=decode_text)
-        for stmt in settings(busy_timeout_ms):
+        for stmt in settings(busy_timeout_ms) + (["SET default_transaction_read_only = on"] if read_only else []):
             conn.execute(stmt)
     except BaseException:
         conn.close()
-        raise
-    return conn
-
-
-async def connect_async(url: str, *, busy_timeout_ms: int = DEFAULT_TIMEOUT_MS, read_only: bool = False) -> Any:
-    """An asyncio psycopg connection in autocommit (each SELECT its own snapshot, as SQLite's readers)."""
-    psycopg = _psycopg()
-    conn = await psycopg.AsyncConnection.connect(url, autocommit=True, application_name=APPLICATION,
-                                                 cursor_factory=psycopg.AsyncRawCursor,
-                                                 connect_timeout=max(1, busy_timeout_ms // 1000))
-    try:
-        _adapt(conn)
-        for stmt in settings(busy_timeout_ms) + (["SET default_transaction_read_only = on"] if read_only else []):
-            await conn.execute(stmt)
-    except BaseException:
-        await conn.close()
         raise
     return conn
