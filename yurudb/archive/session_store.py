@@ -21,9 +21,9 @@ from typing import Any
 
 from ..backends.sqlite.transaction import Tx
 from ..errors import ValidationError
-from ..paths import SHARED_MACHINE
 from ..lines import codec, transcript
 from ..lines import runs as archive_lines
+from ..paths import SHARED_MACHINE
 from ..search import index as search
 from ..store.store import Store
 from ..times import from_column, now_text, to_ms
