@@ -486,18 +486,29 @@ def _usage_key(row: Sequence[Any]) -> tuple[Any, ...]:
 
 
 async def _usage(source: Store, target: Store, report: TransferReport) -> None:
-    """The usage records the target lacks: by source, and those with none as many times as the source has them."""
-    held = Counter(_usage_key(r) for r in await target.fetch(f"SELECT {USAGE_COLUMNS} FROM analytics"))
-    new: list[tuple[Any, ...]] = []
-    for row in await source.fetch(f"SELECT {USAGE_COLUMNS} FROM analytics ORDER BY id"):
-        key = _usage_key(row)
-        if held[key]:
-            held[key] -= 1
-            continue
-        new.append(tuple(row))
-    for start in range(0, len(new), PAGE):
-        await target.transaction(_put_usage, new[start: start + PAGE])
-    report.usage_new += len(new)
+    """The usage records the target lacks: by source, and those with none as many times as the source has
+    them; a few hundred sessions' records at a time (an archive holds one per response)."""
+    async def copy(where: str, params: Sequence[Any]) -> None:
+        held = Counter(_usage_key(r) for r in await target.fetch(
+            f"SELECT {USAGE_COLUMNS} FROM analytics WHERE {where}", params))
+        new: list[tuple[Any, ...]] = []
+        for row in await source.fetch(f"SELECT {USAGE_COLUMNS} FROM analytics WHERE {where} ORDER BY id", params):
+            key = _usage_key(row)
+            if held[key]:
+                held[key] -= 1
+                continue
+            new.append(tuple(row))
+        for start in range(0, len(new), PAGE):
+            await target.transaction(_put_usage, new[start: start + PAGE])
+        report.usage_new += len(new)
+
+    after = ""
+    while sessions := [r[0] for r in await source.fetch(
+            f"SELECT DISTINCT session_id FROM analytics WHERE session_id > ? ORDER BY session_id LIMIT {PAGE}",
+            (after,))]:
+        after = sessions[-1]
+        await copy(f"session_id IN ({', '.join('?' * len(sessions))})", sessions)
+    await copy("session_id IS NULL", ())  # a record whose session is gone (before ON DELETE CASCADE)
 
 
 def _put_usage(tx: Any, rows: list[tuple[Any, ...]]) -> tuple[BatchEffects, None]:
@@ -505,6 +516,7 @@ def _put_usage(tx: Any, rows: list[tuple[Any, ...]]) -> tuple[BatchEffects, None
     tx.executemany(f"INSERT INTO analytics ({USAGE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
                    "ON CONFLICT(session_id, source_id) DO NOTHING", rows)
     for r in rows:
-        effects.sessions[r[0]] = None
+        if r[0] is not None:
+            effects.sessions[r[0]] = None
     return effects, None
 
