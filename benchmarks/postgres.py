@@ -38,7 +38,7 @@ import workload
 from run import Results, Row, pct
 
 import yurudb
-from yurudb.claude import SessionStore, sync
+from yurudb.claude import SessionStore, sync, transfer
 
 SERVER = ""  # the server's maintenance URL (its `postgres` database)
 
@@ -224,6 +224,26 @@ def w7(res: Results, quick: bool, tmp: Path) -> None:
     res.rows.append(Row(f"W7 archive sync ({jsonl / 1e6:.0f} MB, 50 files, generated; PostgreSQL)",
                         "first sync (MB/s of JSONL)", jsonl / 1e6 / ours, jsonl / 1e6 / theirs, "MB/s", True, "",
                         "in process; raw: json.loads + asyncpg insert of each line, 5,000 a transaction"))
+    first, again = asyncio.run(push_run(fresh(), root, tmp / "w7" / "home.db"))
+    label = f"push: W7's archive from SQLite into PostgreSQL ({jsonl / 1e6:.0f} MB of JSONL)"
+    res.rows.append(Row(label, "first push (MB/s of JSONL)", jsonl / 1e6 / first, jsonl / 1e6 / theirs, "MB/s", True,
+                        "", "yurudb.claude.transfer of a synced SQLite archive; raw: W7's line insert"))
+    res.rows.append(Row(label, "second push (nothing to copy)", again * 1000, 0.0, "ms", False, ""))
+
+
+async def push_run(url: str, root: Path, home: Path) -> tuple[float, float]:
+    """W7's files synced into a SQLite file, then copied into PostgreSQL twice: (seconds, seconds)."""
+    async with yurudb.open(home, daily_backup=False) as store:
+        await sync(store, root)
+    async with yurudb.open(home, daily_backup=False, read_only=True) as source, \
+            yurudb.open(url, daily_backup=False) as target:
+        t0 = time.perf_counter()
+        await transfer(source, target, machine="bench")
+        first = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        report = await transfer(source, target, machine="bench")
+        assert not report.changed
+        return first, time.perf_counter() - t0
 
 
 # ---- W9: search ----------------------------------------------------------------------------------
