@@ -6,7 +6,7 @@ PostgreSQL's `json`, `jsonb` and `timestamptz` read back the same way, so one re
 
 Text PostgreSQL cannot hold is kept, not refused: a text column takes no U+0000, and `jsonb` no
 `\u0000` escape nor a lone surrogate's (`\udc00`), all of which SQLite keeps. Every string sent is
-mapped (`escape`) so that these become sequences of U+FDD0, a Unicode noncharacter (U+FDD0
+mapped (`escape`, by the dialect's Statement.params) so that these become sequences of U+FDD0, a Unicode noncharacter (U+FDD0
 itself doubled), and every string read back is mapped back (`unescape`): the app reads what it wrote.
 """
 
@@ -95,21 +95,16 @@ def _adapt(conn: Any, *, decode_text: bool = False) -> None:
     """Load json, jsonb and timestamptz as the text SQLite holds, and every string as it was written
     (see the module's docstring): `decode_text`, for a connection whose rows `unescape_rows` does not see."""
     from psycopg.adapt import Loader
-    from psycopg.types.string import StrDumperUnknown, TextLoader
+    from psycopg.types.string import TextLoader
 
     class Text(Loader):
         def load(self, data: Any) -> str:
             return bytes(data).decode()
 
-    class Escaped(StrDumperUnknown):
-        def dump(self, obj: str) -> Any:
-            return super().dump(escape(obj))
-
     class Unescaped(TextLoader):
         def load(self, data: Any) -> str:
             return unescape(super().load(data))
 
-    conn.adapters.register_dumper(str, Escaped)
     if decode_text:
         for name in ("text", "varchar", "bpchar"):
             conn.adapters.register_loader(name, Unescaped)
