@@ -24,6 +24,7 @@ from ..errors import ValidationError
 from ..lines import codec, transcript
 from ..lines import runs as archive_lines
 from ..paths import SHARED_MACHINE
+from ..search import fulltext
 from ..search import index as search
 from ..store.store import Store
 from ..times import from_column, now_text, to_ms
@@ -314,12 +315,15 @@ def _append(tx: Tx, path: str, thread: str | None, key: dict[str, Any], ready: P
     by_line = {m.line: m for m in ready.messages}
     synced = twins(tx, (SHARED_MACHINE, ROOT), path, file_id)  # the same transcript synced from Claude Code's file
     summary_path = f'$.{SUMMARY}."{key["project_key"]}"'
-    # where the session's messages go on, and (for a main key) the summary the fold goes on from
-    seq, prev = tx.execute("SELECT (SELECT MAX(seq) FROM messages WHERE session_id = ?), "
-                           "(SELECT json_extract(metadata, ?) FROM sessions WHERE id = ?)", (yid, summary_path, yid))[0]
-    seq = (seq or 0) + 1
-    kept: list[bytes] = []
+    # where the session's messages go on, (for a main key) the summary the fold goes on from, and the
+    # index's highest document: one round trip
     docs = search.Docs(tx)
+    seq, prev, top = tx.execute("SELECT (SELECT MAX(seq) FROM messages WHERE session_id = ?), "
+                                "(SELECT json_extract(metadata, ?) FROM sessions WHERE id = ?), "
+                                f"{fulltext.engine(tx).TOP}", (yid, summary_path, yid))[0]
+    seq = (seq or 0) + 1
+    docs.top = int(top or 0)
+    kept: list[bytes] = []
     # what the entries' uuids already are, asked once for the whole append (a statement an entry
     # was most of an append's round trips on a server); what this append adds is counted as it goes
     uuids = sorted({u for e in entries if isinstance(u := e.get("uuid"), str) and u})

@@ -27,11 +27,12 @@ class FTS5:
     """SQLite's contentless FTS5 table: a document is forgotten by being told its text again."""
 
     name = "sqlite"
+    TOP = "(SELECT MAX(id) FROM search_index_docsize)"  # `top` as a scalar subquery, to ask beside others
 
-    @staticmethod
-    def top(tx: Any) -> int:
+    @classmethod
+    def top(cls, tx: Any) -> int:
         """The highest document number the index has held (ids only grow)."""
-        return int(tx.execute("SELECT MAX(id) FROM search_index_docsize")[0][0] or 0)
+        return int(tx.execute(f"SELECT {cls.TOP}")[0][0] or 0)
 
     @staticmethod
     def insert(tx: Any, docs: Sequence[tuple[int, str]], vectors: dict[int, str] | None = None) -> None:
@@ -55,11 +56,12 @@ class TsVector:
     """PostgreSQL's `search_index (doc bigint, body tsvector)` with a GIN index."""
 
     name = "postgresql"
+    TOP = "(SELECT MAX(doc) FROM search_index)"
 
-    @staticmethod
-    def top(tx: Any) -> int:
+    @classmethod
+    def top(cls, tx: Any) -> int:
         """The highest document number the index holds."""
-        return int(tx.execute("SELECT MAX(doc) FROM search_index")[0][0] or 0)
+        return int(tx.execute(f"SELECT {cls.TOP}")[0][0] or 0)
 
     @staticmethod
     def insert(tx: Any, docs: Sequence[tuple[int, str]], vectors: dict[int, str] | None = None) -> None:
