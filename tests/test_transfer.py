@@ -283,3 +283,23 @@ def test_a_push_killed_midway_finishes_at_the_next_one_with_every_line_once(tmp_
     assert asyncio.run(picture(target)) == asyncio.run(picture(tmp_path / "home.db"))
     assert rows(target, "SELECT COUNT(*) FROM messages")[0][0] == count * 450
     assert partial < count or proc.returncode == 0  # it was killed part way (or finished first: still a pass)
+
+
+async def test_files_from_before_machines_are_pushed_as_this_machines(tmp_path: Path, target: Any) -> None:
+    """An archive upgraded to revision 0014 has file rows with no machine: a push gives them this
+    machine's id, as the machine's next sync would take them."""
+    import sqlite3
+
+    await home_archive(tmp_path / "home.db", tmp_path / "home")
+    conn = sqlite3.connect(tmp_path / "home.db")
+    with conn:
+        conn.execute("UPDATE transcript_files SET machine = '' WHERE root != 'claude-agent-sdk'")
+        conn.execute("UPDATE footprint_files SET machine = ''")
+    conn.close()
+    report = await copy(tmp_path / "home.db", target, machine="home-laptop")
+    assert not report.problems
+    assert {r[0] for r in rows(target, "SELECT machine FROM transcript_files WHERE root != 'claude-agent-sdk'")} \
+        == {"home-laptop"}
+    assert {r[0] for r in rows(target, "SELECT machine FROM footprint_files")} == {"home-laptop"}
+    assert rows(target, "SELECT machine FROM transcript_files WHERE root = 'claude-agent-sdk'") == [("",)]
+    assert not (await copy(tmp_path / "home.db", target, machine="home-laptop")).changed
