@@ -297,11 +297,11 @@ async def _missing(source: Store, target: Store, c: _Cursor, there: _Cursor | No
         report.problems.append(f"{c.root}/{c.path} ({c.machine or 'every machine'}): lines {count + 1}-{c.lines} are "
                                f"missing or damaged in the source; copied lines 1-{count} (`yurudb check` lists them)")
     kept = [have[n] for n in range(1, count + 1)]
+    data = b"".join(line + b"\n" for line in kept)
     # the lines the target's row holds: a sync's cursor that another pass moved (`apply._file_row`)
     first, seen = 1, there.lines if there is not None else 0
     if there is not None and there.lines:
-        theirs = await _lines_of(target, there.id, min(there.lines, count))
-        if theirs != kept[: len(theirs)] or len(theirs) < min(there.lines, count):
+        if not await _holds_start(target, there, kept, data, count):
             report.files_differing += 1  # read as a rewrite: the target's copy is kept under a name of its own
         elif count <= there.lines:
             report.files_unchanged += 1  # the target holds all of these lines (and maybe more)
@@ -314,10 +314,23 @@ async def _missing(source: Store, target: Store, c: _Cursor, there: _Cursor | No
     parts = c.path.split(RETIRED)[0].split("/")
     hint = parts[1] if c.thread is not None and len(parts) > 2 else Path(parts[-1]).stem
     f = File(Path(c.root) / c.path, c.path, c.thread, hint, _Stat(c))  # type: ignore[arg-type]
-    data = b"".join(line + b"\n" for line in kept)
     ids = {line: mid for line, mid in await source.fetch(
         "SELECT line, id FROM messages WHERE file_id = ? AND line >= ?", (c.id, first))}
     return list(_split(f, data, first, seen, ids))
+
+
+async def _holds_start(target: Store, there: _Cursor, kept: list[bytes], data: bytes, count: int) -> bool:
+    """Whether the target's file starts as the source's does, for as many lines as both hold: its cursor's
+    hashes say so when it stands inside the source's bytes (what a sync trusts), else its lines are read."""
+    if there.lines <= count and there.prefix_sha256 is not None and there.tail_sha256 is not None:
+        at = sum(len(line) + 1 for line in kept[: there.lines])
+        if at == there.consumed:
+            size = min(at, PREFIX_BYTES)
+            return (hashlib.sha256(data[:size]).hexdigest(), hashlib.sha256(data[at - size: at]).hexdigest()) == (
+                there.prefix_sha256, there.tail_sha256)
+    upto = min(there.lines, count)
+    theirs = await _lines_of(target, there.id, upto)
+    return len(theirs) == upto and theirs == kept[:upto]
 
 
 async def _lines_of(store: Store, file_id: int, upto: int) -> list[bytes]:
