@@ -279,6 +279,7 @@ async def _transcripts(source: Store, target: Store, report: TransferReport, pro
             await commits.settle()
     report.lines += lines.lines
     report.messages_new += lines.messages_new
+    report.usage_new += lines.usage_records  # the responses the copied lines hold, counted as a sync does
     for start in range(0, len(settle), PAGE):
         await target.transaction(_settle_cursors, settle[start: start + PAGE])
 
